@@ -1,0 +1,142 @@
+/* Graph construction and lookups: growing the tensor and node arrays, freeing. */
+#include "graph/graph.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+ms_graph *ms_graph_new(void) { return calloc(1, sizeof(ms_graph)); }
+
+static void tensor_free(ms_tensor *t)
+{
+    free(t->name);
+    free(t->quant.scale);
+    free(t->quant.zero_point);
+    free(t->data);
+    free(t->qdata);
+}
+
+void ms_graph_free(ms_graph *g)
+{
+    if (!g) return;
+    for (int i = 0; i < g->n_tensors; i++) tensor_free(&g->tensors[i]);
+    for (int i = 0; i < g->n_nodes; i++) {
+        free(g->nodes[i].name);
+        free(g->nodes[i].inputs);
+    }
+    free(g->tensors);
+    free(g->nodes);
+    free(g->inputs);
+    free(g->outputs);
+    free(g->source);
+    free(g);
+}
+
+/* Makes room for element n (graphs have hundreds of entries, so growing one at a time
+ * costs nothing that matters and keeps the struct free of capacity fields). */
+static int grow(void **arr, int n, size_t elem)
+{
+    void *p = realloc(*arr, ((size_t)n + 1) * elem);
+    if (!p) return -1;
+    *arr = p;
+    return 0;
+}
+
+int ms_graph_add_tensor(ms_graph *g, const char *name, int ndim, const int64_t *shape,
+                        ms_dtype dtype)
+{
+    if (ndim < 0 || ndim > MS_MAX_DIMS) return -1;
+    if (grow((void **)&g->tensors, g->n_tensors, sizeof *g->tensors)) return -1;
+    ms_tensor *t = &g->tensors[g->n_tensors];
+    memset(t, 0, sizeof *t);
+    t->name = strdup(name ? name : "");
+    if (!t->name) return -1;
+    t->ndim = ndim;
+    for (int i = 0; i < ndim; i++) t->shape[i] = shape ? shape[i] : 0;
+    t->dtype = dtype;
+    return g->n_tensors++;
+}
+
+void ms_node_init(ms_node *n, ms_op_kind kind)
+{
+    memset(n, 0, sizeof *n);
+    n->kind = kind;
+    n->output = -1;
+    n->stride_h = n->stride_w = 1;
+    n->dilation_h = n->dilation_w = 1;
+    n->kernel_h = n->kernel_w = 1;
+    n->groups = 1;
+    n->padding = MS_PAD_VALID;
+    n->act_min = -INFINITY;
+    n->act_max = INFINITY;
+    n->beta = 1.0f;
+    n->epsilon = 1e-3f;
+}
+
+int ms_graph_add_node(ms_graph *g, ms_op_kind kind, const char *name, const int *inputs,
+                      int n_inputs, int output)
+{
+    if (n_inputs < 0) return -1;
+    if (grow((void **)&g->nodes, g->n_nodes, sizeof *g->nodes)) return -1;
+    ms_node *n = &g->nodes[g->n_nodes];
+    ms_node_init(n, kind);
+    n->name = strdup(name ? name : "");
+    n->inputs = malloc(((size_t)n_inputs + 1) * sizeof *n->inputs);
+    if (!n->name || !n->inputs) {
+        free(n->name);
+        free(n->inputs);
+        return -1;
+    }
+    if (n_inputs) memcpy(n->inputs, inputs, (size_t)n_inputs * sizeof *inputs);
+    n->n_inputs = n_inputs;
+    n->output = output;
+    return g->n_nodes++;
+}
+
+int64_t ms_tensor_numel(const ms_tensor *t)
+{
+    int64_t n = 1;
+    for (int i = 0; i < t->ndim; i++) n *= t->shape[i];
+    return n;
+}
+
+const char *ms_op_name(ms_op_kind kind)
+{
+    static const char *names[MS_OP_COUNT] = {
+        [MS_OP_CONV2D] = "conv2d",
+        [MS_OP_FULLY_CONNECTED] = "fully_connected",
+        [MS_OP_BATCH_NORM] = "batch_norm",
+        [MS_OP_CLIP] = "clip",
+        [MS_OP_AVG_POOL] = "avg_pool",
+        [MS_OP_MAX_POOL] = "max_pool",
+        [MS_OP_GLOBAL_AVG_POOL] = "global_avg_pool",
+        [MS_OP_MEAN] = "mean",
+        [MS_OP_ADD] = "add",
+        [MS_OP_CONCAT] = "concat",
+        [MS_OP_PAD] = "pad",
+        [MS_OP_RESHAPE] = "reshape",
+        [MS_OP_SOFTMAX] = "softmax",
+        [MS_OP_SIGMOID] = "sigmoid",
+        [MS_OP_COPY] = "copy",
+    };
+    return (unsigned)kind < MS_OP_COUNT ? names[kind] : "unknown";
+}
+
+const char *ms_dtype_name(ms_dtype t)
+{
+    switch (t) {
+    case MS_DT_F32: return "float32";
+    case MS_DT_U8: return "uint8";
+    case MS_DT_I8: return "int8";
+    case MS_DT_I32: return "int32";
+    case MS_DT_I64: return "int64";
+    }
+    return "unknown";
+}
+
+int ms_graph_find_tensor(const ms_graph *g, const char *name)
+{
+    for (int i = 0; i < g->n_tensors; i++)
+        if (!strcmp(g->tensors[i].name, name)) return i;
+    return -1;
+}

@@ -1,0 +1,96 @@
+/* Helpers shared by the tests. */
+#include "testutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+const char *ms_test_data(const char *relative)
+{
+    static char path[4096];
+    snprintf(path, sizeof path, "%s/%s", MS_SHARED_DATA, relative);
+    return path;
+}
+
+int ms_test_data_exists(const char *relative) { return access(ms_test_data(relative), R_OK) == 0; }
+
+static char *slurp(FILE *fp)
+{
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    size_t got;
+    while (buf && (got = fread(buf + len, 1, cap - len - 1, fp)) > 0) {
+        len += got;
+        if (cap - len < 2) {
+            char *bigger = realloc(buf, cap * 2);
+            if (!bigger) {
+                free(buf);
+                return NULL;
+            }
+            buf = bigger;
+            cap *= 2;
+        }
+    }
+    if (buf) buf[len] = '\0';
+    return buf;
+}
+
+int ms_test_run_cli(const char *const *args, char **out, char **errout)
+{
+    FILE *fout = tmpfile(), *ferr = tmpfile();
+    if (!fout || !ferr) return -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        int n = 0;
+        while (args[n]) n++;
+        char **argv = calloc((size_t)n + 2, sizeof *argv);
+        argv[0] = (char *)MS_CLI_PATH;
+        for (int i = 0; i < n; i++) argv[i + 1] = (char *)args[i];
+        dup2(fileno(fout), 1);
+        dup2(fileno(ferr), 2);
+        execv(MS_CLI_PATH, argv);
+        _exit(127);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    rewind(fout);
+    rewind(ferr);
+    if (out) *out = slurp(fout);
+    if (errout) *errout = slurp(ferr);
+    fclose(fout);
+    fclose(ferr);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+char *ms_test_tmpdir(void)
+{
+    char *path = strdup("/tmp/ms-test-XXXXXX");
+    if (path && !mkdtemp(path)) {
+        free(path);
+        return NULL;
+    }
+    return path;
+}
+
+void ms_test_rmdir(char *path)
+{
+    if (!path) return;
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
+    if (system(cmd) != 0) fprintf(stderr, "warning: could not remove %s\n", path);
+    free(path);
+}
+
+double ms_test_rel_l2(const float *a, const float *b, size_t n)
+{
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = (double)a[i] - (double)b[i];
+        num += d * d;
+        den += (double)b[i] * (double)b[i];
+    }
+    return den > 0 ? sqrt(num / den) : sqrt(num);
+}
