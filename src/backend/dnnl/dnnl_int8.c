@@ -5,11 +5,17 @@
  * sources against s8 weights, with a runtime zero point on the source and destination
  * and per-output-channel scales, but has no weight zero point for convolutions. So the
  * weights become s8 here, one of two ways:
- *   - exactly, when every (q - z_w) fits in [-127, 127]: w8 = q - z_w with the model's
+ *   - exactly, when every (q - z_w) fits in [-L, L]: w8 = q - z_w with the model's
  *     own scale (recovered as round(w / s_w) from the dequantised values, which is
  *     independent of how the importer laid the raw bytes out);
- *   - otherwise re-quantised symmetrically per output channel: s_o = max|w_o| / 127,
+ *   - otherwise re-quantised symmetrically per output channel: s_o = max|w_o| / L,
  *     w8 = round(w / s_o). This adds at most half a step of rounding per weight.
+ * L is 127 on CPUs with VNNI. Without it (AVX2, AVX-512 before Cascade Lake) oneDNN
+ * multiplies with vpmaddubsw, whose sum of two u8*s8 products saturates at 16 bits
+ * (255 * 127 * 2 > 32767), so weights are limited to 7 bits, L = 63, as oneDNN's int8
+ * guide asks and PyTorch's fbgemm does with its reduce_range. This was measured: with
+ * L = 127 on the AVX2 development machine a few outputs in every hundred came out wrong
+ * by up to a third.
  * The accumulator sum (x_q - z_x) * w8 is scaled per channel by s_x * s_o / s_y, the bias
  * is added before that in accumulator units (f32: bias / (s_x * s_o), no rounding), the
  * fused activation clamps in units of s_y, and z_y is added last, as in TFLite's kernels.
@@ -33,9 +39,16 @@ static float model_scale(const ms_tensor *w, int64_t o)
     return 0.0f;
 }
 
+/* The largest |weight| the CPU's int8 kernels take without saturating (see the top). */
+static float weight_limit(void)
+{
+    return (dnnl_get_effective_cpu_isa() & 0x440) ? 127.0f : 63.0f; /* the VNNI bits */
+}
+
 /* Fills w8 (O x per values, the IR layout) and scales[O] as described above. */
 static void weights_s8(const ms_tensor *w, int64_t O, int64_t per, int8_t *w8, float *scales)
 {
+    float lim = weight_limit();
     for (int64_t o = 0; o < O; o++) {
         const float *src = w->data + o * per;
         float s = model_scale(w, o);
@@ -43,12 +56,12 @@ static void weights_s8(const ms_tensor *w, int64_t O, int64_t per, int8_t *w8, f
         for (int64_t k = 0; exact && k < per; k++) {
             float q = src[k] / s;
             float r = rintf(q);
-            exact = fabsf(r) <= 127.0f && fabsf(q - r) < 1e-3f;
+            exact = fabsf(r) <= lim && fabsf(q - r) < 1e-3f;
         }
         if (!exact) {
             float m = 0.0f;
             for (int64_t k = 0; k < per; k++) m = fmaxf(m, fabsf(src[k]));
-            s = m > 0 ? m / 127.0f : 1.0f;
+            s = m > 0 ? m / lim : 1.0f;
         }
         for (int64_t k = 0; k < per; k++) w8[o * per + k] = (int8_t)rintf(src[k] / s);
         scales[o] = s;
