@@ -109,7 +109,7 @@ static ms_status scalar(const ms_fb_table *t, int id, size_t width, bool *presen
 
 ms_status ms_fb_u8(const ms_fb_table *t, int id, uint8_t def, uint8_t *out, ms_error *err)
 {
-    bool present;
+    bool present = false;
     uint64_t v = 0;
     ms_status s = scalar(t, id, 1, &present, &v, err);
     *out = present ? (uint8_t)v : def;
@@ -126,7 +126,7 @@ ms_status ms_fb_i8(const ms_fb_table *t, int id, int8_t def, int8_t *out, ms_err
 
 ms_status ms_fb_u32(const ms_fb_table *t, int id, uint32_t def, uint32_t *out, ms_error *err)
 {
-    bool present;
+    bool present = false;
     uint64_t v = 0;
     ms_status s = scalar(t, id, 4, &present, &v, err);
     *out = present ? (uint32_t)v : def;
@@ -143,7 +143,7 @@ ms_status ms_fb_i32(const ms_fb_table *t, int id, int32_t def, int32_t *out, ms_
 
 ms_status ms_fb_u64(const ms_fb_table *t, int id, uint64_t def, uint64_t *out, ms_error *err)
 {
-    bool present;
+    bool present = false;
     uint64_t v = 0;
     ms_status s = scalar(t, id, 8, &present, &v, err);
     *out = present ? v : def;
@@ -173,7 +173,7 @@ static ms_status follow(const ms_fb *fb, size_t pos, size_t need, size_t *target
 ms_status ms_fb_table_field(const ms_fb_table *t, int id, ms_fb_table *out, bool *present,
                             ms_error *err)
 {
-    size_t pos, target;
+    size_t pos, target = 0;
     *present = false;
     ms_status s = field_pos(t, id, 4, &pos, err);
     if (s || !pos) return s;
@@ -187,7 +187,7 @@ ms_status ms_fb_table_field(const ms_fb_table *t, int id, ms_fb_table *out, bool
 static ms_status vec_at(const ms_fb *fb, size_t pos, size_t elem, int depth, ms_fb_vec *out,
                         ms_error *err)
 {
-    size_t target;
+    size_t target = 0;
     ms_status s = follow(fb, pos, 4, &target, err);
     if (s) return s;
     uint32_t n = rd_u32(fb->buf + target);
@@ -263,7 +263,7 @@ ms_status ms_fb_vec_table(const ms_fb_vec *v, uint32_t i, ms_fb_table *out, ms_e
     if (i >= v->n || v->elem != 4)
         return ms_errorf(err, MS_ERR_INVALID, "vector element %u of %u is not a table", (unsigned)i,
                          (unsigned)v->n);
-    size_t pos = v->pos + (size_t)i * 4, target;
+    size_t pos = v->pos + (size_t)i * 4, target = 0;
     ms_status s = follow(v->fb, pos, 4, &target, err);
     if (s) return s;
     return table_at(v->fb, target, v->depth + 1, out, err);

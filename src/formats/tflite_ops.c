@@ -249,7 +249,7 @@ static ms_status conv(tfl_ctx *c, const tfl_op *op, bool depthwise)
                            w->name, (long long)w->shape[0]);
         groups = (int)x->shape[3];
     }
-    ms_node *n;
+    ms_node *n = NULL;
     int64_t kh = w->shape[1], kw = w->shape[2];
     if ((s = add_node(c, op, MS_OP_CONV2D, in, in[2] >= 0 ? 3 : 2, out, &n))) return s;
     n->groups = groups;
@@ -277,7 +277,7 @@ static ms_status pool(tfl_ctx *c, const tfl_op *op, ms_op_kind kind)
     if (s) return s;
     if (fw < 1 || fh < 1 || fw > TFL_MAX_WINDOW || fh > TFL_MAX_WINDOW)
         return op_fail(c, op, MS_ERR_FORMAT, "pooling window %dx%d is out of range", fh, fw);
-    ms_node *n;
+    ms_node *n = NULL;
     if ((s = add_node(c, op, kind, &in, 1, out, &n))) return s;
     n->kernel_h = fh;
     n->kernel_w = fw;
@@ -306,7 +306,7 @@ static ms_status fully_connected(tfl_ctx *c, const tfl_op *op)
     if (keep_dims && c->g->tensors[in[0]].ndim > 2)
         return op_fail(c, op, MS_ERR_UNSUPPORTED, "keep_num_dims over a %d-dimensional input is not supported",
                        c->g->tensors[in[0]].ndim);
-    ms_node *n;
+    ms_node *n = NULL;
     if ((s = add_node(c, op, MS_OP_FULLY_CONNECTED, in, in[2] >= 0 ? 3 : 2, out, &n))) return s;
     return set_activation(c, op, act, n);
 }
@@ -321,7 +321,7 @@ static ms_status add(tfl_ctx *c, const tfl_op *op)
     if (!s) s = op_input(c, op, 0, false, false, &in[0]);
     if (!s) s = op_input(c, op, 1, false, false, &in[1]);
     if (!s) s = op_output(c, op, &out);
-    ms_node *n;
+    ms_node *n = NULL;
     if (!s) s = add_node(c, op, MS_OP_ADD, in, 2, out, &n);
     return s ? s : set_activation(c, op, act, n);
 }
@@ -364,7 +364,7 @@ static ms_status concatenation(tfl_ctx *c, const tfl_op *op)
         pre = ms_graph_add_tensor(c->g, name, o->ndim, shape, MS_DT_F32);
         if (pre < 0) s = op_fail(c, op, MS_ERR_NOMEM, "out of memory");
     }
-    ms_node *n;
+    ms_node *n = NULL;
     if (!s) s = add_node(c, op, MS_OP_CONCAT, in, (int)op->inputs.n, pre, &n);
     free(in);
     if (s) return s;
@@ -386,7 +386,7 @@ static ms_status reshape(tfl_ctx *c, const tfl_op *op)
     if (ms_tensor_numel(x) != ms_tensor_numel(y))
         return op_fail(c, op, MS_ERR_FORMAT, "reshapes %lld elements into %lld",
                        (long long)ms_tensor_numel(x), (long long)ms_tensor_numel(y));
-    ms_node *n;
+    ms_node *n = NULL;
     return add_node(c, op, MS_OP_RESHAPE, &in, 1, out, &n);
 }
 
@@ -403,7 +403,7 @@ static ms_status softmax(tfl_ctx *c, const tfl_op *op)
     if (s) return s;
     if (!isfinite(beta)) return op_fail(c, op, MS_ERR_FORMAT, "beta is not finite");
     if (c->g->tensors[in].ndim < 1) return op_fail(c, op, MS_ERR_FORMAT, "input is a scalar");
-    ms_node *n;
+    ms_node *n = NULL;
     if ((s = add_node(c, op, MS_OP_SOFTMAX, &in, 1, out, &n))) return s;
     n->beta = beta;
     n->axis = c->g->tensors[in].ndim - 1;
@@ -425,11 +425,11 @@ static ms_status mean(tfl_ctx *c, const tfl_op *op)
     if (s) return s;
     unsigned mask = 0;
     for (int i = 0; i < n_axes; i++) {
-        int a;
+        int a = 0;
         if ((s = axis_of(c, op, axes[i], c->g->tensors[in].ndim, &a))) return s;
         mask |= 1u << a;
     }
-    ms_node *n;
+    ms_node *n = NULL;
     if ((s = add_node(c, op, MS_OP_MEAN, &in, 1, out, &n))) return s;
     n->axes_mask = mask;
     n->keep_dims = keep != 0;
@@ -451,7 +451,7 @@ static ms_status pad(tfl_ctx *c, const tfl_op *op)
     for (int i = 0; i < n_vals; i++)
         if (vals[i] < 0 || vals[i] > TFL_MAX_WINDOW)
             return op_fail(c, op, MS_ERR_FORMAT, "padding %lld is out of range", (long long)vals[i]);
-    ms_node *n;
+    ms_node *n = NULL;
     if ((s = add_node(c, op, MS_OP_PAD, &in, 1, out, &n))) return s;
     for (int d = 0; d < ndim; d++) {
         n->pads[d][0] = (int)vals[2 * d];
@@ -466,7 +466,7 @@ static ms_status unary(tfl_ctx *c, const tfl_op *op, ms_op_kind kind, float lo, 
     int in, out;
     ms_status s = op_input(c, op, 0, false, false, &in);
     if (!s) s = op_output(c, op, &out);
-    ms_node *n;
+    ms_node *n = NULL;
     if (!s) s = add_node(c, op, kind, &in, 1, out, &n);
     if (s) return s;
     if (kind == MS_OP_CLIP) {
