@@ -79,6 +79,33 @@ static void fuse(const ms_graph *g, dn_node *nodes, const int *readers, const in
     }
 }
 
+/* SAME padding as TensorFlow resolves it (out = ceil(in / stride), the odd pixel after),
+ * for graphs whose importer set shapes without ms_graph_infer_shapes. */
+static void same_pads(int64_t in, int k, int stride, int dilation, int *before, int *after)
+{
+    int64_t eff = (int64_t)(k - 1) * dilation + 1, out = (in + stride - 1) / stride;
+    int64_t total = (out - 1) * stride + eff - in;
+    if (total < 0) total = 0;
+    *before = (int)(total / 2);
+    *after = (int)(total - total / 2);
+}
+
+static void resolve_padding(const ms_graph *g, ms_node *n)
+{
+    if (n->kind != MS_OP_CONV2D && n->kind != MS_OP_AVG_POOL && n->kind != MS_OP_MAX_POOL) return;
+    const ms_tensor *x = &g->tensors[n->inputs[0]];
+    int kh = n->kernel_h, kw = n->kernel_w;
+    if (n->kind == MS_OP_CONV2D && n->n_inputs > 1 && n->inputs[1] >= 0 && n->inputs[1] < g->n_tensors &&
+        g->tensors[n->inputs[1]].ndim == 4) {
+        kh = (int)g->tensors[n->inputs[1]].shape[1];
+        kw = (int)g->tensors[n->inputs[1]].shape[2];
+    }
+    if (n->padding == MS_PAD_VALID) n->pad_top = n->pad_bottom = n->pad_left = n->pad_right = 0;
+    if (n->padding != MS_PAD_SAME || x->ndim != 4) return;
+    same_pads(x->shape[1], kh, n->stride_h, n->dilation_h, &n->pad_top, &n->pad_bottom);
+    same_pads(x->shape[2], kw, n->stride_w, n->dilation_w, &n->pad_left, &n->pad_right);
+}
+
 /* Builds the fused node list and the last reader of every tensor. */
 static ms_status prepare(dn_ctx *c, dn_node **out)
 {
@@ -104,6 +131,7 @@ static ms_status prepare(dn_ctx *c, dn_node **out)
         }
         nodes[i].n = *n;
         nodes[i].in0 = n->inputs[0];
+        if (n->inputs[0] >= 0 && n->inputs[0] < g->n_tensors) resolve_padding(g, &nodes[i].n);
         producer[n->output] = i;
         for (int k = 0; k < n->n_inputs; k++)
             if (n->inputs[k] >= 0 && n->inputs[k] < g->n_tensors) readers[n->inputs[k]]++;
