@@ -12,6 +12,7 @@ typedef struct {
 
 static const command commands[] = {
     {"inspect", cmd_inspect, "print a model's layers, sizes and chokepoints"},
+    {"profile", cmd_profile, "time a model and each segment between chokepoints on a backend"},
     {NULL, NULL, NULL},
 };
 
