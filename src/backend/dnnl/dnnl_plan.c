@@ -231,8 +231,8 @@ ms_status dn_reorder(dn_ctx *c, int t, const dnnl_memory_desc_t *src_md, dnnl_me
     if (st) return st;
     dnnl_status_t s = dnnl_success;
     if (src_md->data_type != dst_md->data_type) {
-        float scale;
-        int32_t zp;
+        float scale = 1.0f;
+        int32_t zp = 0;
         st = tensor_quant(c, t, &scale, &zp);
         if (st) {
             dnnl_primitive_attr_destroy(attr);
