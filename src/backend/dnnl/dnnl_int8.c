@@ -85,17 +85,20 @@ static ms_status zero_point_mem(dn_ctx *c, int32_t zp, dnnl_memory_t *out)
     return dn_const(c, &md, &zp, &md, out);
 }
 
-static ms_status conv_attr(dn_ctx *c, const ms_node *n, int64_t O, const float *oscales, bool dst_q,
+/* Zero points are set only where they are not 0: oneDNN 2.6's depthwise int8 kernel
+ * takes none, and without them the generic kernel it falls back to is 5x slower (ReLU6
+ * outputs, which most convolutions read, have zero point 0). */
+static ms_status conv_attr(dn_ctx *c, const ms_node *n, int64_t O, const float *oscales, bool src_zp, bool dst_zp,
                            float sy, dnnl_primitive_attr_t *attr)
 {
     ms_status st = dn_attr(c, attr);
     if (st) return st;
     static const int32_t runtime = DNNL_RUNTIME_S32_VAL;
     dnnl_status_t s = dnnl_primitive_attr_set_output_scales(*attr, O, 1 << 1, oscales);
-    if (s == dnnl_success) s = dnnl_primitive_attr_set_zero_points(*attr, DNNL_ARG_SRC, 1, 0, &runtime);
-    if (s == dnnl_success && dst_q) s = dnnl_primitive_attr_set_zero_points(*attr, DNNL_ARG_DST, 1, 0, &runtime);
+    if (s == dnnl_success && src_zp) s = dnnl_primitive_attr_set_zero_points(*attr, DNNL_ARG_SRC, 1, 0, &runtime);
+    if (s == dnnl_success && dst_zp) s = dnnl_primitive_attr_set_zero_points(*attr, DNNL_ARG_DST, 1, 0, &runtime);
     if (s != dnnl_success) st = dn_fail(c, s, "int8 attributes");
-    if (!st) st = dn_attr_act(c, *attr, n->act_min, n->act_max, dst_q ? sy : 1.0f);
+    if (!st) st = dn_attr_act(c, *attr, n->act_min, n->act_max, sy);
     if (st) {
         dnnl_primitive_attr_destroy(*attr);
         *attr = NULL;
@@ -159,7 +162,8 @@ ms_status dn_lower_conv_int8(dn_ctx *c, const dn_node *d, bool *done)
                                                                  &src_any, &w_any, &b_md, &dst_any, strides, dil,
                                                                  pl, pr);
     if (s != dnnl_success) st = dn_fail(c, s, "int8 convolution descriptor");
-    if (!st) st = conv_attr(c, n, O, os, dst_q, sy, &attr);
+    int32_t zpx = x->quant.zero_point[0], zpy = dst_q ? y->quant.zero_point[0] : 0;
+    if (!st) st = conv_attr(c, n, O, os, zpx != 0, zpy != 0, sy, &attr);
     if (!st) {
         s = dnnl_primitive_desc_create(&pd, &cd, attr, c->p->engine, NULL);
         dnnl_primitive_attr_destroy(attr);
@@ -172,18 +176,18 @@ ms_status dn_lower_conv_int8(dn_ctx *c, const dn_node *d, bool *done)
     free(ws);
     free(os);
     free(bias);
-    if (!st) st = zero_point_mem(c, x->quant.zero_point[0], &zx);
-    if (!st && dst_q) st = zero_point_mem(c, y->quant.zero_point[0], &zy);
+    if (!st && zpx) st = zero_point_mem(c, zpx, &zx);
+    if (!st && zpy) st = zero_point_mem(c, zpy, &zy);
     if (!st) st = dn_input(c, d->in0, dn_pd_md(pd, dnnl_query_src_md), &sm);
     if (!st) st = dn_output(c, n->output, dn_pd_md(pd, dnnl_query_dst_md), &dm);
     if (st) {
         if (pd) dnnl_primitive_desc_destroy(pd);
         return st;
     }
-    dnnl_exec_arg_t args[6] = {{DNNL_ARG_SRC, sm},  {DNNL_ARG_WEIGHTS, wm},
-                               {DNNL_ARG_BIAS, bm}, {DNNL_ARG_DST, dm},
-                               {DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC, zx},
-                               {DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_DST, zy}};
+    dnnl_exec_arg_t args[6] = {{DNNL_ARG_SRC, sm}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_BIAS, bm}, {DNNL_ARG_DST, dm}};
+    int n_args = 4;
+    if (zx) args[n_args++] = (dnnl_exec_arg_t){DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC, zx};
+    if (zy) args[n_args++] = (dnnl_exec_arg_t){DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_DST, zy};
     *done = true;
-    return dn_emit(c, pd, args, dst_q ? 6 : 5);
+    return dn_emit(c, pd, args, n_args);
 }
