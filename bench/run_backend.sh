@@ -39,20 +39,27 @@ grep '^#' "$out" || true
 
 /usr/bin/python3 - "$out" <<'PY'
 import sys
+nan = float("nan")
 ours, peers = {}, {}
 for line in open(sys.argv[1]):
     f = line.split()
     if f and f[0] == "ours":
-        ours[(f[1], f[2], int(f[3]), int(f[4]))] = float(f[5])
+        ours[(f[1], f[2], int(f[3]), int(f[4]))] = (float(f[5]), float(f[6]))
     elif f and f[0] == "peer":
-        peers.setdefault((f[1], f[3], int(f[4]), int(f[5])), {})[f[2]] = float(f[6])
-print(f"{'model':8} {'prec':5} {'batch':>5} {'thr':>3} {'ours':>8} {'best peer':>34} {'eager':>8} {'ours/best':>9} {'eager/ours':>10} {'best fp32':>9} {'fp32/ours':>9}")
-for (m, p, b, t), v in sorted(ours.items()):
-    pv = peers.get((m, p, b, t), {})
-    fp = peers.get((m, "fp32", b, t), {})
-    best = min(pv.items(), key=lambda kv: kv[1]) if pv else ("-", float("nan"))
-    best32 = min(fp.values()) if fp else float("nan")
-    eager = fp.get("eager", float("nan"))
-    print(f"{m:8} {p:5} {b:5d} {t:3d} {v:8.3f} {best[0] + ' ' + format(best[1], '.3f'):>34} {eager:8.3f} "
-          f"{v / best[1]:9.2f} {eager / v:10.2f} {best32:9.3f} {best32 / v:9.2f}")
+        peers.setdefault((f[1], f[3], int(f[4]), int(f[5])), {})[f[2]] = (float(f[6]), float(f[7]))
+
+def best(d, k):  # (name, value) of the fastest variant by median (k=0) or fastest run (k=1)
+    return min(((n, v[k]) for n, v in d.items()), key=lambda x: x[1]) if d else ("-", nan)
+
+print("ms per frame: median of runs (fastest run in brackets); ratios < 1 mean ours is faster")
+print(f"{'model':7} {'prec':4} {'b':>2} {'t':>2} {'ours':>15} {'best peer, same precision':>42} {'ours/best':>12}"
+      f" {'eager/ours':>10} {'best torch fp32':>16} {'fp32/ours':>12}")
+for (m, p, b, t), (med, fast) in sorted(ours.items()):
+    same = peers.get((m, p, b, t), {})
+    fp32 = peers.get((m, "fp32", b, t), {})
+    (bn, bmed), (_, bfast) = best(same, 0), best(same, 1)
+    (_, fmed), (_, ffast) = best(fp32, 0), best(fp32, 1)
+    eager = fp32.get("eager", (nan, nan))[0]
+    print(f"{m:7} {p:4} {b:2d} {t:2d} {med:7.2f} ({fast:5.2f}) {bn:>25} {bmed:7.2f} ({bfast:5.2f})"
+          f" {med / bmed:5.2f} ({fast / bfast:4.2f}) {eager / med:10.2f} {fmed:7.2f} ({ffast:5.2f}) {fmed / med:5.2f} ({ffast / fast:4.2f})")
 PY

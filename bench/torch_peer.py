@@ -5,7 +5,7 @@ random weights (timing does not depend on the values), run in every fast way PyT
 offers on a CPU. Each variant's output is checked against eager before it is timed.
 
 Prints one line per measurement:
-    peer <model> <variant> <precision> <batch> <threads> <median ms per frame>
+    peer <model> <variant> <precision> <batch> <threads> <median ms per frame> <fastest run's>
 and '# ...' lines for checks and skipped variants.
 
 Run with Debian's python3-torch (system /usr/bin/python3) and libopenblas0 installed.
@@ -105,7 +105,7 @@ def median_ms(fn, x, warmup, runs):
             t0 = time.perf_counter()
             fn(x)
             t.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(t)
+    return statistics.median(t), min(t)
 
 
 def rel_l2(a, b):
@@ -187,9 +187,9 @@ def main():
                     continue
                 for t in map(int, a.threads.split(",")):
                     torch.set_num_threads(t)
-                    ms = median_ms(fn, xi, a.warmup, a.runs) / batch
+                    med, fastest = median_ms(fn, xi, a.warmup, a.runs)
                     prec = "int8" if engine else "fp32"
-                    print(f"peer {name} {variant} {prec} {batch} {t} {ms:.4f}", flush=True)
+                    print(f"peer {name} {variant} {prec} {batch} {t} {med / batch:.4f} {fastest / batch:.4f}", flush=True)
 
 
 if __name__ == "__main__":

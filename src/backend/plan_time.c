@@ -17,7 +17,7 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-ms_status ms_plan_time(ms_plan *plan, int warmup, int runs, double *median_ms, ms_error *err)
+ms_status ms_plan_time(ms_plan *plan, int warmup, int runs, double *median_ms, double *min_ms, ms_error *err)
 {
     if (runs < 1 || warmup < 0) return ms_errorf(err, MS_ERR_INVALID, "timing needs runs >= 1, got %d", runs);
     size_t ni = (size_t)(plan->opts.batch * plan->in_numel), no = (size_t)(plan->opts.batch * plan->out_numel);
@@ -39,6 +39,7 @@ ms_status ms_plan_time(ms_plan *plan, int warmup, int runs, double *median_ms, m
     if (!st) {
         qsort(t, (size_t)runs, sizeof *t, cmp_double);
         *median_ms = runs % 2 ? t[runs / 2] : 0.5 * (t[runs / 2 - 1] + t[runs / 2]);
+        if (min_ms) *min_ms = t[0];
     }
     free(in);
     free(out);

@@ -115,7 +115,7 @@ static ms_status time_graph(const ms_backend *b, const ms_graph *g, const profil
     ms_status st = ms_plan_compile(b, g, &o, &p, err);
     if (st) return st;
     double batch_ms = 0;
-    st = ms_plan_time(p, a->warmup, a->runs, &batch_ms, err);
+    st = ms_plan_time(p, a->warmup, a->runs, &batch_ms, NULL, err);
     ms_plan_free(p);
     *ms = batch_ms / a->batch;
     return st;
