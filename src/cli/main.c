@@ -11,6 +11,7 @@ typedef struct {
 } command;
 
 static const command commands[] = {
+    {"inspect", cmd_inspect, "print a model's layers, sizes and chokepoints"},
     {NULL, NULL, NULL},
 };
 
