@@ -453,6 +453,46 @@ static ms_status open_model(tfl_ctx *c, ms_fb_vec *inputs, ms_fb_vec *outputs)
     return MS_OK;
 }
 
+static void shape_str(int ndim, const int64_t *shape, char *buf, size_t size)
+{
+    size_t n = (size_t)snprintf(buf, size, "[");
+    for (int d = 0; d < ndim && n < size; d++)
+        n += (size_t)snprintf(buf + n, size - n, "%s%lld", d ? ", " : "", (long long)shape[d]);
+    if (n < size) snprintf(buf + n, size - n, "]");
+}
+
+/* Runs shape inference over the graph and checks that every computed tensor gets the
+ * shape the file declares for it: a file whose shapes contradict its operators is
+ * refused here rather than misread later. */
+static ms_status check_shapes(tfl_ctx *c)
+{
+    ms_graph *g = c->g;
+    typedef struct {
+        int ndim;
+        int64_t shape[MS_MAX_DIMS];
+    } declared;
+    declared *file = malloc((size_t)g->n_tensors * sizeof *file);
+    if (!file) return tfl_fail(c, MS_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < g->n_tensors; i++) {
+        file[i].ndim = g->tensors[i].ndim;
+        memcpy(file[i].shape, g->tensors[i].shape, sizeof file[i].shape);
+    }
+    ms_status s = ms_graph_infer_shapes(g, c->err);
+    for (int i = 0; i < g->n_nodes && !s; i++) {
+        const ms_tensor *t = &g->tensors[g->nodes[i].output];
+        const declared *d = &file[g->nodes[i].output];
+        if (d->ndim == t->ndim && !memcmp(d->shape, t->shape, (size_t)t->ndim * sizeof *t->shape))
+            continue;
+        char want[96], got[96];
+        shape_str(d->ndim, d->shape, want, sizeof want);
+        shape_str(t->ndim, t->shape, got, sizeof got);
+        s = tfl_fail(c, MS_ERR_FORMAT, "tensor '%.200s' is declared %s but its operator gives %s",
+                     t->name, want, got);
+    }
+    free(file);
+    return s;
+}
+
 static ms_status build(tfl_ctx *c)
 {
     ms_fb_vec inputs, outputs;
@@ -467,7 +507,7 @@ static ms_status build(tfl_ctx *c)
         if ((s = tfl_add_operator(c, i))) return s;
     if ((s = add_outputs(c, &outputs))) return s;
     set_input_spec(c->g);
-    return MS_OK;
+    return check_shapes(c);
 }
 
 ms_status ms_tflite_import(const uint8_t *data, size_t size, const char *name, ms_graph **out,

@@ -321,6 +321,14 @@ static void test_wrong_graphs(void **state)
     free(buf);
     /* schema version 2 */
     damage32(field_at(&l.root, 0), 2, "schema version 2");
+    /* the softmax output declared with 1000 classes: shape inference gives 1001 */
+    ms_fb_vec outputs, shape;
+    ms_fb_table t;
+    assert_int_equal(ms_fb_vec_field(&l.subgraph, 2, 4, &outputs, &err), MS_OK);
+    assert_int_equal(ms_fb_vec_table(&l.tensors, (uint32_t)ms_fb_vec_i32(&outputs, 0), &t, &err), MS_OK);
+    assert_int_equal(ms_fb_vec_field(&t, 0, 4, &shape, &err), MS_OK);
+    assert_int_equal(ms_fb_vec_i32(&shape, 1), 1001);
+    damage32(shape.pos + 4, 1000, "is declared [1, 1000] but its operator gives [1, 1001]");
 }
 
 int main(void)
