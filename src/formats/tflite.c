@@ -268,7 +268,7 @@ static ms_status to_depthwise_layout(tfl_ctx *c, ms_tensor *t, size_t elem)
     return MS_OK;
 }
 
-static ms_status mark_size(tfl_ctx *c)
+static ms_status grow_produced(tfl_ctx *c)
 {
     if (c->g->n_tensors <= c->n_produced) return MS_OK;
     bool *p = realloc(c->produced, (size_t)c->g->n_tensors * sizeof *p);
@@ -290,7 +290,7 @@ static ms_status add_tensor(tfl_ctx *c, int32_t index, bool depthwise, int *id)
     int tid = ms_graph_add_tensor(c->g, name, r.ndim, r.shape, r.dtype);
     free(name);
     if (tid < 0) return tfl_fail(c, MS_ERR_NOMEM, "tensor %d: out of memory", index);
-    if ((s = mark_size(c))) return s;
+    if ((s = grow_produced(c))) return s;
     ms_tensor *t = &c->g->tensors[tid];
     if ((s = read_quant(c, index, &r, &t->quant))) return s;
     if (depthwise && (!r.bytes || r.ndim != 4 || r.shape[0] != 1))
@@ -352,7 +352,7 @@ ms_status tfl_const_ints(tfl_ctx *c, int32_t index, int64_t *vals, int max, int 
 
 ms_status tfl_set_produced(tfl_ctx *c, int id)
 {
-    ms_status s = mark_size(c);
+    ms_status s = grow_produced(c);
     if (s) return s;
     if (id >= 0 && id < c->n_produced) c->produced[id] = true;
     return MS_OK;
