@@ -186,25 +186,27 @@ static ms_status read_quant(tfl_ctx *c, int32_t index, const tfl_raw *r, ms_quan
     return MS_OK;
 }
 
-/* Element i of raw little-endian data as a double (exact for every supported type). */
+static uint32_t le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* Element i of raw little-endian data as a double (exact for every supported type but
+ * int64 beyond 2^53, which only shape operands use). */
 static double raw_value(const uint8_t *p, ms_dtype dt, int64_t i)
 {
     switch (dt) {
     case MS_DT_F32: {
+        uint32_t u = le32(p + i * 4);
         float f;
-        memcpy(&f, p + i * 4, 4);
+        memcpy(&f, &u, 4);
         return f;
     }
     case MS_DT_U8: return p[i];
     case MS_DT_I8: return (int8_t)p[i];
-    case MS_DT_I32: {
-        const uint8_t *q = p + i * 4;
-        return (int32_t)((uint32_t)q[0] | (uint32_t)q[1] << 8 | (uint32_t)q[2] << 16 |
-                         (uint32_t)q[3] << 24);
-    }
+    case MS_DT_I32: return (int32_t)le32(p + i * 4);
     case MS_DT_I64: {
-        uint64_t u = 0;
-        for (int b = 7; b >= 0; b--) u = u << 8 | p[i * 8 + b];
+        uint64_t u = (uint64_t)le32(p + i * 8) | (uint64_t)le32(p + i * 8 + 4) << 32;
         return (double)(int64_t)u;
     }
     }
