@@ -192,7 +192,7 @@ static uint32_t le32(const uint8_t *p)
 }
 
 /* Element i of raw little-endian data as a double (exact for every supported type but
- * int64 beyond 2^53, which only shape operands use). */
+ * int64 beyond 2^53). */
 static double raw_value(const uint8_t *p, ms_dtype dt, int64_t i)
 {
     switch (dt) {
@@ -347,7 +347,11 @@ ms_status tfl_const_ints(tfl_ctx *c, int32_t index, int64_t *vals, int max, int 
     if (r.numel > max)
         return tfl_fail(c, MS_ERR_UNSUPPORTED, "tensor %d '%.*s' has %lld values, at most %d are supported",
                         index, nl, r.name, (long long)r.numel, max);
-    for (int64_t i = 0; i < r.numel; i++) vals[i] = (int64_t)raw_value(r.bytes, r.dtype, i);
+    for (int64_t i = 0; i < r.numel; i++) {
+        const uint8_t *p = r.bytes + i * (int64_t)r.elem_size;
+        vals[i] = r.dtype == MS_DT_I32 ? (int32_t)le32(p)
+                                       : (int64_t)((uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32);
+    }
     *n = (int)r.numel;
     return MS_OK;
 }
