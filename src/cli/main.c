@@ -12,6 +12,7 @@ typedef struct {
 
 static const command commands[] = {
     {"inspect", cmd_inspect, "print a model's layers, sizes and chokepoints"},
+    {"classify", cmd_classify, "print the top classes of images under a model"},
     {NULL, NULL, NULL},
 };
 
