@@ -11,6 +11,8 @@ typedef struct {
 } command;
 
 static const command commands[] = {
+    {"schedule", cmd_schedule, "choose chokepoints and frame rates for a set of apps"},
+    {"simulate", cmd_simulate, "mean F1 against number of apps for the scheduling policies"},
     {NULL, NULL, NULL},
 };
 
