@@ -56,7 +56,7 @@ typedef struct {
     long nodes;
 } ms_search_result;
 
-/* Exact branch and bound for the sum of values (choice: n_apps option indices, filled when
+/* Exact branch and bound for the sum of values (stairs.c) (choice: n_apps option indices, filled when
  * found; it may hold a starting incumbent when `found` is set on entry). */
 ms_status ms_search_exact(const ms_problem *pb, double deadline, int *choice, ms_search_result *res,
                           ms_error *err);
@@ -66,6 +66,9 @@ ms_status ms_search_feasible(const ms_problem *pb, double deadline, int *choice,
 /* Greedy upgrades by value per cost; for the max-min objective it lifts the worst app. */
 ms_status ms_search_greedy(const ms_problem *pb, bool lift_min, int *choice, ms_search_result *res,
                            ms_error *err);
+
+/* Search order of the apps: most valuable decisions first, identical apps adjacent. */
+void ms_search_order(const ms_problem *pb, int *order);
 
 /* Exact cost of a choice on the problem's segments. */
 double ms_problem_cost(const ms_problem *pb, const int *choice);
