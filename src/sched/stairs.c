@@ -43,6 +43,10 @@ typedef struct {
     step *steps;
     int nsteps;
     double *base_cost, *base_value; /* inner: suffix sums of each app's cheapest allowed option */
+    int *ord;  /* n x kmax: inner search's option order per app (allowed options only) */
+    int *nord; /* how many each app has */
+    double *key; /* workspace: reduced values for the ordering */
+    double lambda; /* LP price of cost at the leaf's root: orders options by v - lambda * cost */
     int *cur, *best;
     bool found;
     double best_value;
@@ -157,7 +161,10 @@ static void record(stairs *S, double value)
 {
     S->found = true;
     S->best_value = value;
-    for (int d = 0; d < S->n; d++) S->best[S->order[d]] = S->cur[d];
+    for (int d = 0; d < S->n; d++) {
+        int a = S->order[d];
+        S->best[a] = S->ord[(size_t)a * S->kmax + S->cur[d]];
+    }
 }
 
 static bool beaten(const stairs *S, double bound)
@@ -180,14 +187,52 @@ static void inner(stairs *S, int d, double value, double cap_left)
     int a = S->order[d];
     const ms_app_options *ao = &S->pb->apps[a];
     const double *row = S->cost + (size_t)a * S->kmax;
+    const int *ord = S->ord + (size_t)a * S->kmax;
     int first = 0;
     if (d > 0 && ao->group == S->pb->apps[S->order[d - 1]].group) first = S->cur[d - 1];
-    for (int i = first; i < ao->n_options && !S->aborted; i++) {
-        if (row[i] == INFINITY || row[i] > cap_left) continue;
-        S->cur[d] = i;
+    for (int k = first; k < S->nord[a] && !S->aborted; k++) {
+        int i = ord[k];
+        if (row[i] > cap_left) continue;
+        S->cur[d] = k;
         inner(S, d + 1, value + ao->options[i].value, cap_left - row[i]);
     }
     if (S->aborted && bound > S->open_bound) S->open_bound = bound;
+}
+
+/* The price at which the LP relaxation runs out of room: the slope of the step that does
+ * not fit whole (0 when everything fits). */
+static double lp_price(const stairs *S, double room)
+{
+    for (int i = 0; i < S->nsteps; i++) {
+        if (S->steps[i].dcost > room) return S->steps[i].dvalue / S->steps[i].dcost;
+        room -= S->steps[i].dcost;
+    }
+    return 0;
+}
+
+/* Each app's allowed options by decreasing v - lambda * cost: the first dive follows the
+ * LP solution, so a near-optimal incumbent comes early. Identical apps get identical
+ * orders, which keeps the symmetry rule valid. */
+static void order_options(stairs *S)
+{
+    for (int a = 0; a < S->n; a++) {
+        const ms_app_options *ao = &S->pb->apps[a];
+        const double *row = S->cost + (size_t)a * S->kmax;
+        int *ord = S->ord + (size_t)a * S->kmax, k = 0;
+        for (int i = 0; i < ao->n_options; i++) {
+            if (row[i] == INFINITY) continue;
+            double key = ao->options[i].value - S->lambda * row[i];
+            int at = k++;
+            while (at > 0 && S->key[at - 1] < key) { /* insertion: lists are short */
+                S->key[at] = S->key[at - 1];
+                ord[at] = ord[at - 1];
+                at--;
+            }
+            S->key[at] = key;
+            ord[at] = i;
+        }
+        S->nord[a] = k;
+    }
 }
 
 /* A full staircase: the knapsack over the options it allows, exactly. */
@@ -203,6 +248,9 @@ static void leaf(stairs *S, double cap_left)
         S->base_value[d] = S->base_value[d + 1] + p.value;
     }
     qsort(S->steps, (size_t)S->nsteps, sizeof *S->steps, compare_steps);
+    if (S->base_cost[0] > cap_left) return;
+    S->lambda = lp_price(S, cap_left - S->base_cost[0]);
+    order_options(S);
     inner(S, 0, 0.0, cap_left);
 }
 
@@ -277,10 +325,13 @@ static bool stairs_init(stairs *S, const ms_problem *pb, double deadline)
     S->steps = malloc(sizeof *S->steps * (size_t)(total + 1));
     S->base_cost = malloc(sizeof *S->base_cost * n1);
     S->base_value = malloc(sizeof *S->base_value * n1);
+    S->ord = malloc(sizeof *S->ord * n1 * (size_t)(S->kmax + 1));
+    S->nord = calloc(n1, sizeof *S->nord);
+    S->key = malloc(sizeof *S->key * (size_t)(S->kmax + 1));
     S->cur = calloc(n1, sizeof *S->cur);
     S->best = calloc(n1, sizeof *S->best);
     if (!S->order || !S->prefix || !S->G || !S->cost || !S->pts || !S->steps || !S->base_cost ||
-        !S->base_value || !S->cur || !S->best)
+        !S->base_value || !S->ord || !S->nord || !S->key || !S->cur || !S->best)
         return false;
     for (int j = 0; j < S->nseg; j++) S->prefix[j + 1] = S->prefix[j] + pb->seg_cost[j];
     ms_search_order(pb, S->order);
@@ -297,6 +348,9 @@ static void stairs_free(stairs *S)
     free(S->steps);
     free(S->base_cost);
     free(S->base_value);
+    free(S->ord);
+    free(S->nord);
+    free(S->key);
     free(S->cur);
     free(S->best);
 }
