@@ -63,6 +63,9 @@ ms_status ms_search_exact(const ms_problem *pb, double deadline, int *choice, ms
 /* Whether some schedule fits the capacity (cheapest-first depth-first search). */
 ms_status ms_search_feasible(const ms_problem *pb, double deadline, int *choice, ms_search_result *res,
                              ms_error *err);
+/* A starting schedule: the best, over stems of one rate up to one chokepoint, of the
+ * knapsack each such stem leaves, rounded greedily (stairs.c). */
+ms_status ms_search_uniform_stems(const ms_problem *pb, int *choice, bool *found, ms_error *err);
 /* Greedy upgrades by value per cost; for the max-min objective it lifts the worst app. */
 ms_status ms_search_greedy(const ms_problem *pb, bool lift_min, int *choice, ms_search_result *res,
                            ms_error *err);

@@ -25,11 +25,13 @@
 
 typedef struct {
     double cost, value;
+    int option;
 } point;
 
 typedef struct {
     double dcost, dvalue;
     int pos; /* search position of the step's app */
+    int to;  /* option the step leads to */
 } step;
 
 typedef struct {
@@ -104,8 +106,8 @@ static point app_hull(stairs *S, int a, int pos)
     const double *row = S->cost + (size_t)a * S->kmax;
     int k = 0;
     for (int i = 0; i < ao->n_options; i++)
-        if (row[i] < INFINITY) S->pts[k++] = (point){row[i], ao->options[i].value};
-    if (k == 0) return (point){INFINITY, 0};
+        if (row[i] < INFINITY) S->pts[k++] = (point){row[i], ao->options[i].value, i};
+    if (k == 0) return (point){INFINITY, 0, -1};
     qsort(S->pts, (size_t)k, sizeof *S->pts, compare_points);
     int h = 1;
     for (int i = 1; i < k; i++) {
@@ -120,7 +122,7 @@ static point app_hull(stairs *S, int a, int pos)
     }
     for (int i = 1; i < h; i++)
         S->steps[S->nsteps++] = (step){S->pts[i].cost - S->pts[i - 1].cost,
-                                       S->pts[i].value - S->pts[i - 1].value, pos};
+                                       S->pts[i].value - S->pts[i - 1].value, pos, S->pts[i].option};
     return S->pts[0];
 }
 
@@ -381,6 +383,65 @@ ms_status ms_search_exact(const ms_problem *pb, double deadline, int *choice, ms
     res->nodes = S.nodes;
     if (S.found) memcpy(choice, S.best, sizeof *choice * (size_t)pb->n_apps);
     stairs_free(&S);
+    return MS_OK;
+}
+
+/* The knapsack under one staircase, rounded greedily: every app at its cheapest allowed
+ * option, then hull steps by decreasing value per cost while they fit (an app whose step
+ * does not fit takes no further step). Returns false when the cheapest options do not fit. */
+static bool round_knapsack(stairs *S, double cap_left, int *choice, double *value)
+{
+    node_costs(S, S->nseg);
+    S->nsteps = 0;
+    double cost = 0;
+    *value = 0;
+    for (int a = 0; a < S->n; a++) {
+        point p = app_hull(S, a, a);
+        if (p.cost == INFINITY) return false;
+        choice[a] = p.option;
+        cost += p.cost;
+        *value += p.value;
+        S->cur[a] = 0; /* 1: blocked */
+    }
+    if (cost > cap_left) return false;
+    qsort(S->steps, (size_t)S->nsteps, sizeof *S->steps, compare_steps);
+    for (int i = 0; i < S->nsteps; i++) {
+        const step *st = &S->steps[i];
+        if (S->cur[st->pos]) continue;
+        if (cost + st->dcost > cap_left) {
+            S->cur[st->pos] = 1;
+            continue;
+        }
+        cost += st->dcost;
+        *value += st->dvalue;
+        choice[st->pos] = st->to;
+    }
+    return true;
+}
+
+ms_status ms_search_uniform_stems(const ms_problem *pb, int *choice, bool *found, ms_error *err)
+{
+    stairs S;
+    *found = false;
+    int *trial = malloc(sizeof *trial * (size_t)(pb->n_apps + 1));
+    if (!trial || !stairs_init(&S, pb, 0)) {
+        if (trial) stairs_free(&S);
+        free(trial);
+        return ms_errorf(err, MS_ERR_NOMEM, "scheduler: out of memory");
+    }
+    double best = -INFINITY;
+    for (int c = 0; c <= S.nseg; c++)
+        for (int l = 0; l < (c == 0 ? 1 : pb->n_levels); l++) {
+            double f = c == 0 ? 0 : pb->levels[l], value;
+            for (int j = 0; j < S.nseg; j++) S.G[j] = j < c ? f : 0;
+            if (round_knapsack(&S, pb->capacity - f * S.prefix[c], trial, &value) && value > best) {
+                best = value;
+                *found = true;
+                memcpy(choice, trial, sizeof *choice * (size_t)pb->n_apps);
+            }
+        }
+    stairs_free(&S);
+    free(trial);
     return MS_OK;
 }
 
