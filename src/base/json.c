@@ -58,7 +58,7 @@ ms_status ms_json_number_opt(const cJSON *obj, const char *where, const char *na
 static ms_status read_int(const cJSON *v, const char *where, const char *name, int64_t *out,
                           ms_error *err)
 {
-    double d;
+    double d = 0;
     ms_status s = read_number(v, where, name, &d, err);
     if (s) return s;
     if (d != floor(d) || fabs(d) > 9007199254740992.0)

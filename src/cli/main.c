@@ -12,6 +12,8 @@ typedef struct {
 
 static const command commands[] = {
     {"inspect", cmd_inspect, "print a model's layers, sizes and chokepoints"},
+    {"train", cmd_train, "fine-tune an app at every chokepoint and write its M-Package"},
+    {"evaluate", cmd_evaluate, "measure an M-Package's accuracy curve on labelled data"},
     {NULL, NULL, NULL},
 };
 

@@ -125,6 +125,7 @@ static void meta_events(cJSON *root, const ms_event_stats *e, bool *ok)
     add_num(o, "events_per_minute", e->events_per_minute, ok);
     add_num(o, "correlation", e->correlation, ok);
     add_num(o, "frames", (double)e->frames, ok);
+    add_num(o, "seconds", e->seconds, ok);
 }
 
 static void meta_training(cJSON *root, const ms_train_settings *t, bool *ok)
@@ -333,6 +334,7 @@ static ms_status meta_events_read(const cJSON *root, const char *path, ms_event_
         (s = rate(o, where, "frequency", &e->frequency, err)) ||
         (s = ms_json_number(o, where, "events_per_minute", &e->events_per_minute, err)) ||
         (s = rate(o, where, "correlation", &e->correlation, err)) || (s = count(o, where, "frames", &e->frames, err)) ||
+        (s = ms_json_number(o, where, "seconds", &e->seconds, err)) ||
         (s = ms_json_array(o, where, "lengths_ms", &arr, err)))
         return s;
     int n = cJSON_GetArraySize(arr);

@@ -52,6 +52,7 @@ typedef struct {
     double events_per_minute;
     double correlation;     /* r of c = (1 - p) + p*r, see docs/trainer.md */
     int64_t frames;         /* labelled frames the statistics come from */
+    double seconds;         /* and their duration */
 } ms_event_stats;
 
 typedef struct {

@@ -121,7 +121,7 @@ static ms_mpackage *tiny_package(const ms_graph *base)
         ms_graph_free(br);
     }
     static double lengths[3] = {500, 1500.5, 250};
-    p->events = (ms_event_stats){true, 750.1666, NULL, 3, 0.3, 2.5, 0.107, 1394};
+    p->events = (ms_event_stats){true, 750.1666, NULL, 3, 0.3, 2.5, 0.107, 1394, 139.4};
     p->events.lengths_ms = malloc(sizeof lengths);
     assert_non_null(p->events.lengths_ms);
     memcpy(p->events.lengths_ms, lengths, sizeof lengths);
@@ -160,6 +160,7 @@ static void test_round_trip(void **state)
     assert_true(q->events.lengths_ms[1] == 1500.5);
     assert_true(q->events.correlation == 0.107);
     assert_int_equal(q->events.frames, 1394);
+    assert_true(q->events.seconds == 139.4);
     assert_string_equal(q->training.optimizer, "adam");
     assert_true(q->training.seed == 18446744073709551557ull);
     assert_true(q->training.augment);
