@@ -15,7 +15,9 @@ ms_status ms_json_load(const char *path, size_t max_bytes, cJSON **out, ms_error
     ms_status s = ms_read_file(path, max_bytes, &data, &size, err);
     if (s) return s;
     const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts((const char *)data, size, &end, true);
+    /* size + 1: the NUL that ms_read_file appends must be inside the length for cJSON to
+     * accept trailing whitespace when it requires NUL termination. */
+    cJSON *root = cJSON_ParseWithLengthOpts((const char *)data, size + 1, &end, true);
     if (!root) {
         size_t off = end ? (size_t)(end - (const char *)data) : 0;
         free(data);

@@ -369,6 +369,24 @@ static void test_errors_name_node_and_mismatch(void **state)
     set_io(g, a, y);
     expect_error(g, "'cat' (concat)", "input 1 has shape [1,3,2,3]");
 
+    /* a node writing a tensor an earlier node computed */
+    g = ms_graph_new();
+    a = act(g, "a", 4, 1, 2, 2, 3);
+    y = out(g, "y");
+    node(g, MS_OP_COPY, "first", &a, 1, y);
+    node(g, MS_OP_COPY, "second", &a, 1, y);
+    set_io(g, a, y);
+    expect_error(g, "'second' (copy)", "'y' is a constant or already computed");
+
+    /* a graph output no node computes */
+    g = ms_graph_new();
+    a = act(g, "a", 4, 1, 2, 2, 3);
+    y = out(g, "y");
+    int orphan = out(g, "orphan");
+    node(g, MS_OP_COPY, "copy", &a, 1, y);
+    set_io(g, a, orphan);
+    expect_error(g, "graph output 0", "not computed");
+
     /* a node with no inputs */
     g = ms_graph_new();
     a = act(g, "a", 4, 1, 2, 2, 3);

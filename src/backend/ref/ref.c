@@ -41,7 +41,8 @@ ms_status ref_copy_graph(const ms_graph *g, int batch, ms_graph **out, ms_error 
     for (int i = 0; i < g->n_tensors; i++) {
         const ms_tensor *t = &g->tensors[i];
         if (ms_graph_add_tensor(c, t->name, t->ndim, t->shape, t->dtype) < 0)
-            return ms_errorf(err, MS_ERR_NOMEM, "%s: out of memory copying tensor '%s'", src, t->name);
+            return ms_errorf(err, MS_ERR_INVALID, "%s: cannot copy tensor '%s' (rank %d, or out of memory)", src,
+                             t->name, t->ndim);
         ms_tensor *ct = &c->tensors[i];
         if (!t->data) {
             if (ct->ndim >= 1 && ct->shape[0] > 0) ct->shape[0] *= batch;
@@ -56,7 +57,8 @@ ms_status ref_copy_graph(const ms_graph *g, int batch, ms_graph **out, ms_error 
     for (int i = 0; i < g->n_nodes; i++) {
         const ms_node *n = &g->nodes[i];
         if (ms_graph_add_node(c, n->kind, n->name, n->inputs, n->n_inputs, n->output) < 0)
-            return ms_errorf(err, MS_ERR_NOMEM, "%s: out of memory copying node '%s'", src, n->name);
+            return ms_errorf(err, MS_ERR_INVALID, "%s: cannot copy node '%s' (%d inputs, or out of memory)", src,
+                             n->name, n->n_inputs);
         ms_node *cn = &c->nodes[i];
         char *name = cn->name;
         int *inputs = cn->inputs;

@@ -1,0 +1,137 @@
+/* `mainstream schedule SCENARIO`: chooses a chokepoint and frame rate for every app of a
+ * scenario within its budget and prints the schedule (table or JSON). */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/json.h"
+#include "cli/commands.h"
+#include "sched/schedule.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: mainstream schedule SCENARIO [--policy P] [--objective O] [--budget B]\n"
+            "                           [--compat] [--time-limit S] [--json] [-o FILE]\n"
+            "  --policy     mainstream (exact, default), greedy, maxsharing, nosharing\n"
+            "  --objective  f1 (mean F1, default), min-f1, fnr (mean), fpr (mean 1-precision)\n"
+            "  --budget     overrides the scenario's budget (cost units per second)\n"
+            "  --compat     the original Mainstream's event model and arithmetic\n"
+            "  --time-limit stop the exact search after S seconds; report value and bound\n"
+            "  --json       print the schedule as JSON (also the format of -o FILE)\n");
+}
+
+static void print_table(FILE *out, const ms_scenario *s, const ms_sched_config *cfg,
+                        const ms_schedule *sch)
+{
+    if (!sch->feasible) {
+        fprintf(out, "no schedule fits the budget %g\n", s->budget);
+        return;
+    }
+    fprintf(out, "%-20s %10s %6s %7s %9s %7s %10s\n", "app", "chokepoint", "fps", "recall",
+            "precision", "F1", "own cost");
+    for (int a = 0; a < sch->n_apps; a++) {
+        const ms_assignment *x = &sch->apps[a];
+        double own = 0;
+        for (int u = x->chokepoint; u < s->n_units; u++) own += s->unit_costs[u];
+        fprintf(out, "%-20s %10d %6g %7.4f %9.4f %7.4f %10.3f\n", s->apps[a].name, x->chokepoint, x->fps,
+                x->m.recall, x->m.precision, x->m.f1, own * x->fps);
+    }
+    fprintf(out, "policy %s, objective %s (%s model): value %.6f", ms_policy_name(cfg->policy),
+            ms_objective_name(cfg->objective), cfg->compat ? "compat" : "default", sch->value);
+    if (!sch->exact && isfinite(sch->bound)) fprintf(out, " (bound %.6f)", sch->bound);
+    fprintf(out, ", cost %.3f of %g, %.3f s\n", sch->cost, s->budget, sch->seconds);
+}
+
+int cmd_schedule(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"policy", required_argument, 0, 'p'},  {"objective", required_argument, 0, 'O'},
+        {"budget", required_argument, 0, 'b'},  {"compat", no_argument, 0, 'c'},
+        {"json", no_argument, 0, 'j'},          {"time-limit", required_argument, 0, 't'},
+        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+    ms_sched_config cfg = {MS_POLICY_MAINSTREAM, MS_OBJ_MEAN_F1, false, 0};
+    const char *output = NULL, *budget = NULL;
+    bool json = false;
+    ms_error err;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'p':
+            if (ms_policy_parse(optarg, &cfg.policy, &err)) goto usage_error;
+            break;
+        case 'O':
+            if (ms_objective_parse(optarg, &cfg.objective, &err)) goto usage_error;
+            break;
+        case 'b': budget = optarg; break;
+        case 'c': cfg.compat = true; break;
+        case 'j': json = true; break;
+        case 't': {
+            char *end;
+            cfg.time_limit_s = strtod(optarg, &end);
+            if (*end || !(cfg.time_limit_s > 0)) {
+                fprintf(stderr, "mainstream schedule: --time-limit: expected seconds > 0, got '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        }
+        case 'o': output = optarg; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind != argc - 1) {
+        usage(stderr);
+        return 2;
+    }
+    ms_scenario s;
+    if (ms_scenario_load(argv[optind], &s, &err)) {
+        fprintf(stderr, "mainstream schedule: %s\n", err.msg);
+        return 1;
+    }
+    if (budget) {
+        char *end;
+        s.budget = strtod(budget, &end);
+        if (*end || !(s.budget >= 0) || !isfinite(s.budget)) {
+            fprintf(stderr, "mainstream schedule: --budget: expected a number >= 0, got '%s'\n", budget);
+            ms_scenario_free(&s);
+            return 2;
+        }
+    }
+    ms_schedule sch;
+    ms_stem_tree tree = {0};
+    int rc = 1;
+    if (ms_schedule_solve(&s, &cfg, &sch, &err)) goto fail_scenario;
+    if (sch.feasible && ms_stem_tree_build(&s, &sch, &tree, &err)) goto fail_schedule;
+    cJSON *doc = ms_schedule_to_json(&s, &cfg, &sch, sch.feasible ? &tree : NULL);
+    if (!doc) {
+        ms_errorf(&err, MS_ERR_NOMEM, "out of memory");
+        goto fail_tree;
+    }
+    ms_status st = MS_OK;
+    if (output) st = ms_json_write(output, doc, true, &err);
+    if (!st && json) st = ms_json_write("-", doc, true, &err);
+    if (!st && !json) print_table(stdout, &s, &cfg, &sch);
+    cJSON_Delete(doc);
+    if (st) goto fail_tree;
+    rc = sch.feasible ? 0 : 1;
+    if (!sch.feasible) fprintf(stderr, "mainstream schedule: no schedule fits the budget %g\n", s.budget);
+    ms_stem_tree_free(&tree);
+    ms_schedule_free(&sch);
+    ms_scenario_free(&s);
+    return rc;
+fail_tree:
+    ms_stem_tree_free(&tree);
+fail_schedule:
+    ms_schedule_free(&sch);
+fail_scenario:
+    fprintf(stderr, "mainstream schedule: %s\n", err.msg);
+    ms_scenario_free(&s);
+    return 1;
+usage_error:
+    fprintf(stderr, "mainstream schedule: %s\n", err.msg);
+    return 2;
+}

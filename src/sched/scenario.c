@@ -1,0 +1,327 @@
+/* Scenario JSON: parsing and validation with messages that name the file and the field
+ * ("s.json: apps[2].curve[0].tpr: must be in [0, 1]"). */
+#include "sched/scenario.h"
+
+#include <libgen.h>
+#include <stdio.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/json.h"
+
+#define SCENARIO_MAX_BYTES (64u << 20)
+
+void ms_app_free(ms_app *a)
+{
+    free(a->name);
+    free(a->curve);
+    memset(a, 0, sizeof *a);
+}
+
+void ms_scenario_free(ms_scenario *s)
+{
+    for (int i = 0; i < s->n_apps; i++) ms_app_free(&s->apps[i]);
+    free(s->apps);
+    free(s->unit_costs);
+    free(s->fps_options);
+    memset(s, 0, sizeof *s);
+}
+
+ms_status ms_app_copy(const ms_app *src, ms_app *dst, ms_error *err)
+{
+    *dst = *src;
+    dst->name = strdup(src->name);
+    dst->curve = malloc(sizeof *dst->curve * (size_t)src->n_points);
+    if (!dst->name || !dst->curve) {
+        ms_app_free(dst);
+        return ms_errorf(err, MS_ERR_NOMEM, "out of memory copying app %s", src->name);
+    }
+    memcpy(dst->curve, src->curve, sizeof *dst->curve * (size_t)src->n_points);
+    return MS_OK;
+}
+
+static ms_status check_range(double v, double lo, double hi, const char *where, const char *field,
+                             ms_error *err)
+{
+    if (v < lo || v > hi)
+        return ms_errorf(err, MS_ERR_INVALID, "%s.%s: %g is outside [%g, %g]", where, field, v, lo,
+                         hi);
+    return MS_OK;
+}
+
+static int compare_points(const void *a, const void *b)
+{
+    const ms_curve_point *x = a, *y = b;
+    return (x->chokepoint > y->chokepoint) - (x->chokepoint < y->chokepoint);
+}
+
+static ms_status parse_curve(const cJSON *obj, const char *where, const char *point_key,
+                             int n_units, ms_app *app, ms_error *err)
+{
+    const cJSON *curve;
+    if (ms_json_array(obj, where, "curve", &curve, err)) return err->status;
+    int n = cJSON_GetArraySize(curve);
+    if (n == 0) return ms_errorf(err, MS_ERR_INVALID, "%s.curve: must not be empty", where);
+    app->curve = calloc((size_t)n, sizeof *app->curve);
+    if (!app->curve) return ms_errorf(err, MS_ERR_NOMEM, "%s.curve: out of memory", where);
+    app->n_points = n;
+    for (int i = 0; i < n; i++) {
+        const cJSON *pt = cJSON_GetArrayItem(curve, i);
+        char at[320];
+        snprintf(at, sizeof at, "%s.curve[%d]", where, i);
+        if (!cJSON_IsObject(pt)) return ms_errorf(err, MS_ERR_FORMAT, "%s: must be an object", at);
+        int64_t c;
+        ms_curve_point *p = &app->curve[i];
+        if (ms_json_int(pt, at, point_key, &c, err) || ms_json_number(pt, at, "tpr", &p->tpr, err) ||
+            ms_json_number(pt, at, "fpr", &p->fpr, err))
+            return err->status;
+        if (c < 0 || c > n_units)
+            return ms_errorf(err, MS_ERR_INVALID, "%s.%s: %lld is outside [0, %d] (the number of units)",
+                             at, point_key, (long long)c, n_units);
+        p->chokepoint = (int)c;
+        if (check_range(p->tpr, 0, 1, at, "tpr", err) || check_range(p->fpr, 0, 1, at, "fpr", err))
+            return err->status;
+    }
+    qsort(app->curve, (size_t)n, sizeof *app->curve, compare_points);
+    for (int i = 1; i < n; i++)
+        if (app->curve[i].chokepoint == app->curve[i - 1].chokepoint)
+            return ms_errorf(err, MS_ERR_INVALID, "%s.curve: chokepoint %d appears twice", where,
+                             app->curve[i].chokepoint);
+    return MS_OK;
+}
+
+ms_status ms_scenario_parse_app(const cJSON *obj, const char *where, const char *point_key,
+                                int n_units, ms_app *out, ms_error *err)
+{
+    memset(out, 0, sizeof *out);
+    out->weight = 1.0;
+    if (!cJSON_IsObject(obj)) return ms_errorf(err, MS_ERR_FORMAT, "%s: must be an object", where);
+    const char *name;
+    int64_t x_vote = 0;
+    ms_event_params *e = &out->event;
+    if (ms_json_string(obj, where, "name", &name, err) ||
+        ms_json_number(obj, where, "event_length_ms", &e->event_length_ms, err) ||
+        ms_json_number(obj, where, "event_frequency", &e->event_frequency, err) ||
+        ms_json_number(obj, where, "correlation", &e->correlation, err) ||
+        ms_json_int_opt(obj, where, "x_vote", &x_vote, err) ||
+        ms_json_number_opt(obj, where, "weight", &out->weight, err))
+        goto fail;
+    if (cJSON_GetObjectItemCaseSensitive(obj, "package")) {
+        ms_errorf(err, MS_ERR_UNSUPPORTED,
+                  "%s.package: M-Package apps are not supported yet; give \"curve\" and the event "
+                  "statistics inline",
+                  where);
+        goto fail;
+    }
+    if (!(e->event_length_ms > 0)) {
+        ms_errorf(err, MS_ERR_INVALID, "%s.event_length_ms: must be > 0, got %g", where,
+                  e->event_length_ms);
+        goto fail;
+    }
+    if (check_range(e->event_frequency, 0, 1, where, "event_frequency", err) ||
+        check_range(e->correlation, 0, 1, where, "correlation", err))
+        goto fail;
+    if (cJSON_GetObjectItemCaseSensitive(obj, "x_vote") && (x_vote < 1 || x_vote > MS_EVENT_MAX_X_VOTE)) {
+        ms_errorf(err, MS_ERR_INVALID, "%s.x_vote: must be in [1, %d], got %lld", where,
+                  MS_EVENT_MAX_X_VOTE, (long long)x_vote);
+        goto fail;
+    }
+    e->x_vote = (int)x_vote;
+    if (!(out->weight > 0)) {
+        ms_errorf(err, MS_ERR_INVALID, "%s.weight: must be > 0, got %g", where, out->weight);
+        goto fail;
+    }
+    if (parse_curve(obj, where, point_key, n_units, out, err)) goto fail;
+    out->name = strdup(name);
+    if (!out->name) {
+        ms_errorf(err, MS_ERR_NOMEM, "%s: out of memory", where);
+        goto fail;
+    }
+    return MS_OK;
+fail:
+    ms_app_free(out);
+    return err->status;
+}
+
+/* Reads a non-empty array of numbers >= 0 (or > 0 when positive is set). */
+static ms_status parse_numbers(const cJSON *obj, const char *where, const char *field, bool positive,
+                               double **out, int *n, ms_error *err)
+{
+    const cJSON *arr;
+    if (ms_json_array(obj, where, field, &arr, err)) return err->status;
+    int count = cJSON_GetArraySize(arr);
+    if (count == 0) return ms_errorf(err, MS_ERR_INVALID, "%s.%s: must not be empty", where, field);
+    double *v = malloc(sizeof *v * (size_t)count);
+    if (!v) return ms_errorf(err, MS_ERR_NOMEM, "%s.%s: out of memory", where, field);
+    for (int i = 0; i < count; i++) {
+        const cJSON *item = cJSON_GetArrayItem(arr, i);
+        v[i] = cJSON_IsNumber(item) ? item->valuedouble : NAN;
+        if (!isfinite(v[i]) || v[i] < 0 || (positive && v[i] == 0)) {
+            free(v);
+            return ms_errorf(err, MS_ERR_INVALID, "%s.%s[%d]: must be a number %s", where, field, i,
+                             positive ? "> 0" : ">= 0");
+        }
+    }
+    *out = v;
+    *n = count;
+    return MS_OK;
+}
+
+ms_status ms_profile_unit_costs(const char *path, double **costs, int *n, ms_error *err)
+{
+    cJSON *root;
+    if (ms_json_load(path, SCENARIO_MAX_BYTES, &root, err)) return err->status;
+    const cJSON *segs;
+    double *v = NULL;
+    if (ms_json_array(root, path, "segments", &segs, err)) goto fail;
+    int count = cJSON_GetArraySize(segs);
+    if (count == 0) {
+        ms_errorf(err, MS_ERR_INVALID, "%s.segments: must not be empty", path);
+        goto fail;
+    }
+    v = malloc(sizeof *v * (size_t)count);
+    if (!v) {
+        ms_errorf(err, MS_ERR_NOMEM, "%s: out of memory", path);
+        goto fail;
+    }
+    for (int i = 0; i < count; i++) {
+        char at[320];
+        snprintf(at, sizeof at, "%s: segments[%d]", path, i);
+        const cJSON *seg = cJSON_GetArrayItem(segs, i);
+        if (!cJSON_IsObject(seg)) {
+            ms_errorf(err, MS_ERR_FORMAT, "%s: must be an object", at);
+            goto fail;
+        }
+        if (ms_json_number(seg, at, "ms", &v[i], err)) goto fail;
+        if (v[i] < 0) {
+            ms_errorf(err, MS_ERR_INVALID, "%s.ms: must be >= 0, got %g", at, v[i]);
+            goto fail;
+        }
+    }
+    cJSON_Delete(root);
+    *costs = v;
+    *n = count;
+    return MS_OK;
+fail:
+    free(v);
+    cJSON_Delete(root);
+    return err->status;
+}
+
+ms_status ms_scenario_validate(const ms_scenario *s, const char *where, ms_error *err)
+{
+    if (!(s->stream_fps > 0) || s->stream_fps > 1000)
+        return ms_errorf(err, MS_ERR_INVALID, "%s: stream_fps must be in (0, 1000], got %g", where,
+                         s->stream_fps);
+    if (!(s->budget >= 0) || !isfinite(s->budget))
+        return ms_errorf(err, MS_ERR_INVALID, "%s: budget must be a finite number >= 0, got %g",
+                         where, s->budget);
+    if (s->n_fps < 1) return ms_errorf(err, MS_ERR_INVALID, "%s: fps_options: must not be empty", where);
+    for (int i = 0; i < s->n_fps; i++) {
+        if (!(s->fps_options[i] > 0) || s->fps_options[i] > s->stream_fps)
+            return ms_errorf(err, MS_ERR_INVALID,
+                             "%s: fps_options[%d]: %g is outside (0, stream_fps = %g]", where, i,
+                             s->fps_options[i], s->stream_fps);
+        if (i > 0 && s->fps_options[i] <= s->fps_options[i - 1])
+            return ms_errorf(err, MS_ERR_INVALID, "%s: fps_options: must be strictly increasing",
+                             where);
+    }
+    if (s->n_apps < 1) return ms_errorf(err, MS_ERR_INVALID, "%s: apps: must not be empty", where);
+    for (int a = 0; a < s->n_apps; a++)
+        for (int i = 0; i < s->apps[a].n_points; i++)
+            if (s->apps[a].curve[i].chokepoint > s->n_units)
+                return ms_errorf(err, MS_ERR_INVALID,
+                                 "%s: apps[%d].curve: chokepoint %d exceeds the %d units", where, a,
+                                 s->apps[a].curve[i].chokepoint, s->n_units);
+    return MS_OK;
+}
+
+static ms_status default_fps_options(ms_scenario *s, const char *where, ms_error *err)
+{
+    int n = (int)floor(s->stream_fps);
+    if (n < 1)
+        return ms_errorf(err, MS_ERR_INVALID,
+                         "%s: stream_fps %g is below 1: give fps_options explicitly", where,
+                         s->stream_fps);
+    s->fps_options = malloc(sizeof *s->fps_options * (size_t)n);
+    if (!s->fps_options) return ms_errorf(err, MS_ERR_NOMEM, "%s: out of memory", where);
+    for (int i = 0; i < n; i++) s->fps_options[i] = i + 1;
+    s->n_fps = n;
+    return MS_OK;
+}
+
+/* The unit costs come either inline or from a profile named relative to the scenario. */
+static ms_status load_unit_costs(const cJSON *root, const char *path, ms_scenario *s, ms_error *err)
+{
+    const char *profile = NULL;
+    if (ms_json_string_opt(root, path, "profile", &profile, err)) return err->status;
+    bool inline_costs = cJSON_GetObjectItemCaseSensitive(root, "unit_costs") != NULL;
+    if (profile && inline_costs)
+        return ms_errorf(err, MS_ERR_INVALID, "%s: give either \"unit_costs\" or \"profile\", not both",
+                         path);
+    if (!profile) return parse_numbers(root, path, "unit_costs", false, &s->unit_costs, &s->n_units, err);
+    char *resolved = NULL;
+    if (profile[0] != '/') {
+        char *copy = strdup(path);
+        if (!copy) return ms_errorf(err, MS_ERR_NOMEM, "%s: out of memory", path);
+        const char *dir = dirname(copy);
+        size_t len = strlen(dir) + strlen(profile) + 2;
+        resolved = malloc(len);
+        if (resolved) snprintf(resolved, len, "%s/%s", dir, profile);
+        free(copy);
+        if (!resolved) return ms_errorf(err, MS_ERR_NOMEM, "%s: out of memory", path);
+    }
+    ms_status st = ms_profile_unit_costs(resolved ? resolved : profile, &s->unit_costs, &s->n_units, err);
+    free(resolved);
+    if (st) ms_error_prefix(err, "%s: profile", path);
+    return st;
+}
+
+ms_status ms_scenario_load(const char *path, ms_scenario *out, ms_error *err)
+{
+    memset(out, 0, sizeof *out);
+    cJSON *root;
+    if (ms_json_load(path, SCENARIO_MAX_BYTES, &root, err)) return err->status;
+    ms_scenario *s = out;
+    const cJSON *apps;
+    if (!cJSON_IsObject(root)) {
+        ms_errorf(err, MS_ERR_FORMAT, "%s: must be a JSON object", path);
+        goto fail;
+    }
+    if (ms_json_number(root, path, "stream_fps", &s->stream_fps, err) ||
+        ms_json_number(root, path, "budget", &s->budget, err) || load_unit_costs(root, path, s, err))
+        goto fail;
+    if (cJSON_GetObjectItemCaseSensitive(root, "fps_options")) {
+        if (parse_numbers(root, path, "fps_options", true, &s->fps_options, &s->n_fps, err)) goto fail;
+    } else if (!(s->stream_fps > 0)) {
+        ms_errorf(err, MS_ERR_INVALID, "%s: stream_fps must be > 0, got %g", path, s->stream_fps);
+        goto fail;
+    } else if (default_fps_options(s, path, err)) {
+        goto fail;
+    }
+    if (ms_json_array(root, path, "apps", &apps, err)) goto fail;
+    int n = cJSON_GetArraySize(apps);
+    if (n > 0) {
+        s->apps = calloc((size_t)n, sizeof *s->apps);
+        if (!s->apps) {
+            ms_errorf(err, MS_ERR_NOMEM, "%s: out of memory", path);
+            goto fail;
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        char where[300];
+        snprintf(where, sizeof where, "%s: apps[%d]", path, i);
+        if (ms_scenario_parse_app(cJSON_GetArrayItem(apps, i), where, "chokepoint", s->n_units,
+                                  &s->apps[i], err))
+            goto fail;
+        s->n_apps = i + 1;
+    }
+    if (ms_scenario_validate(s, path, err)) goto fail;
+    cJSON_Delete(root);
+    return MS_OK;
+fail:
+    cJSON_Delete(root);
+    ms_scenario_free(s);
+    return err->status;
+}
