@@ -38,6 +38,7 @@ static void usage(FILE *out)
             "  --weight-decay X (1e-4)  --schedule cosine|step|constant (cosine)\n"
             "  --augment N (0: extra cropped/flipped copies per training image)\n"
             "  --train-fraction F (0.8 images, 0.6 video, 1 with --val-video)\n"
+            "  --frame-step N (1: every labelled video frame; N: every N-th)\n"
             "  --seed S (1)  --threads T (1)  --memory-mb M (2048: feature cache in memory)\n"
             "  --backend ref|cpu (ref: the prefix's forward backend)  --app NAME\n");
 }
@@ -150,11 +151,15 @@ static ms_status parse_chokepoints(const char *spec, int n, int **out, int *coun
     return MS_OK;
 }
 
-/* Event statistics of the labelled videos, and the miss correlation of the trained
- * classifiers, pooled over chokepoints, on the validation frames. */
+/* Event statistics from every labelled frame of the videos, and the miss correlation of
+ * the trained classifiers, pooled over chokepoints, on the validation samples (with
+ * --frame-step, consecutive samples are that many frames apart). */
 static ms_status video_events(const ms_dataset *d, const ms_cp_result *res, int n_cps, ms_event_stats *ev, ms_error *err)
 {
-    bool *present = malloc((size_t)d->n_samples + 1), *detected = malloc((size_t)d->n_samples + 1);
+    int64_t most = d->n_samples;
+    for (int src = 0; src < d->n_sources; src++)
+        if (d->sources[src].n_labels > most) most = d->sources[src].n_labels;
+    bool *present = malloc((size_t)most + 1), *detected = malloc((size_t)most + 1);
     if (!present || !detected) {
         free(present);
         free(detected);
@@ -163,13 +168,12 @@ static ms_status video_events(const ms_dataset *d, const ms_cp_result *res, int 
     ms_status s = MS_OK;
     ms_miss_counts mc = {0};
     for (int src = 0; src < d->n_sources && !s; src++) {
-        if (!d->sources[src].video) continue;
-        int64_t n = 0;
-        for (int64_t i = 0; i < d->n_samples; i++)
-            if (d->samples[i].source == src) present[n++] = d->samples[i].positive;
-        s = ms_events_add(present, n, d->sources[src].fps, ev, err);
+        const ms_source *so = &d->sources[src];
+        if (!so->video) continue;
+        for (int64_t f = 0; f < so->n_labels; f++) present[f] = so->labels[f] == 1;
+        s = ms_events_add(present, so->n_labels, so->fps, ev, err);
         for (int k = 0; k < n_cps && !s; k++) {
-            n = 0;
+            int64_t n = 0;
             for (int64_t i = 0; i < d->n_samples; i++)
                 if (d->samples[i].source == src && !d->samples[i].train) {
                     present[n] = d->samples[i].positive;
@@ -182,6 +186,26 @@ static ms_status video_events(const ms_dataset *d, const ms_cp_result *res, int 
     free(present);
     free(detected);
     return s;
+}
+
+/* Thread-seconds of the cache against the naive way (a full forward at every step, for
+ * each chokepoint separately: the prefix of chokepoint c again for every row trained or
+ * validated there) and the floor (one forward per image, then only the suffixes'
+ * forward, backward and update), docs/trainer.md. */
+static void print_costs(const ms_feature_cache *fc, const ms_cp_result *res, int n_cps)
+{
+    double prefix = 0, training = 0, steps = 0, naive = 0, upto = 0;
+    for (int k = 0; k < n_cps; k++) prefix += fc->segment_cpu[k];
+    for (int k = 0; k < n_cps; k++) {
+        upto += fc->segment_cpu[k] / (double)fc->n_rows; /* prefix of chokepoint k, per row */
+        training += res[k].seconds;
+        steps += res[k].step_seconds;
+        naive += res[k].seconds + upto * (double)(res[k].rows_trained + res[k].rows_validated);
+    }
+    printf("cost (thread-seconds): cache %.1f (prefix %.1f + training %.1f), floor %.1f, naive %.1f: "
+           "naive/cache %.2f, cache/floor %.2f\n",
+           prefix + training, prefix, training, prefix + steps, naive, naive / (prefix + training),
+           (prefix + training) / (prefix + steps));
 }
 
 static char *app_name(const char *output)
@@ -242,6 +266,7 @@ static int run(const train_args *a)
         for (int k = 0; k < n_cps; k++)
             printf("%10d  %5.3f  %5.3f  %6d  %7.2f  %6.0f\n", res[k].point.chokepoint, res[k].point.tpr, res[k].point.fpr,
                    res[k].epochs_run, res[k].seconds, res[k].seconds > 0 ? res[k].rows_trained / res[k].seconds : 0);
+        print_costs(&fc, res, n_cps);
         if (pkg->events.known)
             printf("events: %d, mean length %.0f ms, frequency %.3f, %.2f per minute, correlation %.3f\n",
                    pkg->events.n_lengths, pkg->events.length_mean_ms, pkg->events.frequency,

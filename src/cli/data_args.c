@@ -36,7 +36,7 @@ int ms_data_arg(ms_data_args *a, int argc, char **argv, int *i)
         return 1;
     }
     const char **s = slot(a, opt);
-    if (!s && strcmp(opt, "--train-fraction")) return 0;
+    if (!s && strcmp(opt, "--train-fraction") && strcmp(opt, "--frame-step")) return 0;
     if (*i + 1 >= argc) {
         fprintf(stderr, "%s needs a value\n", opt);
         return -1;
@@ -47,6 +47,15 @@ int ms_data_arg(ms_data_args *a, int argc, char **argv, int *i)
         return 1;
     }
     char *end;
+    if (!strcmp(opt, "--frame-step")) {
+        long n = strtol(v, &end, 10);
+        if (*end || n < 1 || n > 100000) {
+            fprintf(stderr, "--frame-step: '%s' is not a whole number >= 1\n", v);
+            return -1;
+        }
+        a->frame_step = (int)n;
+        return 1;
+    }
     a->train_fraction = strtod(v, &end);
     if (*end || !(a->train_fraction >= 0 && a->train_fraction <= 1)) {
         fprintf(stderr, "--train-fraction: '%s' is not a number in [0, 1]\n", v);
@@ -72,6 +81,7 @@ ms_status ms_data_load(const ms_data_args *a, uint64_t seed, bool evaluate_all, 
     if (!a->val_video != !a->val_labels)
         return ms_errorf(err, MS_ERR_INVALID, "--val-video and --val-labels go together");
     double f = a->train_fraction;
+    int step = a->frame_step > 0 ? a->frame_step : 1;
     if (f < 0) f = a->val_video ? 1.0 : a->video ? 0.6 : 0.8;
     if (evaluate_all) f = 0;
     ms_status s;
@@ -80,9 +90,9 @@ ms_status ms_data_load(const ms_data_args *a, uint64_t seed, bool evaluate_all, 
     } else if (a->classes) {
         s = ms_dataset_add_classes(d, a->classes, a->positive_class, err);
     } else {
-        s = ms_dataset_add_video(d, a->video, a->labels, f, err);
+        s = ms_dataset_add_video(d, a->video, a->labels, f, step, err);
     }
-    if (!s && a->val_video) s = ms_dataset_add_video(d, a->val_video, a->val_labels, 0.0, err);
+    if (!s && a->val_video) s = ms_dataset_add_video(d, a->val_video, a->val_labels, 0.0, step, err);
     if (!s) s = ms_dataset_split_images(d, f, seed, err);
     if (s) ms_dataset_free(d);
     return s;

@@ -19,6 +19,7 @@ typedef struct {
     const char *video, *labels;            /* --video FILE --labels CSV */
     const char *val_video, *val_labels;    /* --val-video FILE --val-labels CSV */
     double train_fraction;                 /* --train-fraction F; < 0: the default */
+    int frame_step;                        /* --frame-step N: every N-th video frame (1) */
 } ms_data_args;
 
 /* If argv[*i] is one of these options, consumes it and its values (advancing *i) and

@@ -17,7 +17,10 @@
 
 void ms_dataset_free(ms_dataset *d)
 {
-    for (int i = 0; i < d->n_sources; i++) free(d->sources[i].path);
+    for (int i = 0; i < d->n_sources; i++) {
+        free(d->sources[i].path);
+        free(d->sources[i].labels);
+    }
     free(d->sources);
     free(d->samples);
     *d = (ms_dataset){0};
@@ -40,7 +43,7 @@ static int add_source(ms_dataset *d, const char *path, bool video)
     d->sources = s;
     char *p = strdup(path);
     if (!p) return -1;
-    s[d->n_sources] = (ms_source){p, video, 0};
+    s[d->n_sources] = (ms_source){p, video, 0, NULL, 0};
     return d->n_sources++;
 }
 
@@ -215,22 +218,29 @@ static ms_status parse_labels(const char *csv, int8_t **labels, int64_t *n, ms_e
 }
 
 ms_status ms_dataset_add_video(ms_dataset *d, const char *video, const char *labels_csv, double train_fraction,
-                               ms_error *err)
+                               int step, ms_error *err)
 {
     int8_t *labels;
     int64_t n;
+    if (step < 1) return ms_errorf(err, MS_ERR_INVALID, "%s: frame step %d must be >= 1", video, step);
     ms_status s = parse_labels(labels_csv, &labels, &n, err);
     if (s) return s;
     int src = add_source(d, video, true);
-    if (src < 0) s = ms_errorf(err, MS_ERR_NOMEM, "out of memory adding %s", video);
+    if (src < 0) {
+        free(labels);
+        return ms_errorf(err, MS_ERR_NOMEM, "out of memory adding %s", video);
+    }
+    d->sources[src].labels = labels;
+    d->sources[src].n_labels = n;
     int64_t labelled = 0;
     for (int64_t f = 0; f < n; f++) labelled += labels[f] >= 0;
+    /* the split is by time: frames before the cut train, those after validate */
     int64_t cut = (int64_t)(train_fraction * (double)labelled + 0.5), seen = 0;
     for (int64_t f = 0; f < n && !s; f++) {
         if (labels[f] < 0) continue;
-        s = add_sample(d, (ms_sample){src, f, labels[f] == 1, seen++ < cut}, err);
+        bool train = seen++ < cut;
+        if (f % step == 0) s = add_sample(d, (ms_sample){src, f, labels[f] == 1, train}, err);
     }
-    free(labels);
     return s;
 }
 

@@ -27,6 +27,8 @@ typedef struct {
     char *path;     /* image file or video */
     bool video;
     double fps;     /* videos: frames per second (0 until decoded) */
+    int8_t *labels; /* videos: every frame's label from the CSV (1, 0, -1 unlabelled) */
+    int64_t n_labels;
 } ms_source;
 
 typedef struct {
@@ -46,10 +48,11 @@ ms_status ms_dataset_add_folder(ms_dataset *d, const char *dir, bool positive, m
 ms_status ms_dataset_add_classes(ms_dataset *d, const char *dir, const char *positive_class, ms_error *err);
 
 /* Adds the labelled frames of a video (CSV rows "frame,present", header optional,
- * present 0 or 1). train_fraction of its frames, from the start, go to training; the
- * rest to validation (train_fraction 1: all training, 0: all validation). */
+ * present 0 or 1), every step-th frame (1: all). train_fraction of its frames, from the
+ * start, go to training; the rest to validation (1: all training, 0: all validation).
+ * The source keeps every frame's label, for the event statistics. */
 ms_status ms_dataset_add_video(ms_dataset *d, const char *video, const char *labels_csv, double train_fraction,
-                               ms_error *err);
+                               int step, ms_error *err);
 
 /* Splits the image samples: per label, a seeded shuffle puts round(train_fraction * n)
  * into training. Video samples keep the split they were added with. */

@@ -64,6 +64,7 @@ void ms_features_free(ms_feature_cache *c)
     free(c->numel);
     free(c->row_sample);
     free(c->row_augmented);
+    free(c->segment_cpu);
     *c = (ms_feature_cache){0};
 }
 
@@ -221,6 +222,7 @@ static void *run_prefix(void *arg)
         const float *src = j->input + r0 * j->in_numel;
         int64_t src_numel = j->in_numel;
         for (int k = 0; k < c->n_cps && !s; k++) {
+            double t0 = now();
             float *dst = c->stores[k].data + r0 * c->numel[k];
             if (plans[k]) {
                 if (n == B) {
@@ -236,6 +238,9 @@ static void *run_prefix(void *arg)
             }
             src = dst;
             src_numel = c->numel[k];
+            pthread_mutex_lock(&j->lock);
+            c->segment_cpu[k] += now() - t0;
+            pthread_mutex_unlock(&j->lock);
         }
         finish(j, n, s, &err, "features");
     }
@@ -281,8 +286,9 @@ static ms_status build(job *j, ms_error *err)
     c->row_augmented = calloc((size_t)(c->n_rows + 1), sizeof *c->row_augmented);
     c->numel = calloc((size_t)c->n_cps + 1, sizeof *c->numel);
     c->stores = calloc((size_t)c->n_cps + 1, sizeof *c->stores);
+    c->segment_cpu = calloc((size_t)c->n_cps + 1, sizeof *c->segment_cpu);
     j->segments = calloc((size_t)c->n_cps + 1, sizeof *j->segments);
-    if (!c->row_sample || !c->row_augmented || !c->numel || !c->stores || !j->segments)
+    if (!c->row_sample || !c->row_augmented || !c->numel || !c->stores || !c->segment_cpu || !j->segments)
         return ms_errorf(err, MS_ERR_NOMEM, "out of memory for the feature cache");
     int64_t row = d->n_samples;
     for (int64_t r = 0; r < d->n_samples; r++) {

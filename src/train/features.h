@@ -43,7 +43,9 @@ typedef struct {
     int64_t n_rows;       /* samples plus augmented copies */
     int64_t *row_sample;  /* the sample each row comes from */
     bool *row_augmented;
-    double seconds_decode, seconds_prefix;
+    double seconds_decode, seconds_prefix;  /* wall time of the two phases */
+    double *segment_cpu;  /* per chokepoint slot: thread-seconds spent on the segment that
+                           * ends there, over all rows (cost of the naive way, docs/trainer.md) */
 } ms_feature_cache;
 
 /* Decodes every sample of d (and augmented copies of training images) into the base

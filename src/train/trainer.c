@@ -42,14 +42,22 @@ ms_curve_point ms_curve_point_from_scores(const ms_dataset *d, const float *scor
                             neg, threshold};
 }
 
-/* Runs rows [r0, r0+n) of slot k through plan (batch B, padded), scores to out. */
+/* Copies the feature rows `rows` (n of them) of slot k into a batch of B, the missing
+ * ones filled with the first row. */
+static ms_status gather(const ms_feature_cache *fc, int k, const int64_t *rows, int64_t n, int B, float *in)
+{
+    int64_t numel = fc->numel[k];
+    for (int64_t i = 0; i < B; i++)
+        memcpy(in + i * numel, ms_features_row(fc, k, rows[i < n ? i : 0]), (size_t)numel * sizeof(float));
+    return MS_OK;
+}
+
+/* Runs the feature rows `rows` (n <= batch) through a train or a forward plan. */
 static ms_status forward_rows(ms_train_plan *tp, ms_plan *fp, const ms_feature_cache *fc, int k, const int64_t *rows,
                               int64_t n, float *in, float *out, ms_error *err)
 {
     int B = tp ? tp->opts.batch : fp->opts.batch;
-    int64_t numel = fc->numel[k];
-    for (int64_t i = 0; i < B; i++)
-        memcpy(in + i * numel, ms_features_row(fc, k, rows[i < n ? i : 0]), (size_t)numel * sizeof(float));
+    gather(fc, k, rows, n, B, in);
     return tp ? ms_train_forward(tp, in, out, err) : ms_plan_run(fp, in, out, err);
 }
 
@@ -199,10 +207,13 @@ static ms_status epoch(cp_job *j, cp_state *st, int e, long steps, long *step, d
             st->target[i] = pos ? 1.0f : 0.0f;
         }
         double loss;
-        ms_status s = forward_rows(st->tp, NULL, j->fc, j->k, st->batch_rows, B, st->in, NULL, err);
+        ms_status s = gather(j->fc, j->k, st->batch_rows, B, B, st->in);
+        double t0 = now();
+        if (!s) s = ms_train_forward(st->tp, st->in, NULL, err);
         if (!s) s = ms_train_backward(st->tp, st->target, &loss, err);
         if (s) return s;
         ms_optimizer_step(&st->opt, st->tp, ms_schedule_lr(o->schedule, o->lr, (*step)++, steps * o->epochs));
+        j->res->step_seconds += now() - t0;
         sum += loss;
     }
     *train_loss = sum / (double)steps;
@@ -238,6 +249,7 @@ static ms_status train_one(cp_job *j, ms_error *err)
         if (s) break;
         j->res->epochs_run = e + 1;
         j->res->rows_trained += steps * o->batch;
+        j->res->rows_validated += st.n_val;
         if (val_loss < best - 1e-6 || !st.n_val) {
             best = val_loss;
             j->res->best_epoch = e + 1;
@@ -316,8 +328,11 @@ ms_status ms_train_chokepoints(const ms_graph *base, const ms_dataset *d, const 
               PTHREAD_MUTEX_INITIALIZER, MS_OK, {0}};
     if (!p.jobs) return ms_errorf(err, MS_ERR_NOMEM, "out of memory");
     memset(results, 0, (size_t)fc->n_cps * sizeof *results);
-    for (int i = 0; i < fc->n_cps; i++) { /* deepest first */
-        int k = fc->n_cps - 1 - i;
+    /* One thread goes deepest first (the order in which a shared cache would be filled);
+     * several take the most expensive (shallowest) first, so that the longest job does
+     * not start last. */
+    for (int i = 0; i < fc->n_cps; i++) {
+        int k = o->threads > 1 ? i : fc->n_cps - 1 - i;
         p.jobs[i] = (cp_job){base, d, fc, o, k, &results[k], NULL, &p.print};
     }
     int nt = o->threads < fc->n_cps ? o->threads : fc->n_cps;

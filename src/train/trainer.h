@@ -2,7 +2,8 @@
  * each chokepoint, the base layers after the cut (with the base weights to start) and
  * a binary head, trained with binary cross-entropy on class-balanced batches, with early
  * stopping on the validation loss (the best epoch's weights are kept). Chokepoints are
- * independent, so worker threads train several at once, deepest first. */
+ * independent, so worker threads train several at once (shallowest, the longest, first;
+ * one thread goes deepest first). */
 #ifndef MS_TRAIN_TRAINER_H
 #define MS_TRAIN_TRAINER_H
 
@@ -32,6 +33,8 @@ typedef struct {
     int epochs_run, best_epoch;
     double val_loss;
     double seconds;          /* training time of this chokepoint */
+    double step_seconds;     /* of which forward, backward and update of training batches */
+    int64_t rows_validated;  /* rows through validation forwards */
     int64_t rows_trained;    /* rows through forward + backward */
     float *scores;           /* per sample (non-augmented rows, in sample order) */
 } ms_cp_result;
