@@ -22,7 +22,7 @@ static void usage(FILE *out)
             "DATA (the same data options as train; no split: every frame counts) and prints\n"
             "the true- and false-positive rates. --json prints\n"
             "{\"chokepoints\": [{\"index\", \"tpr\", \"fpr\", \"positives\", \"negatives\"}, ...]}.\n"
-            "Options: --batch N (16)  --threads T (1)  --memory-mb M (2048)  --backend ref|cpu (ref)\n");
+            "Options: --batch N (16)  --threads T (1)  --memory-mb M (2048)  --backend cpu|ref (cpu)\n");
 }
 
 typedef struct {
@@ -35,7 +35,7 @@ typedef struct {
 
 static int parse(int argc, char **argv, eval_args *a)
 {
-    *a = (eval_args){.data.train_fraction = -1, .backend = "ref", .batch = 16, .threads = 1, .memory_mb = 2048};
+    *a = (eval_args){.data.train_fraction = -1, .backend = "cpu", .batch = 16, .threads = 1, .memory_mb = 2048};
     for (int i = 1; i < argc; i++) {
         int r = ms_data_arg(&a->data, argc, argv, &i);
         if (r < 0) return 2;

@@ -40,7 +40,8 @@ static void usage(FILE *out)
             "  --train-fraction F (0.8 images, 0.6 video, 1 with --val-video)\n"
             "  --frame-step N (1: every labelled video frame; N: every N-th)\n"
             "  --seed S (1)  --threads T (1)  --memory-mb M (2048: feature cache in memory)\n"
-            "  --backend ref|cpu (ref: the prefix's forward backend)  --app NAME\n");
+            "  --backend cpu|ref (cpu: oneDNN; the forward backend of the prefix and of scoring)\n"
+            "  --app NAME\n");
 }
 
 typedef struct {
@@ -65,7 +66,7 @@ static int parse_num(const char *opt, const char *v, double lo, double hi, doubl
 
 static int parse(int argc, char **argv, train_args *a)
 {
-    *a = (train_args){.data.train_fraction = -1, .chokepoints = "all", .backend = "ref", .epochs = 10, .batch = 16,
+    *a = (train_args){.data.train_fraction = -1, .chokepoints = "all", .backend = "cpu", .epochs = 10, .batch = 16,
                       .patience = 3, .threads = 1, .optimizer = MS_OPT_ADAM, .schedule = MS_SCHED_COSINE, .lr = -1,
                       .momentum = 0.9, .weight_decay = 1e-4, .memory_mb = 2048, .seed = 1};
     for (int i = 1; i < argc; i++) {
@@ -244,7 +245,7 @@ static int run(const train_args *a)
     if (!s) s = ms_features_build(base, &d, cps, n_cps, &fo, &fc, &err);
     if (!s) s = ms_mpackage_new(name, base, &pkg, &err);
     if (!s && !(res = calloc((size_t)n_cps, sizeof *res))) s = ms_errorf(&err, MS_ERR_NOMEM, "out of memory");
-    ms_trainer_options to = {"ref", a->threads, a->batch, a->epochs, a->patience, (ms_optimizer_kind)a->optimizer,
+    ms_trainer_options to = {"ref", a->backend, a->threads, a->batch, a->epochs, a->patience, (ms_optimizer_kind)a->optimizer,
                              (ms_schedule_kind)a->schedule, a->lr, a->momentum, a->weight_decay, a->seed, tty};
     if (!s) s = ms_train_chokepoints(base, &d, &fc, &to, pkg, res, &err);
     if (!s) {

@@ -281,7 +281,7 @@ static ms_status train_one(cp_job *j, ms_error *err)
     if (s) return s;
     if (!(j->res->scores = malloc((size_t)j->d->n_samples * sizeof(float))))
         return ms_errorf(err, MS_ERR_NOMEM, "out of memory");
-    s = ms_branch_scores(j->branch, j->fc, j->k, (int)j->d->n_samples, o->backend, o->batch, j->res->scores, err);
+    s = ms_branch_scores(j->branch, j->fc, j->k, (int)j->d->n_samples, o->forward, o->batch, j->res->scores, err);
     if (!s) j->res->point = ms_curve_point_from_scores(j->d, j->res->scores, 0.5, false, false, cp);
     return s;
 }
@@ -324,6 +324,7 @@ ms_status ms_train_chokepoints(const ms_graph *base, const ms_dataset *d, const 
     if (o->batch < 1 || o->epochs < 1 || o->patience < 1 || o->lr <= 0)
         return ms_errorf(err, MS_ERR_INVALID, "batch, epochs, patience and learning rate must be positive");
     if (!ms_backend_find(o->backend)) return ms_errorf(err, MS_ERR_INVALID, "unknown backend '%s'", o->backend);
+    if (!ms_backend_find(o->forward)) return ms_errorf(err, MS_ERR_INVALID, "unknown backend '%s'", o->forward);
     pool p = {calloc((size_t)fc->n_cps, sizeof(cp_job)), fc->n_cps, 0, PTHREAD_MUTEX_INITIALIZER,
               PTHREAD_MUTEX_INITIALIZER, MS_OK, {0}};
     if (!p.jobs) return ms_errorf(err, MS_ERR_NOMEM, "out of memory");

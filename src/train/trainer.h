@@ -17,6 +17,7 @@
 
 typedef struct {
     const char *backend;     /* training backend ("ref") */
+    const char *forward;     /* backend scoring the trained branch ("cpu" or "ref") */
     int threads;             /* chokepoints trained at once */
     int batch;
     int epochs;              /* at most */
