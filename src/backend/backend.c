@@ -35,3 +35,33 @@ void ms_plan_free(ms_plan *plan)
 {
     if (plan) plan->backend->free(plan);
 }
+
+ms_status ms_train_compile(const ms_backend *b, const ms_graph *g, const ms_plan_options *opts, ms_loss loss,
+                           ms_train_plan **out, ms_error *err)
+{
+    *out = NULL;
+    if (!b->train_compile)
+        return ms_errorf(err, MS_ERR_UNSUPPORTED, "backend '%s' cannot train", b->name);
+    if (opts->batch < 1) return ms_errorf(err, MS_ERR_INVALID, "batch must be >= 1, got %d", opts->batch);
+    if (opts->threads < 1)
+        return ms_errorf(err, MS_ERR_INVALID, "threads must be >= 1, got %d", opts->threads);
+    if (g->n_inputs != 1 || g->n_outputs != 1)
+        return ms_errorf(err, MS_ERR_UNSUPPORTED, "%s: a train plan needs one input and one output, got %d and %d",
+                         g->source ? g->source : "graph", g->n_inputs, g->n_outputs);
+    return b->train_compile(g, opts, loss, out, err);
+}
+
+ms_status ms_train_forward(ms_train_plan *plan, const float *in, float *out, ms_error *err)
+{
+    return plan->backend->train_forward(plan, in, out, err);
+}
+
+ms_status ms_train_backward(ms_train_plan *plan, const float *target, double *loss, ms_error *err)
+{
+    return plan->backend->train_backward(plan, target, loss, err);
+}
+
+void ms_train_free(ms_train_plan *plan)
+{
+    if (plan) plan->backend->train_free(plan);
+}

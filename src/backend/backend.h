@@ -18,6 +18,32 @@ typedef struct {
 
 typedef struct ms_backend ms_backend;
 
+/* Training. A train plan runs the forward pass keeping every activation, then the
+ * backward pass from a loss to the gradients of its parameters: the weight (input 1)
+ * and bias (input 2) of every convolution and fully-connected node. The optimiser
+ * updates `value` in place between steps; the plan uses it on the next forward. */
+typedef enum {
+    MS_LOSS_BCE,          /* the graph ends in a sigmoid; targets in [0, 1], one per output */
+    MS_LOSS_SOFTMAX_XENT, /* the graph ends in a softmax; target = class index, one per frame */
+} ms_loss;
+
+typedef struct {
+    int node;      /* index of the node in the compiled graph (same as in the caller's) */
+    int slot;      /* 1 weight, 2 bias */
+    int64_t numel;
+    float *value;  /* the plan's copy of the parameter */
+    float *grad;   /* d(loss)/d(value) after ms_train_backward, loss averaged over the batch */
+} ms_param;
+
+typedef struct {
+    const ms_backend *backend;
+    ms_plan_options opts;
+    int64_t in_numel, out_numel; /* per frame */
+    ms_loss loss;
+    ms_param *params;
+    int n_params;
+} ms_train_plan;
+
 /* Every backend's plan begins with this header. */
 typedef struct {
     const ms_backend *backend;
@@ -33,6 +59,12 @@ struct ms_backend {
     /* in: opts.batch * in_numel floats; out: opts.batch * out_numel floats */
     ms_status (*run)(ms_plan *plan, const float *in, float *out, ms_error *err);
     void (*free)(ms_plan *plan);
+    /* training; NULL when the backend cannot train */
+    ms_status (*train_compile)(const ms_graph *g, const ms_plan_options *opts, ms_loss loss, ms_train_plan **out,
+                               ms_error *err);
+    ms_status (*train_forward)(ms_train_plan *plan, const float *in, float *out, ms_error *err);
+    ms_status (*train_backward)(ms_train_plan *plan, const float *target, double *loss, ms_error *err);
+    void (*train_free)(ms_train_plan *plan);
 };
 
 /* "ref" or "cpu"; NULL if unknown. */
@@ -42,5 +74,16 @@ ms_status ms_plan_compile(const ms_backend *b, const ms_graph *g, const ms_plan_
                           ms_plan **out, ms_error *err);
 ms_status ms_plan_run(ms_plan *plan, const float *in, float *out, ms_error *err);
 void ms_plan_free(ms_plan *plan);
+
+/* A train plan for a batch of opts->batch frames (a smaller last batch is the caller's
+ * to drop or pad). Fails with MS_ERR_UNSUPPORTED when the backend cannot train. */
+ms_status ms_train_compile(const ms_backend *b, const ms_graph *g, const ms_plan_options *opts, ms_loss loss,
+                           ms_train_plan **out, ms_error *err);
+/* in: batch * in_numel floats; out (may be NULL): batch * out_numel floats. */
+ms_status ms_train_forward(ms_train_plan *plan, const float *in, float *out, ms_error *err);
+/* target: batch * out_numel floats (BCE) or batch class indices (softmax). Sets every
+ * params[i].grad and *loss (mean over the batch) from the last forward pass. */
+ms_status ms_train_backward(ms_train_plan *plan, const float *target, double *loss, ms_error *err);
+void ms_train_free(ms_train_plan *plan);
 
 #endif

@@ -16,6 +16,8 @@ static const command commands[] = {
     {"classify", cmd_classify, "print the top classes of images under a model"},
     {"schedule", cmd_schedule, "choose chokepoints and frame rates for a set of apps"},
     {"simulate", cmd_simulate, "mean F1 against number of apps for the scheduling policies"},
+    {"train", cmd_train, "fine-tune an app at every chokepoint and write its M-Package"},
+    {"evaluate", cmd_evaluate, "measure an M-Package's accuracy curve on labelled data"},
     {NULL, NULL, NULL},
 };
 

@@ -274,4 +274,4 @@ static ms_status dnnl_run(ms_plan *base, const float *in, float *out, ms_error *
     return MS_OK;
 }
 
-const ms_backend ms_backend_dnnl = {"cpu", dnnl_compile, dnnl_run, plan_free};
+const ms_backend ms_backend_dnnl = {.name = "cpu", .compile = dnnl_compile, .run = dnnl_run, .free = plan_free};

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "backend/backend.h"
+#include "backend/ref/backward.h"
 #include "backend/ref/kernels.h"
 
 extern const ms_backend ms_backend_ref;
@@ -23,7 +24,7 @@ typedef struct {
 
 /* A copy of g through the public constructors, with dimension 0 of every activation
  * multiplied by batch; its shapes are inferred afresh, which also checks the graph. */
-static ms_status copy_graph(const ms_graph *g, int batch, ms_graph **out, ms_error *err)
+ms_status ref_copy_graph(const ms_graph *g, int batch, ms_graph **out, ms_error *err)
 {
     const char *src = g->source ? g->source : "graph";
     ms_graph *c = ms_graph_new();
@@ -127,7 +128,7 @@ static ms_status ref_compile(const ms_graph *g, const ms_plan_options *opts, ms_
     if (!p) return ms_errorf(err, MS_ERR_NOMEM, "out of memory compiling a ref plan");
     p->base.backend = &ms_backend_ref;
     p->base.opts = *opts;
-    ms_status s = copy_graph(g, opts->batch, &p->g, err);
+    ms_status s = ref_copy_graph(g, opts->batch, &p->g, err);
     if (!s) {
         p->input = p->g->inputs[0];
         p->output = p->g->outputs[0];
@@ -185,4 +186,5 @@ static ms_status ref_run(ms_plan *base, const float *in, float *out, ms_error *e
     return MS_OK;
 }
 
-const ms_backend ms_backend_ref = {"ref", ref_compile, ref_run, ref_free};
+const ms_backend ms_backend_ref = {"ref",           ref_compile,        ref_run,           ref_free,
+                                   ref_train_compile, ref_train_forward, ref_train_backward, ref_train_free};

@@ -1,0 +1,99 @@
+/* Parsing the model and data options of `train` and `evaluate`, and listing the data. */
+#include "cli/data_args.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const names[] = {"--positive", "--negative", "--classes",   "--positive-class",
+                                    "--video",    "--labels",   "--val-video", "--val-labels"};
+
+static const char **slot(ms_data_args *a, const char *opt)
+{
+    const char **slots[] = {&a->positive, &a->negative, &a->classes, &a->positive_class,
+                            &a->video,    &a->labels,   &a->val_video, &a->val_labels};
+    for (size_t k = 0; k < sizeof names / sizeof *names; k++)
+        if (!strcmp(opt, names[k])) return slots[k];
+    return NULL;
+}
+
+int ms_data_arg(ms_data_args *a, int argc, char **argv, int *i)
+{
+    const char *opt = argv[*i];
+    if (!strcmp(opt, "--model")) {
+        int first = *i + 1;
+        while (*i + 1 < argc && strncmp(argv[*i + 1], "--", 2) && strcmp(argv[*i + 1], "-o")) {
+            if (a->n_models == MS_MAX_MODEL_FILES) {
+                fprintf(stderr, "--model: at most %d files\n", MS_MAX_MODEL_FILES);
+                return -1;
+            }
+            a->models[a->n_models++] = argv[++*i];
+        }
+        if (*i < first) {
+            fprintf(stderr, "--model needs at least one file\n");
+            return -1;
+        }
+        return 1;
+    }
+    const char **s = slot(a, opt);
+    if (!s && strcmp(opt, "--train-fraction") && strcmp(opt, "--frame-step")) return 0;
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "%s needs a value\n", opt);
+        return -1;
+    }
+    const char *v = argv[++*i];
+    if (s) {
+        *s = v;
+        return 1;
+    }
+    char *end;
+    if (!strcmp(opt, "--frame-step")) {
+        long n = strtol(v, &end, 10);
+        if (*end || n < 1 || n > 100000) {
+            fprintf(stderr, "--frame-step: '%s' is not a whole number >= 1\n", v);
+            return -1;
+        }
+        a->frame_step = (int)n;
+        return 1;
+    }
+    a->train_fraction = strtod(v, &end);
+    if (*end || !(a->train_fraction >= 0 && a->train_fraction <= 1)) {
+        fprintf(stderr, "--train-fraction: '%s' is not a number in [0, 1]\n", v);
+        return -1;
+    }
+    return 1;
+}
+
+ms_status ms_data_load(const ms_data_args *a, uint64_t seed, bool evaluate_all, ms_dataset *d, ms_error *err)
+{
+    *d = (ms_dataset){0};
+    int sources = (a->positive || a->negative) + (a->classes || a->positive_class) + (a->video || a->labels);
+    if (sources != 1)
+        return ms_errorf(err, MS_ERR_INVALID,
+                         "give one data source: --positive DIR --negative DIR, --classes DIR --positive-class NAME, "
+                         "or --video FILE --labels CSV");
+    if ((a->positive && !a->negative) || (a->negative && !a->positive))
+        return ms_errorf(err, MS_ERR_INVALID, "--positive and --negative go together");
+    if ((a->classes && !a->positive_class) || (a->positive_class && !a->classes))
+        return ms_errorf(err, MS_ERR_INVALID, "--classes and --positive-class go together");
+    if ((a->video && !a->labels) || (a->labels && !a->video))
+        return ms_errorf(err, MS_ERR_INVALID, "--video and --labels go together");
+    if (!a->val_video != !a->val_labels)
+        return ms_errorf(err, MS_ERR_INVALID, "--val-video and --val-labels go together");
+    double f = a->train_fraction;
+    int step = a->frame_step > 0 ? a->frame_step : 1;
+    if (f < 0) f = a->val_video ? 1.0 : a->video ? 0.6 : 0.8;
+    if (evaluate_all) f = 0;
+    ms_status s;
+    if (a->positive) {
+        if (!(s = ms_dataset_add_folder(d, a->positive, true, err))) s = ms_dataset_add_folder(d, a->negative, false, err);
+    } else if (a->classes) {
+        s = ms_dataset_add_classes(d, a->classes, a->positive_class, err);
+    } else {
+        s = ms_dataset_add_video(d, a->video, a->labels, f, step, err);
+    }
+    if (!s && a->val_video) s = ms_dataset_add_video(d, a->val_video, a->val_labels, 0.0, step, err);
+    if (!s) s = ms_dataset_split_images(d, f, seed, err);
+    if (s) ms_dataset_free(d);
+    return s;
+}

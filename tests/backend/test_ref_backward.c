@@ -1,0 +1,425 @@
+/* Gradient checks of the ref backend's training: for each op, a small graph puts it
+ * between a convolution (whose weights are parameters, so their gradient flows through
+ * the op's backward kernel) and the binary head (flatten -> fc -> sigmoid); the
+ * gradients of every parameter from ms_train_backward must match central finite
+ * differences of the loss. The same for a whole suffix of the real MobileNet, and
+ * hand-computed values for the losses. */
+#include "testutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/backend.h"
+#include "backend/ref/backward.h"
+#include "formats/model.h"
+#include "formats/mpackage.h"
+
+static uint32_t rng = 2024;
+static float rnd(void) /* uniform in [-1, 1) */
+{
+    rng = rng * 1664525u + 1013904223u;
+    return (float)(rng >> 8) / (float)(1u << 23) - 1.0f;
+}
+
+typedef struct {
+    ms_graph *g;
+    int x;
+    int serial;
+} builder;
+
+static int act(builder *b)
+{
+    char name[32];
+    snprintf(name, sizeof name, "t%d", b->serial++);
+    int t = ms_graph_add_tensor(b->g, name, 0, NULL, MS_DT_F32);
+    assert_true(t >= 0);
+    return t;
+}
+
+static int constant(builder *b, int ndim, const int64_t *shape, float scale)
+{
+    char name[32];
+    snprintf(name, sizeof name, "c%d", b->serial++);
+    int t = ms_graph_add_tensor(b->g, name, ndim, shape, MS_DT_F32);
+    assert_true(t >= 0);
+    int64_t n = ms_tensor_numel(&b->g->tensors[t]);
+    b->g->tensors[t].data = malloc((size_t)n * sizeof(float));
+    assert_non_null(b->g->tensors[t].data);
+    for (int64_t i = 0; i < n; i++) b->g->tensors[t].data[i] = scale * rnd();
+    return t;
+}
+
+static ms_node *add(builder *b, ms_op_kind kind, const int *in, int n_in, int *out)
+{
+    *out = act(b);
+    char name[32];
+    snprintf(name, sizeof name, "n%d", b->serial++);
+    int k = ms_graph_add_node(b->g, kind, name, in, n_in, *out);
+    assert_true(k >= 0);
+    return &b->g->nodes[k];
+}
+
+static builder start(int64_t h, int64_t w, int64_t c)
+{
+    builder b = {ms_graph_new(), -1, 0};
+    assert_non_null(b.g);
+    int64_t shape[4] = {1, h, w, c};
+    b.x = ms_graph_add_tensor(b.g, "x", 4, shape, MS_DT_F32);
+    b.g->inputs = malloc(sizeof(int));
+    b.g->outputs = malloc(sizeof(int));
+    b.g->inputs[0] = b.x;
+    b.g->n_inputs = b.g->n_outputs = 1;
+    return b;
+}
+
+static int64_t channels(builder *b, int t)
+{
+    ms_error err;
+    b->g->outputs[0] = t;
+    if (ms_graph_infer_shapes(b->g, &err)) fail_msg("%s", err.msg);
+    const ms_tensor *x = &b->g->tensors[t];
+    return x->shape[x->ndim - 1];
+}
+
+/* conv with k x k kernel, stride, groups, dilation, SAME padding, optional ReLU6 */
+static int conv(builder *b, int x, int64_t out_c, int k, int stride, int groups, int dilation, bool relu6)
+{
+    int64_t in_c = channels(b, x);
+    int64_t ws[4] = {out_c, k, k, in_c / groups}, bs[1] = {out_c};
+    int in[3] = {x, constant(b, 4, ws, 0.5f), constant(b, 1, bs, 0.2f)}, y;
+    ms_node *n = add(b, MS_OP_CONV2D, in, 3, &y);
+    n->stride_h = n->stride_w = stride;
+    n->groups = groups;
+    n->dilation_h = n->dilation_w = dilation;
+    n->padding = MS_PAD_SAME;
+    if (relu6) {
+        n->act_min = 0;
+        n->act_max = 6;
+    }
+    return y;
+}
+
+/* flatten -> fc K->1 -> sigmoid, then shapes inferred. */
+static ms_graph *finish_bce(builder *b, int x)
+{
+    channels(b, x);
+    int64_t k = ms_tensor_numel(&b->g->tensors[x]), fs[2] = {1, k}, ws[2] = {1, k}, bs[1] = {1};
+    int flat = ms_graph_add_tensor(b->g, "flat", 2, fs, MS_DT_F32), logit, score;
+    assert_true(ms_graph_add_node(b->g, MS_OP_RESHAPE, "flatten", &x, 1, flat) >= 0);
+    int in[3] = {flat, constant(b, 2, ws, 0.5f), constant(b, 1, bs, 0.2f)};
+    add(b, MS_OP_FULLY_CONNECTED, in, 3, &logit);
+    add(b, MS_OP_SIGMOID, &logit, 1, &score);
+    channels(b, score);
+    return b->g;
+}
+
+/* Loss at the plan's current parameters. */
+static double loss_now(ms_train_plan *p, const float *in, const float *target)
+{
+    ms_error err;
+    double loss;
+    assert_int_equal(ms_train_forward(p, in, NULL, &err), MS_OK);
+    assert_int_equal(ms_train_backward(p, target, &loss, &err), MS_OK);
+    return loss;
+}
+
+static double central(ms_train_plan *p, const float *in, const float *target, float *v, float eps)
+{
+    float keep = *v;
+    *v = keep + eps;
+    double up = loss_now(p, in, target);
+    *v = keep - eps;
+    double down = loss_now(p, in, target);
+    *v = keep;
+    return (up - down) / (2.0 * (double)eps);
+}
+
+/* Compares every parameter's gradient (up to `per_param` entries of each, spread over
+ * the tensor) with central differences of the loss. */
+/* has_kinks: the graph clamps or takes a maximum, so the loss has kinks. */
+static void check_gradients(ms_graph *g, ms_loss kind, int batch, const float *target, int per_param, bool has_kinks)
+{
+    ms_error err;
+    ms_train_plan *p;
+    ms_plan_options o = {batch, 1, MS_PREC_FP32};
+    if (ms_train_compile(ms_backend_find("ref"), g, &o, kind, &p, &err)) fail_msg("%s", err.msg);
+    size_t n_in = (size_t)(p->in_numel * batch);
+    float *in = malloc(n_in * sizeof *in);
+    for (size_t i = 0; i < n_in; i++) in[i] = 2.0f * rnd();
+    double loss0 = loss_now(p, in, target);
+    assert_true(isfinite(loss0) && loss0 > 0);
+    /* the analytic gradients, kept before the loss is evaluated anywhere else */
+    float **grads = calloc((size_t)p->n_params, sizeof *grads);
+    assert_non_null(grads);
+    for (int k = 0; k < p->n_params; k++) {
+        grads[k] = malloc((size_t)p->params[k].numel * sizeof **grads);
+        assert_non_null(grads[k]);
+        memcpy(grads[k], p->params[k].grad, (size_t)p->params[k].numel * sizeof **grads);
+    }
+    for (int k = 0; k < p->n_params; k++) {
+        ms_param *q = &p->params[k];
+        const float *grad = grads[k];
+        int checked = 0, kinked = 0, wrong = 0;
+        int64_t step = q->numel > per_param ? q->numel / per_param : 1;
+        for (int64_t i = 0; i < q->numel; i += step) {
+            /* Central differences at two step sizes: on a smooth loss they agree to
+             * O(eps^2); a clamp or a max switching within the larger step makes them
+             * disagree (the loss has a kink there and no derivative to compare with).
+             * The steps are large enough that float32 rounding of the loss stays
+             * below 1e-4 in the quotient. */
+            double fd = central(p, in, target, q->value + i, 2e-3f), fd2 = central(p, in, target, q->value + i, 1e-3f);
+            if (fabs(fd - fd2) > 2e-4 + 0.02 * fabs(fd)) {
+                kinked++;
+                continue;
+            }
+            fd = (4.0 * fd2 - fd) / 3.0; /* Richardson: the O(eps^2) terms cancel */
+            checked++;
+            if (fabs(fd - grad[i]) > 1e-4 + 1e-2 * fabs(fd)) {
+                wrong++;
+                print_message("%s: parameter %d (node %d slot %d) [%lld]: finite difference %.6g, backward %.6g\n",
+                              g->source ? g->source : "graph", k, q->node, q->slot, (long long)i, fd, grad[i]);
+            }
+        }
+        /* With clamps, a cell a hair from its bound is crossed by both steps alike and
+         * escapes detection, and it shifts every entry that reaches it: allow one entry
+         * in six (a wrong kernel gets most of them wrong). Smooth graphs must match
+         * everywhere. */
+        if (kinked > (checked + kinked) / 3 || wrong > (has_kinks ? checked / 6 : 0))
+            fail_msg("%s: parameter %d (node %d slot %d): %d of %d entries differ, %d at kinks",
+                     g->source ? g->source : "graph", k, q->node, q->slot, wrong, checked, kinked);
+    }
+    for (int k = 0; k < p->n_params; k++) free(grads[k]);
+    free(grads);
+    free(in);
+    ms_train_free(p);
+}
+
+static const float bce_targets[2] = {1.0f, 0.0f};
+
+static void conv_variants(bool relu6)
+{
+    /* plain 3x3 stride 1; depthwise stride 2 (SAME pads unevenly); grouped and dilated;
+     * pointwise */
+    builder b = start(7, 6, 4);
+    int t = conv(&b, b.x, 6, 3, 1, 1, 1, false);
+    t = conv(&b, t, 6, 3, 2, 6, 1, relu6);
+    t = conv(&b, t, 4, 3, 1, 2, 2, false);
+    t = conv(&b, t, 3, 1, 1, 1, 1, relu6);
+    check_gradients(finish_bce(&b, t), MS_LOSS_BCE, 2, bce_targets, 30, relu6);
+    ms_graph_free(b.g);
+}
+
+static void test_conv_variants(void **state)
+{
+    (void)state;
+    conv_variants(false);
+    conv_variants(true);
+}
+
+static void test_depthwise_multiplier_and_stride(void **state)
+{
+    (void)state;
+    builder b = start(8, 8, 3);
+    int t = conv(&b, b.x, 6, 3, 2, 3, 1, false); /* depthwise, multiplier 2 */
+    t = conv(&b, t, 4, 5, 3, 1, 1, false);       /* 5x5 stride 3 */
+    check_gradients(finish_bce(&b, t), MS_LOSS_BCE, 2, bce_targets, 30, false);
+    ms_graph_free(b.g);
+}
+
+/* conv -> OP -> head, for each op without parameters. */
+static void check_between(ms_op_kind kind, void (*setup)(ms_node *n), bool has_kinks)
+{
+    builder b = start(5, 6, 3);
+    int t = conv(&b, b.x, 4, 3, 1, 1, 1, false), y;
+    ms_node *n = add(&b, kind, &t, 1, &y);
+    setup(n);
+    check_gradients(finish_bce(&b, y), MS_LOSS_BCE, 2, bce_targets, 40, has_kinks);
+    ms_graph_free(b.g);
+}
+
+static void set_avg(ms_node *n)
+{
+    n->kernel_h = n->kernel_w = 3;
+    n->stride_h = n->stride_w = 2;
+    n->padding = MS_PAD_SAME;
+}
+static void set_clip(ms_node *n)
+{
+    n->act_min = 0;
+    n->act_max = 0.5f;
+}
+static void set_mean(ms_node *n)
+{
+    n->axes_mask = 0x6; /* H and W */
+    n->keep_dims = true;
+}
+static void set_mean_c(ms_node *n)
+{
+    n->axes_mask = 0x8; /* channels */
+    n->keep_dims = false;
+}
+static void set_pad(ms_node *n)
+{
+    n->pads[1][0] = 1;
+    n->pads[2][1] = 2;
+    n->pads[3][0] = 1;
+}
+static void set_softmax(ms_node *n) { n->beta = 1.5f; }
+static void set_nothing(ms_node *n) { (void)n; }
+
+static void test_pooling_and_reductions(void **state)
+{
+    (void)state;
+    check_between(MS_OP_AVG_POOL, set_avg, false);
+    check_between(MS_OP_MAX_POOL, set_avg, true);
+    check_between(MS_OP_GLOBAL_AVG_POOL, set_nothing, false);
+    check_between(MS_OP_MEAN, set_mean, false);
+    check_between(MS_OP_MEAN, set_mean_c, false);
+}
+
+static void test_elementwise_and_layout(void **state)
+{
+    (void)state;
+    check_between(MS_OP_CLIP, set_clip, true);
+    check_between(MS_OP_PAD, set_pad, false);
+    check_between(MS_OP_SOFTMAX, set_softmax, false);
+    check_between(MS_OP_SIGMOID, set_nothing, false);
+    check_between(MS_OP_COPY, set_nothing, false);
+}
+
+static void test_batch_norm_frozen(void **state)
+{
+    (void)state;
+    builder b = start(4, 4, 3);
+    int t = conv(&b, b.x, 4, 3, 1, 1, 1, false), y;
+    int64_t cs[1] = {4};
+    int in[5] = {t, constant(&b, 1, cs, 1.0f), constant(&b, 1, cs, 1.0f), constant(&b, 1, cs, 1.0f),
+                 constant(&b, 1, cs, 0.0f)};
+    for (int i = 0; i < 4; i++) b.g->tensors[in[4]].data[i] = 0.5f + 0.25f * (float)i; /* variances > 0 */
+    ms_node *n = add(&b, MS_OP_BATCH_NORM, in, 5, &y);
+    n->act_min = 0;
+    n->act_max = 6;
+    check_gradients(finish_bce(&b, y), MS_LOSS_BCE, 2, bce_targets, 40, true);
+    ms_graph_free(b.g);
+}
+
+static void test_add_and_concat(void **state)
+{
+    (void)state;
+    /* residual: x -> convA -> (convB, identity) -> add (ReLU6) ; per-channel bias add;
+     * concat of two branches along channels */
+    builder b = start(5, 5, 3);
+    int a = conv(&b, b.x, 4, 3, 1, 1, 1, false);
+    int c = conv(&b, a, 4, 1, 1, 1, 1, false), s;
+    int in[2] = {a, c};
+    ms_node *n = add(&b, MS_OP_ADD, in, 2, &s);
+    n->act_min = 0;
+    n->act_max = 6;
+    int64_t cs[1] = {4};
+    int in2[2] = {s, constant(&b, 1, cs, 0.5f)}, s2;
+    add(&b, MS_OP_ADD, in2, 2, &s2);
+    int d = conv(&b, s2, 2, 3, 1, 1, 1, false), cat;
+    int in3[2] = {d, s2};
+    n = add(&b, MS_OP_CONCAT, in3, 2, &cat);
+    n->axis = 3;
+    check_gradients(finish_bce(&b, cat), MS_LOSS_BCE, 2, bce_targets, 40, true);
+    ms_graph_free(b.g);
+}
+
+static void test_softmax_cross_entropy(void **state)
+{
+    (void)state;
+    /* conv -> flatten -> fc 5 classes -> softmax, trained on class labels */
+    builder b = start(4, 4, 2);
+    int t = conv(&b, b.x, 3, 3, 2, 1, 1, true);
+    channels(&b, t);
+    int64_t k = ms_tensor_numel(&b.g->tensors[t]), fs[2] = {1, k}, ws[2] = {5, k}, bs[1] = {5};
+    int flat = ms_graph_add_tensor(b.g, "flat", 2, fs, MS_DT_F32), logits, probs;
+    assert_true(ms_graph_add_node(b.g, MS_OP_RESHAPE, "flatten", &t, 1, flat) >= 0);
+    int in[3] = {flat, constant(&b, 2, ws, 0.5f), constant(&b, 1, bs, 0.2f)};
+    add(&b, MS_OP_FULLY_CONNECTED, in, 3, &logits);
+    ms_node *n = add(&b, MS_OP_SOFTMAX, &logits, 1, &probs);
+    n->beta = 0.8f;
+    channels(&b, probs);
+    const float labels[3] = {4, 0, 2};
+    check_gradients(b.g, MS_LOSS_SOFTMAX_XENT, 3, labels, 40, true);
+
+    /* a label outside [0, 5) is refused */
+    ms_error err;
+    ms_train_plan *p;
+    ms_plan_options o = {1, 1, MS_PREC_FP32};
+    assert_int_equal(ms_train_compile(ms_backend_find("ref"), b.g, &o, MS_LOSS_SOFTMAX_XENT, &p, &err), MS_OK);
+    float x[32] = {0}, bad = 5;
+    double loss;
+    assert_int_equal(ms_train_forward(p, x, NULL, &err), MS_OK);
+    assert_int_equal(ms_train_backward(p, &bad, &loss, &err), MS_ERR_INVALID);
+    assert_non_null(strstr(err.msg, "not a class index in [0, 5)"));
+    ms_train_free(p);
+    /* a softmax graph cannot be trained with binary cross-entropy */
+    assert_int_equal(ms_train_compile(ms_backend_find("ref"), b.g, &o, MS_LOSS_BCE, &p, &err), MS_ERR_UNSUPPORTED);
+    assert_non_null(strstr(err.msg, "end in a sigmoid"));
+    ms_graph_free(b.g);
+}
+
+/* Values worked out by hand: z = 0, t = 1: loss log 2, gradient (0.5 - 1)/N. */
+static void test_losses_by_hand(void **state)
+{
+    (void)state;
+    float z[2] = {0.0f, 2.0f}, dzv[2] = {0, 0}, t[2] = {1.0f, 0.0f};
+    ref_tensor zt = {z, 2, {2, 1}}, dz = {dzv, 2, {2, 1}};
+    /* frame 1: z = 2, t = 0: loss = 2 + log(1 + e^-2) = 2.126928, gradient sigmoid(2) = 0.880797 */
+    double loss = ref_bce_with_logits(&zt, t, &dz);
+    assert_float_equal(loss, (log(2.0) + 2.0 + log1p(exp(-2.0))) / 2.0, 1e-9);
+    assert_float_equal(dzv[0], -0.25, 1e-7);
+    assert_float_equal(dzv[1], 0.880797 / 2.0, 1e-6);
+    /* a saturated logit keeps a finite loss and an exact gradient */
+    z[0] = -100.0f;
+    dzv[0] = dzv[1] = 0;
+    loss = ref_bce_with_logits(&zt, t, &dz);
+    assert_float_equal(loss, (100.0 + 2.0 + log1p(exp(-2.0))) / 2.0, 1e-6);
+    assert_float_equal(dzv[0], -0.5, 1e-7);
+    /* softmax over [0, ln 3] with beta 1: p = [1/4, 3/4]; label 1: loss = ln(4/3) */
+    float zs[2] = {0.0f, (float)log(3.0)}, ds[2] = {0, 0}, label = 1;
+    ref_tensor st = {zs, 2, {1, 2}}, sd = {ds, 2, {1, 2}};
+    assert_float_equal(ref_softmax_xent(&st, 1.0f, &label, &sd), log(4.0 / 3.0), 1e-7);
+    assert_float_equal(ds[0], 0.25, 1e-7);
+    assert_float_equal(ds[1], -0.25, 1e-7);
+}
+
+/* The whole suffix of MobileNetV1 0.25_128 after chokepoint 13 (depthwise and pointwise
+ * block 13, average pool) with the binary head, at the model's own weights. */
+static void test_real_suffix(void **state)
+{
+    (void)state;
+    MS_REQUIRE_DATA("models/mobilenet_v1_0.25_128_quant.tflite");
+    const char *path = ms_test_data("models/mobilenet_v1_0.25_128_quant.tflite");
+    ms_graph *base, *br;
+    ms_error err;
+    assert_int_equal(ms_model_load(&path, 1, &base, &err), MS_OK);
+    assert_int_equal(ms_branch_from_base(base, 13, &br, &err), MS_OK);
+    /* a head that is not zero, so gradients reach the base layers */
+    for (int i = 0; i < br->n_tensors; i++)
+        if (!strcmp(br->tensors[i].name, "head/weight"))
+            for (int64_t j = 0; j < ms_tensor_numel(&br->tensors[i]); j++) br->tensors[i].data[j] = 0.3f * rnd();
+    check_gradients(br, MS_LOSS_BCE, 2, bce_targets, 6, true);
+    ms_graph_free(br);
+    ms_graph_free(base);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_conv_variants),
+        cmocka_unit_test(test_depthwise_multiplier_and_stride),
+        cmocka_unit_test(test_pooling_and_reductions),
+        cmocka_unit_test(test_elementwise_and_layout),
+        cmocka_unit_test(test_batch_norm_frozen),
+        cmocka_unit_test(test_add_and_concat),
+        cmocka_unit_test(test_softmax_cross_entropy),
+        cmocka_unit_test(test_losses_by_hand),
+        cmocka_unit_test(test_real_suffix),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
