@@ -8,5 +8,6 @@ int cmd_classify(int argc, char **argv);
 int cmd_profile(int argc, char **argv);
 int cmd_schedule(int argc, char **argv);
 int cmd_simulate(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 
 #endif

@@ -166,13 +166,23 @@ static ms_status parse_app(const cJSON *obj, const char *where, ms_deployment *d
     const char *name, *stream, *package;
     int64_t x_vote = 1, chokepoint = -1;
     a->fps = 0;
+    a->event_length_ms = a->event_frequency = a->correlation = -1;
     if (ms_json_string(obj, where, "name", &name, err) || ms_json_string(obj, where, "stream", &stream, err) ||
         ms_json_string(obj, where, "package", &package, err) ||
         ms_json_int_opt(obj, where, "x_vote", &x_vote, err) ||
         ms_json_number(obj, where, "threshold", &a->threshold, err) ||
         ms_json_int_opt(obj, where, "chokepoint", &chokepoint, err) ||
-        ms_json_number_opt(obj, where, "fps", &a->fps, err))
+        ms_json_number_opt(obj, where, "fps", &a->fps, err) ||
+        ms_json_number_opt(obj, where, "event_length_ms", &a->event_length_ms, err) ||
+        ms_json_number_opt(obj, where, "event_frequency", &a->event_frequency, err) ||
+        ms_json_number_opt(obj, where, "correlation", &a->correlation, err))
         return err->status;
+    if (cJSON_GetObjectItemCaseSensitive(obj, "event_length_ms") && !(a->event_length_ms > 0 && isfinite(a->event_length_ms)))
+        return ms_errorf(err, MS_ERR_INVALID, "%s.event_length_ms: must be a positive number of milliseconds", where);
+    if (cJSON_GetObjectItemCaseSensitive(obj, "event_frequency") && !(a->event_frequency > 0 && a->event_frequency < 1))
+        return ms_errorf(err, MS_ERR_INVALID, "%s.event_frequency: must be in (0, 1)", where);
+    if (cJSON_GetObjectItemCaseSensitive(obj, "correlation") && !(a->correlation >= 0 && a->correlation <= 1))
+        return ms_errorf(err, MS_ERR_INVALID, "%s.correlation: must be in [0, 1]", where);
     if (!name[0]) return ms_errorf(err, MS_ERR_INVALID, "%s.name: must not be empty", where);
     if (!package[0]) return ms_errorf(err, MS_ERR_INVALID, "%s.package: must not be empty", where);
     if ((a->stream = find_stream(d, stream)) < 0)

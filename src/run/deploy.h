@@ -31,6 +31,8 @@ typedef struct {
     double threshold;
     int chokepoint;  /* -1: the scheduler chooses */
     double fps;      /* 0: the scheduler chooses */
+    /* event statistics overriding the package's (< 0: from the package) */
+    double event_length_ms, event_frequency, correlation;
 } ms_deploy_app;
 
 typedef struct {

@@ -73,7 +73,7 @@ typedef struct {
     int64_t dropped;   /* sampled frames replaced in the mailbox before the executor took them */
     int64_t damaged;   /* packets the decoder skipped */
     int reopenings;
-    char error[1024];  /* the last error, "" if none */
+    char error[1200];  /* the last error, "" if none */
 } ms_stream_status;
 
 typedef struct ms_stream ms_stream;

@@ -1,0 +1,196 @@
+/* The stem tree computes what the apps' own networks compute: per-frame scores from a
+ * shared tree with five branch points (chokepoints 0, 4, 8, 11 and the last) equal those
+ * of each app's full network (base prefix + its branch, one graph) run alone on the same
+ * frames, to a relative error under 1e-5, at batch 1 and batch 4 (a full and a partial chunk). Each app's frames are a
+ * subset of its parent segment's, and the counts are the sampling rule's. */
+#include "testutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fixtures.h"
+#include "formats/model.h"
+#include "run/plan.h"
+
+#define MODEL "models/mobilenet_v1_0.25_128_quant.tflite"
+#define N_APPS 5
+#define N_FRAMES 6
+#define STREAM_FPS 10.0
+
+static const int app_cp[N_APPS] = {0, 4, 8, 11, 15};
+static const double app_fps[N_APPS] = {2, 10, 5, 2.5, 5};
+
+typedef struct {
+    int n;
+    int64_t frame[N_FRAMES];
+    float score[N_FRAMES];
+} app_scores;
+
+static void collect(void *ctx, int app, int64_t frame, double seconds, float score)
+{
+    app_scores *s = ctx;
+    assert_true(app >= 0 && app < N_APPS);
+    assert_float_equal(seconds, frame / STREAM_FPS, 1e-12);
+    assert_true(s[app].n < N_FRAMES);
+    s[app].frame[s[app].n] = frame;
+    s[app].score[s[app].n++] = score;
+}
+
+/* The deployment of the five apps, each pinned to its chokepoint and rate. */
+static char *write_deployment(const char *dir, int batch)
+{
+    char *json = malloc(8192);
+    assert_non_null(json);
+    int len = snprintf(json, 8192,
+                       "{\"model\":[\"%s\"],\"backend\":\"ref\",\"threads\":1,\"batch\":%d,\"budget\":1000,"
+                       "\"profile\":\"profile.json\",\"streams\":[{\"name\":\"cam\",\"url\":\"none.mp4\",\"fps\":%g}],"
+                       "\"apps\":[",
+                       ms_test_data(MODEL), batch, STREAM_FPS);
+    for (int a = 0; a < N_APPS; a++)
+        len += snprintf(json + len, 8192 - (size_t)len,
+                        "%s{\"name\":\"app%d\",\"stream\":\"cam\",\"package\":\"app%d.mpk\",\"threshold\":0.5,"
+                        "\"chokepoint\":%d,\"fps\":%g}",
+                        a ? "," : "", a, a, app_cp[a], app_fps[a]);
+    snprintf(json + len, 8192 - (size_t)len, "]}");
+    char *path = malloc(strlen(dir) + 32);
+    assert_non_null(path);
+    sprintf(path, "%s/deploy.json", dir);
+    assert_int_equal(fixture_write(path, json), 0);
+    free(json);
+    return path;
+}
+
+/* The app's whole network alone: base nodes before its chokepoint, then its branch. */
+static ms_plan *own_network(const ms_run_model *m, const ms_run_app *app, int cp)
+{
+    ms_error err;
+    ms_graph *branch, *g;
+    assert_int_equal(ms_run_app_branch(app, m->base, cp, &branch, &err), MS_OK);
+    if (cp == 0) {
+        g = branch;
+    } else {
+        assert_int_equal(ms_graph_segment(m->base, 0, m->cps[cp].node_end, &g, &err), MS_OK);
+        if (ms_model_chain(g, branch, &err)) fail_msg("%s", err.msg);
+    }
+    ms_plan_options o = {.batch = 1, .threads = 1, .precision = MS_PREC_FP32};
+    ms_plan *plan;
+    if (ms_plan_compile(ms_backend_find("ref"), g, &o, &plan, &err)) fail_msg("%s", err.msg);
+    ms_graph_free(g);
+    return plan;
+}
+
+static void run_tree(int batch)
+{
+    char *dir = ms_test_tmpdir();
+    ms_error err;
+    ms_graph *base;
+    const char *model = ms_test_data(MODEL);
+    assert_int_equal(ms_model_load(&model, 1, &base, &err), MS_OK);
+    for (int a = 0; a < N_APPS; a++) {
+        char path[4096], name[16];
+        snprintf(path, sizeof path, "%s/app%d.mpk", dir, a);
+        snprintf(name, sizeof name, "app%d", a);
+        if (fixture_package(base, name, &app_cp[a], 1, (uint64_t)a + 1, path, &err)) fail_msg("%s", err.msg);
+    }
+    ms_chokepoint *cps;
+    int n_cps;
+    assert_int_equal(ms_graph_chokepoints(base, &cps, &n_cps, &err), MS_OK);
+    assert_int_equal(n_cps, 16);
+    free(cps);
+    ms_graph_free(base);
+    char profile[4096];
+    snprintf(profile, sizeof profile, "%s/profile.json", dir);
+    assert_int_equal(fixture_profile(profile, n_cps, 1.0), 0);
+    char *deploy_path = write_deployment(dir, batch);
+
+    ms_deployment d;
+    if (ms_deployment_load(deploy_path, &d, &err)) fail_msg("%s", err.msg);
+    ms_run_model m;
+    if (ms_run_model_load(&d, &m, &err)) fail_msg("%s", err.msg);
+    ms_stream_plan p;
+    if (ms_plan_stream(&d, &m, 0, STREAM_FPS, 1000, &p, &err)) fail_msg("%s", err.msg);
+    /* the stem: [0,4) at 10 fps, then [4,8), [8,11) and [11,15) at 5 fps */
+    assert_int_equal(p.tree.n_segments, 4);
+    assert_int_equal(p.tree.n_root_branches, 1);
+    const int to[4] = {4, 8, 11, 15};
+    const double seg_fps[4] = {10, 5, 5, 5};
+    for (int s = 0; s < 4; s++) {
+        assert_int_equal(p.tree.segments[s].to, to[s]);
+        assert_float_equal(p.tree.segments[s].fps, seg_fps[s], 1e-12);
+    }
+    ms_exec_tree t;
+    if (ms_plan_build_exec(&d, &m, &p, &t, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(t.n_nodes, 4 + N_APPS);
+
+    /* random frames in the model's input range */
+    const ms_input_spec *spec = &m.base->input_spec;
+    size_t floats = (size_t)spec->height * spec->width * spec->channels;
+    ms_frame frames[N_FRAMES];
+    uint64_t seed = 99;
+    for (int i = 0; i < N_FRAMES; i++) {
+        frames[i] = (ms_frame){.index = i, .seconds = i / STREAM_FPS, .pixels = malloc(floats * sizeof(float))};
+        assert_non_null(frames[i].pixels);
+        for (size_t k = 0; k < floats; k++) frames[i].pixels[k] = fixture_uniform(&seed) * 2 - 1;
+    }
+    app_scores got[N_APPS] = {0};
+    for (int i = 0; i < N_FRAMES; i += batch) {
+        int n = N_FRAMES - i < batch ? N_FRAMES - i : batch;
+        if (ms_exec_run(&t, frames + i, n, collect, got, &err)) fail_msg("%s", err.msg);
+    }
+    /* counts from the sampling rule over frames 0..5 at 10 fps: 2 fps -> 0, 5; 10 -> all;
+     * 5 -> 0, 2, 4; 2.5 -> 0, 4 (among the 5 fps segment's frames) */
+    const int expect_n[N_APPS] = {2, 6, 3, 2, 3};
+    for (int a = 0; a < N_APPS; a++) assert_int_equal(got[a].n, expect_n[a]);
+    for (int k = 0; k < got[3].n; k++) assert_int_equal(got[3].frame[k], 4 * k);
+    for (int k = 0; k < got[4].n; k++) assert_int_equal(got[4].frame[k], 2 * k);
+
+    float *out = malloc(sizeof(float));
+    assert_non_null(out);
+    int distinct = 0;
+    for (int a = 0; a < N_APPS; a++) {
+        ms_plan *own = own_network(&m, &m.apps[a], app_cp[a]);
+        for (int k = 0; k < got[a].n; k++) {
+            assert_int_equal(ms_plan_run(own, frames[got[a].frame[k]].pixels, out, &err), MS_OK);
+            double rel = fabs((double)got[a].score[k] - out[0]) / fmax(fabs(out[0]), 1e-30);
+            if (rel >= 1e-5)
+                fail_msg("app%d frame %lld: tree %.9g, own network %.9g", a, (long long)got[a].frame[k],
+                         got[a].score[k], out[0]);
+            distinct += k > 0 && got[a].score[k] != got[a].score[k - 1];
+        }
+        ms_plan_free(own);
+    }
+    assert_true(distinct >= 8); /* the scores depend on the frames: the test can fail */
+    free(out);
+    for (int i = 0; i < N_FRAMES; i++) free(frames[i].pixels);
+    ms_exec_free(&t);
+    ms_stream_plan_free(&p);
+    ms_run_model_free(&m);
+    ms_deployment_free(&d);
+    free(deploy_path);
+    ms_test_rmdir(dir);
+}
+
+static void test_batch1(void **state)
+{
+    (void)state;
+    MS_REQUIRE_DATA(MODEL);
+    run_tree(1);
+}
+
+static void test_batch4(void **state)
+{
+    (void)state;
+    MS_REQUIRE_DATA(MODEL);
+    run_tree(4);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_batch1),
+        cmocka_unit_test(test_batch4),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
