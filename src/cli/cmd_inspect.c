@@ -56,13 +56,30 @@ static void format_shape(const ms_tensor *t, char *buf, size_t size)
     if (len < size) snprintf(buf + len, size - len, "]");
 }
 
+/* TFLite names a fused layer by all the ops folded into it, joined by ';': the table
+ * shows the first (e.g. ".../Conv2d_1_pointwise/Relu6"); JSON keeps the whole name. */
+static int short_name_len(const char *name)
+{
+    const char *semi = strchr(name, ';');
+    return semi ? (int)(semi - name) : (int)strlen(name);
+}
+
+/* The op as the table shows it: depthwise convolutions are marked. */
+static const char *op_label(const ms_graph *g, const ms_node *n)
+{
+    if (n->kind == MS_OP_CONV2D && n->groups > 1 && n->n_inputs > 0 &&
+        g->tensors[n->inputs[0]].shape[g->tensors[n->inputs[0]].ndim - 1] == n->groups)
+        return "conv2d dw";
+    return ms_op_name(n->kind);
+}
+
 static void print_tensors(const ms_graph *g, const char *label, const int *ids, int n)
 {
     for (int i = 0; i < n; i++) {
         const ms_tensor *t = &g->tensors[ids[i]];
         char shape[96];
         format_shape(t, shape, sizeof shape);
-        printf("%-8s %s %s %s\n", i ? "" : label, t->name, shape, ms_dtype_name(t->dtype));
+        printf("%-8s %.*s %s %s\n", i ? "" : label, short_name_len(t->name), t->name, shape, ms_dtype_name(t->dtype));
     }
 }
 
@@ -73,11 +90,11 @@ static void print_table(const ms_graph *g, const bool *is_state, const ms_chokep
     printf("model: %s\n", g->source ? g->source : "");
     print_tensors(g, "inputs:", g->inputs, g->n_inputs);
     print_tensors(g, "outputs:", g->outputs, g->n_outputs);
-    printf("\n%5s  %-16s %-48s %-18s %10s %12s\n", "index", "op", "name", "shape", "params", "MACs");
+    printf("\n%5s  %-16s %-52s %-18s %10s %12s\n", "index", "op", "name", "shape", "params", "MACs");
     for (int k = 0; k < g->n_nodes; k++) {
         const ms_node *n = &g->nodes[k];
         format_shape(&g->tensors[n->output], shape, sizeof shape);
-        printf("%5d  %-16s %-48s %-18s %10lld %12lld\n", k, ms_op_name(n->kind), n->name, shape,
+        printf("%5d  %-16s %-52.*s %-18s %10lld %12lld\n", k, op_label(g, n), short_name_len(n->name), n->name, shape,
                (long long)node_params(g, n, is_state), (long long)ms_node_macs(g, n));
     }
     printf("total: %d layers, %lld params, %lld MACs\n", g->n_nodes, (long long)ms_graph_params(g),
@@ -87,11 +104,11 @@ static void print_table(const ms_graph *g, const bool *is_state, const ms_chokep
         return;
     }
     printf("\nchokepoints (%d; cut = layers before it):\n", n_cps);
-    printf("%5s  %5s  %-48s %-18s %12s %12s\n", "index", "cut", "tensor", "shape", "MACs before", "MACs after");
+    printf("%5s  %5s  %-52s %-18s %12s %12s\n", "index", "cut", "tensor", "shape", "MACs before", "MACs after");
     for (int i = 0; i < n_cps; i++) {
         const ms_tensor *t = &g->tensors[cps[i].tensor];
         format_shape(t, shape, sizeof shape);
-        printf("%5d  %5d  %-48s %-18s %12lld %12lld\n", i, cps[i].node_end, t->name, shape,
+        printf("%5d  %5d  %-52.*s %-18s %12lld %12lld\n", i, cps[i].node_end, short_name_len(t->name), t->name, shape,
                (long long)cps[i].macs_before, (long long)cps[i].macs_after);
     }
 }

@@ -106,6 +106,8 @@ ms_status ms_model_load(const char *const *paths, int n_paths, ms_graph **out, m
 {
     *out = NULL;
     if (n_paths < 1) return ms_errorf(err, MS_ERR_INVALID, "no model files given");
+    for (int i = 0; i < n_paths; i++)
+        if (!paths[i]) return ms_errorf(err, MS_ERR_INVALID, "model file %d of %d has no name", i + 1, n_paths);
     struct AVSHA *sha = av_sha_alloc();
     if (!sha || av_sha_init(sha, 256) < 0) {
         av_free(sha);

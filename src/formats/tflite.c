@@ -21,7 +21,17 @@ ms_status tfl_fail(tfl_ctx *c, ms_status code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    return ms_errorf(c->err, code, "%s: %s", c->name, msg);
+    return ms_errorf(c->err, code, "%s: %s%s", c->name, c->where, msg);
+}
+
+ms_status tfl_prefix(tfl_ctx *c, const char *fmt, ...)
+{
+    char what[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    return ms_error_prefix(c->err, "%s: %s%s", c->name, c->where, what);
 }
 
 /* A file tensor as stored: enough to build a graph tensor or read a constant operand. */
@@ -64,7 +74,7 @@ static ms_status buffer_bytes(tfl_ctx *c, uint32_t index, const uint8_t **bytes,
     if (!s) s = ms_fb_vec_field(&b, TFL_B_DATA, 1, &data, c->err);
     if (!s) s = ms_fb_u64(&b, TFL_B_OFFSET, 0, &offset, c->err);
     if (!s) s = ms_fb_u64(&b, TFL_B_SIZE, 0, &size, c->err);
-    if (s) return ms_error_prefix(c->err, "%s: buffer %u", c->name, (unsigned)index);
+    if (s) return tfl_prefix(c, "buffer %u", (unsigned)index);
     if (data.n) {
         *bytes = ms_fb_vec_bytes(&data);
         *n = data.n;
@@ -96,7 +106,7 @@ static ms_status read_raw(tfl_ctx *c, int32_t index, tfl_raw *r)
     if (!s) s = ms_fb_i8(&r->table, TFL_T_TYPE, TFL_FLOAT32, &r->type, c->err);
     if (!s) s = ms_fb_u32(&r->table, TFL_T_BUFFER, 0, &buffer, c->err);
     if (!s) s = ms_fb_u8(&r->table, TFL_T_IS_VARIABLE, 0, &is_variable, c->err);
-    if (s) return ms_error_prefix(c->err, "%s: tensor %d", c->name, index);
+    if (s) return tfl_prefix(c, "tensor %d", index);
     if (!r->name) r->name = "";
     int nl = r->name_len > 200 ? 200 : (int)r->name_len;
     if (dtype_of(r->type, &r->dtype, &r->elem_size))
@@ -140,12 +150,12 @@ static ms_status read_quant(tfl_ctx *c, int32_t index, const tfl_raw *r, ms_quan
     uint8_t details;
     int32_t axis;
     ms_status s = ms_fb_table_field(&r->table, TFL_T_QUANT, &qt, &present, c->err);
-    if (s || !present) return s ? ms_error_prefix(c->err, "%s: tensor %d", c->name, index) : MS_OK;
+    if (s || !present) return s ? tfl_prefix(c, "tensor %d", index) : MS_OK;
     s = ms_fb_vec_field(&qt, TFL_Q_SCALE, 4, &scale, c->err);
     if (!s) s = ms_fb_vec_field(&qt, TFL_Q_ZERO_POINT, 8, &zp, c->err);
     if (!s) s = ms_fb_u8(&qt, TFL_Q_DETAILS_TYPE, 0, &details, c->err);
     if (!s) s = ms_fb_i32(&qt, TFL_Q_DIM, 0, &axis, c->err);
-    if (s) return ms_error_prefix(c->err, "%s: tensor %d quantization", c->name, index);
+    if (s) return tfl_prefix(c, "tensor %d quantization", index);
     int nl = r->name_len > 200 ? 200 : (int)r->name_len;
     if (details)
         return tfl_fail(c, MS_ERR_UNSUPPORTED, "tensor %d '%.*s': custom quantization is not supported",
@@ -205,12 +215,23 @@ static double raw_value(const uint8_t *p, ms_dtype dt, int64_t i)
 static void dequantise(ms_tensor *t)
 {
     int64_t n = ms_tensor_numel(t);
+    const uint8_t *q = t->qdata;
+    bool byte = t->dtype == MS_DT_U8 || t->dtype == MS_DT_I8;
+    if (byte && t->quant.n <= 1) {
+        /* 8-bit values with one scale: a table of the 256 possible results */
+        float lut[256];
+        for (int v = 0; v < 256; v++) {
+            double x = t->dtype == MS_DT_U8 ? v : (int8_t)v;
+            lut[v] = (float)(t->quant.n ? t->quant.scale[0] * (x - t->quant.zero_point[0]) : x);
+        }
+        for (int64_t i = 0; i < n; i++) t->data[i] = lut[q[i]];
+        return;
+    }
     int64_t inner = 1;
     int64_t channels = t->quant.n > 1 ? t->shape[t->quant.axis] : 1;
     for (int d = t->quant.axis + 1; t->quant.n > 1 && d < t->ndim; d++) inner *= t->shape[d];
-    const uint8_t *p = t->qdata;
     for (int64_t i = 0; i < n; i++) {
-        double v = raw_value(p, t->dtype, i);
+        double v = raw_value(q, t->dtype, i);
         if (t->quant.n && t->dtype != MS_DT_F32) {
             int64_t ch = t->quant.n > 1 ? (i / inner) % channels : 0;
             v = t->quant.scale[ch] * (v - t->quant.zero_point[ch]);
@@ -414,15 +435,12 @@ static ms_status open_model(tfl_ctx *c, ms_fb_vec *inputs, ms_fb_vec *outputs)
     ms_fb_vec subgraphs;
     uint32_t version;
     ms_status s = ms_fb_root(&c->fb, "TFL3", &model, c->err);
-    if (s) {
-        ms_error_prefix(c->err, "%s: not a TFLite model", c->name);
-        return s;
-    }
+    if (s) return tfl_prefix(c, "not a TFLite model");
     s = ms_fb_u32(&model, TFL_MODEL_VERSION, 0, &version, c->err);
     if (!s) s = ms_fb_vec_field(&model, TFL_MODEL_OPCODES, 4, &c->opcodes, c->err);
     if (!s) s = ms_fb_vec_field(&model, TFL_MODEL_SUBGRAPHS, 4, &subgraphs, c->err);
     if (!s) s = ms_fb_vec_field(&model, TFL_MODEL_BUFFERS, 4, &c->buffers, c->err);
-    if (s) return ms_error_prefix(c->err, "%s: model", c->name);
+    if (s) return tfl_prefix(c, "model");
     if (version != 3)
         return tfl_fail(c, MS_ERR_UNSUPPORTED, "schema version %u, expected 3", (unsigned)version);
     if (!subgraphs.n) return tfl_fail(c, MS_ERR_FORMAT, "the model has no subgraphs");
@@ -431,8 +449,48 @@ static ms_status open_model(tfl_ctx *c, ms_fb_vec *inputs, ms_fb_vec *outputs)
     if (!s) s = ms_fb_vec_field(&sg, TFL_SG_INPUTS, 4, inputs, c->err);
     if (!s) s = ms_fb_vec_field(&sg, TFL_SG_OUTPUTS, 4, outputs, c->err);
     if (!s) s = ms_fb_vec_field(&sg, TFL_SG_OPERATORS, 4, &c->operators, c->err);
-    if (s) return ms_error_prefix(c->err, "%s: subgraph 0", c->name);
+    if (s) return tfl_prefix(c, "subgraph 0");
     return MS_OK;
+}
+
+static void shape_str(int ndim, const int64_t *shape, char *buf, size_t size)
+{
+    size_t n = (size_t)snprintf(buf, size, "[");
+    for (int d = 0; d < ndim && n < size; d++)
+        n += (size_t)snprintf(buf + n, size - n, "%s%lld", d ? ", " : "", (long long)shape[d]);
+    if (n < size) snprintf(buf + n, size - n, "]");
+}
+
+/* Runs shape inference over the graph and checks that every computed tensor gets the
+ * shape the file declares for it: a file whose shapes contradict its operators is
+ * refused here rather than misread later. */
+static ms_status check_shapes(tfl_ctx *c)
+{
+    ms_graph *g = c->g;
+    typedef struct {
+        int ndim;
+        int64_t shape[MS_MAX_DIMS];
+    } declared;
+    declared *file = malloc((size_t)g->n_tensors * sizeof *file);
+    if (!file) return tfl_fail(c, MS_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < g->n_tensors; i++) {
+        file[i].ndim = g->tensors[i].ndim;
+        memcpy(file[i].shape, g->tensors[i].shape, sizeof file[i].shape);
+    }
+    ms_status s = ms_graph_infer_shapes(g, c->err);
+    for (int i = 0; i < g->n_nodes && !s; i++) {
+        const ms_tensor *t = &g->tensors[g->nodes[i].output];
+        const declared *d = &file[g->nodes[i].output];
+        if (d->ndim == t->ndim && !memcmp(d->shape, t->shape, (size_t)t->ndim * sizeof *t->shape))
+            continue;
+        char want[96], got[96];
+        shape_str(d->ndim, d->shape, want, sizeof want);
+        shape_str(t->ndim, t->shape, got, sizeof got);
+        s = tfl_fail(c, MS_ERR_FORMAT, "tensor '%.200s' is declared %s but its operator gives %s",
+                     t->name, want, got);
+    }
+    free(file);
+    return s;
 }
 
 static ms_status build(tfl_ctx *c)
@@ -449,7 +507,7 @@ static ms_status build(tfl_ctx *c)
         if ((s = tfl_add_operator(c, i))) return s;
     if ((s = add_outputs(c, &outputs))) return s;
     set_input_spec(c->g);
-    return MS_OK;
+    return check_shapes(c);
 }
 
 ms_status ms_tflite_import(const uint8_t *data, size_t size, const char *name, ms_graph **out,

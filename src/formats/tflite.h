@@ -13,8 +13,8 @@
  *     int8 models take p - 128, so mean = zero_point + 128; float models: p / 255 (the
  *     MLCommons Tiny Visual Wake Words reference feeds RGB pixels rescaled by 1/255, and
  *     a float .tflite file does not record its normalisation).
- * Tensor shapes are the file's; ms_tflite_import then checks them against
- * ms_graph_infer_shapes. */
+ * Tensor shapes are the file's, and ms_graph_infer_shapes must agree with every one of
+ * them (SAME padding is resolved there). */
 #ifndef MS_FORMATS_TFLITE_H
 #define MS_FORMATS_TFLITE_H
 

@@ -37,12 +37,15 @@ typedef struct {
     unsigned char *use;
     bool *produced;   /* per graph tensor: a graph input or the output of an earlier node */
     int n_produced;   /* length of `produced` */
+    char where[96];   /* what is being read, e.g. "operator 3 input 1: ", for messages */
     ms_error *err;
 } tfl_ctx;
 
-/* Sets err to "<file>: <message>" and returns code. */
+/* Sets err to "<file>: <where><message>" and returns code. */
 ms_status tfl_fail(tfl_ctx *c, ms_status code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Prefixes an error set by the flatbuffer reader with "<file>: <where><what>". */
+ms_status tfl_prefix(tfl_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* The graph tensor for file tensor `index`, added (with its constant data) on first use.
  * `depthwise` asks for a depthwise weight in the IR's layout. */

@@ -91,8 +91,11 @@ static ms_status op_input(tfl_ctx *c, const tfl_op *op, uint32_t k, bool optiona
     }
     int32_t index = ms_fb_vec_i32(&op->inputs, k);
     if (index == -1 && optional) return MS_OK;
+    snprintf(c->where, sizeof c->where, "operator %u (%s) input %u: ", (unsigned)op->index,
+             op_name(op->code), (unsigned)k);
     ms_status s = tfl_tensor(c, index, depthwise, id);
-    if (s) return ms_error_prefix(c->err, "operator %u input %u", (unsigned)op->index, (unsigned)k);
+    c->where[0] = '\0';
+    if (s) return s;
     if (!c->g->tensors[*id].data && !tfl_is_produced(c, *id))
         return op_fail(c, op, MS_ERR_FORMAT, "input %u ('%s') is not computed before it is used",
                        (unsigned)k, c->g->tensors[*id].name);
@@ -114,8 +117,11 @@ static ms_status op_output(tfl_ctx *c, const tfl_op *op, int *id)
     if (op->outputs.n != 1)
         return op_fail(c, op, MS_ERR_UNSUPPORTED, "has %u outputs, expected 1",
                        (unsigned)op->outputs.n);
+    snprintf(c->where, sizeof c->where, "operator %u (%s) output: ", (unsigned)op->index,
+             op_name(op->code));
     ms_status s = tfl_tensor(c, ms_fb_vec_i32(&op->outputs, 0), false, id);
-    if (s) return ms_error_prefix(c->err, "operator %u output", (unsigned)op->index);
+    c->where[0] = '\0';
+    if (s) return s;
     const ms_tensor *t = &c->g->tensors[*id];
     if (t->data || tfl_is_produced(c, *id))
         return op_fail(c, op, MS_ERR_FORMAT, "output '%s' is a constant, a graph input or computed twice",
@@ -141,7 +147,7 @@ static ms_status opt_i32(tfl_ctx *c, const tfl_op *op, const ms_fb_table *opt, i
 {
     *v = def;
     if (opt && ms_fb_i32(opt, id, def, v, c->err))
-        return ms_error_prefix(c->err, "%s: operator %u options", c->name, (unsigned)op->index);
+        return tfl_prefix(c, "operator %u options", (unsigned)op->index);
     return MS_OK;
 }
 
@@ -150,7 +156,7 @@ static ms_status opt_u8(tfl_ctx *c, const tfl_op *op, const ms_fb_table *opt, in
 {
     *v = def;
     if (opt && ms_fb_u8(opt, id, def, v, c->err))
-        return ms_error_prefix(c->err, "%s: operator %u options", c->name, (unsigned)op->index);
+        return tfl_prefix(c, "operator %u options", (unsigned)op->index);
     return MS_OK;
 }
 
@@ -397,7 +403,7 @@ static ms_status softmax(tfl_ctx *c, const tfl_op *op)
     int in, out;
     ms_status s = op_options(c, op, OPT_SOFTMAX, &opt);
     if (!s && opt && ms_fb_f32(opt, 0, 0.0f, &beta, c->err))
-        s = ms_error_prefix(c->err, "%s: operator %u options", c->name, (unsigned)op->index);
+        s = tfl_prefix(c, "operator %u options", (unsigned)op->index);
     if (!s) s = op_input(c, op, 0, false, false, &in);
     if (!s) s = op_output(c, op, &out);
     if (s) return s;
@@ -492,7 +498,7 @@ static ms_status read_op(tfl_ctx *c, uint32_t index, tfl_op *op)
     if (!s) s = ms_fb_vec_field(&t, TFL_OP_OUTPUTS, 4, &op->outputs, c->err);
     if (!s) s = ms_fb_u8(&t, TFL_OP_OPTIONS_TYPE, 0, &op->options_type, c->err);
     if (!s) s = ms_fb_table_field(&t, TFL_OP_OPTIONS, &op->options, &op->has_options, c->err);
-    if (s) return ms_error_prefix(c->err, "%s: operator %u", c->name, (unsigned)index);
+    if (s) return tfl_prefix(c, "operator %u", (unsigned)index);
     if (opcode >= c->opcodes.n)
         return tfl_fail(c, MS_ERR_FORMAT, "operator %u: opcode index %u is out of range (the model has %u)",
                         (unsigned)index, (unsigned)opcode, (unsigned)c->opcodes.n);
@@ -500,7 +506,7 @@ static ms_status read_op(tfl_ctx *c, uint32_t index, tfl_op *op)
     if (!s) s = ms_fb_i8(&code, TFL_OC_DEPRECATED_CODE, 0, &old_code, c->err);
     if (!s) s = ms_fb_i32(&code, TFL_OC_CODE, 0, &new_code, c->err);
     if (!s) s = ms_fb_string_field(&code, TFL_OC_CUSTOM, &op->custom, &op->custom_len, c->err);
-    if (s) return ms_error_prefix(c->err, "%s: operator code %u", c->name, (unsigned)opcode);
+    if (s) return tfl_prefix(c, "operator code %u", (unsigned)opcode);
     op->code = old_code > new_code ? old_code : new_code;
     return MS_OK;
 }

@@ -12,6 +12,16 @@
 #define V1_HEAD "models/mobilenet_v1_1.0_224_quant_head_layers.tflite"
 #define V2 "models/mobilenet_v2_1.0_224_quant.tflite"
 
+/* Loading the 1.0_224 models takes ~10 s each under valgrind: there the small model's
+ * test stands for them (the sanitizer build still runs all of them). */
+#define SKIP_LARGE_UNDER_VALGRIND()                                                      \
+    do {                                                                                 \
+        if (getenv("MS_UNDER_VALGRIND")) {                                               \
+            print_message("skipped under valgrind: 1.0_224 models are slow there\n"); \
+            skip();                                                                      \
+        }                                                                                \
+    } while (0)
+
 /* Runs `inspect --json` on the models and returns the parsed output. */
 static cJSON *inspect_json(const char *m1, const char *m2)
 {
@@ -59,7 +69,7 @@ static void expect_chokepoints(const cJSON *root, const int (*hwc)[3], int n)
                      (long long)got[1], (long long)got[2], (long long)got[3], hwc[i][0], hwc[i][1], hwc[i][2]);
         assert_int_equal(got[0], 1);
         int64_t before = number(cp, "macs_before");
-        assert_true(before > previous);
+        assert_true(before >= previous); /* pooling counts no multiply-adds */
         assert_true(before + number(cp, "macs_after") == total);
         previous = before;
     }
@@ -101,6 +111,7 @@ static void test_v1_quarter(void **state)
 static void test_v1_extractor_and_head(void **state)
 {
     (void)state;
+    SKIP_LARGE_UNDER_VALGRIND();
     MS_REQUIRE_DATA(V1_EXTRACTOR);
     MS_REQUIRE_DATA(V1_HEAD);
     cJSON *root = inspect_json(V1_EXTRACTOR, V1_HEAD);
@@ -119,6 +130,7 @@ static void test_v1_extractor_and_head(void **state)
 static void test_v2(void **state)
 {
     (void)state;
+    SKIP_LARGE_UNDER_VALGRIND();
     MS_REQUIRE_DATA(V2);
     cJSON *root = inspect_json(V2, NULL);
     /* input, conv1, the 17 inverted-residual blocks, the 1280-channel conv, pooling */

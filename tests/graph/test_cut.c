@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/backend.h"
+#include "formats/model.h"
 #include "graph/cut.h"
 #include "graph/graph.h"
 
@@ -414,6 +416,128 @@ static void test_segments_compose(void **state)
     ms_graph_free(g);
 }
 
+/* Runs g on the reference backend for a batch of `batch` frames; *out is malloc'd. */
+static void run_ref(const ms_graph *g, const float *in, int batch, float **out, int64_t *out_numel)
+{
+    ms_plan_options opts = {.batch = batch, .threads = 1, .precision = MS_PREC_FP32};
+    ms_plan *plan;
+    ms_error err;
+    if (ms_plan_compile(ms_backend_find("ref"), g, &opts, &plan, &err)) fail_msg("%s", err.msg);
+    *out_numel = plan->out_numel;
+    *out = malloc((size_t)(batch * plan->out_numel) * sizeof **out);
+    assert_non_null(*out);
+    if (ms_plan_run(plan, in, *out, &err)) fail_msg("%s", err.msg);
+    ms_plan_free(plan);
+}
+
+/* Running [0, k) and then [k, n) gives the whole graph's output at every chokepoint k,
+ * and so does running the chain of segments between consecutive chokepoints. */
+static void expect_segments_run_like_whole(ms_graph *g)
+{
+    enum { BATCH = 2 };
+    int64_t in_numel = ms_tensor_numel(&g->tensors[g->inputs[0]]);
+    float *in = malloc((size_t)(BATCH * in_numel) * sizeof *in);
+    assert_non_null(in);
+    for (int64_t i = 0; i < BATCH * in_numel; i++) in[i] = (float)((i * 37) % 101) / 50.0f - 1.0f;
+    float *whole;
+    int64_t out_numel;
+    run_ref(g, in, BATCH, &whole, &out_numel);
+
+    ms_chokepoint *cps;
+    int n;
+    ms_error err;
+    assert_int_equal(ms_graph_chokepoints(g, &cps, &n, &err), MS_OK);
+    float *chain = in;
+    for (int i = 0; i < n; i++) {
+        int k = cps[i].node_end, next = i + 1 < n ? cps[i + 1].node_end : g->n_nodes;
+        if (k > 0) {
+            ms_graph *head, *tail;
+            float *mid, *out;
+            int64_t mid_numel, numel;
+            assert_int_equal(ms_graph_segment(g, 0, k, &head, &err), MS_OK);
+            assert_int_equal(ms_graph_segment(g, k, g->n_nodes, &tail, &err), MS_OK);
+            run_ref(head, in, BATCH, &mid, &mid_numel);
+            assert_int_equal(mid_numel, ms_tensor_numel(&g->tensors[cps[i].tensor]));
+            run_ref(tail, mid, BATCH, &out, &numel);
+            assert_int_equal(numel, out_numel);
+            assert_true(ms_test_rel_l2(out, whole, (size_t)(BATCH * out_numel)) <= 1e-6);
+            free(mid);
+            free(out);
+            ms_graph_free(head);
+            ms_graph_free(tail);
+        }
+        ms_graph *seg;
+        float *next_values;
+        int64_t numel;
+        assert_int_equal(ms_graph_segment(g, k, next, &seg, &err), MS_OK);
+        run_ref(seg, chain, BATCH, &next_values, &numel);
+        if (chain != in) free(chain);
+        chain = next_values;
+        ms_graph_free(seg);
+    }
+    assert_true(ms_test_rel_l2(chain, whole, (size_t)(BATCH * out_numel)) <= 1e-6);
+    if (chain != in) free(chain);
+    free(cps);
+    free(whole);
+    free(in);
+}
+
+static void test_segments_run_like_whole_graph(void **state)
+{
+    (void)state;
+    ms_graph *g = v1_like();
+    expect_segments_run_like_whole(g);
+    ms_graph_free(g);
+    g = v2_like();
+    expect_segments_run_like_whole(g);
+    ms_graph_free(g);
+}
+
+/* The same on a real model: MobileNetV1 0.25_128 has the 16 chokepoints of the design,
+ * and cutting it at a few of them changes no output value. */
+static void test_real_model_segments(void **state)
+{
+    (void)state;
+    const char *rel = "models/mobilenet_v1_0.25_128_quant.tflite";
+    MS_REQUIRE_DATA(rel);
+    const char *path = ms_test_data(rel);
+    ms_graph *g;
+    ms_error err;
+    if (ms_model_load(&path, 1, &g, &err)) fail_msg("%s", err.msg);
+    ms_chokepoint *cps;
+    int n;
+    assert_int_equal(ms_graph_chokepoints(g, &cps, &n, &err), MS_OK);
+    assert_int_equal(n, 16);
+    int64_t in_numel = ms_tensor_numel(&g->tensors[g->inputs[0]]);
+    float *in = malloc((size_t)in_numel * sizeof *in);
+    assert_non_null(in);
+    for (int64_t i = 0; i < in_numel; i++) in[i] = (float)((i * 37) % 255) / 128.0f - 1.0f;
+    float *whole;
+    int64_t out_numel;
+    run_ref(g, in, 1, &whole, &out_numel);
+    const int picks[] = {1, 8, 15};
+    for (int p = 0; p < 3; p++) {
+        int k = cps[picks[p]].node_end;
+        ms_graph *head, *tail;
+        float *mid, *out;
+        int64_t numel;
+        assert_int_equal(ms_graph_segment(g, 0, k, &head, &err), MS_OK);
+        assert_int_equal(ms_graph_segment(g, k, g->n_nodes, &tail, &err), MS_OK);
+        run_ref(head, in, 1, &mid, &numel);
+        run_ref(tail, mid, 1, &out, &numel);
+        assert_int_equal(numel, out_numel);
+        assert_true(ms_test_rel_l2(out, whole, (size_t)out_numel) <= 1e-6);
+        free(mid);
+        free(out);
+        ms_graph_free(head);
+        ms_graph_free(tail);
+    }
+    free(whole);
+    free(in);
+    free(cps);
+    ms_graph_free(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -426,6 +550,8 @@ int main(void)
         cmocka_unit_test(test_segment_copies_and_names),
         cmocka_unit_test(test_segment_errors),
         cmocka_unit_test(test_segments_compose),
+        cmocka_unit_test(test_segments_run_like_whole_graph),
+        cmocka_unit_test(test_real_model_segments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
