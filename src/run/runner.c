@@ -12,12 +12,11 @@
 #include "run/plan.h"
 #include "run/stream.h"
 
-#define MIN_WINDOW_MS 50.0 /* planned work a re-plan decision needs at least */
+#define MIN_WINDOW_FRAMES 10 /* root frames a re-plan decision needs at least */
 
 typedef struct {
     ms_detector det;
     int64_t samples;
-    double first_s, last_s;
     long long events;
     int chokepoint;
     double planned_fps;
@@ -33,6 +32,7 @@ typedef struct {
     double correction; /* observed / planned cost the current plan was made for */
     double next_check;
     double win_obs_ms, win_plan_ms;
+    int64_t win_frames; /* root frames at the start of the window; -1: before the first chunk */
     int replans;
     char error[1300];
 } stream_state;
@@ -62,8 +62,7 @@ static void on_score(void *ctx, int app, int64_t frame, double seconds, float sc
     app_state *a = &r->apps[app];
     const ms_deploy_app *da = &r->d->apps[app];
     const char *stream = r->d->streams[da->stream].name;
-    if (a->samples++ == 0) a->first_s = seconds;
-    a->last_s = seconds;
+    a->samples++;
     ms_jsonl_score(&r->scores, stream, da->name, frame, score);
     ms_event e;
     if (ms_detector_push(&a->det, frame, seconds, score, &e)) {
@@ -108,6 +107,7 @@ static void install(runner *r, int s, ms_stream_plan *next, ms_exec_tree *tree)
     st->tree = *tree;
     st->has_plan = true;
     st->win_obs_ms = st->win_plan_ms = 0;
+    st->win_frames = -1;
     for (int i = 0; i < next->n_apps; i++) {
         app_state *a = &r->apps[next->apps[i]];
         a->chokepoint = next->schedule.apps[i].chokepoint;
@@ -157,25 +157,37 @@ static void close_stream(runner *r, int s)
     st->n_chunk = 0;
 }
 
-/* Observed against planned node cost since the last check; re-plans on a gap > 20%. */
+/* Observed against planned node cost over a window of at least MIN_WINDOW_FRAMES root
+ * frames (the first chunk of a tree, which pays for warming caches, is left out);
+ * re-plans when they differ by more than the tolerance from what the plan assumed. */
 static void check_cost(runner *r, int s)
 {
     stream_state *st = &r->streams[s];
-    double now = now_s();
-    if (!st->has_plan || now < st->next_check) return;
-    st->next_check = now + r->o->replan_check_s;
-    double obs = 0, planned = 0;
+    double now = now_s(), obs = 0, planned = 0;
+    int64_t root_frames = 0;
     for (int i = 0; i < st->tree.n_nodes; i++) {
         obs += st->tree.nodes[i].seconds * 1000.0;
         planned += st->tree.nodes[i].planned_ms * (double)st->tree.nodes[i].frames;
+        if (st->tree.nodes[i].parent < 0) root_frames += st->tree.nodes[i].frames;
     }
+    if (st->win_frames < 0) {
+        st->win_obs_ms = obs;
+        st->win_plan_ms = planned;
+        st->win_frames = root_frames;
+        st->next_check = now + r->o->replan_check_s;
+        return;
+    }
+    if (now < st->next_check || root_frames - st->win_frames < MIN_WINDOW_FRAMES) return;
+    st->next_check = now + r->o->replan_check_s;
     double d_obs = obs - st->win_obs_ms, d_plan = planned - st->win_plan_ms;
     st->win_obs_ms = obs;
     st->win_plan_ms = planned;
-    if (d_plan < MIN_WINDOW_MS && d_obs < MIN_WINDOW_MS) return;
+    st->win_frames = root_frames;
     if (d_plan <= 0) return;
     double ratio = d_obs / d_plan;
     if (fabs(ratio / st->correction - 1) <= MS_REPLAN_TOLERANCE) return;
+    /* decided on this ratio, whether or not a new plan comes of it: no retry storm */
+    st->correction = ratio;
     double budget = ms_plan_budget_share(r->d, s) / ratio;
     fprintf(stderr, "mainstream run: stream '%s': nodes cost %.2fx what the plan assumed; re-planning with %.4g ms/s\n",
             r->d->streams[s].name, ratio, budget);
@@ -185,7 +197,6 @@ static void check_cost(runner *r, int s)
                 r->d->streams[s].name, err.msg);
         return;
     }
-    st->correction = ratio;
     st->replans++;
     r->result->replans++;
 }
@@ -244,8 +255,10 @@ static cJSON *stats_json(runner *r)
     }
     for (int i = 0; i < r->d->n_apps; i++) {
         const app_state *a = &r->apps[i];
-        double fps = r->streams[r->d->apps[i].stream].plan.stream_fps;
-        double span = a->samples ? a->last_s - a->first_s + (fps > 0 ? 1.0 / fps : 0) : 0;
+        /* samples per second of the video decoded so far */
+        ms_stream_status status;
+        ms_stream_get_status(r->streams[r->d->apps[i].stream].stream, &status);
+        double span = status.fps > 0 ? (double)status.decoded / status.fps : 0;
         cJSON *o = cJSON_CreateObject();
         cJSON_AddItemToArray(apps, o);
         cJSON_AddStringToObject(o, "name", r->d->apps[i].name);
