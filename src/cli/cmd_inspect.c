@@ -67,9 +67,10 @@ static int short_name_len(const char *name)
 /* The op as the table shows it: depthwise convolutions are marked. */
 static const char *op_label(const ms_graph *g, const ms_node *n)
 {
-    if (n->kind == MS_OP_CONV2D && n->groups > 1 && n->n_inputs > 0 &&
-        g->tensors[n->inputs[0]].shape[g->tensors[n->inputs[0]].ndim - 1] == n->groups)
-        return "conv2d dw";
+    if (n->kind == MS_OP_CONV2D && n->groups > 1 && n->n_inputs > 0) {
+        const ms_tensor *x = &g->tensors[n->inputs[0]];
+        if (x->ndim > 0 && x->shape[x->ndim - 1] == n->groups) return "conv2d dw";
+    }
     return ms_op_name(n->kind);
 }
 

@@ -186,25 +186,27 @@ static ms_status read_quant(tfl_ctx *c, int32_t index, const tfl_raw *r, ms_quan
     return MS_OK;
 }
 
-/* Element i of raw little-endian data as a double (exact for every supported type). */
+static uint32_t le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* Element i of raw little-endian data as a double (exact for every supported type but
+ * int64 beyond 2^53). */
 static double raw_value(const uint8_t *p, ms_dtype dt, int64_t i)
 {
     switch (dt) {
     case MS_DT_F32: {
+        uint32_t u = le32(p + i * 4);
         float f;
-        memcpy(&f, p + i * 4, 4);
+        memcpy(&f, &u, 4);
         return f;
     }
     case MS_DT_U8: return p[i];
     case MS_DT_I8: return (int8_t)p[i];
-    case MS_DT_I32: {
-        const uint8_t *q = p + i * 4;
-        return (int32_t)((uint32_t)q[0] | (uint32_t)q[1] << 8 | (uint32_t)q[2] << 16 |
-                         (uint32_t)q[3] << 24);
-    }
+    case MS_DT_I32: return (int32_t)le32(p + i * 4);
     case MS_DT_I64: {
-        uint64_t u = 0;
-        for (int b = 7; b >= 0; b--) u = u << 8 | p[i * 8 + b];
+        uint64_t u = (uint64_t)le32(p + i * 8) | (uint64_t)le32(p + i * 8 + 4) << 32;
         return (double)(int64_t)u;
     }
     }
@@ -268,7 +270,7 @@ static ms_status to_depthwise_layout(tfl_ctx *c, ms_tensor *t, size_t elem)
     return MS_OK;
 }
 
-static ms_status mark_size(tfl_ctx *c)
+static ms_status grow_produced(tfl_ctx *c)
 {
     if (c->g->n_tensors <= c->n_produced) return MS_OK;
     bool *p = realloc(c->produced, (size_t)c->g->n_tensors * sizeof *p);
@@ -290,7 +292,7 @@ static ms_status add_tensor(tfl_ctx *c, int32_t index, bool depthwise, int *id)
     int tid = ms_graph_add_tensor(c->g, name, r.ndim, r.shape, r.dtype);
     free(name);
     if (tid < 0) return tfl_fail(c, MS_ERR_NOMEM, "tensor %d: out of memory", index);
-    if ((s = mark_size(c))) return s;
+    if ((s = grow_produced(c))) return s;
     ms_tensor *t = &c->g->tensors[tid];
     if ((s = read_quant(c, index, &r, &t->quant))) return s;
     if (depthwise && (!r.bytes || r.ndim != 4 || r.shape[0] != 1))
@@ -345,14 +347,18 @@ ms_status tfl_const_ints(tfl_ctx *c, int32_t index, int64_t *vals, int max, int 
     if (r.numel > max)
         return tfl_fail(c, MS_ERR_UNSUPPORTED, "tensor %d '%.*s' has %lld values, at most %d are supported",
                         index, nl, r.name, (long long)r.numel, max);
-    for (int64_t i = 0; i < r.numel; i++) vals[i] = (int64_t)raw_value(r.bytes, r.dtype, i);
+    for (int64_t i = 0; i < r.numel; i++) {
+        const uint8_t *p = r.bytes + i * (int64_t)r.elem_size;
+        vals[i] = r.dtype == MS_DT_I32 ? (int32_t)le32(p)
+                                       : (int64_t)((uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32);
+    }
     *n = (int)r.numel;
     return MS_OK;
 }
 
 ms_status tfl_set_produced(tfl_ctx *c, int id)
 {
-    ms_status s = mark_size(c);
+    ms_status s = grow_produced(c);
     if (s) return s;
     if (id >= 0 && id < c->n_produced) c->produced[id] = true;
     return MS_OK;

@@ -218,8 +218,9 @@ static ms_status check_bias(tfl_ctx *c, const tfl_op *op, int x, int w, int b)
     const uint8_t *q = bt->qdata;
     for (int64_t i = 0; i < o; i++) {
         float ws = wt->quant.scale[wt->quant.n > 1 ? i : 0];
-        int32_t v;
-        memcpy(&v, q + i * 4, 4);
+        const uint8_t *p = q + i * 4; /* little-endian, as stored */
+        int32_t v = (int32_t)((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+                              (uint32_t)p[3] << 24);
         bt->data[i] = (float)((double)xt->quant.scale[0] * ws * v);
     }
     return MS_OK;

@@ -16,7 +16,7 @@
  *          single-tensor, so rule 1 already excludes them);
  *      (c) never between a PAD and the convolution or pooling reading it (the pad is
  *          part of that layer);
- *      (e) never between a node and a CLIP or BATCH_NORM that reads its output: a
+ *      (d) never between a node and a CLIP or BATCH_NORM that reads its output: a
  *          separate activation or normalisation belongs to the layer before it. This
  *          is not needed for the TFLite models, whose activations are fused, but
  *          without it a graph imported with unfused ReLU and batch norm (ONNX, Keras)
@@ -199,7 +199,7 @@ static void exclude(bool *excluded, int from, int to)
     for (int c = from + 1; c <= to; c++) excluded[c] = true;
 }
 
-/* Applies rules 2(a), 2(b), 2(c), 2(e) and 3 of the comment at the top. */
+/* Applies rules 2(a), 2(b), 2(c), 2(d) and 3 of the comment at the top. */
 static void mark_exclusions(const ms_graph *g, const usage *u, bool *excluded)
 {
     int classifier = -1;

@@ -156,7 +156,7 @@ static ms_status scale(ms_frame_converter *c, const source *s, int dst_w, int ds
 static ms_status convert(ms_frame_converter *c, const source *s, const ms_input_spec *spec,
                          ms_resize_mode mode, float *out, const char *what, ms_error *err)
 {
-    ms_resize_geometry g;
+    ms_resize_geometry g = {0, 0, 0, 0};
     ms_status st = ms_resize_geometry_for(s->w, s->h, spec, mode, &g, err);
     if (st != MS_OK) return ms_error_prefix(err, "%s", what);
     enum AVPixelFormat dst_fmt = spec->channels == 1 ? AV_PIX_FMT_GRAY8 : AV_PIX_FMT_RGB24;

@@ -1,8 +1,9 @@
-/* Greedy search: start from the cheapest schedule (every app at its deepest chokepoint and
- * lowest rate) and repeatedly apply the single-app change with the best value gained per
- * unit of extra cost that still fits the budget. For the max-min objective it instead
- * lifts the worst app by its cheapest improving change. Costs are exact (the stem without
- * the moving app is known from each segment's two highest rates). */
+/* Greedy search: start from the best uniform-stem schedule (ms_search_uniform_stems) or,
+ * for the max-min objective, from the cheapest schedule (every app at its deepest
+ * chokepoint and lowest rate), then repeatedly apply the single-app change with the best
+ * value gained per unit of extra cost that still fits the budget; for max-min, lift the
+ * worst app by its cheapest improving change. Costs are exact (the stem without the moving
+ * app is known from each segment's two highest rates). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,6 +98,15 @@ ms_status ms_search_greedy(const ms_problem *pb, bool lift_min, int *choice, ms_
             if (o->cut > p->cut || (o->cut == p->cut && o->fps < p->fps)) pick = i;
         }
         choice[a] = pick;
+    }
+    if (!lift_min) {
+        bool found;
+        int *start = malloc(sizeof *start * (size_t)pb->n_apps);
+        if (!start) return ms_errorf(err, MS_ERR_NOMEM, "scheduler: out of memory");
+        ms_status st = ms_search_uniform_stems(pb, start, &found, err);
+        if (!st && found) memcpy(choice, start, sizeof *choice * (size_t)pb->n_apps);
+        free(start);
+        if (st) return st;
     }
     double cost = ms_problem_cost(pb, choice);
     if (cost > pb->capacity) return MS_OK;

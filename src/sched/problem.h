@@ -56,16 +56,22 @@ typedef struct {
     long nodes;
 } ms_search_result;
 
-/* Exact branch and bound for the sum of values (choice: n_apps option indices, filled when
+/* Exact branch and bound for the sum of values (stairs.c) (choice: n_apps option indices, filled when
  * found; it may hold a starting incumbent when `found` is set on entry). */
 ms_status ms_search_exact(const ms_problem *pb, double deadline, int *choice, ms_search_result *res,
                           ms_error *err);
 /* Whether some schedule fits the capacity (cheapest-first depth-first search). */
 ms_status ms_search_feasible(const ms_problem *pb, double deadline, int *choice, ms_search_result *res,
                              ms_error *err);
+/* A starting schedule: the best, over stems of one rate up to one chokepoint, of the
+ * knapsack each such stem leaves, rounded greedily (stairs.c). */
+ms_status ms_search_uniform_stems(const ms_problem *pb, int *choice, bool *found, ms_error *err);
 /* Greedy upgrades by value per cost; for the max-min objective it lifts the worst app. */
 ms_status ms_search_greedy(const ms_problem *pb, bool lift_min, int *choice, ms_search_result *res,
                            ms_error *err);
+
+/* Search order of the apps: most valuable decisions first, identical apps adjacent. */
+void ms_search_order(const ms_problem *pb, int *order);
 
 /* Exact cost of a choice on the problem's segments. */
 double ms_problem_cost(const ms_problem *pb, const int *choice);

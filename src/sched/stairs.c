@@ -1,0 +1,472 @@
+/* Exact search for the sum of the apps' values: branch and bound over the stem first,
+ * then over the apps.
+ *
+ * Any schedule's stem is a staircase: G[j] = highest fps among apps still sharing segment
+ * j, non-increasing in j. Conversely, for any non-increasing G with values in the fps
+ * levels (or 0), an app may take option (cut c, fps f) when c = 0 or f <= G[c-1], and the
+ * schedule then costs at most stem(G) + sum of branches, with equality for the tight
+ * staircase. So the optimum is the best, over staircases, of a multiple-choice knapsack
+ * in which every app picks independently among the options the staircase allows.
+ *
+ * Outer search: G[0], G[1], ... in turn. With G[0..j) fixed, an option with c <= j costs
+ * exactly its branch (if allowed); an option with c > j needs f <= G[j-1] and shares the
+ * undecided tail of the stem with the other apps: the tail costs at least the average over
+ * all n apps of f * tail-units-to-c (a maximum is at least an average), so charging
+ * branch + f * (P[c] - P[j]) / n underestimates every completion. The LP relaxation of the
+ * knapsack over these costs (each app's upper convex hull, steps by decreasing value per
+ * cost) bounds every staircase below the node; children are visited best bound first.
+ * Inner search (a full staircase): branch and bound over the apps with the same LP bound,
+ * now with exact costs; identical apps keep non-decreasing option indices (symmetry). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sched/problem.h"
+
+typedef struct {
+    double cost, value;
+    int option;
+} point;
+
+typedef struct {
+    double dcost, dvalue;
+    int pos; /* search position of the step's app */
+    int to;  /* option the step leads to */
+} step;
+
+typedef struct {
+    const ms_problem *pb;
+    int n, nseg, kmax;
+    int *order;
+    double *prefix; /* prefix[i]: per-frame cost of segments [0, i) */
+    double *G;      /* staircase being built */
+    double *cost;   /* n x kmax: option costs at the current node (INFINITY: not allowed) */
+    point *pts;
+    step *steps;
+    int nsteps;
+    double *base_cost, *base_value; /* inner: suffix sums of each app's cheapest allowed option */
+    int *ord;  /* n x kmax: inner search's option order per app (allowed options only) */
+    int *nord; /* how many each app has */
+    double *key; /* workspace: reduced values for the ordering */
+    double lambda; /* LP price of cost at the leaf's root: orders options by v - lambda * cost */
+    int *cur, *best;
+    bool found;
+    double best_value;
+    long nodes;
+    double deadline;
+    bool aborted;
+    double open_bound;
+} stairs;
+
+static int compare_points(const void *a, const void *b)
+{
+    const point *x = a, *y = b;
+    if (x->cost != y->cost) return x->cost < y->cost ? -1 : 1;
+    return (x->value < y->value) - (x->value > y->value);
+}
+
+static int compare_steps(const void *a, const void *b)
+{
+    const step *x = a, *y = b;
+    double l = x->dvalue * y->dcost, r = y->dvalue * x->dcost; /* decreasing value per cost */
+    return (l < r) - (l > r);
+}
+
+static bool out_of_time(stairs *S)
+{
+    if (S->aborted) return true;
+    if (S->deadline > 0 && (S->nodes & 63) == 0 && ms_now() > S->deadline) S->aborted = true;
+    return S->aborted;
+}
+
+/* Option costs with the staircase fixed on segments [0, j). */
+static void node_costs(stairs *S, int j)
+{
+    const ms_problem *pb = S->pb;
+    for (int a = 0; a < S->n; a++) {
+        const ms_app_options *ao = &pb->apps[a];
+        double *row = S->cost + (size_t)a * S->kmax;
+        for (int i = 0; i < ao->n_options; i++) {
+            const ms_option *o = &ao->options[i];
+            if (o->cut <= j)
+                row[i] = (o->cut == 0 || o->fps <= S->G[o->cut - 1]) ? o->branch : INFINITY;
+            else if (j > 0 && o->fps > S->G[j - 1])
+                row[i] = INFINITY;
+            else
+                row[i] = o->branch + o->fps * (S->prefix[o->cut] - S->prefix[j]) / S->n;
+        }
+    }
+}
+
+/* Appends app a's upper-hull steps (tagged pos) to S->steps; returns its cheapest point,
+ * or cost INFINITY when it has no allowed option. */
+static point app_hull(stairs *S, int a, int pos)
+{
+    const ms_app_options *ao = &S->pb->apps[a];
+    const double *row = S->cost + (size_t)a * S->kmax;
+    int k = 0;
+    for (int i = 0; i < ao->n_options; i++)
+        if (row[i] < INFINITY) S->pts[k++] = (point){row[i], ao->options[i].value, i};
+    if (k == 0) return (point){INFINITY, 0, -1};
+    qsort(S->pts, (size_t)k, sizeof *S->pts, compare_points);
+    int h = 1;
+    for (int i = 1; i < k; i++) {
+        point p = S->pts[i];
+        if (p.value <= S->pts[h - 1].value) continue;
+        while (h >= 2) {
+            point u = S->pts[h - 2], v = S->pts[h - 1];
+            if ((v.value - u.value) * (p.cost - u.cost) <= (p.value - u.value) * (v.cost - u.cost)) h--;
+            else break;
+        }
+        S->pts[h++] = p;
+    }
+    for (int i = 1; i < h; i++)
+        S->steps[S->nsteps++] = (step){S->pts[i].cost - S->pts[i - 1].cost,
+                                       S->pts[i].value - S->pts[i - 1].value, pos, S->pts[i].option};
+    return S->pts[0];
+}
+
+/* Greedy fill of sorted steps (skipping apps before position from) into room. */
+static double fill_steps(const stairs *S, int from, double room)
+{
+    double gain = 0;
+    for (int i = 0; i < S->nsteps; i++) {
+        const step *st = &S->steps[i];
+        if (st->pos < from) continue;
+        if (st->dcost <= room) {
+            room -= st->dcost;
+            gain += st->dvalue;
+        } else {
+            return gain + st->dvalue * (room / st->dcost);
+        }
+    }
+    return gain;
+}
+
+/* LP bound over all apps at the current costs; -INFINITY when nothing fits. */
+static double lp_bound(stairs *S, double cap_left)
+{
+    S->nsteps = 0;
+    double base_cost = 0, base_value = 0;
+    for (int a = 0; a < S->n; a++) {
+        point p = app_hull(S, a, 0);
+        if (p.cost == INFINITY) return -INFINITY;
+        base_cost += p.cost;
+        base_value += p.value;
+    }
+    if (base_cost > cap_left) return -INFINITY;
+    qsort(S->steps, (size_t)S->nsteps, sizeof *S->steps, compare_steps);
+    return base_value + fill_steps(S, 0, cap_left - base_cost);
+}
+
+static void record(stairs *S, double value)
+{
+    S->found = true;
+    S->best_value = value;
+    for (int d = 0; d < S->n; d++) {
+        int a = S->order[d];
+        S->best[a] = S->ord[(size_t)a * S->kmax + S->cur[d]];
+    }
+}
+
+static bool beaten(const stairs *S, double bound)
+{
+    return S->found && bound <= S->best_value + 1e-12 * fmax(1.0, fabs(S->best_value));
+}
+
+static void inner(stairs *S, int d, double value, double cap_left)
+{
+    if (d == S->n) {
+        if (!S->found || value > S->best_value) record(S, value);
+        return;
+    }
+    S->nodes++;
+    if (out_of_time(S)) return;
+    double room = cap_left - S->base_cost[d];
+    if (room < 0) return;
+    double bound = value + S->base_value[d] + fill_steps(S, d, room);
+    if (beaten(S, bound)) return;
+    int a = S->order[d];
+    const ms_app_options *ao = &S->pb->apps[a];
+    const double *row = S->cost + (size_t)a * S->kmax;
+    const int *ord = S->ord + (size_t)a * S->kmax;
+    int first = 0;
+    if (d > 0 && ao->group == S->pb->apps[S->order[d - 1]].group) first = S->cur[d - 1];
+    for (int k = first; k < S->nord[a] && !S->aborted; k++) {
+        int i = ord[k];
+        if (row[i] > cap_left) continue;
+        S->cur[d] = k;
+        inner(S, d + 1, value + ao->options[i].value, cap_left - row[i]);
+    }
+    if (S->aborted && bound > S->open_bound) S->open_bound = bound;
+}
+
+/* The price at which the LP relaxation runs out of room: the slope of the step that does
+ * not fit whole (0 when everything fits). */
+static double lp_price(const stairs *S, double room)
+{
+    for (int i = 0; i < S->nsteps; i++) {
+        if (S->steps[i].dcost > room) return S->steps[i].dvalue / S->steps[i].dcost;
+        room -= S->steps[i].dcost;
+    }
+    return 0;
+}
+
+/* Each app's allowed options by decreasing v - lambda * cost: the first dive follows the
+ * LP solution, so a near-optimal incumbent comes early. Identical apps get identical
+ * orders, which keeps the symmetry rule valid. */
+static void order_options(stairs *S)
+{
+    for (int a = 0; a < S->n; a++) {
+        const ms_app_options *ao = &S->pb->apps[a];
+        const double *row = S->cost + (size_t)a * S->kmax;
+        int *ord = S->ord + (size_t)a * S->kmax, k = 0;
+        for (int i = 0; i < ao->n_options; i++) {
+            if (row[i] == INFINITY) continue;
+            double key = ao->options[i].value - S->lambda * row[i];
+            int at = k++;
+            while (at > 0 && S->key[at - 1] < key) { /* insertion: lists are short */
+                S->key[at] = S->key[at - 1];
+                ord[at] = ord[at - 1];
+                at--;
+            }
+            S->key[at] = key;
+            ord[at] = i;
+        }
+        S->nord[a] = k;
+    }
+}
+
+/* A full staircase: the knapsack over the options it allows, exactly. */
+static void leaf(stairs *S, double cap_left)
+{
+    node_costs(S, S->nseg);
+    S->nsteps = 0;
+    S->base_cost[S->n] = S->base_value[S->n] = 0;
+    for (int d = S->n - 1; d >= 0; d--) {
+        point p = app_hull(S, S->order[d], d);
+        if (p.cost == INFINITY) return;
+        S->base_cost[d] = S->base_cost[d + 1] + p.cost;
+        S->base_value[d] = S->base_value[d + 1] + p.value;
+    }
+    qsort(S->steps, (size_t)S->nsteps, sizeof *S->steps, compare_steps);
+    if (S->base_cost[0] > cap_left) return;
+    S->lambda = lp_price(S, cap_left - S->base_cost[0]);
+    order_options(S);
+    inner(S, 0, 0.0, cap_left);
+}
+
+typedef struct {
+    double fps, bound;
+} child;
+
+static int compare_children(const void *a, const void *b)
+{
+    const child *x = a, *y = b;
+    return (x->bound < y->bound) - (x->bound > y->bound);
+}
+
+/* Decides G[j] given G[0..j); stem_cost is the cost of segments [0, j). */
+static void outer(stairs *S, int j, double stem_cost)
+{
+    const ms_problem *pb = S->pb;
+    double cap_left = pb->capacity - stem_cost;
+    if (j == S->nseg) {
+        leaf(S, cap_left);
+        return;
+    }
+    S->nodes++;
+    if (out_of_time(S)) return;
+    double top = j > 0 ? S->G[j - 1] : INFINITY;
+    child *kids = malloc(sizeof *kids * (size_t)(pb->n_levels + 1));
+    if (!kids) {
+        S->aborted = true; /* reported as an inexact result with its bound */
+        return;
+    }
+    int nk = 0;
+    for (int l = -1; l < pb->n_levels; l++) {
+        double g = l < 0 ? 0 : pb->levels[l];
+        if (g > top) break;
+        /* G[j] = 0 ends the stem: every later segment is 0 too */
+        for (int i = j; i < (g == 0 ? S->nseg : j + 1); i++) S->G[i] = g;
+        node_costs(S, g == 0 ? S->nseg : j + 1);
+        double b = lp_bound(S, cap_left - pb->seg_cost[j] * g);
+        if (b > -INFINITY) kids[nk++] = (child){g, b};
+    }
+    qsort(kids, (size_t)nk, sizeof *kids, compare_children);
+    for (int k = 0; k < nk && !S->aborted; k++) {
+        if (beaten(S, kids[k].bound)) break;
+        double g = kids[k].fps;
+        for (int i = j; i < (g == 0 ? S->nseg : j + 1); i++) S->G[i] = g;
+        if (g == 0) leaf(S, cap_left);
+        else outer(S, j + 1, stem_cost + pb->seg_cost[j] * g);
+        if (S->aborted && kids[k].bound > S->open_bound) S->open_bound = kids[k].bound;
+    }
+    free(kids);
+}
+
+static bool stairs_init(stairs *S, const ms_problem *pb, double deadline)
+{
+    memset(S, 0, sizeof *S);
+    S->pb = pb;
+    S->n = pb->n_apps;
+    S->nseg = pb->n_segs;
+    S->deadline = deadline;
+    S->open_bound = -INFINITY;
+    int total = 0;
+    for (int a = 0; a < pb->n_apps; a++) {
+        if (pb->apps[a].n_options > S->kmax) S->kmax = pb->apps[a].n_options;
+        total += pb->apps[a].n_options;
+    }
+    size_t n1 = (size_t)S->n + 1;
+    S->order = malloc(sizeof *S->order * n1);
+    S->prefix = calloc((size_t)S->nseg + 1, sizeof *S->prefix);
+    S->G = calloc((size_t)S->nseg + 1, sizeof *S->G);
+    S->cost = malloc(sizeof *S->cost * n1 * (size_t)(S->kmax + 1));
+    S->pts = malloc(sizeof *S->pts * (size_t)(S->kmax + 1));
+    S->steps = malloc(sizeof *S->steps * (size_t)(total + 1));
+    S->base_cost = malloc(sizeof *S->base_cost * n1);
+    S->base_value = malloc(sizeof *S->base_value * n1);
+    S->ord = malloc(sizeof *S->ord * n1 * (size_t)(S->kmax + 1));
+    S->nord = calloc(n1, sizeof *S->nord);
+    S->key = malloc(sizeof *S->key * (size_t)(S->kmax + 1));
+    S->cur = calloc(n1, sizeof *S->cur);
+    S->best = calloc(n1, sizeof *S->best);
+    if (!S->order || !S->prefix || !S->G || !S->cost || !S->pts || !S->steps || !S->base_cost ||
+        !S->base_value || !S->ord || !S->nord || !S->key || !S->cur || !S->best)
+        return false;
+    for (int j = 0; j < S->nseg; j++) S->prefix[j + 1] = S->prefix[j] + pb->seg_cost[j];
+    ms_search_order(pb, S->order);
+    return true;
+}
+
+static void stairs_free(stairs *S)
+{
+    free(S->order);
+    free(S->prefix);
+    free(S->G);
+    free(S->cost);
+    free(S->pts);
+    free(S->steps);
+    free(S->base_cost);
+    free(S->base_value);
+    free(S->ord);
+    free(S->nord);
+    free(S->key);
+    free(S->cur);
+    free(S->best);
+}
+
+ms_status ms_search_exact(const ms_problem *pb, double deadline, int *choice, ms_search_result *res,
+                          ms_error *err)
+{
+    stairs S;
+    bool had_incumbent = res->found;
+    memset(res, 0, sizeof *res);
+    if (!stairs_init(&S, pb, deadline)) {
+        stairs_free(&S);
+        return ms_errorf(err, MS_ERR_NOMEM, "scheduler: out of memory");
+    }
+    if (had_incumbent) {
+        S.found = true;
+        for (int a = 0; a < pb->n_apps; a++) {
+            S.best[a] = choice[a];
+            S.best_value += pb->apps[a].options[choice[a]].value;
+        }
+    }
+    outer(&S, 0, 0.0);
+    res->found = S.found;
+    res->value = S.best_value;
+    res->exact = !S.aborted;
+    res->bound = S.aborted ? fmax(S.open_bound, S.best_value) : S.best_value;
+    if (!S.found && !S.aborted) res->bound = -INFINITY;
+    res->nodes = S.nodes;
+    if (S.found) memcpy(choice, S.best, sizeof *choice * (size_t)pb->n_apps);
+    stairs_free(&S);
+    return MS_OK;
+}
+
+/* The knapsack under one staircase, rounded greedily: every app at its cheapest allowed
+ * option, then hull steps by decreasing value per cost while they fit (an app whose step
+ * does not fit takes no further step). Returns false when the cheapest options do not fit. */
+static bool round_knapsack(stairs *S, double cap_left, int *choice, double *value)
+{
+    node_costs(S, S->nseg);
+    S->nsteps = 0;
+    double cost = 0;
+    *value = 0;
+    for (int a = 0; a < S->n; a++) {
+        point p = app_hull(S, a, a);
+        if (p.cost == INFINITY) return false;
+        choice[a] = p.option;
+        cost += p.cost;
+        *value += p.value;
+        S->cur[a] = 0; /* 1: blocked */
+    }
+    if (cost > cap_left) return false;
+    qsort(S->steps, (size_t)S->nsteps, sizeof *S->steps, compare_steps);
+    for (int i = 0; i < S->nsteps; i++) {
+        const step *st = &S->steps[i];
+        if (S->cur[st->pos]) continue;
+        if (cost + st->dcost > cap_left) {
+            S->cur[st->pos] = 1;
+            continue;
+        }
+        cost += st->dcost;
+        *value += st->dvalue;
+        choice[st->pos] = st->to;
+    }
+    return true;
+}
+
+ms_status ms_search_uniform_stems(const ms_problem *pb, int *choice, bool *found, ms_error *err)
+{
+    stairs S;
+    *found = false;
+    int *trial = malloc(sizeof *trial * (size_t)(pb->n_apps + 1));
+    if (!trial || !stairs_init(&S, pb, 0)) {
+        if (trial) stairs_free(&S);
+        free(trial);
+        return ms_errorf(err, MS_ERR_NOMEM, "scheduler: out of memory");
+    }
+    double best = -INFINITY;
+    for (int c = 0; c <= S.nseg; c++)
+        for (int l = 0; l < (c == 0 ? 1 : pb->n_levels); l++) {
+            double f = c == 0 ? 0 : pb->levels[l], value;
+            for (int j = 0; j < S.nseg; j++) S.G[j] = j < c ? f : 0;
+            if (round_knapsack(&S, pb->capacity - f * S.prefix[c], trial, &value) && value > best) {
+                best = value;
+                *found = true;
+                memcpy(choice, trial, sizeof *choice * (size_t)pb->n_apps);
+            }
+        }
+    stairs_free(&S);
+    free(trial);
+    return MS_OK;
+}
+
+static double option_spread(const ms_app_options *ao)
+{
+    if (ao->n_options == 0) return 0;
+    return ao->options[0].value - ao->options[ao->n_options - 1].value;
+}
+
+static const ms_problem *order_problem; /* qsort has no context argument */
+
+static int compare_order(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    const ms_app_options *ax = &order_problem->apps[x], *ay = &order_problem->apps[y];
+    double sx = option_spread(&order_problem->apps[ax->group]);
+    double sy = option_spread(&order_problem->apps[ay->group]);
+    if (sx != sy) return sx < sy ? 1 : -1;
+    if (ax->group != ay->group) return ax->group - ay->group;
+    return x - y;
+}
+
+void ms_search_order(const ms_problem *pb, int *order)
+{
+    for (int a = 0; a < pb->n_apps; a++) order[a] = a;
+    order_problem = pb;
+    qsort(order, (size_t)pb->n_apps, sizeof *order, compare_order);
+}

@@ -1,0 +1,201 @@
+/* Tests of `mainstream schedule` and `mainstream simulate`: a good scenario (table, JSON,
+ * -o FILE, profile), and bad ones failing with messages that name the field. */
+#include "testutil.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char *dir;
+
+static int setup(void **state)
+{
+    (void)state;
+    dir = ms_test_tmpdir();
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    ms_test_rmdir(dir);
+    return 0;
+}
+
+static const char *write_file(const char *name, const char *text)
+{
+    static char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+#define APP(name, extra, curve)                                                              \
+    "{\"name\": \"" name "\", \"event_length_ms\": 500, \"event_frequency\": 0.2, "          \
+    "\"correlation\": 0.1" extra ", \"curve\": " curve "}"
+#define CURVE "[{\"chokepoint\": 0, \"tpr\": 0.9, \"fpr\": 0.05}, {\"chokepoint\": 2, \"tpr\": 0.8, \"fpr\": 0.1}]"
+
+static const char *good =
+    "{\"stream_fps\": 10, \"budget\": 40, \"unit_costs\": [2, 1.5, 0.5],\n"
+    " \"apps\": [" APP("trains", "", CURVE) ", " APP("cars", ", \"x_vote\": 2, \"weight\": 2", CURVE) "]}\n";
+
+/* Runs the CLI on a scenario text; returns the exit status, stderr in *errout. */
+static int run_schedule(const char *text, const char *extra, char **out, char **errout)
+{
+    const char *path = write_file("s.json", text);
+    const char *args[8] = {"schedule", path, NULL};
+    int n = 2;
+    if (extra) args[n++] = extra;
+    args[n] = NULL;
+    return ms_test_run_cli(args, out, errout);
+}
+
+static void test_schedule_json(void **state)
+{
+    (void)state;
+    char *out, *err;
+    assert_int_equal(run_schedule(good, "--json", &out, &err), 0);
+    cJSON *doc = cJSON_Parse(out);
+    assert_non_null(doc);
+    assert_string_equal(cJSON_GetObjectItem(doc, "policy")->valuestring, "mainstream");
+    assert_string_equal(cJSON_GetObjectItem(doc, "objective")->valuestring, "f1");
+    double value = cJSON_GetObjectItem(doc, "value")->valuedouble;
+    double cost = cJSON_GetObjectItem(doc, "cost")->valuedouble;
+    assert_true(value > 0 && value <= 1);
+    assert_true(cost > 0 && cost <= 40 + 1e-9);
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(doc, "exact")));
+    cJSON *apps = cJSON_GetObjectItem(doc, "apps");
+    assert_int_equal(cJSON_GetArraySize(apps), 2);
+    assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(apps, 1), "name")->valuestring, "cars");
+    assert_non_null(cJSON_GetObjectItem(cJSON_GetArrayItem(apps, 0), "recall"));
+    assert_non_null(cJSON_GetObjectItem(doc, "stem"));
+    assert_non_null(cJSON_GetObjectItem(doc, "stem_tree"));
+    cJSON_Delete(doc);
+    free(out);
+    free(err);
+}
+
+static void test_schedule_table_policies_and_output(void **state)
+{
+    (void)state;
+    const char *policies[4] = {"mainstream", "greedy", "maxsharing", "nosharing"};
+    for (int i = 0; i < 4; i++) {
+        const char *path = write_file("s.json", good);
+        char opt[64], outpath[512];
+        snprintf(opt, sizeof opt, "--policy=%s", policies[i]);
+        snprintf(outpath, sizeof outpath, "%s/out.json", dir);
+        const char *args[] = {"schedule", path, opt, "--compat", "-o", outpath, NULL};
+        char *out, *err;
+        assert_int_equal(ms_test_run_cli(args, &out, &err), 0);
+        assert_non_null(strstr(out, "trains"));
+        assert_non_null(strstr(out, policies[i]));
+        assert_int_equal(access(outpath, R_OK), 0);
+        free(out);
+        free(err);
+    }
+}
+
+static void test_schedule_profile(void **state)
+{
+    (void)state;
+    write_file("p.json", "{\"backend\": \"ref\", \"segments\": [{\"from\": 0, \"to\": 1, \"ms\": 2}, "
+                         "{\"from\": 1, \"to\": 2, \"ms\": 1.5}, {\"from\": 2, \"to\": 3, \"ms\": 0.5}]}");
+    char *out, *err;
+    const char *scenario = "{\"stream_fps\": 10, \"budget\": 40, \"profile\": \"p.json\", \"apps\": [" APP(
+        "trains", "", CURVE) "]}";
+    assert_int_equal(run_schedule(scenario, NULL, &out, &err), 0);
+    free(out);
+    free(err);
+    const char *missing = "{\"stream_fps\": 10, \"budget\": 40, \"profile\": \"nope.json\", \"apps\": [" APP(
+        "trains", "", CURVE) "]}";
+    assert_int_equal(run_schedule(missing, NULL, &out, &err), 1);
+    assert_non_null(strstr(err, "nope.json"));
+    free(out);
+    free(err);
+}
+
+/* Each bad scenario must fail with exit status 1 and a message naming what is wrong. */
+static void expect_failure(const char *text, const char *extra, int status, const char *needle)
+{
+    char *out, *err;
+    int rc = run_schedule(text, extra, &out, &err);
+    if (rc != status || !strstr(err, needle))
+        fail_msg("expected status %d and '%s', got %d: %s", status, needle, rc, err);
+    free(out);
+    free(err);
+}
+
+static void test_bad_scenarios(void **state)
+{
+    (void)state;
+    expect_failure("{\"stream_fps\": 10, \"budget\": 40, \"unit_costs\": [1], \"apps\": [{\"name\": \"a\", "
+                   "\"event_length_ms\": 500, \"event_frequency\": 0.2, \"curve\": " CURVE "}]}",
+                   NULL, 1, "apps[0]: missing field \"correlation\"");
+    expect_failure("{\"stream_fps\": 10, \"budget\": 40, \"unit_costs\": [1, 1], \"apps\": [{\"name\": \"a\", "
+                   "\"event_length_ms\": 500, \"event_frequency\": -0.2, \"correlation\": 0, \"curve\": " CURVE
+                   "}]}",
+                   NULL, 1, "apps[0].event_frequency");
+    expect_failure("{\"stream_fps\": 10, \"budget\": 40, \"unit_costs\": [1, 1], \"apps\": [" APP("a", "", "[]") "]}",
+                   NULL, 1, "apps[0].curve: must not be empty");
+    expect_failure("{\"stream_fps\": 10, \"budget\": 40, \"unit_costs\": [1, 1], \"fps_options\": [1, 20], "
+                   "\"apps\": [" APP("a", "", CURVE) "]}",
+                   NULL, 1, "fps_options[1]");
+    expect_failure("{\"stream_fps\": 10, \"budget\": 40, \"unit_costs\": [1, -1], \"apps\": [" APP("a", "", CURVE) "]}",
+                   NULL, 1, "unit_costs[1]");
+    expect_failure("{\"stream_fps\": 10, \"budget\": 40, \"unit_costs\": [1], \"apps\": [" APP("a", "", CURVE) "]}",
+                   NULL, 1, "apps[0].curve[1].chokepoint");
+    expect_failure("{\"stream_fps\": 10, \"budget\": 40, \"unit_costs\": [1, 1], \"apps\": [" APP(
+                       "a", ", \"package\": \"a.safetensors\"", CURVE) "]}",
+                   NULL, 1, "apps[0].package");
+    expect_failure("{\"stream_fps\": 10, \"budget\": 40, \"unit_costs\": [1, 1], \"apps\": [" APP(
+                       "a", ", \"x_vote\": 0", CURVE) "]}",
+                   NULL, 1, "apps[0].x_vote");
+    expect_failure("{\"stream_fps\": 10, \"budget\": 40, \"unit_costs\": [1, 1], \"apps\": []}", NULL, 1,
+                   "apps: must not be empty");
+    expect_failure("{\"stream_fps\": 10, \"budget\": 40, \"unit_costs\": [1, 1], \"apps\": [", NULL, 1,
+                   "invalid JSON");
+    expect_failure(good, "--policy=best", 2, "unknown policy 'best'");
+    expect_failure(good, "--objective=auc", 2, "unknown objective 'auc'");
+    expect_failure(good, "--budget=0.001", 1, "no schedule fits the budget");
+}
+
+static void test_simulate(void **state)
+{
+    (void)state;
+    char prefix[512], path[600];
+    snprintf(prefix, sizeof prefix, "%s/sim", dir);
+    const char *missing[] = {"simulate", "--reference", "/nonexistent/apps.json", "-o", prefix, NULL};
+    char *out, *err;
+    assert_int_equal(ms_test_run_cli(missing, &out, &err), 1);
+    assert_non_null(strstr(err, "/nonexistent/apps.json"));
+    free(out);
+    free(err);
+    MS_REQUIRE_DATA("reference/mobilenet_apps.json");
+    const char *args[] = {"simulate", "--reference", ms_test_data("reference/mobilenet_apps.json"),
+                          "--max-apps", "3", "-o", prefix, NULL};
+    assert_int_equal(ms_test_run_cli(args, &out, &err), 0);
+    assert_non_null(strstr(out, "3,compat,nosharing,"));
+    snprintf(path, sizeof path, "%s.svg", prefix);
+    assert_int_equal(access(path, R_OK), 0);
+    snprintf(path, sizeof path, "%s.csv", prefix);
+    assert_int_equal(access(path, R_OK), 0);
+    free(out);
+    free(err);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_schedule_json),
+        cmocka_unit_test(test_schedule_table_policies_and_output),
+        cmocka_unit_test(test_schedule_profile),
+        cmocka_unit_test(test_bad_scenarios),
+        cmocka_unit_test(test_simulate),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
