@@ -4,10 +4,12 @@
 #include <string.h>
 
 extern const ms_backend ms_backend_ref;
+extern const ms_backend ms_backend_dnnl;
 
 const ms_backend *ms_backend_find(const char *name)
 {
     if (!strcmp(name, "ref")) return &ms_backend_ref;
+    if (!strcmp(name, "cpu") || !strcmp(name, "dnnl")) return &ms_backend_dnnl;
     return NULL;
 }
 

@@ -1,0 +1,276 @@
+/* The "cpu" backend: compiles a graph into a oneDNN plan and runs it.
+ *
+ * Compiling fuses what oneDNN can fuse (a clip after a convolution, fully connected or
+ * add becomes its eltwise post-op; a zero pad before a convolution becomes its padding),
+ * lowers every node to primitives whose layouts oneDNN chooses (reorders appear only where
+ * two primitives disagree, at the plan's ends, and before ops that need plain NHWC), and
+ * creates every primitive, weight reorder and buffer once. Running binds the caller's
+ * arrays and executes the primitives in order.
+ *
+ * Threads: Debian's oneDNN 2.6 is built with the OpenMP runtime (DNNL_CPU_RUNTIME ==
+ * DNNL_RUNTIME_OMP), so the thread count is OpenMP's: compile and run set
+ * omp_set_num_threads(opts.threads) on the calling thread (primitives size their work
+ * split at creation) and restore the caller's setting afterwards. */
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/dnnl/dnnl_internal.h"
+
+static void plan_free(ms_plan *base)
+{
+    dn_plan *p = (dn_plan *)base;
+    if (!p) return;
+    for (int i = 0; i < p->n_steps; i++) {
+        dnnl_primitive_destroy(p->steps[i].prim);
+        free(p->steps[i].args);
+    }
+    for (int i = 0; i < p->n_mems; i++) dnnl_memory_destroy(p->mems[i].mem);
+    for (int i = 0; i < p->n_bufs; i++) free(p->bufs[i].data);
+    free(p->steps);
+    free(p->mems);
+    free(p->bufs);
+    free(p->scratch);
+    if (p->stream) dnnl_stream_destroy(p->stream);
+    if (p->engine) dnnl_engine_destroy(p->engine);
+    free(p);
+}
+
+static bool is_graph_output(const ms_graph *g, int t)
+{
+    for (int i = 0; i < g->n_outputs; i++)
+        if (g->outputs[i] == t) return true;
+    return false;
+}
+
+/* Fuses clips into their producers and spatial zero pads into the convolution that
+ * reads them, when nothing else reads the intermediate tensor. */
+static void fuse(const ms_graph *g, dn_node *nodes, const int *readers, const int *producer)
+{
+    for (int j = 0; j < g->n_nodes; j++) {
+        dn_node *d = &nodes[j];
+        if (d->n.kind != MS_OP_CLIP || d->n.n_inputs != 1) continue;
+        int t = d->in0, i = producer[t];
+        if (i < 0 || readers[t] != 1 || is_graph_output(g, t)) continue;
+        dn_node *src = &nodes[i];
+        ms_op_kind k = src->n.kind;
+        if (k != MS_OP_CONV2D && k != MS_OP_FULLY_CONNECTED && k != MS_OP_ADD) continue;
+        if (d->n.act_min > src->n.act_min) src->n.act_min = d->n.act_min;
+        if (d->n.act_max < src->n.act_max) src->n.act_max = d->n.act_max;
+        src->n.output = d->n.output;
+        d->skip = true;
+    }
+    for (int k = 0; k < g->n_nodes; k++) {
+        dn_node *conv = &nodes[k];
+        if (conv->n.kind != MS_OP_CONV2D) continue;
+        int t = conv->in0, j = producer[t];
+        if (j < 0 || readers[t] != 1 || is_graph_output(g, t)) continue;
+        dn_node *pad = &nodes[j];
+        if (pad->n.kind != MS_OP_PAD || pad->skip || g->tensors[t].ndim != 4) continue;
+        const int(*pp)[2] = pad->n.pads;
+        if (pp[0][0] || pp[0][1] || pp[3][0] || pp[3][1]) continue;
+        conv->n.pad_top += pp[1][0];
+        conv->n.pad_bottom += pp[1][1];
+        conv->n.pad_left += pp[2][0];
+        conv->n.pad_right += pp[2][1];
+        conv->in0 = pad->in0;
+        pad->skip = true;
+    }
+}
+
+/* SAME padding as TensorFlow resolves it (out = ceil(in / stride), the odd pixel after),
+ * for graphs whose importer set shapes without ms_graph_infer_shapes. */
+static void same_pads(int64_t in, int k, int stride, int dilation, int *before, int *after)
+{
+    int64_t eff = (int64_t)(k - 1) * dilation + 1, out = (in + stride - 1) / stride;
+    int64_t total = (out - 1) * stride + eff - in;
+    if (total < 0) total = 0;
+    *before = (int)(total / 2);
+    *after = (int)(total - total / 2);
+}
+
+static void resolve_padding(const ms_graph *g, ms_node *n)
+{
+    if (n->kind != MS_OP_CONV2D && n->kind != MS_OP_AVG_POOL && n->kind != MS_OP_MAX_POOL) return;
+    const ms_tensor *x = &g->tensors[n->inputs[0]];
+    int kh = n->kernel_h, kw = n->kernel_w;
+    if (n->kind == MS_OP_CONV2D && n->n_inputs > 1 && n->inputs[1] >= 0 && n->inputs[1] < g->n_tensors &&
+        g->tensors[n->inputs[1]].ndim == 4) {
+        kh = (int)g->tensors[n->inputs[1]].shape[1];
+        kw = (int)g->tensors[n->inputs[1]].shape[2];
+    }
+    if (n->padding == MS_PAD_VALID) n->pad_top = n->pad_bottom = n->pad_left = n->pad_right = 0;
+    if (n->padding != MS_PAD_SAME || x->ndim != 4) return;
+    same_pads(x->shape[1], kh, n->stride_h, n->dilation_h, &n->pad_top, &n->pad_bottom);
+    same_pads(x->shape[2], kw, n->stride_w, n->dilation_w, &n->pad_left, &n->pad_right);
+}
+
+/* Builds the fused node list and the last reader of every tensor. */
+static ms_status prepare(dn_ctx *c, dn_node **out)
+{
+    const ms_graph *g = c->g;
+    dn_node *nodes = calloc((size_t)g->n_nodes + 1, sizeof *nodes);
+    int *readers = calloc((size_t)g->n_tensors + 1, sizeof *readers);
+    int *producer = malloc(((size_t)g->n_tensors + 1) * sizeof *producer);
+    if (!nodes || !readers || !producer) {
+        free(nodes);
+        free(readers);
+        free(producer);
+        return ms_errorf(c->err, MS_ERR_NOMEM, "out of memory compiling a oneDNN plan");
+    }
+    for (int t = 0; t < g->n_tensors; t++) producer[t] = -1;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const ms_node *n = &g->nodes[i];
+        if (n->n_inputs < 1 || n->output < 0 || n->output >= g->n_tensors) {
+            free(nodes);
+            free(readers);
+            free(producer);
+            return ms_errorf(c->err, MS_ERR_INVALID, "%s: node '%s' (%s) has no input or no output",
+                             g->source ? g->source : "graph", n->name, ms_op_name(n->kind));
+        }
+        nodes[i].n = *n;
+        nodes[i].in0 = n->inputs[0];
+        if (n->inputs[0] >= 0 && n->inputs[0] < g->n_tensors) resolve_padding(g, &nodes[i].n);
+        producer[n->output] = i;
+        for (int k = 0; k < n->n_inputs; k++)
+            if (n->inputs[k] >= 0 && n->inputs[k] < g->n_tensors) readers[n->inputs[k]]++;
+    }
+    fuse(g, nodes, readers, producer);
+    for (int t = 0; t < g->n_tensors; t++) c->last_use[t] = -1;
+    for (int i = 0; i < g->n_nodes; i++) {
+        if (nodes[i].skip) continue;
+        c->last_use[nodes[i].in0] = i;
+        for (int k = 1; k < nodes[i].n.n_inputs; k++) {
+            int t = nodes[i].n.inputs[k];
+            if (t >= 0 && t < g->n_tensors) c->last_use[t] = i;
+        }
+    }
+    for (int i = 0; i < g->n_outputs; i++) c->last_use[g->outputs[i]] = g->n_nodes;
+    free(readers);
+    free(producer);
+    *out = nodes;
+    return MS_OK;
+}
+
+/* Gives back the buffers of tensors whose last reader was node i, and the node's
+ * temporaries. */
+static void release_after(dn_ctx *c, const dn_node *d, int i)
+{
+    for (int k = 0; k < c->n_temps; k++) dn_buf_put(c, c->temps[k]);
+    c->n_temps = 0;
+    for (int k = 0; k < d->n.n_inputs; k++) {
+        int t = k == 0 ? d->in0 : d->n.inputs[k];
+        if (t < 0 || c->last_use[t] != i || !c->vals[t].ready) continue;
+        dn_buf_put(c, c->vals[t].buf);
+        c->last_use[t] = -2; /* released once even when a node reads it twice */
+    }
+}
+
+/* Allocates every buffer at its final size and points each memory object at its own. */
+static ms_status finish(dn_ctx *c)
+{
+    dn_plan *p = c->p;
+    for (int i = 0; i < p->n_bufs; i++) {
+        size_t size = (p->bufs[i].size + 63) / 64 * 64;
+        p->bufs[i].data = aligned_alloc(64, size ? size : 64);
+        if (!p->bufs[i].data) return ms_errorf(c->err, MS_ERR_NOMEM, "out of memory allocating oneDNN buffers");
+        if (p->bufs[i].pinned) memset(p->bufs[i].data, 0, size);
+    }
+    if (p->scratch_size) {
+        p->scratch = aligned_alloc(64, (p->scratch_size + 63) / 64 * 64);
+        if (!p->scratch) return ms_errorf(c->err, MS_ERR_NOMEM, "out of memory allocating oneDNN scratchpad");
+    }
+    for (int i = 0; i < p->n_mems; i++) {
+        int b = p->mems[i].buf;
+        void *h = b >= 0 ? p->bufs[b].data : b == DN_BUF_SCRATCH ? p->scratch : NULL;
+        if (h) DN_TRY(c, dnnl_memory_set_data_handle(p->mems[i].mem, h), "binding a buffer");
+    }
+    return MS_OK;
+}
+
+static ms_status lower_graph(dn_ctx *c)
+{
+    const ms_graph *g = c->g;
+    int in = g->inputs[0];
+    dnnl_memory_desc_t md;
+    dn_plain_md(c, in, dnnl_f32, &md);
+    dn_value *v = &c->vals[in];
+    v->ready = true;
+    v->md = md;
+    v->buf = DN_BUF_INPUT;
+    ms_status st = dn_mem_new(c, &md, DN_BUF_INPUT, &v->mem);
+    dn_node *nodes = NULL;
+    if (!st) st = prepare(c, &nodes);
+    for (int i = 0; !st && i < g->n_nodes; i++) {
+        if (nodes[i].skip) continue;
+        c->node = &nodes[i];
+        st = dn_lower_node(c, &nodes[i]);
+        if (!st) release_after(c, &nodes[i], i);
+    }
+    c->node = NULL;
+    free(nodes);
+    if (!st) st = dn_final_output(c, g->outputs[0]);
+    if (!st) st = finish(c);
+    return st;
+}
+
+static ms_status dnnl_compile(const ms_graph *g, const ms_plan_options *opts, ms_plan **out, ms_error *err)
+{
+    dn_plan *p = calloc(1, sizeof *p);
+    dn_ctx c = {.p = p, .g = g, .batch = opts->batch, .precision = opts->precision, .err = err};
+    c.vals = calloc((size_t)g->n_tensors + 1, sizeof *c.vals);
+    c.last_use = calloc((size_t)g->n_tensors + 1, sizeof *c.last_use);
+    if (!p || !c.vals || !c.last_use) {
+        free(p);
+        free(c.vals);
+        free(c.last_use);
+        return ms_errorf(err, MS_ERR_NOMEM, "out of memory compiling a oneDNN plan");
+    }
+    p->base.backend = &ms_backend_dnnl;
+    p->base.opts = *opts;
+    p->base.in_numel = ms_tensor_numel(&g->tensors[g->inputs[0]]);
+    p->base.out_numel = ms_tensor_numel(&g->tensors[g->outputs[0]]);
+    int saved = omp_get_max_threads();
+    omp_set_num_threads(opts->threads);
+    ms_status st = MS_OK;
+    dnnl_status_t s = dnnl_engine_create(&p->engine, dnnl_cpu, 0);
+    if (s == dnnl_success) s = dnnl_stream_create(&p->stream, p->engine, dnnl_stream_default_flags);
+    if (s != dnnl_success) st = dn_fail(&c, s, "engine creation");
+    if (!st) st = lower_graph(&c);
+    omp_set_num_threads(saved);
+    free(c.vals);
+    free(c.last_use);
+    free(c.temps);
+    if (st) {
+        plan_free(&p->base);
+        return st;
+    }
+    *out = &p->base;
+    return MS_OK;
+}
+
+static ms_status dnnl_run(ms_plan *base, const float *in, float *out, ms_error *err)
+{
+    dn_plan *p = (dn_plan *)base;
+    /* The input memory is only ever read (it is the source of reorders and convolutions),
+     * so handing oneDNN a non-const pointer to it is safe. */
+    for (int i = 0; i < p->n_mems; i++) {
+        int b = p->mems[i].buf;
+        if (b == DN_BUF_INPUT) dnnl_memory_set_data_handle(p->mems[i].mem, (void *)in);
+        if (b == DN_BUF_OUTPUT) dnnl_memory_set_data_handle(p->mems[i].mem, out);
+    }
+    int saved = omp_get_max_threads();
+    omp_set_num_threads(base->opts.threads);
+    dnnl_status_t s = dnnl_success;
+    for (int i = 0; s == dnnl_success && i < p->n_steps; i++)
+        s = dnnl_primitive_execute(p->steps[i].prim, p->stream, p->steps[i].n_args, p->steps[i].args);
+    if (s == dnnl_success) s = dnnl_stream_wait(p->stream);
+    omp_set_num_threads(saved);
+    if (s != dnnl_success)
+        return ms_errorf(err, MS_ERR_BACKEND, "oneDNN plan: running a primitive failed: %s",
+                         s == dnnl_out_of_memory ? "out of memory" : "execution error");
+    return MS_OK;
+}
+
+const ms_backend ms_backend_dnnl = {"cpu", dnnl_compile, dnnl_run, plan_free};

@@ -1,0 +1,148 @@
+/* Internals of the oneDNN backend shared by its files: the plan (a list of primitives
+ * with their arguments, run in order), the compile context that lowers graph nodes into
+ * it, and the helpers every op lowering uses.
+ *
+ * Memory: activations live in buffers that the compiler hands out and takes back as
+ * tensors die (liveness over the topological node order), so a plan's footprint is a few
+ * activation-sized buffers, not one per tensor. Buffers are virtual while compiling (an id
+ * and a size that may still grow); they are allocated once at the end and every memory
+ * object then gets its data handle. The plan's input and output are the caller's arrays:
+ * memory objects bound to them get their handles at each run. */
+#ifndef MS_BACKEND_DNNL_INTERNAL_H
+#define MS_BACKEND_DNNL_INTERNAL_H
+
+#include <oneapi/dnnl/dnnl.h>
+#include <stdbool.h>
+
+#include "backend/backend.h"
+
+/* Buffer ids below 0 are not in the pool. */
+enum { DN_BUF_INPUT = -1, DN_BUF_OUTPUT = -2, DN_BUF_SCRATCH = -3, DN_BUF_OWNED = -4 };
+
+typedef struct {
+    size_t size;
+    int refs;    /* values (tensor views) still using it while compiling */
+    bool pinned; /* never reused: holds zero padding that must stay zero */
+    void *data;
+} dn_buf;
+
+typedef struct {
+    dnnl_memory_t mem;
+    int buf; /* a pool id, or one of DN_BUF_* */
+} dn_mem;
+
+typedef struct {
+    dnnl_primitive_t prim;
+    dnnl_exec_arg_t *args;
+    int n_args;
+} dn_step;
+
+typedef struct {
+    ms_plan base;
+    dnnl_engine_t engine;
+    dnnl_stream_t stream;
+    dn_step *steps;
+    int n_steps;
+    dn_mem *mems;
+    int n_mems;
+    dn_buf *bufs;
+    int n_bufs;
+    void *scratch;
+    size_t scratch_size;
+} dn_plan;
+
+/* The current form of one graph tensor while compiling: its layout and data type (f32,
+ * or u8 in int8 plans) and the memory object over the buffer that holds it. */
+typedef struct {
+    bool ready;
+    dnnl_memory_desc_t md;
+    dnnl_memory_t mem;
+    int buf;
+} dn_value;
+
+/* A node as the compiler sees it after fusion: activations of a following clip moved in,
+ * a zero pad in front of a convolution moved into its padding. */
+typedef struct {
+    ms_node n;
+    int in0;     /* first input (a pad's input when the pad was fused) */
+    bool skip;   /* fused into another node */
+} dn_node;
+
+typedef struct {
+    dn_plan *p;
+    const ms_graph *g;
+    int batch;
+    ms_precision precision;
+    dn_value *vals;   /* per tensor */
+    int *last_use;    /* per tensor: last node reading it; n_nodes for the output */
+    int *temps;       /* buffers to give back once the current node is lowered */
+    int n_temps;
+    const dn_node *node; /* being lowered, for messages */
+    ms_error *err;
+} dn_ctx;
+
+/* Reports a failed oneDNN call as MS_ERR_BACKEND naming the node being lowered. */
+ms_status dn_fail(dn_ctx *c, dnnl_status_t s, const char *what);
+#define DN_TRY(c, call, what)                              \
+    do {                                                   \
+        dnnl_status_t dn_s_ = (call);                      \
+        if (dn_s_ != dnnl_success) return dn_fail(c, dn_s_, what); \
+    } while (0)
+
+/* The plain (NHWC / row-major) descriptor of tensor t at the plan's batch size; 4-D
+ * tensors get oneDNN's logical order N, C, H, W with the nhwc tag. */
+void dn_plain_md(const dn_ctx *c, int t, dnnl_data_type_t dt, dnnl_memory_desc_t *md);
+/* The same dimensions with format_tag any, for primitives to choose a layout. */
+void dn_any_md(const dnnl_memory_desc_t *plain, dnnl_data_type_t dt, dnnl_memory_desc_t *md);
+
+/* An attribute with a user-provided scratchpad (one per plan, see dn_emit). */
+ms_status dn_attr(dn_ctx *c, dnnl_primitive_attr_t *attr);
+/* Adds the activation [lo, hi] (scaled by 1/scale, for int8 outputs) as an eltwise
+ * post-op; nothing when there is none. */
+ms_status dn_attr_act(dn_ctx *c, dnnl_primitive_attr_t attr, float lo, float hi, float scale);
+
+/* A memory object over buffer buf (a pool id or DN_BUF_*), registered in the plan. */
+ms_status dn_mem_new(dn_ctx *c, const dnnl_memory_desc_t *md, int buf, dnnl_memory_t *out);
+/* A memory object holding its own copy of data (constants), in layout md, converted
+ * from the plain f32 array src in layout src_md. */
+ms_status dn_const(dn_ctx *c, const dnnl_memory_desc_t *src_md, const void *src,
+                   const dnnl_memory_desc_t *md, dnnl_memory_t *out);
+
+/* Takes a buffer of at least size bytes from the pool (it holds one reference). */
+int dn_buf_take(dn_ctx *c, size_t size, bool pinned);
+void dn_buf_put(dn_ctx *c, int buf);
+
+/* Creates the primitive for pd, appends it with args (DNNL_ARG_SCRATCHPAD is added
+ * here) to the plan; the pd is destroyed either way. */
+ms_status dn_emit(dn_ctx *c, dnnl_primitive_desc_t pd, const dnnl_exec_arg_t *args, int n_args);
+
+/* Tensor t in layout want: its value's memory when the layouts agree, else a reorder
+ * (quantising or dequantising when the data types differ) into a buffer that lives until
+ * the current node is lowered. */
+ms_status dn_input(dn_ctx *c, int t, const dnnl_memory_desc_t *want, dnnl_memory_t *out);
+/* The same, also telling which buffer holds the result (for views of it). */
+ms_status dn_input_buf(dn_ctx *c, int t, const dnnl_memory_desc_t *want, dnnl_memory_t *out,
+                       int *buf);
+/* The layout an f32 op reads tensor t in: its value's own when that is f32, else plain. */
+void dn_f32_md(const dn_ctx *c, int t, dnnl_memory_desc_t *md);
+/* Appends a reorder of tensor t's data from src into dst (converting data types with
+ * t's quantisation). */
+ms_status dn_reorder(dn_ctx *c, int t, const dnnl_memory_desc_t *src_md, dnnl_memory_t src,
+                     const dnnl_memory_desc_t *dst_md, dnnl_memory_t dst);
+/* Gives tensor t a fresh buffer in layout md and makes it t's value. */
+ms_status dn_output(dn_ctx *c, int t, const dnnl_memory_desc_t *md, dnnl_memory_t *out);
+/* Makes tensor t a view (descriptor md) of buffer buf, taking a reference on it. */
+ms_status dn_alias(dn_ctx *c, int t, int buf, const dnnl_memory_desc_t *md);
+
+/* Appends the conversion of tensor t's value into the caller's plain f32 output. */
+ms_status dn_final_output(dn_ctx *c, int t);
+
+/* The descriptor actually chosen by a primitive for one argument. */
+const dnnl_memory_desc_t *dn_pd_md(dnnl_primitive_desc_t pd, dnnl_query_t what);
+
+/* Op lowerings (dnnl_ops.c, dnnl_int8.c). */
+ms_status dn_lower_node(dn_ctx *c, const dn_node *n);
+extern const ms_backend ms_backend_dnnl;
+ms_status dn_lower_conv_int8(dn_ctx *c, const dn_node *n, bool *done);
+
+#endif
