@@ -21,7 +21,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: mainstream run DEPLOYMENT.json [--mode live|offline] [--events FILE] [--scores FILE]\n"
-            "                      [--stats FILE] [--report-every SECONDS]\n"
+            "                      [--stats FILE] [--report-every SECONDS] [--replan-every SECONDS]\n"
             "\n"
             "Runs every app of the deployment on its stream: the base network's shared layers once,\n"
             "each app's own layers at the rate the scheduler gave it, and its scores turned into events.\n"
@@ -32,6 +32,8 @@ static void usage(FILE *out)
             "  --scores FILE     every app's score on every frame it ran on, as JSON lines\n"
             "  --stats FILE      observed rates and costs as JSON, rewritten at each report\n"
             "  --report-every S  progress on stderr every S seconds (default 10; 0: only at the end)\n"
+            "  --replan-every S  live: compare observed and planned costs every S seconds (default 2);\n"
+            "                    a gap over 20%% re-plans the stream with the budget corrected\n"
             "\n"
             "Ctrl-C stops cleanly: open events are closed and written.\n");
 }
@@ -64,6 +66,13 @@ int cmd_run(int argc, char **argv)
             o.report_every_s = strtod(argv[++i], &end);
             if (*end || !(o.report_every_s >= 0)) {
                 fprintf(stderr, "mainstream run: --report-every: '%s' is not a number of seconds\n", argv[i]);
+                return 2;
+            }
+        } else if (!strcmp(a, "--replan-every") && has_value) {
+            char *end;
+            o.replan_check_s = strtod(argv[++i], &end);
+            if (*end || !(o.replan_check_s > 0)) {
+                fprintf(stderr, "mainstream run: --replan-every: '%s' is not a positive number of seconds\n", argv[i]);
                 return 2;
             }
         } else if (a[0] == '-' && a[1]) {

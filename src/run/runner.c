@@ -12,7 +12,7 @@
 #include "run/plan.h"
 #include "run/stream.h"
 
-#define MIN_WINDOW_FRAMES 10 /* root frames a re-plan decision needs at least */
+#define MIN_WINDOW_FRAMES 4 /* root frames a re-plan decision needs at least */
 
 typedef struct {
     ms_detector det;
@@ -300,36 +300,50 @@ static void report(runner *r, bool final)
     cJSON_Delete(stats);
 }
 
-/* Takes frames, plans on the first one, runs full (or, live, any) chunks. Returns
- * whether it did any work. */
-static bool step_stream(runner *r, int s)
+enum { STEP_TOOK = 1, STEP_RAN = 2 };
+
+/* Takes frames, plans on the first one, runs full (or, live, any) chunks. Returns what
+ * it did (STEP_* flags); the stream may be closed afterwards. */
+static int step_stream(runner *r, int s)
 {
     stream_state *st = &r->streams[s];
-    bool busy = false;
+    int did = 0;
     while (st->n_chunk < r->d->batch && ms_stream_take(st->stream, &st->chunk[st->n_chunk])) {
         st->n_chunk++;
-        busy = true;
+        did |= STEP_TOOK;
     }
     bool finished = ms_stream_finished(st->stream);
     ms_error err = {0};
     if (st->n_chunk > 0 && !st->has_plan && plan(r, s, ms_plan_budget_share(r->d, s), &err)) {
         snprintf(st->error, sizeof st->error, "%s", err.msg);
         close_stream(r, s);
-        return true;
+        return did;
     }
     bool ready = st->n_chunk == r->d->batch || (st->n_chunk > 0 && (r->o->live || finished));
     if (ready) {
         if (ms_exec_run(&st->tree, st->chunk, st->n_chunk, on_score, r, &err)) {
             snprintf(st->error, sizeof st->error, "%s", err.msg);
             close_stream(r, s);
-            return true;
+            return did;
         }
         st->n_chunk = 0;
-        busy = true;
+        did |= STEP_RAN;
         if (r->o->live) check_cost(r, s);
     }
     if (finished && st->n_chunk == 0) close_stream(r, s);
-    return busy;
+    return did;
+}
+
+/* Offline: the streams take turns, one chunk each in deployment order, so the outputs'
+ * interleaving is as deterministic as their contents. Returns once stream s ran a chunk
+ * or closed. */
+static void offline_turn(runner *r, int s)
+{
+    while (!r->streams[s].closed && !(r->o->stop && *r->o->stop)) {
+        uint64_t seq = ms_notifier_seq(&r->notify);
+        if (step_stream(r, s) & STEP_RAN) return;
+        if (!r->streams[s].closed) ms_notifier_wait(&r->notify, seq, 0.1);
+    }
 }
 
 static void loop(runner *r)
@@ -337,10 +351,11 @@ static void loop(runner *r)
     double next_report = r->o->report_every_s > 0 ? now_s() + r->o->report_every_s : INFINITY;
     for (;;) {
         uint64_t seq = ms_notifier_seq(&r->notify);
-        bool busy = false, open = false;
+        bool busy = !r->o->live, open = false;
         for (int s = 0; s < r->d->n_streams; s++) {
             if (r->streams[s].closed) continue;
-            busy |= step_stream(r, s);
+            if (r->o->live) busy |= step_stream(r, s) != 0;
+            else offline_turn(r, s);
             open |= !r->streams[s].closed;
         }
         if (!open || (r->o->stop && *r->o->stop)) break;

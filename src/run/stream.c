@@ -202,7 +202,9 @@ static ms_status decode_all(ms_stream *s, ms_video *v, decode_state *d, bool *st
         pthread_mutex_unlock(&s->mu);
         if (st != MS_OK) return st;
         if (end) return MS_OK;
-        (void)local_index;
+        /* a rate given in the deployment overrides the container's timing (image
+         * sequences have none of their own) */
+        if (s->cfg.fps > 0) pts = (double)local_index / s->cfg.fps;
         int64_t index = d->next_index++;
         double seconds = base + pts;
         d->last_seconds = seconds;

@@ -6,6 +6,8 @@
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
 #include <libavutil/opt.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 /* Sends one frame (NULL: flush) and writes the packets that come out. */
 static int fixture_encode(AVCodecContext *enc, AVFormatContext *fc, AVStream *st, AVFrame *frame, AVPacket *pkt)
@@ -70,6 +72,34 @@ done:
     avcodec_free_context(&enc);
     avformat_free_context(fc);
     return ret;
+}
+
+/* A 24-bit BMP of width x height with a pattern depending on seed; returns 0 on success. */
+static int fixture_bmp(const char *path, int width, int height, int seed)
+{
+    int row = (width * 3 + 3) & ~3;
+    unsigned size = 54u + (unsigned)(row * height);
+    unsigned char header[54] = {'B', 'M'};
+    unsigned values[][2] = {{2, size}, {10, 54}, {14, 40}, {18, (unsigned)width}, {22, (unsigned)height}};
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++)
+        for (int b = 0; b < 4; b++) header[values[i][0] + b] = (unsigned char)(values[i][1] >> (8 * b));
+    header[26] = 1;  /* planes */
+    header[28] = 24; /* bits per pixel */
+    FILE *f = fopen(path, "wb");
+    if (!f) return -1;
+    int ok = fwrite(header, 1, 54, f) == 54;
+    unsigned char *line = calloc(1, (size_t)row);
+    ok = ok && line;
+    for (int y = 0; ok && y < height; y++) {
+        for (int x = 0; x < width; x++) {
+            line[3 * x] = (unsigned char)(x * 4 + seed * 40);
+            line[3 * x + 1] = (unsigned char)(y * 4);
+            line[3 * x + 2] = (unsigned char)(seed * 90 + x + y);
+        }
+        ok = fwrite(line, 1, (size_t)row, f) == (size_t)row;
+    }
+    free(line);
+    return fclose(f) == 0 && ok ? 0 : -1;
 }
 
 #endif
