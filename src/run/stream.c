@@ -13,6 +13,7 @@
 #include "run/sample.h"
 
 #define MAX_BACKOFF_S 8.0
+#define MAX_PACE_S 2.0
 
 struct ms_stream {
     char *name, *url;
@@ -164,16 +165,20 @@ static bool wanted(ms_stream *s, decode_state *d, int64_t index)
     return ms_sampler_take(&d->sampler, index);
 }
 
-/* Waits until a live file's frame is due (pts after the first frame, on the wall clock). */
+/* Live: waits until the frame is due (its time after the first frame's, on the wall
+ * clock). A file is thus delivered as a camera would deliver it; a camera's frames are
+ * due as they arrive, and an HTTP file is not read faster than its rate. A time jump of
+ * more than MAX_PACE_S (a camera resetting its clock) starts the clock again. */
 static bool pace(ms_stream *s, decode_state *d, double pts)
 {
-    if (!s->cfg.live || s->cfg.network) return true;
-    if (d->pace_start < 0) {
-        d->pace_start = now_s();
+    if (!s->cfg.live) return true;
+    double now = now_s();
+    double wait = d->pace_start < 0 ? 0 : d->pace_start + (pts - d->pace_first_pts) - now;
+    if (d->pace_start < 0 || wait > MAX_PACE_S || wait < -MAX_PACE_S) {
+        d->pace_start = now;
         d->pace_first_pts = pts;
         return true;
     }
-    double wait = d->pace_start + (pts - d->pace_first_pts) - now_s();
     return wait <= 0 || sleep_unless_stopped(s, wait);
 }
 

@@ -3,9 +3,10 @@
  * stem tree will sample (once, to the base model's input size) and hands them over
  * through a one-slot mailbox.
  *
- * live:    a file is paced at its frame rate (as a camera would deliver it); when the
- *          executor has not taken the previous frame, the new one replaces it (newest
- *          wins) and the old one counts as dropped. A network stream that fails or ends
+ * live:    frames are paced at their timestamps (a file as a camera would deliver it; a
+ *          camera's frames are due as they arrive); when the executor has not taken
+ *          the previous frame, the new one replaces it (newest wins) and the old one
+ *          counts as dropped. A network stream that fails or ends
  *          is reopened after a back-off (doubling, at most 8 s) up to `retries` times in
  *          a row.
  * offline: no pacing and no dropping: the decoder waits for the executor, so every
