@@ -6,7 +6,8 @@
 #
 # usage: bench/run_runner.sh [BUILD_DIR] (default build-rel, a Release build with
 #        bench_runner built). Set MODEL (v1_224, v1_050 or v1_025), APPS, FRAMES, RUNS,
-#        THREADS, VIDEO to change it.
+#        THREADS, VIDEO, BUDGET (the plans' budget in full networks on every frame of a
+#        10 fps stream, default 0.4) to change it.
 # Needs Debian's python3-torch and libopenblas0. Both sides run with
 # OMP_WAIT_POLICY=PASSIVE (BENCHMARKS.md: spinning OpenMP workers on a shared machine).
 set -eu
@@ -18,6 +19,7 @@ APPS=${APPS:-1,2,4,8,16}
 FRAMES=${FRAMES:-20}
 RUNS=${RUNS:-5}
 THREADS=${THREADS:-1}
+BUDGET=${BUDGET:-0.4}
 VIDEO=${VIDEO:-$data/videos/car.mp4}
 export OMP_WAIT_POLICY=PASSIVE
 case $MODEL in
@@ -29,7 +31,7 @@ esac
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-"$build/bench_runner" --threads "$THREADS" --runs "$RUNS" --frames "$FRAMES" --apps "$APPS" \
+"$build/bench_runner" --threads "$THREADS" --runs "$RUNS" --frames "$FRAMES" --apps "$APPS" --budget "$BUDGET" \
     --video "$VIDEO" --out "$work" "$files" >"$work/ours.txt"
 /usr/bin/python3 "$here/torch_runner_peer.py" --plans "$work/ours.txt" --frames "$work" --model "$MODEL" \
     --threads "$THREADS" --runs "$RUNS" 2>/dev/null >"$work/peer.txt"

@@ -272,24 +272,33 @@ static cJSON *stats_json(runner *r)
     return root;
 }
 
-/* Progress on stderr (one line per stream) and the stats file. */
+static const char *field_str(const cJSON *o, const char *name)
+{
+    const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, name));
+    return v ? v : "?";
+}
+
+static double field_num(const cJSON *o, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+/* Progress on stderr (one line for the whole run) and the stats file. */
 static void report(runner *r, bool final)
 {
     cJSON *stats = stats_json(r);
     if (!stats) return;
-    const cJSON *apps = cJSON_GetObjectItemCaseSensitive(stats, "apps");
     fprintf(stderr, "mainstream run: %s %.1f s:", final ? "done after" : "at", now_s() - r->start);
-    const cJSON *a;
-    cJSON_ArrayForEach(a, apps)
+    const cJSON *o;
+    cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(stats, "apps"))
     {
-        fprintf(stderr, " %s %.3g fps (plan %.3g)", cJSON_GetObjectItem(a, "name")->valuestring,
-                cJSON_GetObjectItem(a, "observed_fps")->valuedouble, cJSON_GetObjectItem(a, "planned_fps")->valuedouble);
+        fprintf(stderr, " %s %.3g fps (plan %.3g)", field_str(o, "name"), field_num(o, "observed_fps"),
+                field_num(o, "planned_fps"));
     }
-    const cJSON *s;
-    cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(stats, "streams"))
+    cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(stats, "streams"))
     {
-        fprintf(stderr, "; %s %s, %g dropped", cJSON_GetObjectItem(s, "name")->valuestring,
-                cJSON_GetObjectItem(s, "state")->valuestring, cJSON_GetObjectItem(s, "dropped")->valuedouble);
+        fprintf(stderr, "; %s %s, %g dropped", field_str(o, "name"), field_str(o, "state"), field_num(o, "dropped"));
     }
     fputc('\n', stderr);
     if (r->o->stats_path) {
