@@ -10,7 +10,7 @@
 #include <stdlib.h>
 
 /* Sends one frame (NULL: flush) and writes the packets that come out. */
-static int fixture_encode(AVCodecContext *enc, AVFormatContext *fc, AVStream *st, AVFrame *frame, AVPacket *pkt)
+static inline int fixture_encode(AVCodecContext *enc, AVFormatContext *fc, AVStream *st, AVFrame *frame, AVPacket *pkt)
 {
     int ret = avcodec_send_frame(enc, frame);
     while (ret >= 0) {
@@ -25,7 +25,7 @@ static int fixture_encode(AVCodecContext *enc, AVFormatContext *fc, AVStream *st
 }
 
 /* Writes n_frames of width x height at fps to path; returns 0 on success. */
-static int fixture_video(const char *path, int n_frames, int width, int height, int fps)
+static inline int fixture_video(const char *path, int n_frames, int width, int height, int fps)
 {
     AVFormatContext *fc = NULL;
     if (avformat_alloc_output_context2(&fc, NULL, "avi", path) < 0) return -1;
@@ -75,7 +75,7 @@ done:
 }
 
 /* A 24-bit BMP of width x height with a pattern depending on seed; returns 0 on success. */
-static int fixture_bmp(const char *path, int width, int height, int seed)
+static inline int fixture_bmp(const char *path, int width, int height, int seed)
 {
     int row = (width * 3 + 3) & ~3;
     unsigned size = 54u + (unsigned)(row * height);

@@ -16,7 +16,7 @@
 #undef ms_curve_point
 
 /* xorshift: the same weights on every machine. */
-static float fixture_uniform(uint64_t *s)
+static inline float fixture_uniform(uint64_t *s)
 {
     *s ^= *s << 13;
     *s ^= *s >> 7;
@@ -28,7 +28,7 @@ static float fixture_uniform(uint64_t *s)
  * own layers scaled by a random factor in [0.9, 1.1] (so a branch differs from the
  * shared layers) and a random head. Curve: tpr 0.6 -> 0.9 and fpr 0.2 -> 0.05 as the
  * chokepoint goes up; events known (2 s long, 10% of frames, r = 0.3). */
-static ms_status fixture_package(const ms_graph *base, const char *name, const int *chokepoints, int n, uint64_t seed,
+static inline ms_status fixture_package(const ms_graph *base, const char *name, const int *chokepoints, int n, uint64_t seed,
                                  const char *path, ms_error *err)
 {
     ms_mpackage *p;
@@ -73,7 +73,7 @@ static ms_status fixture_package(const ms_graph *base, const char *name, const i
 }
 
 /* A cost profile with `n` unit costs of 1 ms each (scaled by `ms`). */
-static int fixture_profile(const char *path, int n, double ms)
+static inline int fixture_profile(const char *path, int n, double ms)
 {
     FILE *f = fopen(path, "w");
     if (!f) return -1;
@@ -84,7 +84,7 @@ static int fixture_profile(const char *path, int n, double ms)
     return fclose(f);
 }
 
-static int fixture_write(const char *path, const char *text)
+static inline int fixture_write(const char *path, const char *text)
 {
     FILE *f = fopen(path, "w");
     if (!f) return -1;
