@@ -1,6 +1,7 @@
 /* Median wall time of a plan's runs (see plan_time.h). */
 #include "backend/plan_time.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -17,6 +18,96 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+static double median(double *t, int n)
+{
+    qsort(t, (size_t)n, sizeof *t, cmp_double);
+    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
+}
+
+static void fill_random(float *v, size_t n)
+{
+    uint32_t seed = 1;
+    for (size_t i = 0; i < n; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        v[i] = (float)(seed >> 8) / (float)(1u << 23) - 1.0f;
+    }
+}
+
+/* Runs plan on in into out and adds its wall time to *ms. */
+static ms_status timed_run(ms_plan *plan, const float *in, float *out, double *ms, ms_error *err)
+{
+    double t0 = now_ms();
+    ms_status st = ms_plan_run(plan, in, out, err);
+    *ms = now_ms() - t0;
+    return st;
+}
+
+ms_status ms_plan_time_chain(ms_plan *whole, ms_plan *const *plans, int n, int warmup, int runs, double *whole_ms,
+                             double *seg_ms, ms_error *err)
+{
+    if (runs < 1 || warmup < 0) return ms_errorf(err, MS_ERR_INVALID, "timing needs runs >= 1, got %d", runs);
+    /* bufs[i] is plan i's input; bufs[n] the last output; `whole` reads bufs[0] too. */
+    float **bufs = calloc((size_t)n + 2, sizeof *bufs);
+    double *t = calloc((size_t)(n + 1) * (size_t)runs, sizeof *t);
+    float *whole_out = NULL;
+    ms_status st = bufs && t ? MS_OK : ms_errorf(err, MS_ERR_NOMEM, "out of memory timing plans");
+    const ms_plan *prev = NULL;
+    size_t in_size = 0;
+    for (int i = 0; !st && i < n; i++) {
+        if (!plans[i]) continue;
+        size_t ni = (size_t)(plans[i]->opts.batch * plans[i]->in_numel);
+        if (prev && (size_t)(prev->opts.batch * prev->out_numel) != ni)
+            st = ms_errorf(err, MS_ERR_INVALID, "segment %d reads %zu values, the one before writes %lld", i, ni,
+                           (long long)(prev->opts.batch * prev->out_numel));
+        if (!prev) in_size = ni;
+        prev = plans[i];
+    }
+    if (!st && whole && in_size && (size_t)(whole->opts.batch * whole->in_numel) != in_size)
+        st = ms_errorf(err, MS_ERR_INVALID, "the segments and the whole network read different inputs");
+    if (!st && whole) {
+        in_size = (size_t)(whole->opts.batch * whole->in_numel);
+        whole_out = malloc(((size_t)(whole->opts.batch * whole->out_numel) + 1) * sizeof *whole_out);
+        if (!whole_out) st = ms_errorf(err, MS_ERR_NOMEM, "out of memory timing plans");
+    }
+    /* Every plan gets its own output buffer; a NULL plan passes its input on. */
+    if (!st) {
+        bufs[0] = malloc((in_size + 1) * sizeof **bufs);
+        if (!bufs[0]) st = ms_errorf(err, MS_ERR_NOMEM, "out of memory timing plans");
+    }
+    if (!st) fill_random(bufs[0], in_size);
+    for (int i = 0; !st && i < n; i++) {
+        if (!plans[i]) continue;
+        bufs[i + 1] = malloc(((size_t)(plans[i]->opts.batch * plans[i]->out_numel) + 1) * sizeof **bufs);
+        if (!bufs[i + 1]) st = ms_errorf(err, MS_ERR_NOMEM, "out of memory timing plans");
+    }
+    for (int pass = 0; !st && pass < warmup + runs; pass++) {
+        double *row = t + (size_t)(n + 1) * (size_t)(pass < warmup ? 0 : pass - warmup);
+        if (whole) st = timed_run(whole, bufs[0], whole_out, &row[n], err);
+        const float *in = bufs[0];
+        for (int i = 0; !st && i < n; i++) {
+            row[i] = 0;
+            if (!plans[i]) continue;
+            st = timed_run(plans[i], in, bufs[i + 1], &row[i], err);
+            in = bufs[i + 1];
+        }
+    }
+    double *col = st ? NULL : malloc((size_t)runs * sizeof *col);
+    if (!st && !col) st = ms_errorf(err, MS_ERR_NOMEM, "out of memory timing plans");
+    for (int i = 0; !st && i <= n; i++) {
+        if (i == n && !whole) break;
+        for (int r = 0; r < runs; r++) col[r] = t[(size_t)(n + 1) * (size_t)r + (size_t)i];
+        double m = median(col, runs);
+        if (i < n) seg_ms[i] = m;
+        else *whole_ms = m;
+    }
+    free(col);
+    for (int i = 0; bufs && i <= n; i++) free(bufs[i]);
+    free(bufs);
+    free(t);
+    free(whole_out);
+    return st;
+}
+
 ms_status ms_plan_time(ms_plan *plan, int warmup, int runs, double *median_ms, double *min_ms, ms_error *err)
 {
     if (runs < 1 || warmup < 0) return ms_errorf(err, MS_ERR_INVALID, "timing needs runs >= 1, got %d", runs);
@@ -25,11 +116,7 @@ ms_status ms_plan_time(ms_plan *plan, int warmup, int runs, double *median_ms, d
     double *t = malloc((size_t)runs * sizeof *t);
     ms_status st = MS_OK;
     if (!in || !out || !t) st = ms_errorf(err, MS_ERR_NOMEM, "out of memory timing a plan");
-    uint32_t seed = 1;
-    for (size_t i = 0; !st && i < ni; i++) {
-        seed = seed * 1664525u + 1013904223u;
-        in[i] = (float)(seed >> 8) / (float)(1u << 23) - 1.0f;
-    }
+    if (!st) fill_random(in, ni);
     for (int i = 0; !st && i < warmup; i++) st = ms_plan_run(plan, in, out, err);
     for (int i = 0; !st && i < runs; i++) {
         double t0 = now_ms();
@@ -37,8 +124,7 @@ ms_status ms_plan_time(ms_plan *plan, int warmup, int runs, double *median_ms, d
         t[i] = now_ms() - t0;
     }
     if (!st) {
-        qsort(t, (size_t)runs, sizeof *t, cmp_double);
-        *median_ms = runs % 2 ? t[runs / 2] : 0.5 * (t[runs / 2 - 1] + t[runs / 2]);
+        *median_ms = median(t, runs);
         if (min_ms) *min_ms = t[0];
     }
     free(in);

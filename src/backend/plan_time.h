@@ -11,4 +11,14 @@
  * shared machine the fastest run is the one least disturbed by other processes). */
 ms_status ms_plan_time(ms_plan *plan, int warmup, int runs, double *median_ms, double *min_ms, ms_error *err);
 
+/* Times the segments of one network as the network runs them: each pass runs `whole`
+ * (when not NULL) and then the chain plans[0..n), each plan reading the previous one's
+ * output, timing every plan; after `warmup` passes, `runs` passes are timed.
+ * *whole_ms and seg_ms[i] get the medians per run (the whole batch). A NULL plan (an
+ * empty segment) takes 0 ms. Running the chain, rather than each segment alone, leaves
+ * the caches as the network would: a segment timed alone keeps its weights cached from
+ * run to run and looks cheaper than it is inside the network. */
+ms_status ms_plan_time_chain(ms_plan *whole, ms_plan *const *plans, int n, int warmup, int runs, double *whole_ms,
+                             double *seg_ms, ms_error *err);
+
 #endif

@@ -228,15 +228,15 @@ static int fill_batch(const ms_graph *g, const options *o, const item *items, in
     int filled = 0;
     while (filled < batch && *next < n) {
         const item *it = &items[(*next)++];
+        if (o->labels_csv && it->truth < 0) {
+            fprintf(stderr, "mainstream classify: %s: not listed in %s\n", it->path, o->labels_csv);
+            t->failed++;
+            continue;
+        }
         ms_error err;
         if (ms_image_load(it->path, &g->input_spec, o->resize, in + (size_t)filled * (size_t)in_numel,
                           &err) != MS_OK) {
             fprintf(stderr, "mainstream classify: %s\n", err.msg);
-            t->failed++;
-            continue;
-        }
-        if (o->labels_csv && it->truth < 0) {
-            fprintf(stderr, "mainstream classify: %s: not listed in %s\n", it->path, o->labels_csv);
             t->failed++;
             continue;
         }

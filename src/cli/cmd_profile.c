@@ -38,8 +38,9 @@ static void usage(FILE *out)
             "                          [--runs R] [--warmup W] [--json] [-o profile.json]\n"
             "\n"
             "Times the network and each segment between consecutive chokepoints (the last one\n"
-            "runs to the network's end): W warm-up runs, then the median of R runs, reported as\n"
-            "milliseconds per frame (per batch / N). Several model files are chained into one\n"
+            "runs to the network's end; the segments run back to back, each on the previous\n"
+            "one's output, as in the network): W warm-up passes, then the median of R passes,\n"
+            "reported as milliseconds per frame (per batch / N). Several model files are chained into one\n"
             "network. Defaults: cpu, fp32, batch 1, 1 thread, 20 runs, 3 warm-up runs.\n"
             "\n"
             "  --json      print the profile as JSON on stdout\n"
@@ -107,29 +108,23 @@ static int parse(int argc, char **argv, profile_args *a)
     return 0;
 }
 
-/* Compiles g and returns the median milliseconds per frame. */
-static ms_status time_graph(const ms_backend *b, const ms_graph *g, const profile_args *a, double *ms, ms_error *err)
+/* Compiles the network and its segments between consecutive chokepoints (the last
+ * running to the network's end), then times them together (ms_plan_time_chain): ms per
+ * frame of the whole network and of every segment. */
+static ms_status profile(const ms_backend *b, const ms_graph *g, const profile_args *a, double *net_ms,
+                         segment_time **out, int *n_out, ms_error *err)
 {
     ms_plan_options o = {.batch = a->batch, .threads = a->threads, .precision = a->precision};
-    ms_plan *p = NULL;
-    ms_status st = ms_plan_compile(b, g, &o, &p, err);
-    if (st) return st;
-    double batch_ms = 0;
-    st = ms_plan_time(p, a->warmup, a->runs, &batch_ms, NULL, err);
-    ms_plan_free(p);
-    *ms = batch_ms / a->batch;
-    return st;
-}
-
-static ms_status time_segments(const ms_backend *b, const ms_graph *g, const profile_args *a, segment_time **out,
-                               int *n_out, ms_error *err)
-{
     ms_chokepoint *cps = NULL;
     int n = 0;
     ms_status st = ms_graph_chokepoints(g, &cps, &n, err);
     if (st) return st;
     segment_time *seg = calloc((size_t)n + 1, sizeof *seg);
-    if (!seg) st = ms_errorf(err, MS_ERR_NOMEM, "out of memory profiling segments");
+    ms_plan **plans = calloc((size_t)n + 1, sizeof *plans);
+    double *ms = calloc((size_t)n + 1, sizeof *ms);
+    ms_plan *whole = NULL;
+    if (!seg || !plans || !ms) st = ms_errorf(err, MS_ERR_NOMEM, "out of memory profiling segments");
+    if (!st) st = ms_plan_compile(b, g, &o, &whole, err);
     for (int i = 0; !st && i < n; i++) {
         int begin = cps[i].node_end, end = i + 1 < n ? cps[i + 1].node_end : g->n_nodes;
         seg[i].from = i;
@@ -137,9 +132,17 @@ static ms_status time_segments(const ms_backend *b, const ms_graph *g, const pro
         if (begin >= end) continue; /* an empty segment costs nothing */
         ms_graph *s = NULL;
         st = ms_graph_segment(g, begin, end, &s, err);
-        if (!st) st = time_graph(b, s, a, &seg[i].ms, err);
+        if (!st) st = ms_plan_compile(b, s, &o, &plans[i], err);
         ms_graph_free(s);
     }
+    double whole_ms = 0;
+    if (!st) st = ms_plan_time_chain(whole, plans, n, a->warmup, a->runs, &whole_ms, ms, err);
+    for (int i = 0; !st && i < n; i++) seg[i].ms = ms[i] / a->batch;
+    *net_ms = whole_ms / a->batch;
+    for (int i = 0; plans && i < n; i++) ms_plan_free(plans[i]);
+    ms_plan_free(whole);
+    free(plans);
+    free(ms);
     free(cps);
     if (st) {
         free(seg);
@@ -218,8 +221,7 @@ int cmd_profile(int argc, char **argv)
     int n = 0;
     double net_ms = 0;
     ms_status st = ms_model_load(a.models, a.n_models, &g, &err);
-    if (!st) st = time_graph(b, g, &a, &net_ms, &err);
-    if (!st) st = time_segments(b, g, &a, &seg, &n, &err);
+    if (!st) st = profile(b, g, &a, &net_ms, &seg, &n, &err);
     if (!st && (a.json || a.out)) {
         cJSON *root = profile_json(g, &a, net_ms, seg, n);
         if (!root) st = ms_errorf(&err, MS_ERR_NOMEM, "out of memory building the profile");

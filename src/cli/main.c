@@ -12,8 +12,8 @@ typedef struct {
 
 static const command commands[] = {
     {"inspect", cmd_inspect, "print a model's layers, sizes and chokepoints"},
-    {"classify", cmd_classify, "print the top classes of images under a model"},
     {"profile", cmd_profile, "time a model and each segment between chokepoints on a backend"},
+    {"classify", cmd_classify, "print the top classes of images under a model"},
     {"schedule", cmd_schedule, "choose chokepoints and frame rates for a set of apps"},
     {"simulate", cmd_simulate, "mean F1 against number of apps for the scheduling policies"},
     {"run", cmd_run, "run a deployment's apps on its streams and write their events"},

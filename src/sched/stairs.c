@@ -445,6 +445,90 @@ ms_status ms_search_uniform_stems(const ms_problem *pb, int *choice, bool *found
     return MS_OK;
 }
 
+/* Sum over apps of their cheapest allowed option at the current costs (INFINITY when an
+ * app has none); with pick set, each app's cheapest option goes to S->best. */
+static double cheapest_total(stairs *S, bool pick)
+{
+    double total = 0;
+    for (int a = 0; a < S->n; a++) {
+        const double *row = S->cost + (size_t)a * S->kmax;
+        int arg = -1;
+        for (int i = 0; i < S->pb->apps[a].n_options; i++)
+            if (row[i] < INFINITY && (arg < 0 || row[i] < row[arg])) arg = i;
+        if (arg < 0) return INFINITY;
+        total += row[arg];
+        if (pick) S->best[a] = arg;
+    }
+    return total;
+}
+
+/* Feasibility (max-min objective): is there a staircase under which every app's cheapest
+ * allowed option fits? Same outer search, bounded by the cheapest completion; stops at the
+ * first schedule that fits. */
+static void feasible_outer(stairs *S, int j, double stem_cost)
+{
+    const ms_problem *pb = S->pb;
+    double cap_left = pb->capacity - stem_cost;
+    if (S->found || out_of_time(S)) return;
+    S->nodes++;
+    double top = j > 0 ? S->G[j - 1] : INFINITY;
+    child *kids = malloc(sizeof *kids * (size_t)(pb->n_levels + 1));
+    if (!kids) {
+        S->aborted = true;
+        return;
+    }
+    int nk = 0;
+    for (int l = -1; l < pb->n_levels; l++) {
+        double g = l < 0 ? 0 : pb->levels[l];
+        if (g > top) break;
+        bool ends = g == 0 || j + 1 == S->nseg;
+        for (int i = j; i < (g == 0 ? S->nseg : j + 1); i++) S->G[i] = g;
+        node_costs(S, ends ? S->nseg : j + 1);
+        double lower = pb->seg_cost[j] * g + cheapest_total(S, ends);
+        if (lower > cap_left) continue;
+        if (ends) { /* a complete staircase that fits: S->best holds its options */
+            S->found = true;
+            break;
+        }
+        kids[nk++] = (child){g, lower};
+    }
+    /* cheapest children first: the one most likely to fit */
+    qsort(kids, (size_t)nk, sizeof *kids, compare_children);
+    for (int k = nk - 1; k >= 0 && !S->found && !S->aborted; k--) {
+        double g = kids[k].fps;
+        S->G[j] = g;
+        feasible_outer(S, j + 1, stem_cost + pb->seg_cost[j] * g);
+    }
+    free(kids);
+}
+
+ms_status ms_search_feasible(const ms_problem *pb, double deadline, int *choice, ms_search_result *res,
+                             ms_error *err)
+{
+    stairs S;
+    memset(res, 0, sizeof *res);
+    if (!stairs_init(&S, pb, deadline)) {
+        stairs_free(&S);
+        return ms_errorf(err, MS_ERR_NOMEM, "scheduler: out of memory");
+    }
+    if (S.nseg == 0) {
+        node_costs(&S, 0);
+        S.found = cheapest_total(&S, true) <= pb->capacity;
+    } else {
+        feasible_outer(&S, 0, 0.0);
+    }
+    res->found = S.found;
+    res->exact = S.found || !S.aborted;
+    res->nodes = S.nodes;
+    if (S.found)
+        for (int a = 0; a < pb->n_apps; a++) {
+            choice[a] = S.best[a];
+            res->value += pb->apps[a].options[S.best[a]].value;
+        }
+    stairs_free(&S);
+    return MS_OK;
+}
+
 static double option_spread(const ms_app_options *ao)
 {
     if (ao->n_options == 0) return 0;

@@ -1,10 +1,11 @@
 /* End to end: `mainstream classify` with the small MobileNetV1 0.25_128 on the Coral test
  * images whose top-1 this model gets as the 1.0_224 model does (cat: 282/283/286, bird
- * 20, sunflower 986, parrot 89), in one batch; a bad image among good ones is named on
- * stderr, the good ones still print, and the exit status is 1; an unknown backend is a
- * usage error. Small enough to run under valgrind too. */
+ * 20, sunflower 986, parrot 89), in one batch, as JSON; a bad image among good ones is
+ * named on stderr, the good ones still print (as text) and the exit status is 1; an
+ * unknown backend is a usage error. Small enough to run under valgrind too. */
 #include "testutil.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,32 +44,26 @@ static void test_coral_images_top1(void **state)
     char *model = dup_path(MODEL), *labels = dup_path("models/imagenet_labels.txt");
     char *cat = dup_path("images/cat.bmp"), *bird = dup_path("images/bird.bmp");
     char *sunflower = dup_path("images/sunflower.bmp"), *parrot = dup_path("images/parrot.jpg");
+    /* Under valgrind (about 50 times slower) two of the images, a BMP and a JPEG, suffice. */
+    const bool all = getenv("MS_UNDER_VALGRIND") == NULL;
     const char *args[] = {"classify", "--model", model, "--labels", labels, "--json", "--top", "2",
-                          cat, bird, sunflower, parrot, NULL};
+                          bird, parrot, all ? cat : NULL, sunflower, NULL};
     char *out = NULL, *errout = NULL;
     int rc = ms_test_run_cli(args, &out, &errout);
     if (rc != 0) fail_msg("exit %d: %s", rc, errout);
     int classes[8];
-    assert_int_equal(top1_classes(out, classes, 8), 4);
-    assert_true(classes[0] == 282 || classes[0] == 283 || classes[0] == 286);
-    assert_int_equal(classes[1], 20);
-    assert_int_equal(classes[2], 986);
-    assert_int_equal(classes[3], 89);
+    assert_int_equal(top1_classes(out, classes, 8), all ? 4 : 2);
+    assert_int_equal(classes[0], 20);
+    assert_int_equal(classes[1], 89);
+    if (all) {
+        assert_true(classes[2] == 282 || classes[2] == 283 || classes[2] == 286);
+        assert_int_equal(classes[3], 986);
+    }
     assert_non_null(strstr(out, "\"label\":\"macaw\""));
     assert_non_null(strstr(out, parrot));
     free(out);
     free(errout);
 
-    /* the text form: path, then "class score label" lines */
-    const char *text_args[] = {"classify", "--model", model, "--labels", labels, "--top", "1", bird, NULL};
-    rc = ms_test_run_cli(text_args, &out, &errout);
-    assert_int_equal(rc, 0);
-    char want[4200];
-    snprintf(want, sizeof want, "%s\n    20  ", bird);
-    assert_non_null(strstr(out, want));
-    assert_non_null(strstr(out, "  chickadee\n"));
-    free(out);
-    free(errout);
     free(model);
     free(labels);
     free(cat);
@@ -88,16 +83,20 @@ static void test_bad_image_is_named(void **state)
     fputs("\xff\xd8\xff\xe0 not really a JPEG", f);
     fclose(f);
     char *model = dup_path(MODEL), *bird = dup_path("images/bird.bmp");
-    const char *args[] = {"classify", "--model", model, "--json", "--top", "2", bad, bird, NULL};
+    char *labels = dup_path("models/imagenet_labels.txt");
+    const char *args[] = {"classify", "--model", model, "--labels", labels, "--top", "1", bad, bird, NULL};
     char *out = NULL, *errout = NULL;
     assert_int_equal(ms_test_run_cli(args, &out, &errout), 1);
     assert_non_null(strstr(errout, bad));
-    int classes[4];
-    assert_int_equal(top1_classes(out, classes, 4), 1);
-    assert_int_equal(classes[0], 20);
     assert_null(strstr(out, bad));
+    /* the good one still printed, in the text form: its path, then "class score label" */
+    char want[4200];
+    snprintf(want, sizeof want, "%s\n    20  0.", bird);
+    assert_non_null(strstr(out, want));
+    assert_non_null(strstr(out, "  chickadee\n"));
     free(out);
     free(errout);
+    free(labels);
 
     const char *unknown[] = {"classify", "--model", model, "--backend", "nosuch", bird, NULL};
     assert_int_equal(ms_test_run_cli(unknown, &out, &errout), 2);

@@ -1,0 +1,110 @@
+/* `mainstream profile` on MobileNetV1 0.25_128: the JSON profile's fields, one segment
+ * per chokepoint (the last running to the network's end), the file written atomically,
+ * and usage and load errors. Timing values are only checked to be positive: performance
+ * belongs in bench/. */
+#include "testutil.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define V1_025 "models/mobilenet_v1_0.25_128_quant.tflite"
+
+static double number(const cJSON *o, const char *field)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, field);
+    assert_true(cJSON_IsNumber(v));
+    return v->valuedouble;
+}
+
+static void test_profile_json(void **state)
+{
+    (void)state;
+    MS_REQUIRE_DATA(V1_025);
+    char model[4096], path[4096];
+    snprintf(model, sizeof model, "%s", ms_test_data(V1_025));
+    char *dir = ms_test_tmpdir();
+    snprintf(path, sizeof path, "%s/profile.json", dir);
+    const char *args[] = {"profile", "--model", model, "--precision", "int8", "--batch", "2", "--threads", "2",
+                          "--runs", "2", "--warmup", "0", "--json", "-o", path, NULL};
+    char *out = NULL, *errout = NULL;
+    int rc = ms_test_run_cli(args, &out, &errout);
+    if (rc) print_message("stderr: %s\n", errout);
+    assert_int_equal(rc, 0);
+    cJSON *root = cJSON_Parse(out);
+    assert_non_null(root);
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(root, "backend")), "cpu");
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(root, "precision")), "int8");
+    assert_int_equal((int)number(root, "batch"), 2);
+    assert_int_equal((int)number(root, "threads"), 2);
+    const char *fp = cJSON_GetStringValue(cJSON_GetObjectItem(root, "model_fingerprint"));
+    assert_non_null(fp);
+    assert_int_equal(strlen(fp), 64);
+    assert_true(number(root, "network_ms") > 0);
+    /* MobileNetV1: input, conv1, 13 blocks, pooling: 16 chokepoints, 16 segments. */
+    const cJSON *segs = cJSON_GetObjectItem(root, "segments");
+    assert_int_equal(cJSON_GetArraySize(segs), 16);
+    double sum = 0;
+    for (int i = 0; i < 16; i++) {
+        const cJSON *s = cJSON_GetArrayItem(segs, i);
+        assert_int_equal((int)number(s, "from"), i);
+        assert_int_equal((int)number(s, "to"), i + 1);
+        assert_true(number(s, "ms") > 0);
+        sum += number(s, "ms");
+    }
+    print_message("network %.3f ms, segments %.3f ms per frame\n", number(root, "network_ms"), sum);
+    /* The file holds the same profile. */
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char buf[8192];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    cJSON *saved = cJSON_Parse(buf);
+    assert_non_null(saved);
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(saved, "model_fingerprint")), fp);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(saved, "segments")), 16);
+    cJSON_Delete(saved);
+    cJSON_Delete(root);
+    free(out);
+    free(errout);
+    ms_test_rmdir(dir);
+}
+
+static void test_profile_errors(void **state)
+{
+    (void)state;
+    char *errout = NULL;
+    const char *no_model[] = {"profile", "--batch", "2", NULL};
+    assert_int_equal(ms_test_run_cli(no_model, NULL, &errout), 2);
+    assert_non_null(strstr(errout, "--model"));
+    free(errout);
+    const char *bad_batch[] = {"profile", "--model", "x.tflite", "--batch", "0", NULL};
+    assert_int_equal(ms_test_run_cli(bad_batch, NULL, &errout), 2);
+    assert_non_null(strstr(errout, "--batch"));
+    free(errout);
+    const char *bad_backend[] = {"profile", "--model", "x.tflite", "--backend", "gpu9", NULL};
+    assert_int_equal(ms_test_run_cli(bad_backend, NULL, &errout), 2);
+    assert_non_null(strstr(errout, "gpu9"));
+    free(errout);
+    char *dir = ms_test_tmpdir(), path[4096], missing[4096];
+    snprintf(path, sizeof path, "%s/profile.json", dir);
+    snprintf(missing, sizeof missing, "%s/missing.tflite", dir);
+    const char *no_file[] = {"profile", "--model", missing, "-o", path, NULL};
+    assert_int_equal(ms_test_run_cli(no_file, NULL, &errout), 1);
+    assert_non_null(strstr(errout, "missing.tflite"));
+    FILE *f = fopen(path, "r");
+    assert_null(f); /* nothing half-written */
+    free(errout);
+    ms_test_rmdir(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_profile_json),
+        cmocka_unit_test(test_profile_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
