@@ -3,7 +3,8 @@
 # networks and prints a table of medians (ms per frame) and ratios.
 #
 # usage: bench/run_backend.sh [BUILD_DIR] (default build-rel, a Release build with
-#        bench_backend built). Set RUNS, WARMUP, BATCHES, THREADS, MODELS to narrow it.
+#        bench_backend built). Set RUNS, WARMUP, BATCHES, THREADS, MODELS, VARIANTS
+#        (PyTorch variants, e.g. eager,ts_optimize_for_inference,int8_onednn) to narrow it.
 # Needs Debian's python3-torch and libopenblas0 (apt-get install -y python3-torch libopenblas0).
 # Both sides run with OMP_WAIT_POLICY=PASSIVE: on a small shared machine, spinning
 # OpenMP workers make 2-thread runs fragile (BENCHMARKS.md).
@@ -16,6 +17,7 @@ WARMUP=${WARMUP:-5}
 BATCHES=${BATCHES:-1,8}
 THREADS=${THREADS:-1,2}
 MODELS=${MODELS:-v1_224,v1_050,v1_025,v2}
+VARIANTS=${VARIANTS:-}
 export OMP_WAIT_POLICY=PASSIVE
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
@@ -34,7 +36,7 @@ for m in $(echo "$MODELS" | tr , ' '); do specs="$specs $(spec "$m")"; done
 # shellcheck disable=SC2086
 "$build/bench_backend" --runs "$RUNS" --warmup "$WARMUP" --batches "$BATCHES" --threads "$THREADS" $specs >>"$out"
 /usr/bin/python3 "$here/torch_peer.py" --runs "$RUNS" --warmup "$WARMUP" --batches "$BATCHES" --threads "$THREADS" \
-    --models "$MODELS" 2>/dev/null >>"$out"
+    --models "$MODELS" --variants "$VARIANTS" 2>/dev/null >>"$out"
 grep '^#' "$out" || true
 
 /usr/bin/python3 - "$out" <<'PY'

@@ -11,6 +11,7 @@ and '# ...' lines for checks and skipped variants.
 Run with Debian's python3-torch (system /usr/bin/python3) and libopenblas0 installed.
 usage: torch_peer.py [--runs R] [--warmup W] [--batches 1,8] [--threads 1,2]
                      [--models v1_224,v1_050,v1_025,v2] [--precisions fp32,int8]
+                     [--variants eager,ts_optimize_for_inference,int8_onednn,...]
 """
 import argparse
 import copy
@@ -159,6 +160,7 @@ def main():
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--models", default="v1_224,v1_050,v1_025,v2")
     ap.add_argument("--precisions", default="fp32,int8")
+    ap.add_argument("--variants", default="", help="only these variants (comma list; default all)")
     a = ap.parse_args()
     torch.manual_seed(0)
     for name in a.models.split(","):
@@ -173,7 +175,10 @@ def main():
                 variants += [(v, f, xi, None) for v, f, xi in fp32_variants(model, x)]
             if "int8" in a.precisions:
                 variants += int8_variants(model, x)
+            keep = set(a.variants.split(",")) if a.variants else None
             for variant, fn, xi, engine in variants:
+                if keep is not None and variant not in keep:
+                    continue
                 if engine:
                     torch.backends.quantized.engine = engine
                 with torch.inference_mode():

@@ -392,6 +392,28 @@ static void test_rejects_activation_weights(void **state)
     ms_graph_free(g);
 }
 
+/* A graph whose output no node computes, and a node reading a tensor id out of range. */
+static void test_rejects_bad_wiring(void **state)
+{
+    (void)state;
+    ms_plan_options o = {.batch = 1, .threads = 1, .precision = MS_PREC_FP32};
+    ms_plan *p = NULL;
+    ms_error err;
+    for (int bad = 0; bad < 2; bad++) {
+        int x;
+        ms_graph *g = graph_nhwc(4, 4, 2, &x);
+        int64_t s[4] = {1, 4, 4, 2};
+        int y = act(g, "y", 4, s), z = act(g, "z", 4, s);
+        int in = bad ? 99 : x;
+        node(g, MS_OP_SIGMOID, &in, 1, y);
+        set_output(g, bad ? y : z);
+        assert_int_equal(ms_plan_compile(&ms_backend_dnnl, g, &o, &p, &err), MS_ERR_INVALID);
+        assert_null(p);
+        assert_non_null(strstr(err.msg, bad ? "out of range" : "'z'"));
+        ms_graph_free(g);
+    }
+}
+
 static void test_find(void **state)
 {
     (void)state;
@@ -417,6 +439,7 @@ int main(void)
         cmocka_unit_test(test_batch_norm),
         cmocka_unit_test(test_small_network),
         cmocka_unit_test(test_rejects_activation_weights),
+        cmocka_unit_test(test_rejects_bad_wiring),
         cmocka_unit_test(test_find),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -95,8 +95,7 @@ static void resolve_padding(const ms_graph *g, ms_node *n)
     if (n->kind != MS_OP_CONV2D && n->kind != MS_OP_AVG_POOL && n->kind != MS_OP_MAX_POOL) return;
     const ms_tensor *x = &g->tensors[n->inputs[0]];
     int kh = n->kernel_h, kw = n->kernel_w;
-    if (n->kind == MS_OP_CONV2D && n->n_inputs > 1 && n->inputs[1] >= 0 && n->inputs[1] < g->n_tensors &&
-        g->tensors[n->inputs[1]].ndim == 4) {
+    if (n->kind == MS_OP_CONV2D && n->n_inputs > 1 && g->tensors[n->inputs[1]].ndim == 4) {
         kh = (int)g->tensors[n->inputs[1]].shape[1];
         kw = (int)g->tensors[n->inputs[1]].shape[2];
     }
@@ -122,29 +121,27 @@ static ms_status prepare(dn_ctx *c, dn_node **out)
     for (int t = 0; t < g->n_tensors; t++) producer[t] = -1;
     for (int i = 0; i < g->n_nodes; i++) {
         const ms_node *n = &g->nodes[i];
-        if (n->n_inputs < 1 || n->output < 0 || n->output >= g->n_tensors) {
+        bool ids_ok = n->n_inputs >= 1 && n->output >= 0 && n->output < g->n_tensors;
+        for (int k = 0; ids_ok && k < n->n_inputs; k++) ids_ok = n->inputs[k] >= 0 && n->inputs[k] < g->n_tensors;
+        if (!ids_ok) {
             free(nodes);
             free(readers);
             free(producer);
-            return ms_errorf(c->err, MS_ERR_INVALID, "%s: node '%s' (%s) has no input or no output",
+            return ms_errorf(c->err, MS_ERR_INVALID, "%s: node '%s' (%s) has no input, or a tensor id out of range",
                              g->source ? g->source : "graph", n->name, ms_op_name(n->kind));
         }
         nodes[i].n = *n;
         nodes[i].in0 = n->inputs[0];
-        if (n->inputs[0] >= 0 && n->inputs[0] < g->n_tensors) resolve_padding(g, &nodes[i].n);
+        resolve_padding(g, &nodes[i].n);
         producer[n->output] = i;
-        for (int k = 0; k < n->n_inputs; k++)
-            if (n->inputs[k] >= 0 && n->inputs[k] < g->n_tensors) readers[n->inputs[k]]++;
+        for (int k = 0; k < n->n_inputs; k++) readers[n->inputs[k]]++;
     }
     fuse(g, nodes, readers, producer);
     for (int t = 0; t < g->n_tensors; t++) c->last_use[t] = -1;
     for (int i = 0; i < g->n_nodes; i++) {
         if (nodes[i].skip) continue;
         c->last_use[nodes[i].in0] = i;
-        for (int k = 1; k < nodes[i].n.n_inputs; k++) {
-            int t = nodes[i].n.inputs[k];
-            if (t >= 0 && t < g->n_tensors) c->last_use[t] = i;
-        }
+        for (int k = 1; k < nodes[i].n.n_inputs; k++) c->last_use[nodes[i].n.inputs[k]] = i;
     }
     for (int i = 0; i < g->n_outputs; i++) c->last_use[g->outputs[i]] = g->n_nodes;
     free(readers);
@@ -217,6 +214,10 @@ static ms_status lower_graph(dn_ctx *c)
 
 static ms_status dnnl_compile(const ms_graph *g, const ms_plan_options *opts, ms_plan **out, ms_error *err)
 {
+    int in = g->inputs[0], out_t = g->outputs[0];
+    if (in < 0 || in >= g->n_tensors || out_t < 0 || out_t >= g->n_tensors)
+        return ms_errorf(err, MS_ERR_INVALID, "%s: the graph's input or output tensor id is out of range",
+                         g->source ? g->source : "graph");
     dn_plan *p = calloc(1, sizeof *p);
     dn_ctx c = {.p = p, .g = g, .batch = opts->batch, .precision = opts->precision, .err = err};
     c.vals = calloc((size_t)g->n_tensors + 1, sizeof *c.vals);
@@ -229,8 +230,8 @@ static ms_status dnnl_compile(const ms_graph *g, const ms_plan_options *opts, ms
     }
     p->base.backend = &ms_backend_dnnl;
     p->base.opts = *opts;
-    p->base.in_numel = ms_tensor_numel(&g->tensors[g->inputs[0]]);
-    p->base.out_numel = ms_tensor_numel(&g->tensors[g->outputs[0]]);
+    p->base.in_numel = ms_tensor_numel(&g->tensors[in]);
+    p->base.out_numel = ms_tensor_numel(&g->tensors[out_t]);
     int saved = omp_get_max_threads();
     omp_set_num_threads(opts->threads);
     ms_status st = MS_OK;

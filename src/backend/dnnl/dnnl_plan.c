@@ -317,6 +317,9 @@ ms_status dn_alias(dn_ctx *c, int t, int buf, const dnnl_memory_desc_t *md)
 /* The graph's output in the caller's plain f32 array. */
 ms_status dn_final_output(dn_ctx *c, int t)
 {
+    if (!c->vals[t].ready)
+        return ms_errorf(c->err, MS_ERR_INVALID, "%s: no node computes the output tensor '%s'",
+                         c->g->source ? c->g->source : "graph", c->g->tensors[t].name);
     dnnl_memory_desc_t md;
     dnnl_memory_t out;
     dn_plain_md(c, t, dnnl_f32, &md);
