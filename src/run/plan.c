@@ -62,7 +62,7 @@ ms_status ms_run_model_load(const ms_deployment *d, ms_run_model *m, ms_error *e
         m->n_apps++;
         if ((st = check_app(d, m, i, err))) goto fail;
     }
-    if (d->profile) st = ms_units_load(d->profile, m->n_cps, &m->unit_costs, err);
+    if (d->profile) st = ms_units_load(d->profile, m->base, m->n_cps, &m->unit_costs, err);
     else st = ms_units_measure(m->base, m->cps, m->n_cps, m->backend, &m->opts, &m->unit_costs, err);
     if (st) goto fail;
     return MS_OK;

@@ -2,14 +2,18 @@
  * `mainstream profile` does) or read from a profile. */
 #include "run/units.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <strings.h>
 
 #include "backend/plan_time.h"
+#include "base/json.h"
 #include "run/app.h"
 #include "sched/scenario.h"
 
 #define MEASURE_WARMUP 1
 #define MEASURE_RUNS 7
+#define PROFILE_MAX_BYTES (1u << 20)
 
 ms_status ms_units_graph(const ms_graph *base, const ms_chokepoint *cps, int n_cps, int i, ms_graph **out,
                          ms_error *err)
@@ -43,9 +47,25 @@ ms_status ms_units_measure(const ms_graph *base, const ms_chokepoint *cps, int n
     return MS_OK;
 }
 
-ms_status ms_units_load(const char *path, int n_cps, double **costs, ms_error *err)
+/* A profile that names its model must name this one. */
+static ms_status check_fingerprint(const char *path, const ms_graph *base, ms_error *err)
+{
+    cJSON *root;
+    if (ms_json_load(path, PROFILE_MAX_BYTES, &root, err)) return err->status;
+    const char *hex = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "model_fingerprint"));
+    char ours[65];
+    for (int i = 0; i < 32; i++) snprintf(ours + 2 * i, 3, "%02x", base->fingerprint[i]);
+    ms_status st = MS_OK;
+    if (hex && strcasecmp(hex, ours))
+        st = ms_errorf(err, MS_ERR_INVALID, "%s: model_fingerprint: %s, but the deployment's model is %s", path, hex, ours);
+    cJSON_Delete(root);
+    return st;
+}
+
+ms_status ms_units_load(const char *path, const ms_graph *base, int n_cps, double **costs, ms_error *err)
 {
     int n;
+    if (check_fingerprint(path, base, err)) return err->status;
     if (ms_profile_unit_costs(path, costs, &n, err)) return err->status;
     if (n != n_cps) {
         free(*costs);

@@ -14,8 +14,9 @@
 ms_status ms_units_measure(const ms_graph *base, const ms_chokepoint *cps, int n_cps, const ms_backend *b,
                            const ms_plan_options *opts, double **costs, ms_error *err);
 
-/* Reads a profile's segments as unit costs; their number must be n_cps. */
-ms_status ms_units_load(const char *path, int n_cps, double **costs, ms_error *err);
+/* Reads a profile's segments as unit costs; their number must be n_cps, and its
+ * model_fingerprint, when it has one, must be base's. */
+ms_status ms_units_load(const char *path, const ms_graph *base, int n_cps, double **costs, ms_error *err);
 
 /* The graph of unit i (segment or head template). */
 ms_status ms_units_graph(const ms_graph *base, const ms_chokepoint *cps, int n_cps, int i, ms_graph **out,

@@ -339,7 +339,8 @@ static void test_replan(void **state)
     free(events);
 }
 
-/* A deployment error names the field and leaves no output behind. */
+/* A deployment error names the field and leaves no output behind: a bad field, a
+ * chokepoint the package was not trained at, a profile of another model. */
 static void test_bad_deployment(void **state)
 {
     (void)state;
@@ -358,6 +359,16 @@ static void test_bad_deployment(void **state)
                "{\"name\":\"a\",\"stream\":\"cam\",\"package\":\"a.mpk\",\"threshold\":0.5,\"chokepoint\":3}");
     assert_int_equal(run("live", &errout), 1);
     assert_non_null(strstr(errout, "apps[0].chokepoint"));
+    free(errout);
+    assert_int_not_equal(stat(at("events.jsonl"), &st), 0);
+    /* so is a profile of another model */
+    char profile[4096];
+    snprintf(profile, sizeof profile, "{\"model_fingerprint\":\"%064d\",\"segments\":[{\"from\":0,\"to\":1,\"ms\":1}]}", 7);
+    assert_int_equal(fixture_write(at("other.json"), profile), 0);
+    deployment_with("other.json", 200, "{\"name\":\"cam\",\"url\":\"good.avi\"}",
+                    "{\"name\":\"a\",\"stream\":\"cam\",\"package\":\"a.mpk\",\"threshold\":0.5}");
+    assert_int_equal(run("live", &errout), 1);
+    assert_non_null(strstr(errout, "other.json: model_fingerprint: 0000"));
     free(errout);
     assert_int_not_equal(stat(at("events.jsonl"), &st), 0);
 }
