@@ -40,6 +40,14 @@ static ms_status check_app(const ms_deployment *d, const ms_run_model *m, int i,
                          "%s: apps[%d]: %s has no event statistics; give event_length_ms, event_frequency and "
                          "correlation",
                          d->path, i, a->package);
+    /* what the scheduler's event model needs, from the package or the deployment */
+    double length = a->event_length_ms > 0 ? a->event_length_ms : ra->event_length_ms;
+    double frequency = a->event_frequency > 0 ? a->event_frequency : ra->event_frequency;
+    if (!(length > 0) || !(frequency > 0 && frequency < 1))
+        return ms_errorf(err, MS_ERR_INVALID,
+                         "%s: apps[%d]: %s's events (%g ms long, frequency %g) cannot be scheduled; give "
+                         "event_length_ms > 0 and event_frequency in (0, 1)",
+                         d->path, i, a->package, length, frequency);
     return MS_OK;
 }
 
