@@ -80,11 +80,19 @@ int cmd_simulate(int argc, char **argv)
             if (parse_number("--stream-fps", optarg, 1, &cfg.stream_fps)) return 2;
             break;
         case 'n':
-            if (parse_number("--max-apps", optarg, 1, &v) || v > 1000) return 2;
+            if (parse_number("--max-apps", optarg, 1, &v)) return 2;
+            if (v > 1000) {
+                fprintf(stderr, "mainstream simulate: --max-apps: at most 1000\n");
+                return 2;
+            }
             cfg.max_apps = (int)v;
             break;
         case 't':
-            if (parse_number("--trials", optarg, 1, &v) || v > 10000) return 2;
+            if (parse_number("--trials", optarg, 1, &v)) return 2;
+            if (v > 10000) {
+                fprintf(stderr, "mainstream simulate: --trials: at most 10000\n");
+                return 2;
+            }
             cfg.trials = (int)v;
             break;
         case 'k':

@@ -10,5 +10,6 @@ int cmd_schedule(int argc, char **argv);
 int cmd_simulate(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_evaluate(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 
 #endif

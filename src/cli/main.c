@@ -18,6 +18,7 @@ static const command commands[] = {
     {"simulate", cmd_simulate, "mean F1 against number of apps for the scheduling policies"},
     {"train", cmd_train, "fine-tune an app at every chokepoint and write its M-Package"},
     {"evaluate", cmd_evaluate, "measure an M-Package's accuracy curve on labelled data"},
+    {"run", cmd_run, "run a deployment's apps on its streams and write their events"},
     {NULL, NULL, NULL},
 };
 

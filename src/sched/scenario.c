@@ -52,7 +52,7 @@ static ms_status check_range(double v, double lo, double hi, const char *where, 
 
 static int compare_points(const void *a, const void *b)
 {
-    const ms_curve_point *x = a, *y = b;
+    const ms_scenario_point *x = a, *y = b;
     return (x->chokepoint > y->chokepoint) - (x->chokepoint < y->chokepoint);
 }
 
@@ -72,7 +72,7 @@ static ms_status parse_curve(const cJSON *obj, const char *where, const char *po
         snprintf(at, sizeof at, "%s.curve[%d]", where, i);
         if (!cJSON_IsObject(pt)) return ms_errorf(err, MS_ERR_FORMAT, "%s: must be an object", at);
         int64_t c;
-        ms_curve_point *p = &app->curve[i];
+        ms_scenario_point *p = &app->curve[i];
         if (ms_json_int(pt, at, point_key, &c, err) || ms_json_number(pt, at, "tpr", &p->tpr, err) ||
             ms_json_number(pt, at, "fpr", &p->fpr, err))
             return err->status;

@@ -13,14 +13,14 @@ typedef struct {
     int chokepoint; /* number of leading units shared with the stem */
     double tpr;     /* per-frame true-positive rate */
     double fpr;     /* per-frame false-positive rate */
-} ms_curve_point;
+} ms_scenario_point;
 
 typedef struct {
     char *name;
     ms_event_params event;
     double weight;         /* weight in mean objectives (1 by default) */
     int n_points;          /* curve sorted by increasing chokepoint, no duplicates */
-    ms_curve_point *curve;
+    ms_scenario_point *curve;
 } ms_app;
 
 typedef struct {

@@ -535,14 +535,12 @@ static double option_spread(const ms_app_options *ao)
     return ao->options[0].value - ao->options[ao->n_options - 1].value;
 }
 
-static const ms_problem *order_problem; /* qsort has no context argument */
-
-static int compare_order(const void *a, const void *b)
+static int compare_order(const void *a, const void *b, void *ctx)
 {
+    const ms_problem *pb = ctx;
     int x = *(const int *)a, y = *(const int *)b;
-    const ms_app_options *ax = &order_problem->apps[x], *ay = &order_problem->apps[y];
-    double sx = option_spread(&order_problem->apps[ax->group]);
-    double sy = option_spread(&order_problem->apps[ay->group]);
+    const ms_app_options *ax = &pb->apps[x], *ay = &pb->apps[y];
+    double sx = option_spread(&pb->apps[ax->group]), sy = option_spread(&pb->apps[ay->group]);
     if (sx != sy) return sx < sy ? 1 : -1;
     if (ax->group != ay->group) return ax->group - ay->group;
     return x - y;
@@ -551,6 +549,5 @@ static int compare_order(const void *a, const void *b)
 void ms_search_order(const ms_problem *pb, int *order)
 {
     for (int a = 0; a < pb->n_apps; a++) order[a] = a;
-    order_problem = pb;
-    qsort(order, (size_t)pb->n_apps, sizeof *order, compare_order);
+    qsort_r(order, (size_t)pb->n_apps, sizeof *order, compare_order, (void *)pb);
 }

@@ -136,7 +136,7 @@ static void test_default_x1_is_plain(void **state)
 static void test_compat_monotone_fixup(void **state)
 {
     (void)state;
-    ms_curve_point curve[3] = {{0, 0.5, 0.2}, {3, 0.7, 0.1}, {5, 0.6, 0.3}};
+    ms_scenario_point curve[3] = {{0, 0.5, 0.2}, {3, 0.7, 0.1}, {5, 0.6, 0.3}};
     ms_app app = {"a", {500, 0.3, 0.1, 0}, 1, 3, curve};
     ms_event_metrics fixed, at3, raw, ev;
     ms_error err;

@@ -1,0 +1,64 @@
+/* A deployment: the base model, the backend, the budget and scheduling policy, the streams
+ * and the apps that watch them (docs/runner.md). Loaded from JSON and validated field by
+ * field before anything is opened, so a bad file fails at once with a message naming the
+ * field ("d.json: apps[1].stream: no stream named 'gate'"). Relative paths resolve
+ * against the deployment file's folder. */
+#ifndef MS_RUN_DEPLOY_H
+#define MS_RUN_DEPLOY_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+
+#include "backend/backend.h"
+#include "base/error.h"
+#include "media/convert.h"
+#include "sched/schedule.h"
+
+typedef struct {
+    char *name;
+    char *url;       /* a path (resolved) or a URL */
+    double fps;      /* 0: the stream's own rate */
+    bool network;    /* a URL other than file: — reopened with back-off when it fails */
+    int retries;     /* reopen attempts in a row before giving up (network streams) */
+    double retry_s;  /* first back-off delay; doubles up to 8 s */
+} ms_deploy_stream;
+
+typedef struct {
+    char *name;
+    int stream;      /* index into streams */
+    char *package;   /* M-Package path (resolved) */
+    int x_vote;      /* >= 1 */
+    double threshold;
+    int chokepoint;  /* -1: the scheduler chooses */
+    double fps;      /* 0: the scheduler chooses */
+    /* event statistics overriding the package's (< 0: from the package) */
+    double event_length_ms, event_frequency, correlation;
+} ms_deploy_app;
+
+typedef struct {
+    char *path;      /* the deployment file, for messages */
+    char **models;   /* resolved paths, chained into one base network */
+    int n_models;
+    char *backend;   /* "cpu", "ref" */
+    ms_precision precision;
+    int threads;
+    int batch;       /* frames per run of a node (>= 1) */
+    double budget;   /* ms of compute per second of video; 0: auto */
+    char *profile;   /* optional cost profile (resolved); NULL: measured at start */
+    ms_policy policy;
+    ms_objective objective;
+    ms_resize_mode resize;
+    int n_streams;
+    ms_deploy_stream *streams;
+    int n_apps;
+    ms_deploy_app *apps;
+} ms_deployment;
+
+ms_status ms_deployment_load(const char *path, ms_deployment *out, ms_error *err);
+
+/* Validates a parsed deployment; `path` names it in messages and anchors relative paths. */
+ms_status ms_deployment_parse(const cJSON *root, const char *path, ms_deployment *out, ms_error *err);
+
+void ms_deployment_free(ms_deployment *d);
+
+#endif

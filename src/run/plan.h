@@ -1,0 +1,65 @@
+/* From a deployment to running stem trees: the base model and the apps loaded once (the
+ * model), then per stream a schedule (the scheduler, called with the stream's rate and
+ * its share of the budget) and its stem tree compiled into an executor.
+ *
+ * Budget: with several streams each gets a share proportional to its number of apps.
+ * "auto" is 900 ms of compute per second of video: the machine's threads busy, less 10%
+ * kept for decoding and conversion. Pinned apps: a pinned chokepoint restricts the
+ * app's curve to that point, so the scheduler can only choose it; a pinned fps replaces
+ * the scheduler's choice, and when that overruns the budget the others are re-solved
+ * within what remains. */
+#ifndef MS_RUN_PLAN_H
+#define MS_RUN_PLAN_H
+
+#include "graph/cut.h"
+#include "run/app.h"
+#include "run/deploy.h"
+#include "run/exec.h"
+#include "sched/schedule.h"
+
+#define MS_AUTO_BUDGET 900.0
+
+typedef struct {
+    ms_graph *base;
+    ms_chokepoint *cps;
+    int n_cps;
+    double *unit_costs; /* n_cps: ms per frame (units.h) */
+    ms_run_app *apps;   /* deployment order */
+    int n_apps;
+    const ms_backend *backend;
+    ms_plan_options opts;
+} ms_run_model;
+
+/* Loads the base model, every package (checked against it and against pinned
+ * chokepoints) and the unit costs (read or measured). Nothing is read from a stream. */
+ms_status ms_run_model_load(const ms_deployment *d, ms_run_model *m, ms_error *err);
+void ms_run_model_free(ms_run_model *m);
+
+typedef struct {
+    int stream;
+    double stream_fps;
+    double budget;       /* the stream's share, ms per second */
+    int n_apps;
+    int *apps;           /* deployment indices of the stream's apps, scenario order */
+    ms_scenario scenario;
+    ms_schedule schedule;
+    ms_stem_tree tree;
+} ms_stream_plan;
+
+/* The schedule of one stream. budget: the stream's share (already corrected when
+ * re-planning). Fails when no schedule fits. */
+ms_status ms_plan_stream(const ms_deployment *d, const ms_run_model *m, int stream, double stream_fps, double budget,
+                         ms_stream_plan *out, ms_error *err);
+
+/* The budget share of a stream (before any correction). */
+double ms_plan_budget_share(const ms_deployment *d, int stream);
+
+/* Compiles a plan's stem tree: one segment node per stem segment (parent: the previous
+ * segment), one branch node per app (parent: the segment it leaves from, or the stream
+ * for chokepoint 0). */
+ms_status ms_plan_build_exec(const ms_deployment *d, const ms_run_model *m, const ms_stream_plan *p,
+                             ms_exec_tree *t, ms_error *err);
+
+void ms_stream_plan_free(ms_stream_plan *p);
+
+#endif

@@ -1,0 +1,146 @@
+/* Deployment validation: a good file parses with defaults and resolved paths; every bad
+ * field fails with a message naming it. */
+#include "testutil.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "run/deploy.h"
+
+#define GOOD_STREAMS "[{\"name\":\"cam\",\"url\":\"v/cam.mp4\",\"fps\":10},{\"name\":\"door\",\"url\":\"rtsp://h/d\"}]"
+#define GOOD_APP "{\"name\":\"a\",\"stream\":\"cam\",\"package\":\"a.mpk\",\"threshold\":0.5}"
+
+static ms_status parse(const char *json, ms_deployment *d, ms_error *err)
+{
+    cJSON *root = cJSON_Parse(json);
+    assert_non_null(root);
+    ms_status st = ms_deployment_parse(root, "/srv/x/d.json", d, err);
+    cJSON_Delete(root);
+    return st;
+}
+
+static void test_good(void **state)
+{
+    (void)state;
+    ms_deployment d;
+    ms_error err;
+    const char *json = "{\"model\":[\"m/a.tflite\",\"/abs/b.tflite\"],\"backend\":\"ref\",\"threads\":2,\"budget\":250.5,"
+                       "\"policy\":\"maxsharing\",\"streams\":" GOOD_STREAMS ",\"apps\":[" GOOD_APP
+                       ",{\"name\":\"b\",\"stream\":\"door\",\"package\":\"/p/b.mpk\",\"threshold\":0.7,"
+                       "\"x_vote\":3,\"chokepoint\":4,\"fps\":2}]}";
+    if (parse(json, &d, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(d.n_models, 2);
+    assert_string_equal(d.models[0], "/srv/x/m/a.tflite");
+    assert_string_equal(d.models[1], "/abs/b.tflite");
+    assert_int_equal(d.threads, 2);
+    assert_int_equal(d.batch, 1);
+    assert_float_equal(d.budget, 250.5, 0);
+    assert_int_equal(d.policy, MS_POLICY_MAXSHARING);
+    assert_int_equal(d.objective, MS_OBJ_MEAN_F1);
+    assert_int_equal(d.precision, MS_PREC_FP32);
+    assert_int_equal(d.n_streams, 2);
+    assert_string_equal(d.streams[0].url, "/srv/x/v/cam.mp4");
+    assert_false(d.streams[0].network);
+    assert_string_equal(d.streams[1].url, "rtsp://h/d");
+    assert_true(d.streams[1].network);
+    assert_int_equal(d.n_apps, 2);
+    assert_string_equal(d.apps[0].package, "/srv/x/a.mpk");
+    assert_int_equal(d.apps[0].x_vote, 1);
+    assert_int_equal(d.apps[0].chokepoint, -1);
+    assert_float_equal(d.apps[0].fps, 0, 0);
+    assert_int_equal(d.apps[1].stream, 1);
+    assert_int_equal(d.apps[1].x_vote, 3);
+    assert_int_equal(d.apps[1].chokepoint, 4);
+    assert_float_equal(d.apps[1].fps, 2, 0);
+    ms_deployment_free(&d);
+    /* "auto" budget and a single model path */
+    if (parse("{\"model\":\"m.tflite\",\"backend\":\"ref\",\"budget\":\"auto\",\"streams\":" GOOD_STREAMS
+              ",\"apps\":[" GOOD_APP "]}",
+              &d, &err))
+        fail_msg("%s", err.msg);
+    assert_float_equal(d.budget, 0, 0);
+    assert_int_equal(d.n_models, 1);
+    ms_deployment_free(&d);
+}
+
+typedef struct {
+    const char *json;
+    const char *message;
+} bad_case;
+
+/* cJSON finds the first of repeated keys: the case's settings come before the defaults. */
+#define WRAP(settings, apps) \
+    "{\"model\":[\"m.tflite\"]" settings ",\"backend\":\"ref\",\"streams\":" GOOD_STREAMS ",\"apps\":[" apps "]}"
+
+static void test_bad_fields(void **state)
+{
+    (void)state;
+    const bad_case cases[] = {
+        {"[1]", "d.json: must be a JSON object"},
+        {"{\"backend\":\"ref\",\"streams\":[],\"apps\":[]}", "d.json: model: missing"},
+        {"{\"model\":[],\"streams\":[],\"apps\":[]}", "d.json: model: must be a path or a non-empty list"},
+        {"{\"model\":[\"\"],\"streams\":[],\"apps\":[]}", "d.json: model[0]: must be a non-empty string"},
+        {WRAP(",\"backend\":\"gpu9\"", GOOD_APP), "backend: unknown backend 'gpu9'"},
+        {WRAP(",\"precision\":\"fp16\"", GOOD_APP), "precision: 'fp16' is not fp32 or int8"},
+        {WRAP(",\"threads\":0", GOOD_APP), "threads: must be in [1, 1024]"},
+        {WRAP(",\"batch\":1000", GOOD_APP), "batch: must be in [1, 256]"},
+        {WRAP(",\"budget\":-3", GOOD_APP), "budget: must be \"auto\" or a positive number"},
+        {WRAP(",\"budget\":\"lots\"", GOOD_APP), "budget: must be \"auto\" or a positive number"},
+        {WRAP(",\"policy\":\"best\"", GOOD_APP), "policy: unknown policy 'best'"},
+        {WRAP(",\"objective\":\"accuracy\"", GOOD_APP), "objective: unknown objective 'accuracy'"},
+        {WRAP(",\"resize\":\"zoom\"", GOOD_APP), "resize: 'zoom' is not stretch or crop"},
+        {"{\"model\":\"m\",\"backend\":\"ref\",\"streams\":[],\"apps\":[" GOOD_APP "]}", "streams: must not be empty"},
+        {"{\"model\":\"m\",\"backend\":\"ref\",\"streams\":[{\"url\":\"x\"}],\"apps\":[]}", "streams[0]"},
+        {"{\"model\":\"m\",\"backend\":\"ref\",\"streams\":[{\"name\":\"s\",\"url\":\"\"}],\"apps\":[]}",
+         "streams[0].url: must not be empty"},
+        {"{\"model\":\"m\",\"backend\":\"ref\",\"streams\":[{\"name\":\"s\",\"url\":\"x\",\"fps\":0}],\"apps\":[]}",
+         "streams[0].fps: must be in (0, 1000]"},
+        {"{\"model\":\"m\",\"backend\":\"ref\",\"streams\":[{\"name\":\"s\",\"url\":\"x\"},{\"name\":\"s\",\"url\":\"y\"}],"
+         "\"apps\":[]}",
+         "streams[1].name: 's' is used by streams[0] too"},
+        {"{\"model\":\"m\",\"backend\":\"ref\",\"streams\":[{\"name\":\"s\",\"url\":\"x\",\"retries\":-1}],\"apps\":[]}",
+         "streams[0].retries"},
+        {WRAP("", ""), "apps: must not be empty"},
+        {WRAP("", "{\"name\":\"a\",\"stream\":\"gate\",\"package\":\"p\",\"threshold\":0.5}"),
+         "apps[0].stream: no stream named 'gate'"},
+        {WRAP("", "{\"name\":\"a\",\"stream\":\"cam\",\"threshold\":0.5}"), "apps[0]"},
+        {WRAP("", "{\"name\":\"a\",\"stream\":\"cam\",\"package\":\"p\"}"), "apps[0]"},
+        {WRAP("", "{\"name\":\"a\",\"stream\":\"cam\",\"package\":\"p\",\"threshold\":1.5}"),
+         "apps[0].threshold: must be in [0, 1]"},
+        {WRAP("", "{\"name\":\"a\",\"stream\":\"cam\",\"package\":\"p\",\"threshold\":0.5,\"x_vote\":0}"),
+         "apps[0].x_vote: must be in [1, 64]"},
+        {WRAP("", "{\"name\":\"a\",\"stream\":\"cam\",\"package\":\"p\",\"threshold\":0.5,\"chokepoint\":-2}"),
+         "apps[0].chokepoint"},
+        {WRAP("", "{\"name\":\"a\",\"stream\":\"cam\",\"package\":\"p\",\"threshold\":0.5,\"fps\":12}"),
+         "apps[0].fps: 12 is above stream 'cam''s 10 fps"},
+        {WRAP("", "{\"name\":\"a\",\"stream\":\"cam\",\"package\":\"p\",\"threshold\":0.5,\"event_frequency\":2}"),
+         "apps[0].event_frequency: must be in (0, 1)"},
+        {WRAP("", GOOD_APP "," GOOD_APP), "apps[1].name: 'a' is used by apps[0] too"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ms_deployment d;
+        ms_error err = {0};
+        if (parse(cases[i].json, &d, &err) == MS_OK) fail_msg("case %zu parsed: %s", i, cases[i].json);
+        if (!strstr(err.msg, cases[i].message) || !strstr(err.msg, "d.json"))
+            fail_msg("case %zu: message '%s' does not contain '%s'", i, err.msg, cases[i].message);
+    }
+}
+
+static void test_missing_file(void **state)
+{
+    (void)state;
+    ms_deployment d;
+    ms_error err;
+    assert_int_not_equal(ms_deployment_load("/nonexistent/d.json", &d, &err), MS_OK);
+    assert_non_null(strstr(err.msg, "/nonexistent/d.json"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_good),
+        cmocka_unit_test(test_bad_fields),
+        cmocka_unit_test(test_missing_file),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
