@@ -11,5 +11,6 @@ int cmd_simulate(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_evaluate(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_score_events(int argc, char **argv);
 
 #endif

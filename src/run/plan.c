@@ -183,12 +183,18 @@ static ms_status solve(const ms_deployment *d, ms_stream_plan *p, ms_error *err)
         for (int i = 0; i < n; i++) {
             double pin = d->apps[p->apps[i]].fps;
             if (pin > 0) {
-                p->schedule.apps[i].fps = fmin(pin, p->stream_fps);
+                ms_assignment *as = &p->schedule.apps[i];
+                as->fps = fmin(pin, p->stream_fps);
+                /* the prediction must be of the rate that will run, not the one replaced */
+                if ((st = ms_app_metrics(&p->scenario.apps[i], p->stream_fps, as->chokepoint, as->fps, false, &as->m,
+                                         err)))
+                    break;
                 pinned = true;
             }
             cps[i] = p->schedule.apps[i].chokepoint;
             fps[i] = p->schedule.apps[i].fps;
         }
+        if (st) break;
         p->schedule.cost = ms_schedule_cost(&p->scenario, cps, fps, false);
         if (!pinned || p->schedule.cost <= p->budget * (1 + 1e-9)) break;
         budget -= p->schedule.cost - p->budget;

@@ -20,6 +20,7 @@ typedef struct {
     long long events;
     int chokepoint;
     double planned_fps;
+    ms_event_metrics predicted; /* the scheduler's event model at the planned point */
 } app_state;
 
 typedef struct {
@@ -112,6 +113,7 @@ static void install(runner *r, int s, ms_stream_plan *next, ms_exec_tree *tree)
         app_state *a = &r->apps[next->apps[i]];
         a->chokepoint = next->schedule.apps[i].chokepoint;
         a->planned_fps = next->schedule.apps[i].fps;
+        a->predicted = next->schedule.apps[i].m;
     }
     ms_stream_set_rate(st->stream, ms_exec_root_rate(tree));
     print_plan(r, s);
@@ -268,6 +270,9 @@ static cJSON *stats_json(runner *r)
         cJSON_AddNumberToObject(o, "observed_fps", span > 0 ? (double)a->samples / span : 0);
         cJSON_AddNumberToObject(o, "samples", (double)a->samples);
         cJSON_AddNumberToObject(o, "events", (double)a->events);
+        cJSON_AddNumberToObject(o, "predicted_recall", a->predicted.recall);
+        cJSON_AddNumberToObject(o, "predicted_precision", a->predicted.precision);
+        cJSON_AddNumberToObject(o, "predicted_f1", a->predicted.f1);
     }
     return root;
 }

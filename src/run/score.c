@@ -1,0 +1,218 @@
+/* Event-level scoring of the runner's events against labelled frames (see score.h). */
+#include "run/score.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/file.h"
+#include "base/json.h"
+
+#define MAX_INPUT_BYTES ((size_t)1 << 30)
+#define MAX_FRAME 1000000000LL
+
+typedef struct {
+    ms_span *v;
+    int64_t n, cap;
+} span_list;
+
+static ms_status push(span_list *l, ms_span s, const char *path, ms_error *err)
+{
+    if (l->n == l->cap) {
+        int64_t cap = l->cap ? 2 * l->cap : 64;
+        ms_span *grown = realloc(l->v, (size_t)cap * sizeof *grown);
+        if (!grown) return ms_errorf(err, MS_ERR_NOMEM, "%s: out of memory", path);
+        l->v = grown;
+        l->cap = cap;
+    }
+    l->v[l->n++] = s;
+    return MS_OK;
+}
+
+/* Cuts the next line out of *cursor (NUL-terminating it, dropping a trailing '\r');
+ * returns NULL at the end of the text. */
+static char *next_line(char **cursor)
+{
+    char *line = *cursor;
+    if (!*line) return NULL;
+    char *nl = strchr(line, '\n');
+    if (nl) {
+        *nl = '\0';
+        *cursor = nl + 1;
+    } else {
+        *cursor = line + strlen(line);
+    }
+    size_t len = strlen(line);
+    if (len && line[len - 1] == '\r') line[len - 1] = '\0';
+    return line;
+}
+
+/* Parses "frame,present" with frame in [0, MAX_FRAME] and present 0 or 1. */
+static bool parse_row(const char *row, int64_t *frame, int *present)
+{
+    char *end;
+    errno = 0;
+    long long f = strtoll(row, &end, 10);
+    if (errno || end == row || *end != ',' || f < 0 || f > MAX_FRAME) return false;
+    const char *p = end + 1;
+    if ((*p != '0' && *p != '1') || p[1]) return false;
+    *frame = f;
+    *present = *p - '0';
+    return true;
+}
+
+ms_status ms_score_load_labels(const char *csv, int64_t from_frame, ms_span **out, int64_t *n, ms_error *err)
+{
+    *out = NULL;
+    *n = 0;
+    unsigned char *text;
+    size_t size;
+    ms_status s = ms_read_file(csv, MAX_INPUT_BYTES, &text, &size, err);
+    if (s) return s;
+    span_list l = {0};
+    char *cursor = (char *)text, *row;
+    long long line = 0;
+    int64_t last = -1;
+    bool open = false; /* a run of present frames is open, ending at `last` */
+    while (!s && (row = next_line(&cursor))) {
+        line++;
+        if (line == 1) {
+            if (strcmp(row, "frame,present"))
+                s = ms_errorf(err, MS_ERR_FORMAT, "%s: line 1: expected the header \"frame,present\"", csv);
+            continue;
+        }
+        if (!row[0]) continue;
+        int64_t frame;
+        int present;
+        if (!parse_row(row, &frame, &present)) {
+            s = ms_errorf(err, MS_ERR_FORMAT, "%s: line %lld: expected \"frame,present\" with present 0 or 1", csv,
+                          line);
+            break;
+        }
+        if (frame <= last) {
+            s = ms_errorf(err, MS_ERR_FORMAT, "%s: line %lld: frame %lld does not follow frame %lld", csv, line,
+                          (long long)frame, (long long)last);
+            break;
+        }
+        bool in = present && frame >= from_frame;
+        if (open && (!in || frame != last + 1)) open = false; /* a gap or an absent frame ends the run */
+        if (in && !open) {
+            s = push(&l, (ms_span){frame, frame}, csv, err);
+            open = true;
+        } else if (in) {
+            l.v[l.n - 1].end = frame;
+        }
+        last = frame;
+    }
+    if (!s && line == 0) s = ms_errorf(err, MS_ERR_FORMAT, "%s: line 1: expected the header \"frame,present\"", csv);
+    free(text);
+    if (s) {
+        free(l.v);
+        return s;
+    }
+    *out = l.v;
+    *n = l.n;
+    return MS_OK;
+}
+
+/* Reads one event line; *keep says whether it is of the stream and app asked for. */
+static ms_status parse_event(const char *row, const char *where, const char *stream, const char *app, ms_span *span,
+                             bool *keep, ms_error *err)
+{
+    cJSON *obj = cJSON_Parse(row);
+    if (!cJSON_IsObject(obj)) {
+        cJSON_Delete(obj);
+        return ms_errorf(err, MS_ERR_FORMAT, "%s: not a JSON object", where);
+    }
+    const char *st = NULL, *ap = NULL;
+    int64_t start = 0, end = 0;
+    ms_status s = ms_json_string(obj, where, "stream", &st, err);
+    if (!s) s = ms_json_string(obj, where, "app", &ap, err);
+    if (!s) s = ms_json_int(obj, where, "start_frame", &start, err);
+    if (!s) s = ms_json_int(obj, where, "end_frame", &end, err);
+    if (!s && (start < 0 || end < start))
+        s = ms_errorf(err, MS_ERR_FORMAT, "%s: start_frame %lld and end_frame %lld are not 0 <= start <= end", where,
+                      (long long)start, (long long)end);
+    if (!s) {
+        *keep = !strcmp(st, stream) && !strcmp(ap, app);
+        *span = (ms_span){start, end};
+    }
+    cJSON_Delete(obj);
+    return s;
+}
+
+ms_status ms_score_load_events(const char *jsonl, const char *stream, const char *app, int64_t from_frame,
+                               ms_span **out, int64_t *n, ms_error *err)
+{
+    *out = NULL;
+    *n = 0;
+    unsigned char *text;
+    size_t size;
+    ms_status s = ms_read_file(jsonl, MAX_INPUT_BYTES, &text, &size, err);
+    if (s) return s;
+    span_list l = {0};
+    char *cursor = (char *)text, *row;
+    long long line = 0;
+    char where[1100];
+    while (!s && (row = next_line(&cursor))) {
+        line++;
+        if (!row[strspn(row, " \t")]) continue;
+        snprintf(where, sizeof where, "%s: line %lld", jsonl, line);
+        ms_span span;
+        bool keep = false;
+        s = parse_event(row, where, stream, app, &span, &keep, err);
+        if (s || !keep || span.end < from_frame) continue;
+        if (span.start < from_frame) span.start = from_frame;
+        s = push(&l, span, jsonl, err);
+    }
+    free(text);
+    if (s) {
+        free(l.v);
+        return s;
+    }
+    *out = l.v;
+    *n = l.n;
+    return MS_OK;
+}
+
+/* Index of the first labelled event ending at or after frame (n when none); labelled
+ * events are disjoint and in order, so their ends increase. */
+static int64_t first_ending_from(const ms_span *labelled, int64_t n, int64_t frame)
+{
+    int64_t lo = 0, hi = n;
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (labelled[mid].end < frame) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
+ms_status ms_score_events(const ms_span *labelled, int64_t n_labelled, const ms_span *predicted,
+                          int64_t n_predicted, ms_event_score *out, ms_error *err)
+{
+    memset(out, 0, sizeof *out);
+    bool *hit = calloc((size_t)(n_labelled ? n_labelled : 1), sizeof *hit);
+    if (!hit) return ms_errorf(err, MS_ERR_NOMEM, "out of memory");
+    for (int64_t i = 0; i < n_predicted; i++) {
+        const ms_span *p = &predicted[i];
+        bool tp = false;
+        for (int64_t k = first_ending_from(labelled, n_labelled, p->start); k < n_labelled && labelled[k].start <= p->end;
+             k++) {
+            hit[k] = true;
+            tp = true;
+        }
+        out->true_pos += tp;
+    }
+    for (int64_t k = 0; k < n_labelled; k++) out->detected += hit[k];
+    free(hit);
+    out->labelled = n_labelled;
+    out->predicted = n_predicted;
+    out->recall = n_labelled ? (double)out->detected / (double)n_labelled : 1.0;
+    out->precision = n_predicted ? (double)out->true_pos / (double)n_predicted : 1.0;
+    double sum = out->recall + out->precision;
+    out->f1 = sum > 0 ? 2 * out->recall * out->precision / sum : 0;
+    return MS_OK;
+}

@@ -1,0 +1,48 @@
+/* Event-level recall, precision and F1 of the runner's events against a labelled video.
+ *
+ * Labelled events are the maximal runs of frames labelled present (an unlabelled frame
+ * ends a run). A labelled event is detected when at least one predicted event overlaps
+ * it in frames; a predicted event is a true positive when it overlaps at least one
+ * labelled event. This is the event model's notion (docs/scheduler.md): an event is
+ * caught when any sample inside it fires, however many samples or predicted events that
+ * takes, and a predicted event is a false alarm only when it touches no labelled event.
+ * recall = detected / labelled (1 when there is no labelled event), precision =
+ * true positives / predicted (1 when nothing was predicted, as in the event model),
+ * F1 = 2PR / (P + R) (0 when both are 0).
+ *
+ * from_frame restricts scoring to frames >= from_frame: labelled runs are formed from
+ * those frames only, and predicted events ending before it are dropped (one straddling
+ * it is clipped to start there). */
+#ifndef MS_RUN_SCORE_H
+#define MS_RUN_SCORE_H
+
+#include <stdint.h>
+
+#include "base/error.h"
+
+typedef struct {
+    int64_t start, end; /* first and last frame, inclusive */
+} ms_span;
+
+typedef struct {
+    int64_t labelled, detected;   /* labelled events, and those some predicted event overlaps */
+    int64_t predicted, true_pos;  /* predicted events, and those overlapping a labelled event */
+    double recall, precision, f1;
+} ms_event_score;
+
+/* The labelled events of a "frame,present" CSV (header "frame,present", frames strictly
+ * increasing, present 0 or 1), in frame order. *out is malloc'd (NULL when none). */
+ms_status ms_score_load_labels(const char *csv, int64_t from_frame, ms_span **out, int64_t *n, ms_error *err);
+
+/* The events of one stream and app in the runner's JSON-lines events file. Every line
+ * must be an event object (blank lines are skipped); other apps' lines are checked and
+ * skipped. *out is malloc'd (NULL when none). */
+ms_status ms_score_load_events(const char *jsonl, const char *stream, const char *app, int64_t from_frame,
+                               ms_span **out, int64_t *n, ms_error *err);
+
+/* Scores predicted events against labelled ones. labelled: disjoint and in frame order
+ * (as ms_score_load_labels returns them); predicted: any order, may overlap. */
+ms_status ms_score_events(const ms_span *labelled, int64_t n_labelled, const ms_span *predicted,
+                          int64_t n_predicted, ms_event_score *out, ms_error *err);
+
+#endif
