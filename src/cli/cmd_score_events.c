@@ -20,7 +20,8 @@ static void usage(FILE *out)
             "\"frame,present\" label file. Labelled events are the maximal runs of present frames.\n"
             "A labelled event is detected (recall) when some predicted event overlaps it in frames;\n"
             "a predicted event is a true positive (precision) when it overlaps some labelled event.\n"
-            "F1 = 2PR/(P+R). --from-frame N scores frames >= N only (e.g. the validation part of a\n"
+            "F1 = 2PR/(P+R). --from-frame N counts only the events (labelled and predicted) that\n"
+            "start at frame N or later, matched against all events (e.g. the validation part of a\n"
             "video split by time). --json prints {\"stream\",\"app\",\"from_frame\",\"labelled\",\n"
             "\"detected\",\"recall\",\"predicted\",\"true_positives\",\"precision\",\"f1\"}.\n");
 }
@@ -99,12 +100,12 @@ int cmd_score_events(int argc, char **argv)
     ms_span *labelled = NULL, *predicted = NULL;
     int64_t n_labelled = 0, n_predicted = 0;
     ms_event_score sc;
-    ms_status s = ms_score_load_labels(a.labels, a.from_frame, &labelled, &n_labelled, &err);
-    if (!s) s = ms_score_load_events(a.events, a.stream, a.app, a.from_frame, &predicted, &n_predicted, &err);
-    if (!s) s = ms_score_events(labelled, n_labelled, predicted, n_predicted, &sc, &err);
+    ms_status s = ms_score_load_labels(a.labels, &labelled, &n_labelled, &err);
+    if (!s) s = ms_score_load_events(a.events, a.stream, a.app, &predicted, &n_predicted, &err);
+    if (!s) s = ms_score_events(labelled, n_labelled, predicted, n_predicted, a.from_frame, &sc, &err);
     if (!s && a.json) s = print_json(&a, &sc, &err);
     if (!s && !a.json) {
-        printf("stream %s, app %s, frames >= %lld\n", a.stream, a.app, a.from_frame);
+        printf("stream %s, app %s, events from frame %lld\n", a.stream, a.app, a.from_frame);
         printf("labelled %lld, detected %lld: recall %.3f\n", (long long)sc.labelled, (long long)sc.detected, sc.recall);
         printf("predicted %lld, true positives %lld: precision %.3f\n", (long long)sc.predicted,
                (long long)sc.true_pos, sc.precision);

@@ -63,7 +63,7 @@ static bool parse_row(const char *row, int64_t *frame, int *present)
     return true;
 }
 
-ms_status ms_score_load_labels(const char *csv, int64_t from_frame, ms_span **out, int64_t *n, ms_error *err)
+ms_status ms_score_load_labels(const char *csv, ms_span **out, int64_t *n, ms_error *err)
 {
     *out = NULL;
     *n = 0;
@@ -96,12 +96,11 @@ ms_status ms_score_load_labels(const char *csv, int64_t from_frame, ms_span **ou
                           (long long)frame, (long long)last);
             break;
         }
-        bool in = present && frame >= from_frame;
-        if (open && (!in || frame != last + 1)) open = false; /* a gap or an absent frame ends the run */
-        if (in && !open) {
+        if (open && (!present || frame != last + 1)) open = false; /* a gap or an absent frame ends the run */
+        if (present && !open) {
             s = push(&l, (ms_span){frame, frame}, csv, err);
             open = true;
-        } else if (in) {
+        } else if (present) {
             l.v[l.n - 1].end = frame;
         }
         last = frame;
@@ -143,8 +142,8 @@ static ms_status parse_event(const char *row, const char *where, const char *str
     return s;
 }
 
-ms_status ms_score_load_events(const char *jsonl, const char *stream, const char *app, int64_t from_frame,
-                               ms_span **out, int64_t *n, ms_error *err)
+ms_status ms_score_load_events(const char *jsonl, const char *stream, const char *app, ms_span **out,
+                               int64_t *n, ms_error *err)
 {
     *out = NULL;
     *n = 0;
@@ -163,9 +162,7 @@ ms_status ms_score_load_events(const char *jsonl, const char *stream, const char
         ms_span span;
         bool keep = false;
         s = parse_event(row, where, stream, app, &span, &keep, err);
-        if (s || !keep || span.end < from_frame) continue;
-        if (span.start < from_frame) span.start = from_frame;
-        s = push(&l, span, jsonl, err);
+        if (!s && keep) s = push(&l, span, jsonl, err);
     }
     free(text);
     if (s) {
@@ -191,7 +188,7 @@ static int64_t first_ending_from(const ms_span *labelled, int64_t n, int64_t fra
 }
 
 ms_status ms_score_events(const ms_span *labelled, int64_t n_labelled, const ms_span *predicted,
-                          int64_t n_predicted, ms_event_score *out, ms_error *err)
+                          int64_t n_predicted, int64_t from_frame, ms_event_score *out, ms_error *err)
 {
     memset(out, 0, sizeof *out);
     bool *hit = calloc((size_t)(n_labelled ? n_labelled : 1), sizeof *hit);
@@ -204,14 +201,18 @@ ms_status ms_score_events(const ms_span *labelled, int64_t n_labelled, const ms_
             hit[k] = true;
             tp = true;
         }
+        if (p->start < from_frame) continue;
+        out->predicted++;
         out->true_pos += tp;
     }
-    for (int64_t k = 0; k < n_labelled; k++) out->detected += hit[k];
+    for (int64_t k = 0; k < n_labelled; k++) {
+        if (labelled[k].start < from_frame) continue;
+        out->labelled++;
+        out->detected += hit[k];
+    }
     free(hit);
-    out->labelled = n_labelled;
-    out->predicted = n_predicted;
-    out->recall = n_labelled ? (double)out->detected / (double)n_labelled : 1.0;
-    out->precision = n_predicted ? (double)out->true_pos / (double)n_predicted : 1.0;
+    out->recall = out->labelled ? (double)out->detected / (double)out->labelled : 1.0;
+    out->precision = out->predicted ? (double)out->true_pos / (double)out->predicted : 1.0;
     double sum = out->recall + out->precision;
     out->f1 = sum > 0 ? 2 * out->recall * out->precision / sum : 0;
     return MS_OK;

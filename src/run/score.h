@@ -10,9 +10,12 @@
  * true positives / predicted (1 when nothing was predicted, as in the event model),
  * F1 = 2PR / (P + R) (0 when both are 0).
  *
- * from_frame restricts scoring to frames >= from_frame: labelled runs are formed from
- * those frames only, and predicted events ending before it are dropped (one straddling
- * it is clipped to start there). */
+ * from_frame scores one part of a video (e.g. the validation part of a split by time):
+ * only the labelled and predicted events that start at or after from_frame are counted,
+ * but they are matched against all events, so an event is whole and belongs to the part
+ * where it starts, and a match across the cut still counts. (Clipping events at the cut
+ * instead would count a labelled event that straddles it as missed whenever the
+ * predicted event that caught it ended before the cut.) */
 #ifndef MS_RUN_SCORE_H
 #define MS_RUN_SCORE_H
 
@@ -32,17 +35,18 @@ typedef struct {
 
 /* The labelled events of a "frame,present" CSV (header "frame,present", frames strictly
  * increasing, present 0 or 1), in frame order. *out is malloc'd (NULL when none). */
-ms_status ms_score_load_labels(const char *csv, int64_t from_frame, ms_span **out, int64_t *n, ms_error *err);
+ms_status ms_score_load_labels(const char *csv, ms_span **out, int64_t *n, ms_error *err);
 
 /* The events of one stream and app in the runner's JSON-lines events file. Every line
  * must be an event object (blank lines are skipped); other apps' lines are checked and
  * skipped. *out is malloc'd (NULL when none). */
-ms_status ms_score_load_events(const char *jsonl, const char *stream, const char *app, int64_t from_frame,
-                               ms_span **out, int64_t *n, ms_error *err);
+ms_status ms_score_load_events(const char *jsonl, const char *stream, const char *app, ms_span **out,
+                               int64_t *n, ms_error *err);
 
-/* Scores predicted events against labelled ones. labelled: disjoint and in frame order
- * (as ms_score_load_labels returns them); predicted: any order, may overlap. */
+/* Scores the predicted events against the labelled ones, counting those that start at
+ * or after from_frame (0: all). labelled: disjoint and in frame order (as
+ * ms_score_load_labels returns them); predicted: any order, may overlap. */
 ms_status ms_score_events(const ms_span *labelled, int64_t n_labelled, const ms_span *predicted,
-                          int64_t n_predicted, ms_event_score *out, ms_error *err);
+                          int64_t n_predicted, int64_t from_frame, ms_event_score *out, ms_error *err);
 
 #endif

@@ -55,9 +55,9 @@ static void load(const char *labels, const char *events, long long from, ms_even
     ms_span *l = NULL, *p = NULL;
     int64_t nl = 0, np = 0;
     ms_error err;
-    assert_int_equal(ms_score_load_labels(lp, from, &l, &nl, &err), MS_OK);
-    assert_int_equal(ms_score_load_events(ep, "gate", "car", from, &p, &np, &err), MS_OK);
-    assert_int_equal(ms_score_events(l, nl, p, np, sc, &err), MS_OK);
+    assert_int_equal(ms_score_load_labels(lp, &l, &nl, &err), MS_OK);
+    assert_int_equal(ms_score_load_events(ep, "gate", "car", &p, &np, &err), MS_OK);
+    assert_int_equal(ms_score_events(l, nl, p, np, from, sc, &err), MS_OK);
     free(l);
     free(p);
     free(lp);
@@ -72,7 +72,7 @@ static void test_labelled_runs(void **state)
     ms_span *l = NULL;
     int64_t n = 0;
     ms_error err;
-    assert_int_equal(ms_score_load_labels(lp, 0, &l, &n, &err), MS_OK);
+    assert_int_equal(ms_score_load_labels(lp, &l, &n, &err), MS_OK);
     assert_int_equal(n, 3);
     assert_int_equal(l[0].start, 1);
     assert_int_equal(l[0].end, 2);
@@ -80,12 +80,6 @@ static void test_labelled_runs(void **state)
     assert_int_equal(l[1].end, 11);
     assert_int_equal(l[2].start, 13);
     assert_int_equal(l[2].end, 13);
-    free(l);
-    /* from frame 2: the first run is clipped to [2,2] */
-    assert_int_equal(ms_score_load_labels(lp, 2, &l, &n, &err), MS_OK);
-    assert_int_equal(n, 3);
-    assert_int_equal(l[0].start, 2);
-    assert_int_equal(l[0].end, 2);
     free(l);
     free(lp);
 }
@@ -108,20 +102,31 @@ static void test_score_from_frame(void **state)
 {
     (void)state;
     ms_event_score sc;
-    /* frames >= 4: labelled [4,4], [7,9]; [2,3] ends before and is dropped */
+    /* events starting at 4 or later: labelled [4,4], [7,9]; predicted [5,6], [8,8], [9,12] */
     load(labels_csv, events_jsonl, 4, &sc);
     assert_int_equal(sc.labelled, 2);
     assert_int_equal(sc.detected, 1);
     assert_int_equal(sc.predicted, 3);
     assert_int_equal(sc.true_pos, 2);
     assert_float_equal(sc.f1, 4.0 / 7.0, 1e-12); /* 2 (1/2)(2/3) / (1/2 + 2/3) */
-    /* frames >= 8: labelled [8,9]; predicted [8,8], [9,12] */
+    /* from 2: [2,3] counts, and is true: its match [1,2] started before the cut */
+    load(labels_csv, events_jsonl, 2, &sc);
+    assert_int_equal(sc.labelled, 2);
+    assert_int_equal(sc.predicted, 4);
+    assert_int_equal(sc.true_pos, 3);
+    /* from 8: [7,9] started before, so no labelled event counts; [8,8] and [9,12] are true */
     load(labels_csv, events_jsonl, 8, &sc);
-    assert_int_equal(sc.labelled, 1);
-    assert_int_equal(sc.detected, 1);
+    assert_int_equal(sc.labelled, 0);
+    assert_int_equal(sc.detected, 0);
     assert_int_equal(sc.predicted, 2);
     assert_int_equal(sc.true_pos, 2);
     assert_float_equal(sc.f1, 1.0, 1e-12);
+    /* a labelled event after the cut caught by a predicted one that starts before it */
+    load(labels_csv, EV("gate", "car", 3, 5), 4, &sc);
+    assert_int_equal(sc.labelled, 2);
+    assert_int_equal(sc.detected, 1);
+    assert_int_equal(sc.predicted, 0);
+    assert_float_equal(sc.precision, 1.0, 0);
 }
 
 static void test_score_edges(void **state)
@@ -162,7 +167,7 @@ static void expect_labels_error(const char *text, const char *want)
     ms_span *l = NULL;
     int64_t n = 0;
     ms_error err;
-    assert_int_equal(ms_score_load_labels(lp, 0, &l, &n, &err), MS_ERR_FORMAT);
+    assert_int_equal(ms_score_load_labels(lp, &l, &n, &err), MS_ERR_FORMAT);
     assert_null(l);
     if (!strstr(err.msg, lp) || !strstr(err.msg, want)) fail_msg("message '%s' lacks '%s'", err.msg, want);
     free(lp);
@@ -174,7 +179,7 @@ static void expect_events_error(const char *text, const char *want)
     ms_span *p = NULL;
     int64_t n = 0;
     ms_error err;
-    assert_int_equal(ms_score_load_events(ep, "gate", "car", 0, &p, &n, &err), MS_ERR_FORMAT);
+    assert_int_equal(ms_score_load_events(ep, "gate", "car", &p, &n, &err), MS_ERR_FORMAT);
     assert_null(p);
     if (!strstr(err.msg, ep) || !strstr(err.msg, want)) fail_msg("message '%s' lacks '%s'", err.msg, want);
     free(ep);
@@ -202,9 +207,9 @@ static void test_bad_input(void **state)
     ms_error err;
     char missing[4096];
     snprintf(missing, sizeof missing, "%s/none.csv", dir);
-    assert_int_equal(ms_score_load_labels(missing, 0, &l, &n, &err), MS_ERR_IO);
+    assert_int_equal(ms_score_load_labels(missing, &l, &n, &err), MS_ERR_IO);
     assert_non_null(strstr(err.msg, missing));
-    assert_int_equal(ms_score_load_events(missing, "gate", "car", 0, &l, &n, &err), MS_ERR_IO);
+    assert_int_equal(ms_score_load_events(missing, "gate", "car", &l, &n, &err), MS_ERR_IO);
     assert_non_null(strstr(err.msg, missing));
 }
 
