@@ -15,6 +15,7 @@
 #include "../run/fixtures.h"
 #include "base/file.h"
 #include "formats/model.h"
+#include "sched/event.h"
 #include "video_fixture.h"
 
 #define MODEL "models/vww_96_float.tflite"
@@ -191,6 +192,15 @@ static void test_live_short_file(void **state)
     assert_float_equal(num(cam, "fps"), 10, 1e-9);
     const cJSON *apps = cJSON_GetObjectItemCaseSensitive(stats, "apps");
     assert_float_equal(num(find_named(apps, "c"), "planned_fps"), 2, 1e-12);
+    /* the prediction is the event model at the pinned rate, on the fixture's curve point */
+    const cJSON *c = find_named(apps, "c");
+    double x = num(c, "chokepoint") / 15;
+    ms_event_params ev = {.event_length_ms = 2000, .event_frequency = 0.1, .correlation = 0.3, .x_vote = 1};
+    ms_event_metrics want;
+    ms_event_eval(&ev, 0.6 + 0.3 * x, 0.2 - 0.15 * x, 10, 2, false, &want);
+    assert_float_equal(num(c, "predicted_recall"), want.recall, 1e-12);
+    assert_float_equal(num(c, "predicted_precision"), want.precision, 1e-12);
+    assert_float_equal(num(c, "predicted_f1"), want.f1, 1e-12);
     const char *names[3] = {"a", "b", "c"};
     for (int i = 0; i < 3; i++) assert_true(num(find_named(apps, names[i]), "samples") >= 1);
     assert_true(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(stats, "nodes")) >= 4);
