@@ -47,10 +47,11 @@ val_start() {
     awk -v n="$rows" -v f="$TRAIN_FRACTION" 'BEGIN { printf "%d\n", f * n + 0.5 }'
 }
 
-# score EVENTS LABELS STREAM APP FROM_FRAME: "recall precision f1 detected/labelled tp/predicted".
+# score EVENTS LABELS STREAM APP FROM_FRAME: "recall precision f1 detected/labelled tp/predicted
+# false-alarm-fraction".
 score() {
     "$MS" score-events --events "$1" --labels "$2" --stream "$3" --app "$4" --from-frame "$5" --json |
-        jq -r '"\(.recall) \(.precision) \(.f1) \(.detected)/\(.labelled) \(.true_positives)/\(.predicted)"'
+        jq -r '"\(.recall) \(.precision) \(.f1) \(.detected)/\(.labelled) \(.true_positives)/\(.predicted) \(.false_alarm_fraction)"'
 }
 
 for app in person car; do
@@ -90,16 +91,17 @@ EOF
         all=$(score "$OUT/$1.events.jsonl" "$labels" "$stream" "$app" 0)
         val=$(score "$OUT/$1.events.jsonl" "$labels" "$stream" "$app" "$(val_start "$labels")")
         echo "$1 $app $plan $all $val" | awk '{
-            printf "%-15s %-6s %3d %5.2f | %.2f %.2f %.2f | %.2f %.2f %.2f | %.2f %.2f %.2f | %s %s | %s %s\n",
-                $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $13, $14, $15, $11, $12, $16, $17 }'
+            printf "%-15s %-6s %3d %5.2f | %.2f %.2f %.2f | %.2f %.2f %.2f %.2f | %.2f %.2f %.2f %.2f | %s %s | %s %s\n",
+                $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $13, $14, $15, $16, $19, $11, $12, $17, $18 }'
     done
 }
 
 echo "R/P/F1: event recall, precision, F1. all: the whole video (its first 60% trained the app);"
 echo "last 40%: frames from the trainer's cut on (its validation part). det: labelled events"
-echo "detected/labelled; tp: predicted events overlapping a labelled one/predicted."
-printf '%-15s %-6s %3s %5s | %-14s | %-14s | %-14s | %-9s | %s\n' run app cp fps \
-    "predicted" "measured, all" "meas., last 40%" "all det tp" "last 40% det tp"
+echo "detected/labelled; tp: predicted events overlapping a labelled one/predicted; FA: the"
+echo "fraction of frames labelled absent that lie inside a predicted event."
+printf '%-15s %-6s %3s %5s | %-14s | %-19s | %-19s | %-9s | %s\n' run app cp fps \
+    "predicted R P F1" "measured R P F1 FA" "last 40% R P F1 FA" "all det tp" "last 40% det tp"
 for policy in mainstream maxsharing nosharing; do
     measure "$policy" "$policy" "$BUDGET" ""
 done

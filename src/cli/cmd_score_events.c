@@ -22,8 +22,11 @@ static void usage(FILE *out)
             "a predicted event is a true positive (precision) when it overlaps some labelled event.\n"
             "F1 = 2PR/(P+R). --from-frame N counts only the events (labelled and predicted) that\n"
             "start at frame N or later, matched against all events (e.g. the validation part of a\n"
-            "video split by time). --json prints {\"stream\",\"app\",\"from_frame\",\"labelled\",\n"
-            "\"detected\",\"recall\",\"predicted\",\"true_positives\",\"precision\",\"f1\"}.\n");
+            "video split by time). Event precision cannot see a predicted event that covers much\n"
+            "absent time, so the false-alarm fraction is printed too: of the frames labelled absent\n"
+            "(from N on), those inside a predicted event. --json prints {\"stream\",\"app\",\n"
+            "\"from_frame\",\"labelled\",\"detected\",\"recall\",\"predicted\",\"true_positives\",\n"
+            "\"precision\",\"f1\",\"absent_frames\",\"false_alarm_frames\",\"false_alarm_fraction\"}.\n");
 }
 
 typedef struct {
@@ -85,7 +88,10 @@ static ms_status print_json(const score_args *a, const ms_event_score *sc, ms_er
               cJSON_AddNumberToObject(o, "recall", sc->recall) &&
               cJSON_AddNumberToObject(o, "predicted", (double)sc->predicted) &&
               cJSON_AddNumberToObject(o, "true_positives", (double)sc->true_pos) &&
-              cJSON_AddNumberToObject(o, "precision", sc->precision) && cJSON_AddNumberToObject(o, "f1", sc->f1);
+              cJSON_AddNumberToObject(o, "precision", sc->precision) && cJSON_AddNumberToObject(o, "f1", sc->f1) &&
+              cJSON_AddNumberToObject(o, "absent_frames", (double)sc->absent_frames) &&
+              cJSON_AddNumberToObject(o, "false_alarm_frames", (double)sc->false_alarm_frames) &&
+              cJSON_AddNumberToObject(o, "false_alarm_fraction", sc->false_alarm_fraction);
     ms_status s = ok ? ms_json_write("-", o, false, err) : ms_errorf(err, MS_ERR_NOMEM, "out of memory");
     cJSON_Delete(o);
     return s;
@@ -97,12 +103,13 @@ int cmd_score_events(int argc, char **argv)
     int r = parse(argc, argv, &a);
     if (r >= 0) return r;
     ms_error err;
-    ms_span *labelled = NULL, *predicted = NULL;
-    int64_t n_labelled = 0, n_predicted = 0;
+    ms_labels labels;
+    ms_span *predicted = NULL;
+    int64_t n_predicted = 0;
     ms_event_score sc;
-    ms_status s = ms_score_load_labels(a.labels, &labelled, &n_labelled, &err);
+    ms_status s = ms_score_load_labels(a.labels, &labels, &err);
     if (!s) s = ms_score_load_events(a.events, a.stream, a.app, &predicted, &n_predicted, &err);
-    if (!s) s = ms_score_events(labelled, n_labelled, predicted, n_predicted, a.from_frame, &sc, &err);
+    if (!s) s = ms_score_events(&labels, predicted, n_predicted, a.from_frame, &sc, &err);
     if (!s && a.json) s = print_json(&a, &sc, &err);
     if (!s && !a.json) {
         printf("stream %s, app %s, events from frame %lld\n", a.stream, a.app, a.from_frame);
@@ -110,9 +117,11 @@ int cmd_score_events(int argc, char **argv)
         printf("predicted %lld, true positives %lld: precision %.3f\n", (long long)sc.predicted,
                (long long)sc.true_pos, sc.precision);
         printf("F1 %.3f\n", sc.f1);
+        printf("absent frames %lld, inside predicted events %lld: false-alarm fraction %.3f\n",
+               (long long)sc.absent_frames, (long long)sc.false_alarm_frames, sc.false_alarm_fraction);
     }
     if (s) fprintf(stderr, "mainstream score-events: %s\n", err.msg);
-    free(labelled);
+    ms_labels_free(&labels);
     free(predicted);
     return s ? 1 : 0;
 }

@@ -63,19 +63,18 @@ static bool parse_row(const char *row, int64_t *frame, int *present)
     return true;
 }
 
-ms_status ms_score_load_labels(const char *csv, ms_span **out, int64_t *n, ms_error *err)
+ms_status ms_score_load_labels(const char *csv, ms_labels *out, ms_error *err)
 {
-    *out = NULL;
-    *n = 0;
+    memset(out, 0, sizeof *out);
     unsigned char *text;
     size_t size;
     ms_status s = ms_read_file(csv, MAX_INPUT_BYTES, &text, &size, err);
     if (s) return s;
-    span_list l = {0};
+    span_list runs[2] = {{0}}; /* [0]: absent, [1]: present */
     char *cursor = (char *)text, *row;
     long long line = 0;
     int64_t last = -1;
-    bool open = false; /* a run of present frames is open, ending at `last` */
+    int open = -1; /* the value of the run ending at `last`, -1 before the first row */
     while (!s && (row = next_line(&cursor))) {
         line++;
         if (line == 1) {
@@ -96,24 +95,28 @@ ms_status ms_score_load_labels(const char *csv, ms_span **out, int64_t *n, ms_er
                           (long long)frame, (long long)last);
             break;
         }
-        if (open && (!present || frame != last + 1)) open = false; /* a gap or an absent frame ends the run */
-        if (present && !open) {
-            s = push(&l, (ms_span){frame, frame}, csv, err);
-            open = true;
-        } else if (present) {
-            l.v[l.n - 1].end = frame;
-        }
+        span_list *l = &runs[present];
+        if (open == present && frame == last + 1) l->v[l->n - 1].end = frame;
+        else s = push(l, (ms_span){frame, frame}, csv, err); /* a gap or a change starts a run */
+        open = present;
         last = frame;
     }
     if (!s && line == 0) s = ms_errorf(err, MS_ERR_FORMAT, "%s: line 1: expected the header \"frame,present\"", csv);
     free(text);
     if (s) {
-        free(l.v);
+        free(runs[0].v);
+        free(runs[1].v);
         return s;
     }
-    *out = l.v;
-    *n = l.n;
+    *out = (ms_labels){runs[1].v, runs[0].v, runs[1].n, runs[0].n};
     return MS_OK;
+}
+
+void ms_labels_free(ms_labels *l)
+{
+    free(l->present);
+    free(l->absent);
+    memset(l, 0, sizeof *l);
 }
 
 /* Reads one event line; *keep says whether it is of the stream and app asked for. */
@@ -174,25 +177,71 @@ ms_status ms_score_load_events(const char *jsonl, const char *stream, const char
     return MS_OK;
 }
 
-/* Index of the first labelled event ending at or after frame (n when none); labelled
- * events are disjoint and in order, so their ends increase. */
-static int64_t first_ending_from(const ms_span *labelled, int64_t n, int64_t frame)
+/* Index of the first span ending at or after frame (n when none); the spans are
+ * disjoint and in order, so their ends increase. */
+static int64_t first_ending_from(const ms_span *spans, int64_t n, int64_t frame)
 {
     int64_t lo = 0, hi = n;
     while (lo < hi) {
         int64_t mid = lo + (hi - lo) / 2;
-        if (labelled[mid].end < frame) lo = mid + 1;
+        if (spans[mid].end < frame) lo = mid + 1;
         else hi = mid;
     }
     return lo;
 }
 
-ms_status ms_score_events(const ms_span *labelled, int64_t n_labelled, const ms_span *predicted,
-                          int64_t n_predicted, int64_t from_frame, ms_event_score *out, ms_error *err)
+static int by_start(const void *a, const void *b)
+{
+    const ms_span *x = a, *y = b;
+    return (x->start > y->start) - (x->start < y->start);
+}
+
+/* The union of spans as disjoint spans in order, in place; returns their number. */
+static int64_t merge_spans(ms_span *v, int64_t n)
+{
+    if (n == 0) return 0;
+    qsort(v, (size_t)n, sizeof *v, by_start);
+    int64_t m = 0;
+    for (int64_t i = 1; i < n; i++) {
+        if (v[i].start <= v[m].end + 1) {
+            if (v[i].end > v[m].end) v[m].end = v[i].end;
+        } else {
+            v[++m] = v[i];
+        }
+    }
+    return m + 1;
+}
+
+/* Frames of the absent runs (from from_frame on) that lie inside the merged spans. */
+static void count_false_alarms(const ms_labels *labels, const ms_span *merged, int64_t n_merged, int64_t from_frame,
+                               ms_event_score *out)
+{
+    for (int64_t k = 0; k < labels->n_absent; k++) {
+        ms_span a = labels->absent[k];
+        if (a.end < from_frame) continue;
+        if (a.start < from_frame) a.start = from_frame;
+        out->absent_frames += a.end - a.start + 1;
+        for (int64_t i = first_ending_from(merged, n_merged, a.start); i < n_merged && merged[i].start <= a.end; i++) {
+            int64_t lo = merged[i].start > a.start ? merged[i].start : a.start;
+            int64_t hi = merged[i].end < a.end ? merged[i].end : a.end;
+            out->false_alarm_frames += hi - lo + 1;
+        }
+    }
+}
+
+ms_status ms_score_events(const ms_labels *labels, const ms_span *predicted, int64_t n_predicted, int64_t from_frame,
+                          ms_event_score *out, ms_error *err)
 {
     memset(out, 0, sizeof *out);
+    const ms_span *labelled = labels->present;
+    int64_t n_labelled = labels->n_present;
     bool *hit = calloc((size_t)(n_labelled ? n_labelled : 1), sizeof *hit);
-    if (!hit) return ms_errorf(err, MS_ERR_NOMEM, "out of memory");
+    ms_span *merged = malloc((size_t)(n_predicted ? n_predicted : 1) * sizeof *merged);
+    if (!hit || !merged) {
+        free(hit);
+        free(merged);
+        return ms_errorf(err, MS_ERR_NOMEM, "out of memory");
+    }
     for (int64_t i = 0; i < n_predicted; i++) {
         const ms_span *p = &predicted[i];
         bool tp = false;
@@ -211,9 +260,14 @@ ms_status ms_score_events(const ms_span *labelled, int64_t n_labelled, const ms_
         out->detected += hit[k];
     }
     free(hit);
+    if (n_predicted) memcpy(merged, predicted, (size_t)n_predicted * sizeof *merged);
+    count_false_alarms(labels, merged, merge_spans(merged, n_predicted), from_frame, out);
+    free(merged);
     out->recall = out->labelled ? (double)out->detected / (double)out->labelled : 1.0;
     out->precision = out->predicted ? (double)out->true_pos / (double)out->predicted : 1.0;
     double sum = out->recall + out->precision;
     out->f1 = sum > 0 ? 2 * out->recall * out->precision / sum : 0;
+    out->false_alarm_fraction =
+        out->absent_frames ? (double)out->false_alarm_frames / (double)out->absent_frames : 0;
     return MS_OK;
 }

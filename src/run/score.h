@@ -31,11 +31,24 @@ typedef struct {
     int64_t labelled, detected;   /* labelled events, and those some predicted event overlaps */
     int64_t predicted, true_pos;  /* predicted events, and those overlapping a labelled event */
     double recall, precision, f1;
+    /* Frames labelled absent (at or after from_frame), and those inside a predicted event:
+     * the false-alarm time that event precision cannot see (one predicted event covering
+     * the whole video overlaps every labelled event and has precision 1). */
+    int64_t absent_frames, false_alarm_frames;
+    double false_alarm_fraction; /* false_alarm_frames / absent_frames, 0 when none absent */
 } ms_event_score;
 
-/* The labelled events of a "frame,present" CSV (header "frame,present", frames strictly
- * increasing, present 0 or 1), in frame order. *out is malloc'd (NULL when none). */
-ms_status ms_score_load_labels(const char *csv, ms_span **out, int64_t *n, ms_error *err);
+/* A "frame,present" label file as runs of consecutive frames: present ones (the
+ * labelled events) and absent ones, each disjoint and in frame order. */
+typedef struct {
+    ms_span *present, *absent; /* malloc'd, NULL when none */
+    int64_t n_present, n_absent;
+} ms_labels;
+
+/* Reads a label file (header "frame,present", frames strictly increasing, present 0 or
+ * 1; an unlabelled frame ends a run). */
+ms_status ms_score_load_labels(const char *csv, ms_labels *out, ms_error *err);
+void ms_labels_free(ms_labels *l);
 
 /* The events of one stream and app in the runner's JSON-lines events file. Every line
  * must be an event object (blank lines are skipped); other apps' lines are checked and
@@ -43,10 +56,9 @@ ms_status ms_score_load_labels(const char *csv, ms_span **out, int64_t *n, ms_er
 ms_status ms_score_load_events(const char *jsonl, const char *stream, const char *app, ms_span **out,
                                int64_t *n, ms_error *err);
 
-/* Scores the predicted events against the labelled ones, counting those that start at
- * or after from_frame (0: all). labelled: disjoint and in frame order (as
- * ms_score_load_labels returns them); predicted: any order, may overlap. */
-ms_status ms_score_events(const ms_span *labelled, int64_t n_labelled, const ms_span *predicted,
-                          int64_t n_predicted, int64_t from_frame, ms_event_score *out, ms_error *err);
+/* Scores the predicted events (any order, may overlap) against the labels, counting the
+ * events that start at or after from_frame (0: all) and the absent frames from it on. */
+ms_status ms_score_events(const ms_labels *labels, const ms_span *predicted, int64_t n_predicted, int64_t from_frame,
+                          ms_event_score *out, ms_error *err);
 
 #endif

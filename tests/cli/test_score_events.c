@@ -65,6 +65,10 @@ static void test_json(void **state)
     assert_float_equal(number(o, "precision"), 0.5, 1e-12);
     assert_float_equal(number(o, "f1"), 0.5, 1e-12);
     assert_int_equal((int)number(o, "from_frame"), 0);
+    /* absent [0,0], [3,4], [8,8]: 0, 3 and 4 inside predicted events */
+    assert_int_equal((int)number(o, "absent_frames"), 4);
+    assert_int_equal((int)number(o, "false_alarm_frames"), 3);
+    assert_float_equal(number(o, "false_alarm_fraction"), 0.75, 1e-12);
     cJSON_Delete(o);
     free(out);
     free(err);
@@ -81,6 +85,7 @@ static void test_table_from_frame(void **state)
     assert_non_null(strstr(out, "labelled 1, detected 0: recall 0.000"));
     assert_non_null(strstr(out, "predicted 1, true positives 0: precision 0.000"));
     assert_non_null(strstr(out, "F1 0.000"));
+    assert_non_null(strstr(out, "absent frames 3, inside predicted events 2: false-alarm fraction 0.667"));
     free(out);
     free(err);
 }

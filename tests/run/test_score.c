@@ -52,16 +52,23 @@ static const char *events_jsonl = EV("gate", "car", 2, 3) EV("gate", "person", 4
 static void load(const char *labels, const char *events, long long from, ms_event_score *sc)
 {
     char *lp = write_file("l.csv", labels), *ep = write_file("e.jsonl", events);
-    ms_span *l = NULL, *p = NULL;
-    int64_t nl = 0, np = 0;
+    ms_labels l;
+    ms_span *p = NULL;
+    int64_t np = 0;
     ms_error err;
-    assert_int_equal(ms_score_load_labels(lp, &l, &nl, &err), MS_OK);
+    assert_int_equal(ms_score_load_labels(lp, &l, &err), MS_OK);
     assert_int_equal(ms_score_load_events(ep, "gate", "car", &p, &np, &err), MS_OK);
-    assert_int_equal(ms_score_events(l, nl, p, np, from, sc, &err), MS_OK);
-    free(l);
+    assert_int_equal(ms_score_events(&l, p, np, from, sc, &err), MS_OK);
+    ms_labels_free(&l);
     free(p);
     free(lp);
     free(ep);
+}
+
+static void expect_span(const ms_span *s, int64_t start, int64_t end)
+{
+    assert_int_equal(s->start, start);
+    assert_int_equal(s->end, end);
 }
 
 static void test_labelled_runs(void **state)
@@ -69,18 +76,17 @@ static void test_labelled_runs(void **state)
     (void)state;
     /* frame 12 is missing: the gap ends the run [10,11]; 13 starts a new one */
     char *lp = write_file("l.csv", "frame,present\r\n0,0\r\n1,1\r\n2,1\r\n3,0\r\n10,1\r\n11,1\r\n13,1\r\n");
-    ms_span *l = NULL;
-    int64_t n = 0;
+    ms_labels l;
     ms_error err;
-    assert_int_equal(ms_score_load_labels(lp, &l, &n, &err), MS_OK);
-    assert_int_equal(n, 3);
-    assert_int_equal(l[0].start, 1);
-    assert_int_equal(l[0].end, 2);
-    assert_int_equal(l[1].start, 10);
-    assert_int_equal(l[1].end, 11);
-    assert_int_equal(l[2].start, 13);
-    assert_int_equal(l[2].end, 13);
-    free(l);
+    assert_int_equal(ms_score_load_labels(lp, &l, &err), MS_OK);
+    assert_int_equal(l.n_present, 3);
+    expect_span(&l.present[0], 1, 2);
+    expect_span(&l.present[1], 10, 11);
+    expect_span(&l.present[2], 13, 13);
+    assert_int_equal(l.n_absent, 2);
+    expect_span(&l.absent[0], 0, 0);
+    expect_span(&l.absent[1], 3, 3);
+    ms_labels_free(&l);
     free(lp);
 }
 
@@ -96,6 +102,10 @@ static void test_score_whole(void **state)
     assert_float_equal(sc.recall, 2.0 / 3.0, 1e-12);
     assert_float_equal(sc.precision, 0.75, 1e-12);
     assert_float_equal(sc.f1, 12.0 / 17.0, 1e-12); /* 2 (2/3)(3/4) / (2/3 + 3/4) */
+    /* absent runs [0,0], [3,3], [5,6]: frames 3, 5 and 6 lie in predicted events */
+    assert_int_equal(sc.absent_frames, 4);
+    assert_int_equal(sc.false_alarm_frames, 3);
+    assert_float_equal(sc.false_alarm_fraction, 0.75, 1e-12);
 }
 
 static void test_score_from_frame(void **state)
@@ -109,6 +119,8 @@ static void test_score_from_frame(void **state)
     assert_int_equal(sc.predicted, 3);
     assert_int_equal(sc.true_pos, 2);
     assert_float_equal(sc.f1, 4.0 / 7.0, 1e-12); /* 2 (1/2)(2/3) / (1/2 + 2/3) */
+    assert_int_equal(sc.absent_frames, 2); /* frames are counted from the cut: 5, 6 */
+    assert_int_equal(sc.false_alarm_frames, 2);
     /* from 2: [2,3] counts, and is true: its match [1,2] started before the cut */
     load(labels_csv, events_jsonl, 2, &sc);
     assert_int_equal(sc.labelled, 2);
@@ -121,6 +133,8 @@ static void test_score_from_frame(void **state)
     assert_int_equal(sc.predicted, 2);
     assert_int_equal(sc.true_pos, 2);
     assert_float_equal(sc.f1, 1.0, 1e-12);
+    assert_int_equal(sc.absent_frames, 0);
+    assert_float_equal(sc.false_alarm_fraction, 0.0, 0);
     /* a labelled event after the cut caught by a predicted one that starts before it */
     load(labels_csv, EV("gate", "car", 3, 5), 4, &sc);
     assert_int_equal(sc.labelled, 2);
@@ -139,6 +153,13 @@ static void test_score_edges(void **state)
     assert_int_equal(sc.true_pos, 1);
     assert_float_equal(sc.recall, 2.0 / 3.0, 1e-12);
     assert_float_equal(sc.precision, 1.0, 1e-12);
+    assert_int_equal(sc.false_alarm_frames, 1); /* frame 3 */
+    /* one event over everything: perfect event scores, every absent frame a false alarm;
+     * overlapping predicted events are counted once per frame */
+    load(labels_csv, EV("gate", "car", 0, 9) EV("gate", "car", 4, 6), 0, &sc);
+    assert_float_equal(sc.f1, 1.0, 1e-12);
+    assert_int_equal(sc.false_alarm_frames, 4);
+    assert_float_equal(sc.false_alarm_fraction, 1.0, 1e-12);
     /* touching by one frame at either end overlaps; one frame short does not */
     load(labels_csv, EV("gate", "car", 0, 1) EV("gate", "car", 9, 9) EV("gate", "car", 5, 6), 0, &sc);
     assert_int_equal(sc.detected, 2);
@@ -164,11 +185,11 @@ static void test_score_edges(void **state)
 static void expect_labels_error(const char *text, const char *want)
 {
     char *lp = write_file("bad.csv", text);
-    ms_span *l = NULL;
-    int64_t n = 0;
+    ms_labels l;
     ms_error err;
-    assert_int_equal(ms_score_load_labels(lp, &l, &n, &err), MS_ERR_FORMAT);
-    assert_null(l);
+    assert_int_equal(ms_score_load_labels(lp, &l, &err), MS_ERR_FORMAT);
+    assert_null(l.present);
+    assert_null(l.absent);
     if (!strstr(err.msg, lp) || !strstr(err.msg, want)) fail_msg("message '%s' lacks '%s'", err.msg, want);
     free(lp);
 }
@@ -202,12 +223,13 @@ static void test_bad_input(void **state)
     /* a malformed line of another app still fails: the file is broken */
     expect_events_error(EV("gate", "car", 1, 2) EV("gate", "truck", -1, 2), "line 2:");
 
+    ms_labels labels;
     ms_span *l = NULL;
     int64_t n = 0;
     ms_error err;
     char missing[4096];
     snprintf(missing, sizeof missing, "%s/none.csv", dir);
-    assert_int_equal(ms_score_load_labels(missing, &l, &n, &err), MS_ERR_IO);
+    assert_int_equal(ms_score_load_labels(missing, &labels, &err), MS_ERR_IO);
     assert_non_null(strstr(err.msg, missing));
     assert_int_equal(ms_score_load_events(missing, "gate", "car", &l, &n, &err), MS_ERR_IO);
     assert_non_null(strstr(err.msg, missing));
