@@ -244,6 +244,7 @@ static int run(const train_args *a)
                              tty};
     if (!s) s = ms_features_build(base, &d, cps, n_cps, &fo, &fc, &err);
     if (!s) s = ms_mpackage_new(name, base, &pkg, &err);
+    if (!s) snprintf(pkg->resize, sizeof pkg->resize, "%s", ms_resize_mode_name(MS_TRAIN_RESIZE));
     if (!s && !(res = calloc((size_t)n_cps, sizeof *res))) s = ms_errorf(&err, MS_ERR_NOMEM, "out of memory");
     ms_trainer_options to = {"ref", a->backend, a->threads, a->batch, a->epochs, a->patience, (ms_optimizer_kind)a->optimizer,
                              (ms_schedule_kind)a->schedule, a->lr, a->momentum, a->weight_decay, a->seed, tty};

@@ -30,6 +30,7 @@ ms_status ms_mpackage_new(const char *app, const ms_graph *base, ms_mpackage **o
     p->version = MS_MPACKAGE_VERSION;
     memcpy(p->base_fingerprint, base->fingerprint, sizeof p->base_fingerprint);
     p->input = base->input_spec;
+    strcpy(p->resize, "crop");
     *out = p;
     return MS_OK;
 }
@@ -164,6 +165,7 @@ static char *meta_text(const ms_mpackage *p)
     add_num(in, "mean", p->input.mean, &ok);
     add_num(in, "scale", p->input.scale, &ok);
     add_bool(in, "bgr", p->input.bgr, &ok);
+    add_str(in, "resize", p->resize, &ok);
     meta_curve(root, p, &ok);
     meta_events(root, &p->events, &ok);
     meta_training(root, &p->training, &ok);
@@ -242,7 +244,7 @@ ms_status ms_mpackage_save(const ms_mpackage *p, const char *path, ms_error *err
 
 /* ---- reading ---- */
 
-static ms_status meta_input(const cJSON *root, const char *path, ms_input_spec *in, ms_error *err)
+static ms_status meta_input(const cJSON *root, const char *path, ms_input_spec *in, char resize[8], ms_error *err)
 {
     char where[1100];
     snprintf(where, sizeof where, "%s: metadata.input", path);
@@ -260,6 +262,11 @@ static ms_status meta_input(const cJSON *root, const char *path, ms_input_spec *
                          (long long)w, (long long)c);
     const cJSON *bgr = cJSON_GetObjectItemCaseSensitive(o, "bgr");
     if (bgr && !cJSON_IsBool(bgr)) return ms_errorf(err, MS_ERR_FORMAT, "%s: field \"bgr\" must be true or false", where);
+    const char *fit;
+    if ((s = ms_json_string(o, where, "resize", &fit, err))) return s;
+    if (strcmp(fit, "crop") && strcmp(fit, "stretch"))
+        return ms_errorf(err, MS_ERR_FORMAT, "%s: field \"resize\" must be \"crop\" or \"stretch\"", where);
+    strcpy(resize, fit);
     *in = (ms_input_spec){(int)h, (int)w, (int)c, (float)mean, (float)scale, cJSON_IsTrue(bgr)};
     return MS_OK;
 }
@@ -406,7 +413,7 @@ static ms_status meta_read(const char *text, const char *path, ms_mpackage *p, m
         s = ms_errorf(err, MS_ERR_NOMEM, "%s: out of memory", path);
         goto done;
     }
-    if ((s = meta_input(root, path, &p->input, err)) || (s = meta_curve_read(root, path, p, err)) ||
+    if ((s = meta_input(root, path, &p->input, p->resize, err)) || (s = meta_curve_read(root, path, p, err)) ||
         (s = meta_events_read(root, path, &p->events, err)) || (s = meta_training_read(root, path, &p->training, err)))
         goto done;
 done:

@@ -79,6 +79,8 @@ typedef struct {
     char *app;
     uint8_t base_fingerprint[32];
     ms_input_spec input;
+    char resize[8];         /* how pictures were fitted to the input in training: "crop" or
+                               "stretch" (media/convert.h); the runner must fit frames alike */
     ms_curve_point *curve;  /* one per trained chokepoint, by increasing chokepoint */
     int n_curve;
     ms_event_stats events;

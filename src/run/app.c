@@ -47,6 +47,7 @@ ms_status ms_run_app_load(const char *path, const ms_graph *base, const char *wh
     out->event_length_ms = p->events.length_mean_ms;
     out->event_frequency = p->events.frequency;
     out->correlation = p->events.correlation;
+    out->resize = (ms_resize_mode)ms_resize_mode_parse(p->resize);
     return MS_OK;
 }
 

@@ -9,6 +9,7 @@
 
 #include "base/error.h"
 #include "graph/graph.h"
+#include "media/convert.h"
 
 typedef struct {
     void *pkg;         /* ms_mpackage */
@@ -17,6 +18,7 @@ typedef struct {
     double *tpr, *fpr;
     bool events_known; /* false: the package has no event statistics */
     double event_length_ms, event_frequency, correlation;
+    ms_resize_mode resize; /* how the app's training pictures were fitted to the input */
 } ms_run_app;
 
 /* Reads the package at path and checks that it was trained on base. `where` names the

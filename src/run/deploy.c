@@ -85,7 +85,7 @@ static ms_status parse_budget(const cJSON *root, ms_deployment *d, ms_error *err
 static ms_status parse_settings(const cJSON *root, ms_deployment *d, ms_error *err)
 {
     const char *backend = "cpu", *precision = "fp32", *policy = "mainstream", *objective = "f1";
-    const char *resize = "stretch", *profile = NULL;
+    const char *resize = NULL, *profile = NULL;
     int64_t threads = 1, batch = 1;
     if (ms_json_string_opt(root, d->path, "backend", &backend, err) ||
         ms_json_string_opt(root, d->path, "precision", &precision, err) ||
@@ -109,10 +109,9 @@ static ms_status parse_settings(const cJSON *root, ms_deployment *d, ms_error *e
         return ms_errorf(err, MS_ERR_INVALID, "%s: batch: must be in [1, 256], got %lld", d->path, (long long)batch);
     if (ms_policy_parse(policy, &d->policy, err)) return ms_error_prefix(err, "%s: policy", d->path);
     if (ms_objective_parse(objective, &d->objective, err)) return ms_error_prefix(err, "%s: objective", d->path);
-    int mode = ms_resize_mode_parse(resize);
-    if (mode < 0)
+    d->resize = resize ? ms_resize_mode_parse(resize) : -1;
+    if (resize && d->resize < 0)
         return ms_errorf(err, MS_ERR_INVALID, "%s: resize: '%s' is not stretch or crop", d->path, resize);
-    d->resize = (ms_resize_mode)mode;
     d->threads = (int)threads;
     d->batch = (int)batch;
     if (!(d->backend = strdup(backend))) return nomem(err, d->path);

@@ -47,7 +47,7 @@ typedef struct {
     char *profile;   /* optional cost profile (resolved); NULL: measured at start */
     ms_policy policy;
     ms_objective objective;
-    ms_resize_mode resize;
+    int resize;      /* ms_resize_mode, or -1: fit frames as the apps' packages were trained */
     int n_streams;
     ms_deploy_stream *streams;
     int n_apps;

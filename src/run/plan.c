@@ -51,6 +51,22 @@ static ms_status check_app(const ms_deployment *d, const ms_run_model *m, int i,
     return MS_OK;
 }
 
+/* Frames must be fitted to the input as the apps' training pictures were, or every app
+ * sees pictures unlike those it learnt from: the deployment's "resize" when given, else
+ * the packages' own, which must then agree. */
+static ms_status choose_resize(const ms_deployment *d, ms_run_model *m, ms_error *err)
+{
+    m->resize = d->resize >= 0 ? (ms_resize_mode)d->resize : m->apps[0].resize;
+    for (int i = 0; i < m->n_apps; i++)
+        if (m->apps[i].resize != m->resize)
+            return ms_errorf(err, MS_ERR_INVALID,
+                             "%s: apps[%d].package: %s was trained on pictures fitted by %s, but frames are fitted by "
+                             "%s (%s)",
+                             d->path, i, d->apps[i].package, ms_resize_mode_name(m->apps[i].resize),
+                             ms_resize_mode_name(m->resize), d->resize >= 0 ? "the deployment's resize" : "apps[0]");
+    return MS_OK;
+}
+
 ms_status ms_run_model_load(const ms_deployment *d, ms_run_model *m, ms_error *err)
 {
     memset(m, 0, sizeof *m);
@@ -70,6 +86,7 @@ ms_status ms_run_model_load(const ms_deployment *d, ms_run_model *m, ms_error *e
         m->n_apps++;
         if ((st = check_app(d, m, i, err))) goto fail;
     }
+    if ((st = choose_resize(d, m, err))) goto fail;
     if (d->profile) st = ms_units_load(d->profile, m->base, m->n_cps, &m->unit_costs, err);
     else st = ms_units_measure(m->base, m->cps, m->n_cps, m->backend, &m->opts, &m->unit_costs, err);
     if (st) goto fail;

@@ -28,6 +28,7 @@ typedef struct {
     int n_apps;
     const ms_backend *backend;
     ms_plan_options opts;
+    ms_resize_mode resize; /* how every stream's frames are fitted to the base input */
 } ms_run_model;
 
 /* Loads the base model, every package (checked against it and against pinned

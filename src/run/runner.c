@@ -396,7 +396,7 @@ static ms_status start_streams(runner *r, ms_error *err)
     for (int s = 0; s < r->d->n_streams; s++) {
         const ms_deploy_stream *ds = &r->d->streams[s];
         ms_stream_config cfg = {.name = ds->name, .url = ds->url, .network = ds->network, .retries = ds->retries,
-                                .retry_s = ds->retry_s, .fps = ds->fps, .spec = *spec, .resize = r->d->resize,
+                                .retry_s = ds->retry_s, .fps = ds->fps, .spec = *spec, .resize = r->model.resize,
                                 .live = r->o->live};
         if (ms_stream_start(&cfg, &r->notify, &r->streams[s].stream, err)) return err->status;
     }

@@ -149,7 +149,7 @@ static void *decode_images(void *arg)
         ms_status st = MS_OK;
         bool video = j->d->sources[s->source].video; /* decoded in order elsewhere */
         if (!video)
-            st = ms_image_load(j->d->sources[s->source].path, spec, MS_RESIZE_CENTER_CROP, j->input + r * j->in_numel, &err);
+            st = ms_image_load(j->d->sources[s->source].path, spec, MS_TRAIN_RESIZE, j->input + r * j->in_numel, &err);
         finish(j, video ? 0 : 1, st, &err, "decoding");
     }
     return NULL;
@@ -172,7 +172,7 @@ static ms_status decode_video(job *j, int src, ms_error *err)
     int64_t f = 0;
     for (bool end = false; !s && f <= max_frame; f++) {
         float *out = row[f] >= 0 ? j->input + row[f] * j->in_numel : NULL;
-        s = ms_video_next(v, &j->base->input_spec, MS_RESIZE_CENTER_CROP, out, NULL, NULL, &end, err);
+        s = ms_video_next(v, &j->base->input_spec, MS_TRAIN_RESIZE, out, NULL, NULL, &end, err);
         if (!s && end) s = ms_errorf(err, MS_ERR_INVALID, "%s: the labels name frame %lld but the video has %lld frames",
                                      d->sources[src].path, (long long)max_frame, (long long)f);
         if (!s && out) finish(j, 1, MS_OK, err, "decoding");

@@ -16,7 +16,12 @@
 
 #include "base/error.h"
 #include "graph/graph.h"
+#include "media/convert.h"
 #include "train/dataset.h"
+
+/* How training pictures are fitted to the model input: the ImageNet-style centre crop.
+ * Packages record it, so the runner fits its frames the same way. */
+#define MS_TRAIN_RESIZE MS_RESIZE_CENTER_CROP
 
 /* A float array in memory or in a mapped temporary file. */
 typedef struct {

@@ -147,6 +147,7 @@ static void test_round_trip(void **state)
     assert_int_equal(q->input.height, 4);
     assert_int_equal(q->input.channels, 3);
     assert_true(q->input.scale == 1.0f / 127.5f);
+    assert_string_equal(q->resize, "crop");
     assert_int_equal(q->n_curve, 2);
     assert_int_equal(q->curve[0].chokepoint, 1);
     assert_int_equal(q->curve[1].chokepoint, 3);
@@ -352,6 +353,17 @@ static void edit_tpr(cJSON *h)
     cJSON_Delete(meta);
 }
 
+static void edit_resize(cJSON *h)
+{
+    cJSON *md = cJSON_GetObjectItem(h, "__metadata__");
+    cJSON *meta = cJSON_Parse(cJSON_GetObjectItem(md, "mainstream")->valuestring);
+    cJSON_ReplaceItemInObject(cJSON_GetObjectItem(meta, "input"), "resize", cJSON_CreateString("zoom"));
+    char *s = cJSON_PrintUnformatted(meta);
+    cJSON_ReplaceItemInObject(md, "mainstream", cJSON_CreateString(s));
+    free(s);
+    cJSON_Delete(meta);
+}
+
 static void test_corrupt_header_fields(void **state)
 {
     corrupt_ctx *c = *state;
@@ -369,6 +381,8 @@ static void test_corrupt_header_fields(void **state)
     expect_load_error(c->path, "format_version 7");
     write_edited(c, edit_tpr);
     expect_load_error(c->path, "metadata.curve[1]: field \"tpr\" = 1.5 is not in [0, 1]");
+    write_edited(c, edit_resize);
+    expect_load_error(c->path, "metadata.input: field \"resize\" must be \"crop\" or \"stretch\"");
 }
 
 static void test_corrupt_framing(void **state)

@@ -96,7 +96,17 @@ static void run_tree(fixture *fx, int batch, app_scores *got, float **own_scores
     ms_deployment d;
     if (ms_deployment_load(deploy_path, &d, &err)) fail_msg("%s", err.msg);
     ms_run_model m;
+    if (batch == 1) {
+        /* Frames are fitted as the packages were trained, and a deployment that asks
+         * for another fitting is refused before any frame is read. */
+        d.resize = MS_RESIZE_STRETCH;
+        assert_int_equal(ms_run_model_load(&d, &m, &err), MS_ERR_INVALID);
+        assert_non_null(strstr(err.msg, "apps[0].package"));
+        assert_non_null(strstr(err.msg, "was trained on pictures fitted by crop, but frames are fitted by stretch"));
+        d.resize = -1;
+    }
     if (ms_run_model_load(&d, &m, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(m.resize, MS_RESIZE_CENTER_CROP);
     ms_stream_plan p;
     if (ms_plan_stream(&d, &m, 0, STREAM_FPS, 1000, &p, &err)) fail_msg("%s", err.msg);
     /* the stem: [0,4) at 10 fps, then [4,8), [8,11) and [11,15) at 5 fps */

@@ -45,4 +45,7 @@ void ref_concat(const ms_node *n, const ref_tensor *const *inputs, ref_tensor *y
 void ref_pad(const ms_node *n, const ref_tensor *x, ref_tensor *y);
 void ref_copy(const ms_node *n, const ref_tensor *x, ref_tensor *y); /* reshape and copy */
 
+/* forward.c: runs node n's kernel; in holds views of its n->n_inputs inputs. */
+void ref_forward_node(const ms_node *n, const ref_tensor **in, ref_tensor *y);
+
 #endif
