@@ -10,9 +10,8 @@
 #
 #   scripts/measure_events.sh [OUT_DIR]        (after scripts/setup.sh build-rel)
 #
-# Frames are resized as the trainer resizes them (RESIZE=crop, the default: short side to
-# 128/0.875, centre crop), so the apps see at run time what they were trained on;
-# RESIZE=stretch (the runner's default) shows what a mismatch does.
+# Frames are fitted to the model's input as the packages record (mainstream train: short
+# side to 128/0.875, centre crop), so the apps see at run time what they were trained on.
 #
 # Knobs (environment): MS (the mainstream binary, default build-rel/mainstream), DATA
 # (../shared/data), BUDGET (ms of compute per second of video for both streams together,
@@ -31,7 +30,6 @@ FRAME_STEP=${FRAME_STEP:-2}
 THREADS=${THREADS:-2}
 RETRAIN=${RETRAIN:-0}
 PIN_FPS=${PIN_FPS:-1 0.5 0.25 0.1}
-RESIZE=${RESIZE:-crop}
 TRAIN_FRACTION=0.6 # the trainer's default for a video: the first 60% of frames train
 
 [ -x "$MS" ] || { echo "measure_events: $MS not found: build first (scripts/setup.sh build-rel)" >&2; exit 1; }
@@ -73,7 +71,6 @@ measure() {
     cat >"$OUT/deploy-$1.json" <<EOF
 {"model": "$MODEL", "backend": "cpu", "threads": 1, "batch": 1,
  "profile": "profile.json", "budget": $3, "policy": "$2", "objective": "f1",
- "resize": "$RESIZE",
  "streams": [{"name": "people", "url": "$DATA/videos/person.mp4"},
              {"name": "road", "url": "$DATA/videos/car.mp4"}],
  "apps": [{"name": "person", "stream": "people", "package": "person.mpkg", "threshold": 0.5$4},
