@@ -44,6 +44,36 @@ static void const_md(const dn_ctx *c, int t, int ndim, dnnl_memory_desc_t *md)
     dnnl_memory_desc_init_by_tag(md, ndim, dims, dnnl_f32, tags[ndim]);
 }
 
+/* The rest of a convolution or inner product once its operation descriptor is set: the
+ * fused activation, the primitive, its constant weights (reordered to the layout oneDNN
+ * chose) and bias (b < 0: none), its input and output. */
+static ms_status emit_weighted(dn_ctx *c, const dn_node *d, const void *op_desc, const dnnl_memory_desc_t *w_user,
+                               const float *weights, int b, const dnnl_memory_desc_t *b_md)
+{
+    const ms_node *n = &d->n;
+    dnnl_primitive_attr_t attr;
+    ms_status st = dn_attr(c, &attr);
+    if (!st) st = dn_attr_act(c, attr, n->act_min, n->act_max, 1.0f);
+    if (st) {
+        if (attr) dnnl_primitive_attr_destroy(attr);
+        return st;
+    }
+    dnnl_primitive_desc_t pd;
+    st = make_pd(c, op_desc, attr, &pd);
+    if (st) return st;
+    dnnl_memory_t wm, bm = NULL, sm, dm;
+    st = dn_const(c, w_user, weights, dn_pd_md(pd, dnnl_query_weights_md), &wm);
+    if (!st && b >= 0) st = dn_const(c, b_md, c->g->tensors[b].data, b_md, &bm);
+    if (!st) st = dn_input(c, d->in0, dn_pd_md(pd, dnnl_query_src_md), &sm);
+    if (!st) st = dn_output(c, n->output, dn_pd_md(pd, dnnl_query_dst_md), &dm);
+    if (st) {
+        dnnl_primitive_desc_destroy(pd);
+        return st;
+    }
+    dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, sm}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DST, dm}, {DNNL_ARG_BIAS, bm}};
+    return dn_emit(c, pd, args, bm ? 4 : 3);
+}
+
 static ms_status lower_conv(dn_ctx *c, const dn_node *d)
 {
     const ms_node *n = &d->n;
@@ -82,27 +112,7 @@ static ms_status lower_conv(dn_ctx *c, const dn_node *d)
                                                          &src_any, &w_any, b >= 0 ? &b_md : NULL, &dst_any,
                                                          strides, dil, pl, pr),
            "convolution descriptor");
-    dnnl_primitive_attr_t attr;
-    ms_status st = dn_attr(c, &attr);
-    if (!st) st = dn_attr_act(c, attr, n->act_min, n->act_max, 1.0f);
-    if (st) {
-        if (attr) dnnl_primitive_attr_destroy(attr);
-        return st;
-    }
-    dnnl_primitive_desc_t pd;
-    st = make_pd(c, &cd, attr, &pd);
-    if (st) return st;
-    dnnl_memory_t wm, bm = NULL, sm, dm;
-    st = dn_const(c, &w_user, w->data, dn_pd_md(pd, dnnl_query_weights_md), &wm);
-    if (!st && b >= 0) st = dn_const(c, &b_md, c->g->tensors[b].data, &b_md, &bm);
-    if (!st) st = dn_input(c, d->in0, dn_pd_md(pd, dnnl_query_src_md), &sm);
-    if (!st) st = dn_output(c, n->output, dn_pd_md(pd, dnnl_query_dst_md), &dm);
-    if (st) {
-        dnnl_primitive_desc_destroy(pd);
-        return st;
-    }
-    dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, sm}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DST, dm}, {DNNL_ARG_BIAS, bm}};
-    return dn_emit(c, pd, args, bm ? 4 : 3);
+    return emit_weighted(c, d, &cd, &w_user, w->data, b, &b_md);
 }
 
 static ms_status lower_fc(dn_ctx *c, const dn_node *d)
@@ -137,27 +147,7 @@ static ms_status lower_fc(dn_ctx *c, const dn_node *d)
     DN_TRY(c, dnnl_inner_product_forward_desc_init(&ipd, dnnl_forward_inference, &src_any, &w_any,
                                                    b >= 0 ? &b_md : NULL, &dst_any),
            "inner product descriptor");
-    dnnl_primitive_attr_t attr;
-    ms_status st = dn_attr(c, &attr);
-    if (!st) st = dn_attr_act(c, attr, n->act_min, n->act_max, 1.0f);
-    if (st) {
-        if (attr) dnnl_primitive_attr_destroy(attr);
-        return st;
-    }
-    dnnl_primitive_desc_t pd;
-    st = make_pd(c, &ipd, attr, &pd);
-    if (st) return st;
-    dnnl_memory_t wm, bm = NULL, sm, dm;
-    st = dn_const(c, &w_user, w->data, dn_pd_md(pd, dnnl_query_weights_md), &wm);
-    if (!st && b >= 0) st = dn_const(c, &b_md, c->g->tensors[b].data, &b_md, &bm);
-    if (!st) st = dn_input(c, d->in0, dn_pd_md(pd, dnnl_query_src_md), &sm);
-    if (!st) st = dn_output(c, n->output, dn_pd_md(pd, dnnl_query_dst_md), &dm);
-    if (st) {
-        dnnl_primitive_desc_destroy(pd);
-        return st;
-    }
-    dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, sm}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DST, dm}, {DNNL_ARG_BIAS, bm}};
-    return dn_emit(c, pd, args, bm ? 4 : 3);
+    return emit_weighted(c, d, &ipd, &w_user, w->data, b, &b_md);
 }
 
 /* Runs a one-source primitive described by op_desc from src (tensor t, layout src_md)
