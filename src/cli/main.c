@@ -26,7 +26,7 @@ static const command commands[] = {
 static void usage(FILE *out)
 {
     fprintf(out, "usage: mainstream <command> [options]\n\ncommands:\n");
-    for (const command *c = commands; c->name; c++) fprintf(out, "  %-10s %s\n", c->name, c->summary);
+    for (const command *c = commands; c->name; c++) fprintf(out, "  %-13s %s\n", c->name, c->summary);
     fprintf(out, "\n`mainstream <command> --help` describes a command.\n");
 }
 
