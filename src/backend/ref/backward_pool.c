@@ -83,16 +83,8 @@ void ref_global_avg_pool_backward(const ms_node *n, const ref_tensor *dz, ref_te
  * the cells that share its kept coordinates. */
 void ref_mean_backward(const ms_node *n, const ref_tensor *dz, ref_tensor *dx)
 {
-    int64_t kept[4] = {1, 1, 1, 1}, reduced[4] = {1, 1, 1, 1}, stride[4];
-    int lead = 4 - dx->ndim;
-    int64_t count = 1;
-    for (int d = 0; d < dx->ndim; d++) {
-        bool r = n->axes_mask & (1u << d);
-        (r ? reduced : kept)[lead + d] = dx->shape[d];
-        if (r) count *= dx->shape[d];
-    }
-    stride[3] = 1;
-    for (int d = 2; d >= 0; d--) stride[d] = stride[d + 1] * kept[d + 1] * reduced[d + 1];
+    int64_t kept[4], reduced[4], stride[4];
+    int64_t count = ref_mean_geometry(n, dx, kept, reduced, stride);
     const float *g = dz->data;
     for (int64_t a = 0; a < kept[0]; a++)
         for (int64_t b = 0; b < kept[1]; b++)

@@ -31,6 +31,10 @@ void ref_avg_pool(const ms_node *n, const ref_tensor *x, ref_tensor *y);
 void ref_max_pool(const ms_node *n, const ref_tensor *x, ref_tensor *y);
 void ref_global_avg_pool(const ms_node *n, const ref_tensor *x, ref_tensor *y);
 void ref_mean(const ms_node *n, const ref_tensor *x, ref_tensor *y);
+/* The walk ref_mean and its backward share: x's shape padded to 4-D and split into kept
+ * and reduced extents, with the strides of x; returns the cells averaged per output. */
+int64_t ref_mean_geometry(const ms_node *n, const ref_tensor *x, int64_t kept[4], int64_t reduced[4],
+                          int64_t stride[4]);
 
 /* elementwise.c */
 void ref_batch_norm(const ms_node *n, const ref_tensor *x, const ref_tensor *scale, const ref_tensor *offset,

@@ -73,11 +73,12 @@ static double sum_reduced(const float *x, const int64_t reduced[4], const int64_
     return sum;
 }
 
-void ref_mean(const ms_node *n, const ref_tensor *x, ref_tensor *y)
+int64_t ref_mean_geometry(const ms_node *n, const ref_tensor *x, int64_t kept[4], int64_t reduced[4],
+                          int64_t stride[4])
 {
-    int64_t kept[4] = {1, 1, 1, 1}, reduced[4] = {1, 1, 1, 1}, stride[4];
     int lead = 4 - x->ndim;
     int64_t count = 1;
+    for (int d = 0; d < 4; d++) kept[d] = reduced[d] = 1;
     for (int d = 0; d < x->ndim; d++) {
         bool r = n->axes_mask & (1u << d);
         (r ? reduced : kept)[lead + d] = x->shape[d];
@@ -85,6 +86,13 @@ void ref_mean(const ms_node *n, const ref_tensor *x, ref_tensor *y)
     }
     stride[3] = 1;
     for (int d = 2; d >= 0; d--) stride[d] = stride[d + 1] * kept[d + 1] * reduced[d + 1];
+    return count;
+}
+
+void ref_mean(const ms_node *n, const ref_tensor *x, ref_tensor *y)
+{
+    int64_t kept[4], reduced[4], stride[4];
+    int64_t count = ref_mean_geometry(n, x, kept, reduced, stride);
     float *yp = y->data;
     for (int64_t a = 0; a < kept[0]; a++)
         for (int64_t b = 0; b < kept[1]; b++)
