@@ -8,6 +8,7 @@
 #   4. run      the deployment offline: the scheduler picks each app's chokepoint and
 #               frame rate within the budget, the runner executes the stem tree and
 #               writes events
+#   5. score-events  measured event recall, precision and F1 against the frame labels
 # Outputs go to out/default/. Weights are trained here, never shipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,3 +42,7 @@ echo "== 4. run examples/default/deployment.json (offline) -> $out/events.jsonl,
     --events "$out/events.jsonl" --stats "$out/stats.json"
 echo "events:"
 cat "$out/events.jsonl"
+
+echo "== 5. measured event recall, precision and F1 against the videos' frame labels"
+"$ms" score-events --events "$out/events.jsonl" --labels "$data/videos/person.labels.csv" --stream crossing --app person
+"$ms" score-events --events "$out/events.jsonl" --labels "$data/videos/car.labels.csv" --stream road --app car
