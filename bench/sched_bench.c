@@ -3,7 +3,8 @@
  * chokepoints, apps drawn from the nine reference apps, a 10 fps stream.
  * usage: bench_sched REFERENCE [budget] [time_limit_s] [distinct] [compat]
  * distinct = 1 perturbs every drawn app's curve (tpr, fpr +- 0.01) so that no two apps
- * are interchangeable and symmetry breaking cannot help. */
+ * are interchangeable and symmetry breaking cannot help. fractional = 1 adds the rates
+ * 0.1 .. 0.9 to the integer ones (19 levels). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,12 +27,13 @@ static double clamp01(double v) { return v < 0 ? 0 : v > 1 ? 1 : v; }
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: %s REFERENCE [budget] [time_limit_s] [distinct 0|1] [compat 0|1]\n", argv[0]);
+        fprintf(stderr, "usage: %s REFERENCE [budget] [time_limit_s] [distinct 0|1] [compat 0|1] [fractional 0|1]\n", argv[0]);
         return 2;
     }
     double budget = argc > 2 ? atof(argv[2]) : 100;
     double limit = argc > 3 ? atof(argv[3]) : 60;
     int distinct = argc > 4 ? atoi(argv[4]) : 0, compat = argc > 5 ? atoi(argv[5]) : 0;
+    int fractional = argc > 6 ? atoi(argv[6]) : 0;
     ms_error err;
     ms_reference ref;
     if (ms_reference_load(argv[1], &ref, &err)) {
@@ -39,15 +41,18 @@ int main(int argc, char **argv)
         return 1;
     }
     const int sizes[] = {2, 3, 5, 10, 20, 30, 50, 100};
-    printf("# budget %g, stream 10 fps, %s apps, %s model, time limit %g s\n", budget,
-           distinct ? "distinct" : "reference", compat ? "compat" : "default", limit);
+    printf("# budget %g, stream 10 fps, %s apps, %s model, %s rates, time limit %g s\n", budget,
+           distinct ? "distinct" : "reference", compat ? "compat" : "default",
+           fractional ? "0.1..0.9 and 1..10" : "1..10", limit);
     printf("%5s %10s %10s %6s %10s %10s %10s %10s %10s\n", "apps", "exact_s", "nodes", "exact", "value",
            "bound", "greedy_s", "greedy", "gap");
     for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
         int n = sizes[k];
-        ms_scenario s = {10, budget, ref.n_units, ref.unit_costs, 10, NULL, n, NULL};
-        double fps[10];
-        for (int i = 0; i < 10; i++) fps[i] = i + 1;
+        double fps[19];
+        int n_fps = 0;
+        for (int i = 1; fractional && i <= 9; i++) fps[n_fps++] = i * 0.1;
+        for (int i = 1; i <= 10; i++) fps[n_fps++] = i;
+        ms_scenario s = {10, budget, ref.n_units, ref.unit_costs, n_fps, NULL, n, NULL};
         s.fps_options = fps;
         s.apps = calloc((size_t)n, sizeof *s.apps);
         for (int a = 0; a < n; a++) {

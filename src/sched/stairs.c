@@ -16,7 +16,14 @@
  * knapsack over these costs (each app's upper convex hull, steps by decreasing value per
  * cost) bounds every staircase below the node; children are visited best bound first.
  * Inner search (a full staircase): branch and bound over the apps with the same LP bound,
- * now with exact costs; identical apps keep non-decreasing option indices (symmetry). */
+ * now with exact costs; identical apps keep non-decreasing option indices (symmetry).
+ *
+ * Only staircases that can be tight are enumerated: where G drops at boundary j
+ * (G[j-1] > G[j], with G[nseg] = 0), the tight staircase of the schedule has an app with
+ * cut exactly j running at G[j-1]. So a drop needs some app with the option
+ * (cut j, fps G[j-1]), and distinct drops need distinct apps: at most n drops. The optimum's
+ * own tight staircase passes both tests, so exactness is kept; without them, a few apps
+ * and many fps levels leave billions of staircases nearly as good as the optimum. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +47,7 @@ typedef struct {
     int *order;
     double *prefix; /* prefix[i]: per-frame cost of segments [0, i) */
     double *G;      /* staircase being built */
+    bool *can_drop; /* (nseg + 1) x n_levels: some app has the option (cut, level) */
     double *cost;   /* n x kmax: option costs at the current node (INFINITY: not allowed) */
     point *pts;
     step *steps;
@@ -258,6 +266,7 @@ static void leaf(stairs *S, double cap_left)
 
 typedef struct {
     double fps, bound;
+    int level;
 } child;
 
 static int compare_children(const void *a, const void *b)
@@ -266,13 +275,20 @@ static int compare_children(const void *a, const void *b)
     return (x->bound < y->bound) - (x->bound > y->bound);
 }
 
-/* Decides G[j] given G[0..j); stem_cost is the cost of segments [0, j). */
-static void outer(stairs *S, int j, double stem_cost)
+/* Whether the staircase may drop from level top_level at boundary j, drops made so far. */
+static bool drop_allowed(const stairs *S, int j, int top_level, int drops)
+{
+    return drops < S->n && S->can_drop[(size_t)j * (size_t)S->pb->n_levels + (size_t)top_level];
+}
+
+/* Decides G[j] given G[0..j); stem_cost is the cost of segments [0, j); top_level is the
+ * level of G[j-1] (-1 for none yet or 0 fps); drops counts the drops in G[0..j). */
+static void outer(stairs *S, int j, double stem_cost, int top_level, int drops)
 {
     const ms_problem *pb = S->pb;
     double cap_left = pb->capacity - stem_cost;
     if (j == S->nseg) {
-        leaf(S, cap_left);
+        if (top_level < 0 || drop_allowed(S, j, top_level, drops)) leaf(S, cap_left);
         return;
     }
     S->nodes++;
@@ -287,19 +303,21 @@ static void outer(stairs *S, int j, double stem_cost)
     for (int l = -1; l < pb->n_levels; l++) {
         double g = l < 0 ? 0 : pb->levels[l];
         if (g > top) break;
+        if (j > 0 && top_level >= 0 && g < top && !drop_allowed(S, j, top_level, drops)) continue;
         /* G[j] = 0 ends the stem: every later segment is 0 too */
         for (int i = j; i < (g == 0 ? S->nseg : j + 1); i++) S->G[i] = g;
         node_costs(S, g == 0 ? S->nseg : j + 1);
         double b = lp_bound(S, cap_left - pb->seg_cost[j] * g);
-        if (b > -INFINITY) kids[nk++] = (child){g, b};
+        if (b > -INFINITY) kids[nk++] = (child){g, b, l};
     }
     qsort(kids, (size_t)nk, sizeof *kids, compare_children);
     for (int k = 0; k < nk && !S->aborted; k++) {
         if (beaten(S, kids[k].bound)) break;
         double g = kids[k].fps;
         for (int i = j; i < (g == 0 ? S->nseg : j + 1); i++) S->G[i] = g;
+        int dropped = j > 0 && top_level >= 0 && g < top;
         if (g == 0) leaf(S, cap_left);
-        else outer(S, j + 1, stem_cost + pb->seg_cost[j] * g);
+        else outer(S, j + 1, stem_cost + pb->seg_cost[j] * g, kids[k].level, drops + dropped);
         if (S->aborted && kids[k].bound > S->open_bound) S->open_bound = kids[k].bound;
     }
     free(kids);
@@ -322,6 +340,8 @@ static bool stairs_init(stairs *S, const ms_problem *pb, double deadline)
     S->order = malloc(sizeof *S->order * n1);
     S->prefix = calloc((size_t)S->nseg + 1, sizeof *S->prefix);
     S->G = calloc((size_t)S->nseg + 1, sizeof *S->G);
+    S->can_drop = calloc(((size_t)S->nseg + 1) * (size_t)(pb->n_levels > 0 ? pb->n_levels : 1),
+                         sizeof *S->can_drop);
     S->cost = malloc(sizeof *S->cost * n1 * (size_t)(S->kmax + 1));
     S->pts = malloc(sizeof *S->pts * (size_t)(S->kmax + 1));
     S->steps = malloc(sizeof *S->steps * (size_t)(total + 1));
@@ -332,10 +352,15 @@ static bool stairs_init(stairs *S, const ms_problem *pb, double deadline)
     S->key = malloc(sizeof *S->key * (size_t)(S->kmax + 1));
     S->cur = calloc(n1, sizeof *S->cur);
     S->best = calloc(n1, sizeof *S->best);
-    if (!S->order || !S->prefix || !S->G || !S->cost || !S->pts || !S->steps || !S->base_cost ||
+    if (!S->order || !S->prefix || !S->G || !S->can_drop || !S->cost || !S->pts || !S->steps || !S->base_cost ||
         !S->base_value || !S->ord || !S->nord || !S->key || !S->cur || !S->best)
         return false;
     for (int j = 0; j < S->nseg; j++) S->prefix[j + 1] = S->prefix[j] + pb->seg_cost[j];
+    for (int a = 0; a < pb->n_apps; a++)
+        for (int i = 0; i < pb->apps[a].n_options; i++) {
+            const ms_option *o = &pb->apps[a].options[i];
+            S->can_drop[(size_t)o->cut * (size_t)pb->n_levels + (size_t)o->level] = true;
+        }
     ms_search_order(pb, S->order);
     return true;
 }
@@ -345,6 +370,7 @@ static void stairs_free(stairs *S)
     free(S->order);
     free(S->prefix);
     free(S->G);
+    free(S->can_drop);
     free(S->cost);
     free(S->pts);
     free(S->steps);
@@ -374,7 +400,7 @@ ms_status ms_search_exact(const ms_problem *pb, double deadline, int *choice, ms
             S.best_value += pb->apps[a].options[choice[a]].value;
         }
     }
-    outer(&S, 0, 0.0);
+    outer(&S, 0, 0.0, -1, 0);
     res->found = S.found;
     res->value = S.best_value;
     res->exact = !S.aborted;
@@ -490,7 +516,7 @@ static void feasible_outer(stairs *S, int j, double stem_cost)
             S->found = true;
             break;
         }
-        kids[nk++] = (child){g, lower};
+        kids[nk++] = (child){g, lower, l};
     }
     /* cheapest children first: the one most likely to fit */
     qsort(kids, (size_t)nk, sizeof *kids, compare_children);

@@ -12,8 +12,9 @@
 static double uniform(unsigned *seed) { return rand_r(seed) / (double)RAND_MAX; }
 
 /* A random scenario: 2-6 units, 1-4 apps with 1-3 curve points (0 always among them),
- * stream rate 2-4 with integer options, a budget between nothing and plenty. */
-static void random_scenario(unsigned *seed, ms_scenario *s)
+ * stream rate 2-4 with integer options, a budget between nothing and plenty. fractional
+ * adds the rates 0.1 .. 0.9 to the options and keeps to 1-3 apps (brute force stays small). */
+static void random_scenario(unsigned *seed, ms_scenario *s, bool fractional)
 {
     memset(s, 0, sizeof *s);
     s->n_units = 2 + (int)(uniform(seed) * 5);
@@ -21,10 +22,11 @@ static void random_scenario(unsigned *seed, ms_scenario *s)
     double total = 0;
     for (int u = 0; u < s->n_units; u++) total += s->unit_costs[u] = 0.1 + uniform(seed) * 3;
     s->stream_fps = 2 + (int)(uniform(seed) * 3);
-    s->n_fps = (int)s->stream_fps;
-    s->fps_options = malloc(sizeof(double) * (size_t)s->n_fps);
-    for (int i = 0; i < s->n_fps; i++) s->fps_options[i] = i + 1;
-    s->n_apps = 1 + (int)(uniform(seed) * 4);
+    s->fps_options = malloc(sizeof(double) * (size_t)(s->stream_fps + 9));
+    s->n_fps = 0;
+    for (int i = 1; fractional && i <= 9; i++) s->fps_options[s->n_fps++] = i * 0.1;
+    for (int i = 1; i <= (int)s->stream_fps; i++) s->fps_options[s->n_fps++] = i;
+    s->n_apps = 1 + (int)(uniform(seed) * (fractional ? 3 : 4));
     s->apps = calloc((size_t)s->n_apps, sizeof *s->apps);
     for (int a = 0; a < s->n_apps; a++) {
         ms_app *app = &s->apps[a];
@@ -145,15 +147,14 @@ static void check_schedule(const ms_scenario *s, const ms_sched_config *cfg, con
     ms_stem_tree_free(&tree);
 }
 
-static void test_exact_matches_brute_force(void **state)
+/* Every policy and objective on n_scenarios random scenarios agrees with brute force. */
+static void compare_with_brute_force(unsigned seed, int n_scenarios, bool fractional)
 {
-    (void)state;
-    unsigned seed = 2024;
     int feasible = 0, runs = 0;
     const ms_policy policies[3] = {MS_POLICY_MAINSTREAM, MS_POLICY_MAXSHARING, MS_POLICY_NOSHARING};
-    for (int t = 0; t < 300; t++) {
+    for (int t = 0; t < n_scenarios; t++) {
         ms_scenario s;
-        random_scenario(&seed, &s);
+        random_scenario(&seed, &s, fractional);
         for (int o = 0; o < 4; o++)
             for (int p = 0; p < 3; p++) {
                 if (p > 0 && o > 0) continue; /* baselines: mean F1 only */
@@ -182,13 +183,26 @@ static void test_exact_matches_brute_force(void **state)
     assert_true(feasible > runs / 3 && feasible < runs);
 }
 
+static void test_exact_matches_brute_force(void **state)
+{
+    (void)state;
+    compare_with_brute_force(2024, 300, false);
+}
+
+/* Many fps levels: the staircase search prunes drops no schedule can make tight. */
+static void test_exact_matches_brute_force_fractional_rates(void **state)
+{
+    (void)state;
+    compare_with_brute_force(77, 150, true);
+}
+
 static void test_greedy_is_feasible_and_not_better(void **state)
 {
     (void)state;
     unsigned seed = 99;
     for (int t = 0; t < 150; t++) {
         ms_scenario s;
-        random_scenario(&seed, &s);
+        random_scenario(&seed, &s, false);
         ms_sched_config g = {MS_POLICY_GREEDY, MS_OBJ_MEAN_F1, false, 0}, x = g;
         x.policy = MS_POLICY_MAINSTREAM;
         ms_schedule a, b;
@@ -241,7 +255,7 @@ static void test_costs_match_direct_recomputation(void **state)
     unsigned seed = 5;
     for (int t = 0; t < 300; t++) {
         ms_scenario s;
-        random_scenario(&seed, &s);
+        random_scenario(&seed, &s, false);
         int cps[8];
         double fps[8];
         for (int a = 0; a < s.n_apps; a++) {
@@ -269,6 +283,7 @@ int main(void)
         cmocka_unit_test(test_cost_by_hand),
         cmocka_unit_test(test_costs_match_direct_recomputation),
         cmocka_unit_test(test_exact_matches_brute_force),
+        cmocka_unit_test(test_exact_matches_brute_force_fractional_rates),
         cmocka_unit_test(test_greedy_is_feasible_and_not_better),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
