@@ -49,6 +49,8 @@ typedef struct {
     double *G;      /* staircase being built */
     bool *can_drop; /* (nseg + 1) x n_levels: some app has the option (cut, level) */
     double *cost;   /* n x kmax: option costs at the current node (INFINITY: not allowed) */
+    int cost_j;     /* the j of those costs */
+    int *by_cost;   /* (nseg + 1) x n x kmax: each app's options by open_cost at j, cheapest first */
     point *pts;
     step *steps;
     int nsteps;
@@ -87,36 +89,52 @@ static bool out_of_time(stairs *S)
     return S->aborted;
 }
 
+/* An option's cost with the staircase fixed on segments [0, j), if allowed: its branch,
+ * plus for c > j its average share of the undecided stem. */
+static double open_cost(const stairs *S, const ms_option *o, int j)
+{
+    if (o->cut <= j) return o->branch;
+    return o->branch + o->fps * (S->prefix[o->cut] - S->prefix[j]) / S->n;
+}
+
 /* Option costs with the staircase fixed on segments [0, j). */
 static void node_costs(stairs *S, int j)
 {
     const ms_problem *pb = S->pb;
+    S->cost_j = j;
     for (int a = 0; a < S->n; a++) {
         const ms_app_options *ao = &pb->apps[a];
         double *row = S->cost + (size_t)a * S->kmax;
         for (int i = 0; i < ao->n_options; i++) {
             const ms_option *o = &ao->options[i];
-            if (o->cut <= j)
-                row[i] = (o->cut == 0 || o->fps <= S->G[o->cut - 1]) ? o->branch : INFINITY;
-            else if (j > 0 && o->fps > S->G[j - 1])
-                row[i] = INFINITY;
-            else
-                row[i] = o->branch + o->fps * (S->prefix[o->cut] - S->prefix[j]) / S->n;
+            bool allowed = o->cut <= j ? (o->cut == 0 || o->fps <= S->G[o->cut - 1])
+                                       : !(j > 0 && o->fps > S->G[j - 1]);
+            row[i] = allowed ? open_cost(S, o, j) : INFINITY;
         }
     }
+}
+
+/* Collects app a's allowed options at the current node into S->pts, cheapest first (ties:
+ * most valuable first); returns how many. The order at each j is sorted once, up front. */
+static int allowed_by_cost(stairs *S, int a)
+{
+    const ms_app_options *ao = &S->pb->apps[a];
+    const double *row = S->cost + (size_t)a * S->kmax;
+    const int *sorted = S->by_cost + ((size_t)S->cost_j * (size_t)S->n + (size_t)a) * (size_t)S->kmax;
+    int k = 0;
+    for (int p = 0; p < ao->n_options; p++) {
+        int i = sorted[p];
+        if (row[i] < INFINITY) S->pts[k++] = (point){row[i], ao->options[i].value, i};
+    }
+    return k;
 }
 
 /* Appends app a's upper-hull steps (tagged pos) to S->steps; returns its cheapest point,
  * or cost INFINITY when it has no allowed option. */
 static point app_hull(stairs *S, int a, int pos)
 {
-    const ms_app_options *ao = &S->pb->apps[a];
-    const double *row = S->cost + (size_t)a * S->kmax;
-    int k = 0;
-    for (int i = 0; i < ao->n_options; i++)
-        if (row[i] < INFINITY) S->pts[k++] = (point){row[i], ao->options[i].value, i};
+    int k = allowed_by_cost(S, a);
     if (k == 0) return (point){INFINITY, 0, -1};
-    qsort(S->pts, (size_t)k, sizeof *S->pts, compare_points);
     int h = 1;
     for (int i = 1; i < k; i++) {
         point p = S->pts[i];
@@ -220,18 +238,21 @@ static double lp_price(const stairs *S, double room)
     return 0;
 }
 
-/* Each app's allowed options by decreasing v - lambda * cost: the first dive follows the
- * LP solution, so a near-optimal incumbent comes early. Identical apps get identical
- * orders, which keeps the symmetry rule valid. */
+/* Each app's useful options by decreasing v - lambda * cost: the first dive follows the
+ * LP solution, so a near-optimal incumbent comes early. An allowed option that costs at
+ * least as much as another and is worth no more is left out: swapping it for the other
+ * never loses, and with many fps levels most options are such. Identical apps get
+ * identical orders, which keeps the symmetry rule valid. */
 static void order_options(stairs *S)
 {
     for (int a = 0; a < S->n; a++) {
-        const ms_app_options *ao = &S->pb->apps[a];
-        const double *row = S->cost + (size_t)a * S->kmax;
-        int *ord = S->ord + (size_t)a * S->kmax, k = 0;
-        for (int i = 0; i < ao->n_options; i++) {
-            if (row[i] == INFINITY) continue;
-            double key = ao->options[i].value - S->lambda * row[i];
+        int *ord = S->ord + (size_t)a * S->kmax, np = allowed_by_cost(S, a), k = 0;
+        double top_value = -INFINITY;
+        for (int p = 0; p < np; p++) {
+            const point *pt = &S->pts[p];
+            if (pt->value <= top_value) continue; /* dominated by a cheaper kept option */
+            top_value = pt->value;
+            double key = pt->value - S->lambda * pt->cost;
             int at = k++;
             while (at > 0 && S->key[at - 1] < key) { /* insertion: lists are short */
                 S->key[at] = S->key[at - 1];
@@ -239,7 +260,7 @@ static void order_options(stairs *S)
                 at--;
             }
             S->key[at] = key;
-            ord[at] = i;
+            ord[at] = pt->option;
         }
         S->nord[a] = k;
     }
@@ -340,6 +361,7 @@ static bool stairs_init(stairs *S, const ms_problem *pb, double deadline)
     S->order = malloc(sizeof *S->order * n1);
     S->prefix = calloc((size_t)S->nseg + 1, sizeof *S->prefix);
     S->G = calloc((size_t)S->nseg + 1, sizeof *S->G);
+    S->by_cost = malloc(sizeof *S->by_cost * ((size_t)S->nseg + 1) * n1 * (size_t)(S->kmax + 1));
     S->can_drop = calloc(((size_t)S->nseg + 1) * (size_t)(pb->n_levels > 0 ? pb->n_levels : 1),
                          sizeof *S->can_drop);
     S->cost = malloc(sizeof *S->cost * n1 * (size_t)(S->kmax + 1));
@@ -352,14 +374,24 @@ static bool stairs_init(stairs *S, const ms_problem *pb, double deadline)
     S->key = malloc(sizeof *S->key * (size_t)(S->kmax + 1));
     S->cur = calloc(n1, sizeof *S->cur);
     S->best = calloc(n1, sizeof *S->best);
-    if (!S->order || !S->prefix || !S->G || !S->can_drop || !S->cost || !S->pts || !S->steps || !S->base_cost ||
-        !S->base_value || !S->ord || !S->nord || !S->key || !S->cur || !S->best)
+    if (!S->order || !S->prefix || !S->G || !S->can_drop || !S->by_cost || !S->cost || !S->pts ||
+        !S->steps || !S->base_cost || !S->base_value || !S->ord || !S->nord || !S->key || !S->cur ||
+        !S->best)
         return false;
     for (int j = 0; j < S->nseg; j++) S->prefix[j + 1] = S->prefix[j] + pb->seg_cost[j];
     for (int a = 0; a < pb->n_apps; a++)
         for (int i = 0; i < pb->apps[a].n_options; i++) {
             const ms_option *o = &pb->apps[a].options[i];
             S->can_drop[(size_t)o->cut * (size_t)pb->n_levels + (size_t)o->level] = true;
+        }
+    for (int j = 0; j <= S->nseg; j++)
+        for (int a = 0; a < pb->n_apps; a++) {
+            const ms_app_options *ao = &pb->apps[a];
+            int *sorted = S->by_cost + ((size_t)j * (size_t)S->n + (size_t)a) * (size_t)S->kmax;
+            for (int i = 0; i < ao->n_options; i++)
+                S->pts[i] = (point){open_cost(S, &ao->options[i], j), ao->options[i].value, i};
+            qsort(S->pts, (size_t)ao->n_options, sizeof *S->pts, compare_points);
+            for (int i = 0; i < ao->n_options; i++) sorted[i] = S->pts[i].option;
         }
     ms_search_order(pb, S->order);
     return true;
@@ -371,6 +403,7 @@ static void stairs_free(stairs *S)
     free(S->prefix);
     free(S->G);
     free(S->can_drop);
+    free(S->by_cost);
     free(S->cost);
     free(S->pts);
     free(S->steps);
