@@ -196,14 +196,23 @@ static ms_status build_segments(const ms_scenario *s, ms_policy policy, ms_probl
     return MS_OK;
 }
 
-static ms_status build_levels(const ms_scenario *s, ms_policy policy, ms_problem *pb, ms_error *err)
+/* The original's No-Sharing also tries fractional rates (i * 0.1, as Python computes them).
+ * Outside --compat, Mainstream and its greedy baseline get them too, so the exact policy
+ * never loses to No-Sharing for want of a rate; --compat keeps the original's integers. */
+static bool fractional_rates(const ms_sched_config *cfg)
+{
+    if (cfg->policy == MS_POLICY_NOSHARING) return true;
+    return !cfg->compat && (cfg->policy == MS_POLICY_MAINSTREAM || cfg->policy == MS_POLICY_GREEDY);
+}
+
+static ms_status build_levels(const ms_scenario *s, const ms_sched_config *cfg, ms_problem *pb,
+                              ms_error *err)
 {
     pb->levels = malloc(sizeof *pb->levels * (size_t)(s->n_fps + 9));
     if (!pb->levels) return ms_errorf(err, MS_ERR_NOMEM, "out of memory");
     int n = 0;
     for (int i = 0; i < s->n_fps; i++) pb->levels[n++] = s->fps_options[i];
-    /* The original's No-Sharing also tries fractional rates (i * 0.1, as Python computes them). */
-    if (policy == MS_POLICY_NOSHARING)
+    if (fractional_rates(cfg))
         for (int i = 1; i <= 9; i++)
             if (i * 0.1 <= s->stream_fps) pb->levels[n++] = i * 0.1;
     pb->n_levels = unique_doubles(pb->levels, n);
@@ -272,7 +281,7 @@ ms_status ms_problem_build(const ms_scenario *s, const ms_sched_config *cfg, ms_
     pb->capacity = s->budget + 1e-9 * fmax(1.0, s->budget);
     pb->apps = calloc((size_t)s->n_apps, sizeof *pb->apps);
     if (!pb->apps) return ms_errorf(err, MS_ERR_NOMEM, "out of memory");
-    if (build_segments(s, cfg->policy, pb, err) || build_levels(s, cfg->policy, pb, err)) goto fail;
+    if (build_segments(s, cfg->policy, pb, err) || build_levels(s, cfg, pb, err)) goto fail;
     for (int a = 0; a < s->n_apps; a++)
         if (build_app_options(s, cfg, a, pb, err)) goto fail;
     assign_groups(pb);
