@@ -94,3 +94,38 @@ double ms_test_rel_l2(const float *a, const float *b, size_t n)
     }
     return den > 0 ? sqrt(num / den) : sqrt(num);
 }
+
+int ms_test_tensor(ms_graph *g, const char *name, int ndim, const int64_t *shape)
+{
+    int t = ms_graph_add_tensor(g, name, ndim, shape, MS_DT_F32);
+    assert_true(t >= 0);
+    return t;
+}
+
+int ms_test_constant(ms_graph *g, const char *name, int ndim, const int64_t *shape, const float *values)
+{
+    int t = ms_test_tensor(g, name, ndim, shape);
+    size_t n = (size_t)ms_tensor_numel(&g->tensors[t]);
+    g->tensors[t].data = malloc(n * sizeof(float));
+    assert_non_null(g->tensors[t].data);
+    memcpy(g->tensors[t].data, values, n * sizeof(float));
+    return t;
+}
+
+ms_node *ms_test_node(ms_graph *g, ms_op_kind kind, const char *name, const int *in, int n_in, int out)
+{
+    int i = ms_graph_add_node(g, kind, name, in, n_in, out);
+    assert_true(i >= 0);
+    return &g->nodes[i];
+}
+
+void ms_test_set_io(ms_graph *g, int in, int out)
+{
+    g->inputs = malloc(sizeof(int));
+    g->outputs = malloc(sizeof(int));
+    assert_non_null(g->inputs);
+    assert_non_null(g->outputs);
+    g->inputs[0] = in;
+    g->outputs[0] = out;
+    g->n_inputs = g->n_outputs = 1;
+}

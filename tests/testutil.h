@@ -31,6 +31,16 @@ int ms_test_run_cli(const char *const *args, char **out, char **errout);
 char *ms_test_tmpdir(void);
 void ms_test_rmdir(char *path);
 
+/* Building small graphs by hand (float32 tensors; every helper fails the test on
+ * allocation failure). */
+#include "graph/graph.h"
+int ms_test_tensor(ms_graph *g, const char *name, int ndim, const int64_t *shape);
+/* A constant holding `values` (as many as the shape has elements). */
+int ms_test_constant(ms_graph *g, const char *name, int ndim, const int64_t *shape, const float *values);
+ms_node *ms_test_node(ms_graph *g, ms_op_kind kind, const char *name, const int *in, int n_in, int out);
+/* Makes `in` the graph's one input and `out` its one output. */
+void ms_test_set_io(ms_graph *g, int in, int out);
+
 /* Relative L2 error ||a - b|| / ||b||. */
 double ms_test_rel_l2(const float *a, const float *b, size_t n);
 

@@ -8,31 +8,13 @@
 
 #include "backend/backend.h"
 
-static int tensor(ms_graph *g, const char *name, int ndim, const int64_t *shape)
-{
-    int t = ms_graph_add_tensor(g, name, ndim, shape, MS_DT_F32);
-    assert_true(t >= 0);
-    return t;
-}
-
-/* A constant holding `values` (as many as the shape has elements). */
-static int constant(ms_graph *g, const char *name, int ndim, const int64_t *shape, const float *values)
-{
-    int t = tensor(g, name, ndim, shape);
-    size_t n = (size_t)ms_tensor_numel(&g->tensors[t]);
-    g->tensors[t].data = malloc(n * sizeof(float));
-    assert_non_null(g->tensors[t].data);
-    memcpy(g->tensors[t].data, values, n * sizeof(float));
-    return t;
-}
-
 /* Adds input x of the given shape, an unshaped output y and one node of `kind` reading
  * x and then the tensors in `extra`; returns the node, for setting attributes. */
 static ms_node *op(ms_graph *g, ms_op_kind kind, int ndim, const int64_t *xshape, const int *extra,
                             int n_extra)
 {
-    int x = tensor(g, "x", ndim, xshape);
-    int y = tensor(g, "y", 0, NULL);
+    int x = ms_test_tensor(g, "x", ndim, xshape);
+    int y = ms_test_tensor(g, "y", 0, NULL);
     int in[8] = {x};
     for (int k = 0; k < n_extra; k++) in[k + 1] = extra[k];
     g->inputs = malloc(sizeof(int));
@@ -86,8 +68,8 @@ static void test_conv_same_stride2_pads_after(void **state)
     (void)state;
     ms_graph *g = ms_graph_new();
     float ones[9] = {1, 1, 1, 1, 1, 1, 1, 1, 1}, half = 0.5f;
-    int w = constant(g, "w", 4, (int64_t[]){1, 3, 3, 1}, ones);
-    int b = constant(g, "b", 1, (int64_t[]){1}, &half);
+    int w = ms_test_constant(g, "w", 4, (int64_t[]){1, 3, 3, 1}, ones);
+    int b = ms_test_constant(g, "b", 1, (int64_t[]){1}, &half);
     ms_node *n = op(g, MS_OP_CONV2D, 4, (int64_t[]){1, 4, 4, 1}, (int[]){w, b}, 2);
     n->stride_h = n->stride_w = 2;
     n->padding = MS_PAD_SAME;
@@ -106,7 +88,7 @@ static void test_conv_dilation(void **state)
     (void)state;
     ms_graph *g = ms_graph_new();
     float ones[9] = {1, 1, 1, 1, 1, 1, 1, 1, 1};
-    int w = constant(g, "w", 4, (int64_t[]){1, 3, 3, 1}, ones);
+    int w = ms_test_constant(g, "w", 4, (int64_t[]){1, 3, 3, 1}, ones);
     ms_node *n = op(g, MS_OP_CONV2D, 4, (int64_t[]){1, 5, 5, 1}, &w, 1);
     n->dilation_h = n->dilation_w = 2;
     n->padding = MS_PAD_SAME;
@@ -132,7 +114,7 @@ static void test_conv_explicit_padding(void **state)
 {
     (void)state;
     ms_graph *g = ms_graph_new();
-    int w = constant(g, "w", 4, (int64_t[]){1, 1, 2, 1}, (float[]){1, 10});
+    int w = ms_test_constant(g, "w", 4, (int64_t[]){1, 1, 2, 1}, (float[]){1, 10});
     ms_node *n = op(g, MS_OP_CONV2D, 4, (int64_t[]){1, 1, 3, 1}, &w, 1);
     n->padding = MS_PAD_EXPLICIT;
     n->pad_left = 2;
@@ -146,7 +128,7 @@ static void test_conv_groups(void **state)
 {
     (void)state;
     ms_graph *g = ms_graph_new();
-    int w = constant(g, "w", 4, (int64_t[]){2, 1, 1, 2}, (float[]){1, 10, 100, 1000});
+    int w = ms_test_constant(g, "w", 4, (int64_t[]){2, 1, 1, 2}, (float[]){1, 10, 100, 1000});
     op(g, MS_OP_CONV2D, 4, (int64_t[]){1, 1, 1, 4}, &w, 1)->groups = 2;
     run_expect(g, (float[]){1, 2, 3, 4}, (float[]){21, 4300}, 2);
 }
@@ -161,7 +143,7 @@ static void test_depthwise_multiplier(void **state)
     (void)state;
     ms_graph *g = ms_graph_new();
     float wv[16] = {1, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 0, 2, 0, 0};
-    int w = constant(g, "w", 4, (int64_t[]){4, 2, 2, 1}, wv);
+    int w = ms_test_constant(g, "w", 4, (int64_t[]){4, 2, 2, 1}, wv);
     ms_node *n = op(g, MS_OP_CONV2D, 4, (int64_t[]){1, 2, 2, 2}, &w, 1);
     n->groups = 2;
     n->act_max = 50;
@@ -174,8 +156,8 @@ static void test_fully_connected(void **state)
 {
     (void)state;
     ms_graph *g = ms_graph_new();
-    int w = constant(g, "w", 2, (int64_t[]){2, 4}, (float[]){1, 0, 0, 1, .5f, .5f, .5f, .5f});
-    int b = constant(g, "b", 1, (int64_t[]){2}, (float[]){.25f, -1});
+    int w = ms_test_constant(g, "w", 2, (int64_t[]){2, 4}, (float[]){1, 0, 0, 1, .5f, .5f, .5f, .5f});
+    int b = ms_test_constant(g, "b", 1, (int64_t[]){2}, (float[]){.25f, -1});
     op(g, MS_OP_FULLY_CONNECTED, 4, (int64_t[]){1, 2, 1, 2}, (int[]){w, b}, 2)->act_max = 5;
     run_expect(g, (float[]){1, 2, 3, 4}, (float[]){5, 4}, 2);
 }
@@ -188,8 +170,8 @@ static void test_batch_norm(void **state)
     (void)state;
     ms_graph *g = ms_graph_new();
     int64_t c[1] = {2};
-    int p[4] = {constant(g, "scale", 1, c, (float[]){2, .5f}), constant(g, "offset", 1, c, (float[]){1, 0}),
-                constant(g, "mean", 1, c, (float[]){1, 2}), constant(g, "var", 1, c, (float[]){3, 15})};
+    int p[4] = {ms_test_constant(g, "scale", 1, c, (float[]){2, .5f}), ms_test_constant(g, "offset", 1, c, (float[]){1, 0}),
+                ms_test_constant(g, "mean", 1, c, (float[]){1, 2}), ms_test_constant(g, "var", 1, c, (float[]){3, 15})};
     op(g, MS_OP_BATCH_NORM, 4, (int64_t[]){1, 1, 2, 2}, p, 4)->epsilon = 1;
     run_expect(g, (float[]){1, 2, 3, 4}, (float[]){1, 0, 3, .25f}, 4);
 }
@@ -311,12 +293,12 @@ static void test_add(void **state)
 {
     (void)state;
     ms_graph *g = ms_graph_new();
-    int b = constant(g, "b", 1, (int64_t[]){3}, (float[]){10, 20, 30});
+    int b = ms_test_constant(g, "b", 1, (int64_t[]){3}, (float[]){10, 20, 30});
     op(g, MS_OP_ADD, 4, (int64_t[]){1, 1, 2, 3}, &b, 1)->act_max = 30;
     run_expect(g, (float[]){1, 2, 3, 4, 5, 6}, (float[]){11, 22, 30, 14, 25, 30}, 6);
 
     g = ms_graph_new();
-    b = constant(g, "b", 2, (int64_t[]){1, 3}, (float[]){-1, -2, -3});
+    b = ms_test_constant(g, "b", 2, (int64_t[]){1, 3}, (float[]){-1, -2, -3});
     op(g, MS_OP_ADD, 2, (int64_t[]){1, 3}, &b, 1);
     run_expect(g, (float[]){1, 2, 3}, (float[]){0, 0, 0}, 3);
 }
@@ -327,12 +309,12 @@ static void test_concat(void **state)
 {
     (void)state;
     ms_graph *g = ms_graph_new();
-    int c = constant(g, "c", 4, (int64_t[]){1, 1, 2, 1}, (float[]){9, 8});
+    int c = ms_test_constant(g, "c", 4, (int64_t[]){1, 1, 2, 1}, (float[]){9, 8});
     op(g, MS_OP_CONCAT, 4, (int64_t[]){1, 1, 2, 2}, &c, 1)->axis = 3;
     run_expect(g, (float[]){1, 2, 3, 4}, (float[]){1, 2, 9, 3, 4, 8}, 6);
 
     g = ms_graph_new();
-    c = constant(g, "c", 4, (int64_t[]){1, 1, 1, 2}, (float[]){7, 7});
+    c = ms_test_constant(g, "c", 4, (int64_t[]){1, 1, 1, 2}, (float[]){7, 7});
     op(g, MS_OP_CONCAT, 4, (int64_t[]){1, 1, 2, 2}, &c, 1)->axis = 2;
     run_expect(g, (float[]){1, 2, 3, 4}, (float[]){1, 2, 3, 4, 7, 7}, 6);
 }

@@ -9,23 +9,6 @@
 
 #include "backend/backend.h"
 
-static int tensor(ms_graph *g, const char *name, int ndim, const int64_t *shape)
-{
-    int t = ms_graph_add_tensor(g, name, ndim, shape, MS_DT_F32);
-    assert_true(t >= 0);
-    return t;
-}
-
-static int constant(ms_graph *g, const char *name, int ndim, const int64_t *shape, const float *values)
-{
-    int t = tensor(g, name, ndim, shape);
-    size_t n = (size_t)ms_tensor_numel(&g->tensors[t]);
-    g->tensors[t].data = malloc(n * sizeof(float));
-    assert_non_null(g->tensors[t].data);
-    memcpy(g->tensors[t].data, values, n * sizeof(float));
-    return t;
-}
-
 /* Deterministic pseudo-random values in [-1, 1). */
 static float *random_values(size_t n, uint32_t seed)
 {
@@ -43,27 +26,9 @@ static int random_constant(ms_graph *g, const char *name, int ndim, const int64_
     int64_t n = 1;
     for (int d = 0; d < ndim; d++) n *= shape[d];
     float *v = random_values((size_t)n, seed);
-    int t = constant(g, name, ndim, shape, v);
+    int t = ms_test_constant(g, name, ndim, shape, v);
     free(v);
     return t;
-}
-
-static ms_node *node(ms_graph *g, ms_op_kind kind, const char *name, const int *in, int n_in, int out)
-{
-    int i = ms_graph_add_node(g, kind, name, in, n_in, out);
-    assert_true(i >= 0);
-    return &g->nodes[i];
-}
-
-static void set_io(ms_graph *g, int in, int out)
-{
-    g->inputs = malloc(sizeof(int));
-    g->outputs = malloc(sizeof(int));
-    assert_non_null(g->inputs);
-    assert_non_null(g->outputs);
-    g->inputs[0] = in;
-    g->outputs[0] = out;
-    g->n_inputs = g->n_outputs = 1;
 }
 
 static ms_plan *compile(const ms_graph *g, int batch)
@@ -84,18 +49,18 @@ static ms_plan *compile(const ms_graph *g, int batch)
 static ms_graph *tiny_graph(void)
 {
     ms_graph *g = ms_graph_new();
-    int x = tensor(g, "x", 4, (int64_t[]){1, 2, 2, 1});
-    int w = constant(g, "w", 4, (int64_t[]){1, 1, 1, 1}, (float[]){2});
-    int b = constant(g, "b", 1, (int64_t[]){1}, (float[]){-5});
-    int fw = constant(g, "fw", 2, (int64_t[]){2, 1}, (float[]){1, -1});
-    int c = tensor(g, "conv", 0, NULL), r = tensor(g, "relu", 0, NULL), p = tensor(g, "pool", 0, NULL);
-    int f = tensor(g, "fc", 0, NULL), s = tensor(g, "prob", 0, NULL);
-    node(g, MS_OP_CONV2D, "conv", (int[]){x, w, b}, 3, c);
-    node(g, MS_OP_CLIP, "relu", &c, 1, r)->act_min = 0;
-    node(g, MS_OP_GLOBAL_AVG_POOL, "pool", &r, 1, p);
-    node(g, MS_OP_FULLY_CONNECTED, "fc", (int[]){p, fw}, 2, f);
-    node(g, MS_OP_SOFTMAX, "softmax", &f, 1, s);
-    set_io(g, x, s);
+    int x = ms_test_tensor(g, "x", 4, (int64_t[]){1, 2, 2, 1});
+    int w = ms_test_constant(g, "w", 4, (int64_t[]){1, 1, 1, 1}, (float[]){2});
+    int b = ms_test_constant(g, "b", 1, (int64_t[]){1}, (float[]){-5});
+    int fw = ms_test_constant(g, "fw", 2, (int64_t[]){2, 1}, (float[]){1, -1});
+    int c = ms_test_tensor(g, "conv", 0, NULL), r = ms_test_tensor(g, "relu", 0, NULL), p = ms_test_tensor(g, "pool", 0, NULL);
+    int f = ms_test_tensor(g, "fc", 0, NULL), s = ms_test_tensor(g, "prob", 0, NULL);
+    ms_test_node(g, MS_OP_CONV2D, "conv", (int[]){x, w, b}, 3, c);
+    ms_test_node(g, MS_OP_CLIP, "relu", &c, 1, r)->act_min = 0;
+    ms_test_node(g, MS_OP_GLOBAL_AVG_POOL, "pool", &r, 1, p);
+    ms_test_node(g, MS_OP_FULLY_CONNECTED, "fc", (int[]){p, fw}, 2, f);
+    ms_test_node(g, MS_OP_SOFTMAX, "softmax", &f, 1, s);
+    ms_test_set_io(g, x, s);
     return g;
 }
 
@@ -141,7 +106,7 @@ static void test_plan_outlives_graph(void **state)
 static ms_graph *mixed_graph(void)
 {
     ms_graph *g = ms_graph_new();
-    int x = tensor(g, "x", 4, (int64_t[]){1, 9, 9, 3});
+    int x = ms_test_tensor(g, "x", 4, (int64_t[]){1, 9, 9, 3});
     int w1 = random_constant(g, "w1", 4, (int64_t[]){4, 3, 3, 3}, 1);
     int bn[4];
     for (int k = 0; k < 4; k++) bn[k] = random_constant(g, "bn", 1, (int64_t[]){4}, 10 + (uint32_t)k);
@@ -153,37 +118,37 @@ static ms_graph *mixed_graph(void)
     int fb = random_constant(g, "fb", 1, (int64_t[]){5}, 5);
     const char *names[] = {"c1", "bn", "relu6", "dw", "add", "max", "pad", "avg", "mean", "sig", "cat"};
     int t[11];
-    for (int k = 0; k < 11; k++) t[k] = tensor(g, names[k], 0, NULL);
-    int flat = tensor(g, "flat", 2, (int64_t[]){1, 16});
-    int logits = tensor(g, "logits", 0, NULL), prob = tensor(g, "prob", 0, NULL);
+    for (int k = 0; k < 11; k++) t[k] = ms_test_tensor(g, names[k], 0, NULL);
+    int flat = ms_test_tensor(g, "flat", 2, (int64_t[]){1, 16});
+    int logits = ms_test_tensor(g, "logits", 0, NULL), prob = ms_test_tensor(g, "prob", 0, NULL);
 
-    ms_node *n = node(g, MS_OP_CONV2D, "c1", (int[]){x, w1}, 2, t[0]);
+    ms_node *n = ms_test_node(g, MS_OP_CONV2D, "c1", (int[]){x, w1}, 2, t[0]);
     n->stride_h = n->stride_w = 2;
     n->padding = MS_PAD_SAME;
-    node(g, MS_OP_BATCH_NORM, "bn", (int[]){t[0], bn[0], bn[1], bn[2], bn[3]}, 5, t[1]);
-    n = node(g, MS_OP_CLIP, "relu6", &t[1], 1, t[2]);
+    ms_test_node(g, MS_OP_BATCH_NORM, "bn", (int[]){t[0], bn[0], bn[1], bn[2], bn[3]}, 5, t[1]);
+    n = ms_test_node(g, MS_OP_CLIP, "relu6", &t[1], 1, t[2]);
     n->act_min = 0;
     n->act_max = 6;
-    n = node(g, MS_OP_CONV2D, "dw", (int[]){t[2], wd}, 2, t[3]);
+    n = ms_test_node(g, MS_OP_CONV2D, "dw", (int[]){t[2], wd}, 2, t[3]);
     n->groups = 4;
     n->padding = MS_PAD_SAME;
-    node(g, MS_OP_ADD, "add", (int[]){t[3], ab}, 2, t[4]);
-    n = node(g, MS_OP_MAX_POOL, "max", &t[4], 1, t[5]);
+    ms_test_node(g, MS_OP_ADD, "add", (int[]){t[3], ab}, 2, t[4]);
+    n = ms_test_node(g, MS_OP_MAX_POOL, "max", &t[4], 1, t[5]);
     n->kernel_h = n->kernel_w = n->stride_h = n->stride_w = 2;
     n->padding = MS_PAD_SAME;
-    n = node(g, MS_OP_PAD, "pad", &t[5], 1, t[6]);
+    n = ms_test_node(g, MS_OP_PAD, "pad", &t[5], 1, t[6]);
     n->pads[1][0] = n->pads[1][1] = n->pads[2][0] = n->pads[2][1] = 1;
-    n = node(g, MS_OP_AVG_POOL, "avg", &t[6], 1, t[7]);
+    n = ms_test_node(g, MS_OP_AVG_POOL, "avg", &t[6], 1, t[7]);
     n->kernel_h = n->kernel_w = 3;
-    n = node(g, MS_OP_MEAN, "mean", &t[7], 1, t[8]);
+    n = ms_test_node(g, MS_OP_MEAN, "mean", &t[7], 1, t[8]);
     n->axes_mask = 0x6;
     n->keep_dims = true;
-    node(g, MS_OP_SIGMOID, "sig", &t[8], 1, t[9]);
-    node(g, MS_OP_CONCAT, "cat", (int[]){t[8], t[9]}, 2, t[10])->axis = 3;
-    node(g, MS_OP_RESHAPE, "flat", &t[10], 1, flat);
-    node(g, MS_OP_FULLY_CONNECTED, "fc", (int[]){flat, fw, fb}, 3, logits);
-    node(g, MS_OP_SOFTMAX, "softmax", &logits, 1, prob);
-    set_io(g, x, prob);
+    ms_test_node(g, MS_OP_SIGMOID, "sig", &t[8], 1, t[9]);
+    ms_test_node(g, MS_OP_CONCAT, "cat", (int[]){t[8], t[9]}, 2, t[10])->axis = 3;
+    ms_test_node(g, MS_OP_RESHAPE, "flat", &t[10], 1, flat);
+    ms_test_node(g, MS_OP_FULLY_CONNECTED, "fc", (int[]){flat, fw, fb}, 3, logits);
+    ms_test_node(g, MS_OP_SOFTMAX, "softmax", &logits, 1, prob);
+    ms_test_set_io(g, x, prob);
     return g;
 }
 

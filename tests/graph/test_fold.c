@@ -9,17 +9,10 @@
 #include "backend/backend.h"
 #include "graph/fold.h"
 
-static int tensor(ms_graph *g, const char *name, int ndim, const int64_t *shape)
-{
-    int t = ms_graph_add_tensor(g, name, ndim, shape, MS_DT_F32);
-    assert_true(t >= 0);
-    return t;
-}
-
 /* A constant of deterministic pseudo-random values in [lo, lo + 1). */
 static int random_constant(ms_graph *g, const char *name, int ndim, const int64_t *shape, uint32_t seed, float lo)
 {
-    int t = tensor(g, name, ndim, shape);
+    int t = ms_test_tensor(g, name, ndim, shape);
     size_t n = (size_t)ms_tensor_numel(&g->tensors[t]);
     float *v = malloc(n * sizeof *v);
     assert_non_null(v);
@@ -29,24 +22,6 @@ static int random_constant(ms_graph *g, const char *name, int ndim, const int64_
     }
     g->tensors[t].data = v;
     return t;
-}
-
-static ms_node *node(ms_graph *g, ms_op_kind kind, const char *name, const int *in, int n_in, int out)
-{
-    int i = ms_graph_add_node(g, kind, name, in, n_in, out);
-    assert_true(i >= 0);
-    return &g->nodes[i];
-}
-
-static void set_io(ms_graph *g, int in, int out)
-{
-    g->inputs = malloc(sizeof(int));
-    g->outputs = malloc(sizeof(int));
-    assert_non_null(g->inputs);
-    assert_non_null(g->outputs);
-    g->inputs[0] = in;
-    g->outputs[0] = out;
-    g->n_inputs = g->n_outputs = 1;
 }
 
 /* Batch-norm parameters for c channels: scale, offset, mean in [-.5,.5), variance in
@@ -81,23 +56,23 @@ static void test_fold_by_hand(void **state)
     (void)state;
     ms_graph *g = ms_graph_new();
     int64_t one[4] = {1, 1, 1, 1};
-    int x = tensor(g, "x", 4, (int64_t[]){1, 2, 2, 1});
-    int w = tensor(g, "w", 4, one);
+    int x = ms_test_tensor(g, "x", 4, (int64_t[]){1, 2, 2, 1});
+    int w = ms_test_tensor(g, "w", 4, one);
     g->tensors[w].data = malloc(sizeof(float));
     assert_non_null(g->tensors[w].data);
     g->tensors[w].data[0] = 2;
     const float values[4] = {3, 1, .5f, 3};
     int bn[4];
     for (int k = 0; k < 4; k++) {
-        bn[k] = tensor(g, "bn", 1, one);
+        bn[k] = ms_test_tensor(g, "bn", 1, one);
         g->tensors[bn[k]].data = malloc(sizeof(float));
         assert_non_null(g->tensors[bn[k]].data);
         g->tensors[bn[k]].data[0] = values[k];
     }
-    int c = tensor(g, "c", 0, NULL), y = tensor(g, "y", 0, NULL);
-    node(g, MS_OP_CONV2D, "conv", (int[]){x, w}, 2, c);
-    node(g, MS_OP_BATCH_NORM, "bn", (int[]){c, bn[0], bn[1], bn[2], bn[3]}, 5, y)->epsilon = 1;
-    set_io(g, x, y);
+    int c = ms_test_tensor(g, "c", 0, NULL), y = ms_test_tensor(g, "y", 0, NULL);
+    ms_test_node(g, MS_OP_CONV2D, "conv", (int[]){x, w}, 2, c);
+    ms_test_node(g, MS_OP_BATCH_NORM, "bn", (int[]){c, bn[0], bn[1], bn[2], bn[3]}, 5, y)->epsilon = 1;
+    ms_test_set_io(g, x, y);
     ms_error err;
     assert_int_equal(ms_graph_infer_shapes(g, &err), MS_OK);
     assert_int_equal(ms_graph_fold_batch_norm(g, &err), MS_OK);
@@ -117,7 +92,7 @@ static void test_fold_keeps_outputs(void **state)
 {
     (void)state;
     ms_graph *g = ms_graph_new();
-    int x = tensor(g, "x", 4, (int64_t[]){1, 7, 7, 3});
+    int x = ms_test_tensor(g, "x", 4, (int64_t[]){1, 7, 7, 3});
     int w1 = random_constant(g, "w1", 4, (int64_t[]){4, 3, 3, 3}, 1, -.5f);
     int w2 = random_constant(g, "w2", 4, (int64_t[]){6, 1, 1, 4}, 2, -.5f);
     int b2 = random_constant(g, "b2", 1, (int64_t[]){6}, 3, -.5f);
@@ -125,17 +100,17 @@ static void test_fold_keeps_outputs(void **state)
     bn_params(g, 4, 10, bn1);
     bn_params(g, 6, 20, bn2);
     int t[5];
-    for (int k = 0; k < 5; k++) t[k] = tensor(g, "t", 0, NULL);
-    ms_node *n = node(g, MS_OP_CONV2D, "c1", (int[]){x, w1}, 2, t[0]);
+    for (int k = 0; k < 5; k++) t[k] = ms_test_tensor(g, "t", 0, NULL);
+    ms_node *n = ms_test_node(g, MS_OP_CONV2D, "c1", (int[]){x, w1}, 2, t[0]);
     n->stride_h = n->stride_w = 2;
     n->padding = MS_PAD_SAME;
-    node(g, MS_OP_BATCH_NORM, "bn1", (int[]){t[0], bn1[0], bn1[1], bn1[2], bn1[3]}, 5, t[1]);
-    n = node(g, MS_OP_CLIP, "relu6", &t[1], 1, t[2]);
+    ms_test_node(g, MS_OP_BATCH_NORM, "bn1", (int[]){t[0], bn1[0], bn1[1], bn1[2], bn1[3]}, 5, t[1]);
+    n = ms_test_node(g, MS_OP_CLIP, "relu6", &t[1], 1, t[2]);
     n->act_min = 0;
     n->act_max = 6;
-    node(g, MS_OP_CONV2D, "c2", (int[]){t[2], w2, b2}, 3, t[3]);
-    node(g, MS_OP_BATCH_NORM, "bn2", (int[]){t[3], bn2[0], bn2[1], bn2[2], bn2[3]}, 5, t[4]);
-    set_io(g, x, t[4]);
+    ms_test_node(g, MS_OP_CONV2D, "c2", (int[]){t[2], w2, b2}, 3, t[3]);
+    ms_test_node(g, MS_OP_BATCH_NORM, "bn2", (int[]){t[3], bn2[0], bn2[1], bn2[2], bn2[3]}, 5, t[4]);
+    ms_test_set_io(g, x, t[4]);
     ms_error err;
     assert_int_equal(ms_graph_infer_shapes(g, &err), MS_OK);
     int64_t n_before, n_after;
@@ -163,19 +138,19 @@ static void test_fold_shared_weights(void **state)
 {
     (void)state;
     ms_graph *g = ms_graph_new();
-    int x = tensor(g, "x", 4, (int64_t[]){1, 4, 4, 2});
+    int x = ms_test_tensor(g, "x", 4, (int64_t[]){1, 4, 4, 2});
     int w = random_constant(g, "w", 4, (int64_t[]){2, 3, 3, 2}, 5, -.5f);
     int bn1[4], bn2[4];
     bn_params(g, 2, 30, bn1);
     bn_params(g, 2, 40, bn2);
     int t[5];
-    for (int k = 0; k < 5; k++) t[k] = tensor(g, "t", 0, NULL);
-    node(g, MS_OP_CONV2D, "c1", (int[]){x, w}, 2, t[0])->padding = MS_PAD_SAME;
-    node(g, MS_OP_BATCH_NORM, "bn1", (int[]){t[0], bn1[0], bn1[1], bn1[2], bn1[3]}, 5, t[1]);
-    node(g, MS_OP_CONV2D, "c2", (int[]){x, w}, 2, t[2])->padding = MS_PAD_SAME;
-    node(g, MS_OP_BATCH_NORM, "bn2", (int[]){t[2], bn2[0], bn2[1], bn2[2], bn2[3]}, 5, t[3]);
-    node(g, MS_OP_ADD, "sum", (int[]){t[1], t[3]}, 2, t[4]);
-    set_io(g, x, t[4]);
+    for (int k = 0; k < 5; k++) t[k] = ms_test_tensor(g, "t", 0, NULL);
+    ms_test_node(g, MS_OP_CONV2D, "c1", (int[]){x, w}, 2, t[0])->padding = MS_PAD_SAME;
+    ms_test_node(g, MS_OP_BATCH_NORM, "bn1", (int[]){t[0], bn1[0], bn1[1], bn1[2], bn1[3]}, 5, t[1]);
+    ms_test_node(g, MS_OP_CONV2D, "c2", (int[]){x, w}, 2, t[2])->padding = MS_PAD_SAME;
+    ms_test_node(g, MS_OP_BATCH_NORM, "bn2", (int[]){t[2], bn2[0], bn2[1], bn2[2], bn2[3]}, 5, t[3]);
+    ms_test_node(g, MS_OP_ADD, "sum", (int[]){t[1], t[3]}, 2, t[4]);
+    ms_test_set_io(g, x, t[4]);
     ms_error err;
     assert_int_equal(ms_graph_infer_shapes(g, &err), MS_OK);
     int64_t n_before, n_after;
@@ -198,18 +173,18 @@ static void test_fold_leaves_unsafe_pairs(void **state)
 {
     (void)state;
     ms_graph *g = ms_graph_new();
-    int x = tensor(g, "x", 4, (int64_t[]){1, 3, 3, 2});
+    int x = ms_test_tensor(g, "x", 4, (int64_t[]){1, 3, 3, 2});
     int w = random_constant(g, "w", 4, (int64_t[]){2, 1, 1, 2}, 7, -.5f);
     int bn[4];
     bn_params(g, 2, 50, bn);
     int t[5];
-    for (int k = 0; k < 5; k++) t[k] = tensor(g, "t", 0, NULL);
-    node(g, MS_OP_CONV2D, "c1", (int[]){x, w}, 2, t[0]);
-    node(g, MS_OP_BATCH_NORM, "bn1", (int[]){t[0], bn[0], bn[1], bn[2], bn[3]}, 5, t[1]);
-    node(g, MS_OP_ADD, "sum", (int[]){t[0], t[1]}, 2, t[2]);
-    node(g, MS_OP_CONV2D, "c2", (int[]){t[2], w}, 2, t[3])->act_max = 6;
-    node(g, MS_OP_BATCH_NORM, "bn2", (int[]){t[3], bn[0], bn[1], bn[2], bn[3]}, 5, t[4]);
-    set_io(g, x, t[4]);
+    for (int k = 0; k < 5; k++) t[k] = ms_test_tensor(g, "t", 0, NULL);
+    ms_test_node(g, MS_OP_CONV2D, "c1", (int[]){x, w}, 2, t[0]);
+    ms_test_node(g, MS_OP_BATCH_NORM, "bn1", (int[]){t[0], bn[0], bn[1], bn[2], bn[3]}, 5, t[1]);
+    ms_test_node(g, MS_OP_ADD, "sum", (int[]){t[0], t[1]}, 2, t[2]);
+    ms_test_node(g, MS_OP_CONV2D, "c2", (int[]){t[2], w}, 2, t[3])->act_max = 6;
+    ms_test_node(g, MS_OP_BATCH_NORM, "bn2", (int[]){t[3], bn[0], bn[1], bn[2], bn[3]}, 5, t[4]);
+    ms_test_set_io(g, x, t[4]);
     ms_error err;
     assert_int_equal(ms_graph_infer_shapes(g, &err), MS_OK);
     assert_int_equal(ms_graph_fold_batch_norm(g, &err), MS_OK);

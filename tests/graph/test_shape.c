@@ -29,24 +29,6 @@ static int cst(ms_graph *g, const char *name, int ndim, int64_t d0, int64_t d1, 
 /* An output tensor with no shape yet. */
 static int out(ms_graph *g, const char *name) { return act(g, name, 0, 0, 0, 0, 0); }
 
-static ms_node *node(ms_graph *g, ms_op_kind kind, const char *name, const int *in, int n_in, int y)
-{
-    int i = ms_graph_add_node(g, kind, name, in, n_in, y);
-    assert_true(i >= 0);
-    return &g->nodes[i];
-}
-
-static void set_io(ms_graph *g, int in, int y)
-{
-    g->inputs = malloc(sizeof(int));
-    g->outputs = malloc(sizeof(int));
-    assert_non_null(g->inputs);
-    assert_non_null(g->outputs);
-    g->inputs[0] = in;
-    g->outputs[0] = y;
-    g->n_inputs = g->n_outputs = 1;
-}
-
 static void assert_shape(const ms_tensor *t, int ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3)
 {
     int64_t want[4] = {d0, d1, d2, d3};
@@ -64,12 +46,12 @@ static ms_graph *one_conv(int64_t h, int64_t w, int64_t c, int64_t o, int kh, in
     int b = cst(g, "b", 1, o, 0, 0, 0);
     int y = out(g, "y");
     int in[3] = {x, wt, b};
-    ms_node *n = node(g, MS_OP_CONV2D, "conv", in, 3, y);
+    ms_node *n = ms_test_node(g, MS_OP_CONV2D, "conv", in, 3, y);
     n->groups = groups;
     n->stride_h = n->stride_w = stride;
     n->dilation_h = n->dilation_w = dilation;
     n->padding = padding;
-    set_io(g, x, y);
+    ms_test_set_io(g, x, y);
     return g;
 }
 
@@ -173,15 +155,15 @@ static void test_head_shapes(void **state)
     int shape = cst(g, "shape", 1, 2, 0, 0, 0);
     int logits = act(g, "logits", 2, 1, -1, 0, 0);
     int prob = out(g, "prob");
-    ms_node *n = node(g, MS_OP_AVG_POOL, "pool", &x, 1, p);
+    ms_node *n = ms_test_node(g, MS_OP_AVG_POOL, "pool", &x, 1, p);
     n->kernel_h = n->kernel_w = 7;
     n->stride_h = n->stride_w = 2;
     int conv_in[3] = {p, w, b};
-    node(g, MS_OP_CONV2D, "logits", conv_in, 3, logits4);
+    ms_test_node(g, MS_OP_CONV2D, "logits", conv_in, 3, logits4);
     int reshape_in[2] = {logits4, shape};
-    node(g, MS_OP_RESHAPE, "reshape", reshape_in, 2, logits);
-    node(g, MS_OP_SOFTMAX, "softmax", &logits, 1, prob);
-    set_io(g, x, prob);
+    ms_test_node(g, MS_OP_RESHAPE, "reshape", reshape_in, 2, logits);
+    ms_test_node(g, MS_OP_SOFTMAX, "softmax", &logits, 1, prob);
+    ms_test_set_io(g, x, prob);
     ms_error err;
     assert_int_equal(ms_graph_infer_shapes(g, &err), MS_OK);
     assert_shape(&g->tensors[p], 4, 1, 1, 1, 1024);
@@ -208,13 +190,13 @@ static void test_fc_and_elementwise(void **state)
     int w = cst(g, "w", 2, 5, 12, 0, 0);
     int y = out(g, "y");
     int bn_in[5] = {x, bn_p[0], bn_p[1], bn_p[2], bn_p[3]};
-    node(g, MS_OP_BATCH_NORM, "bn", bn_in, 5, bn);
-    node(g, MS_OP_CLIP, "relu", &bn, 1, c);
-    node(g, MS_OP_SIGMOID, "sigmoid", &c, 1, s);
-    node(g, MS_OP_COPY, "copy", &s, 1, cp);
+    ms_test_node(g, MS_OP_BATCH_NORM, "bn", bn_in, 5, bn);
+    ms_test_node(g, MS_OP_CLIP, "relu", &bn, 1, c);
+    ms_test_node(g, MS_OP_SIGMOID, "sigmoid", &c, 1, s);
+    ms_test_node(g, MS_OP_COPY, "copy", &s, 1, cp);
     int fc_in[2] = {cp, w};
-    node(g, MS_OP_FULLY_CONNECTED, "fc", fc_in, 2, y);
-    set_io(g, x, y);
+    ms_test_node(g, MS_OP_FULLY_CONNECTED, "fc", fc_in, 2, y);
+    ms_test_set_io(g, x, y);
     ms_error err;
     assert_int_equal(ms_graph_infer_shapes(g, &err), MS_OK);
     assert_shape(&g->tensors[cp], 4, 2, 3, 1, 4);
@@ -239,22 +221,22 @@ static void test_reductions_pad_concat_add(void **state)
     int cat = out(g, "cat");
     int bias = cst(g, "bias", 1, 8, 0, 0, 0);
     int sum = out(g, "sum");
-    ms_node *n = node(g, MS_OP_MEAN, "mean_keep", &x, 1, m1);
+    ms_node *n = ms_test_node(g, MS_OP_MEAN, "mean_keep", &x, 1, m1);
     n->axes_mask = 0x6;
     n->keep_dims = true;
-    n = node(g, MS_OP_MEAN, "mean", &x, 1, m2);
+    n = ms_test_node(g, MS_OP_MEAN, "mean", &x, 1, m2);
     n->axes_mask = 0x6;
-    node(g, MS_OP_GLOBAL_AVG_POOL, "gap", &x, 1, gp);
-    n = node(g, MS_OP_PAD, "pad", &x, 1, pd);
+    ms_test_node(g, MS_OP_GLOBAL_AVG_POOL, "gap", &x, 1, gp);
+    n = ms_test_node(g, MS_OP_PAD, "pad", &x, 1, pd);
     n->pads[1][0] = 1;
     n->pads[1][1] = 2;
     n->pads[3][1] = 3;
     int cat_in[2] = {x, other};
-    n = node(g, MS_OP_CONCAT, "cat", cat_in, 2, cat);
+    n = ms_test_node(g, MS_OP_CONCAT, "cat", cat_in, 2, cat);
     n->axis = -1;
     int add_in[2] = {x, bias};
-    node(g, MS_OP_ADD, "add", add_in, 2, sum);
-    set_io(g, x, sum);
+    ms_test_node(g, MS_OP_ADD, "add", add_in, 2, sum);
+    ms_test_set_io(g, x, sum);
     ms_error err;
     assert_int_equal(ms_graph_infer_shapes(g, &err), MS_OK);
     assert_shape(&g->tensors[m1], 4, 1, 1, 1, 8);
@@ -276,9 +258,9 @@ static void test_params_counted_once(void **state)
     int w = cst(g, "w", 4, 2, 3, 3, 2);
     int y1 = out(g, "y1"), y2 = out(g, "y2");
     int in1[2] = {x, w}, in2[2] = {y1, w};
-    node(g, MS_OP_CONV2D, "c1", in1, 2, y1)->padding = MS_PAD_SAME;
-    node(g, MS_OP_CONV2D, "c2", in2, 2, y2)->padding = MS_PAD_SAME;
-    set_io(g, x, y2);
+    ms_test_node(g, MS_OP_CONV2D, "c1", in1, 2, y1)->padding = MS_PAD_SAME;
+    ms_test_node(g, MS_OP_CONV2D, "c2", in2, 2, y2)->padding = MS_PAD_SAME;
+    ms_test_set_io(g, x, y2);
     ms_error err;
     assert_int_equal(ms_graph_infer_shapes(g, &err), MS_OK);
     assert_int_equal(ms_graph_params(g), 36);
@@ -316,16 +298,16 @@ static void test_errors_name_node_and_mismatch(void **state)
     g = ms_graph_new();
     int a = act(g, "a", 4, 1, 2, 2, 3), b = cst(g, "b", 4, 1, 2, 2, 4), y = out(g, "y");
     int in[2] = {a, b};
-    node(g, MS_OP_ADD, "sum", in, 2, y);
-    set_io(g, a, y);
+    ms_test_node(g, MS_OP_ADD, "sum", in, 2, y);
+    ms_test_set_io(g, a, y);
     expect_error(g, "'sum' (add)", "[1,2,2,3] and [1,2,2,4]");
 
     /* reshape that changes the element count */
     g = ms_graph_new();
     a = act(g, "a", 4, 1, 2, 2, 3);
     y = act(g, "y", 2, 1, 10, 0, 0);
-    node(g, MS_OP_RESHAPE, "flat", &a, 1, y);
-    set_io(g, a, y);
+    ms_test_node(g, MS_OP_RESHAPE, "flat", &a, 1, y);
+    ms_test_set_io(g, a, y);
     expect_error(g, "'flat' (reshape)", "[1,2,2,3] to [1,10]");
 
     /* an input no node computes */
@@ -335,16 +317,16 @@ static void test_errors_name_node_and_mismatch(void **state)
     y = out(g, "y");
     in[0] = a;
     in[1] = ghost;
-    node(g, MS_OP_ADD, "sum", in, 2, y);
-    set_io(g, a, y);
+    ms_test_node(g, MS_OP_ADD, "sum", in, 2, y);
+    ms_test_set_io(g, a, y);
     expect_error(g, "'sum'", "'ghost' is not computed");
 
     /* mean over the batch */
     g = ms_graph_new();
     a = act(g, "a", 4, 1, 2, 2, 3);
     y = out(g, "y");
-    node(g, MS_OP_MEAN, "m", &a, 1, y)->axes_mask = 0x1;
-    set_io(g, a, y);
+    ms_test_node(g, MS_OP_MEAN, "m", &a, 1, y)->axes_mask = 0x1;
+    ms_test_set_io(g, a, y);
     expect_error(g, "'m' (mean)", "batch");
 
     /* fc whose weights do not match the flattened input */
@@ -354,8 +336,8 @@ static void test_errors_name_node_and_mismatch(void **state)
     y = out(g, "y");
     in[0] = a;
     in[1] = w;
-    node(g, MS_OP_FULLY_CONNECTED, "fc", in, 2, y);
-    set_io(g, a, y);
+    ms_test_node(g, MS_OP_FULLY_CONNECTED, "fc", in, 2, y);
+    ms_test_set_io(g, a, y);
     expect_error(g, "'fc' (fully_connected)", "[1,2,2,3] does not flatten to [N, 11]");
 
     /* concat with mismatched spatial size */
@@ -365,17 +347,17 @@ static void test_errors_name_node_and_mismatch(void **state)
     y = out(g, "y");
     in[0] = a;
     in[1] = b;
-    node(g, MS_OP_CONCAT, "cat", in, 2, y)->axis = 3;
-    set_io(g, a, y);
+    ms_test_node(g, MS_OP_CONCAT, "cat", in, 2, y)->axis = 3;
+    ms_test_set_io(g, a, y);
     expect_error(g, "'cat' (concat)", "input 1 has shape [1,3,2,3]");
 
     /* a node writing a tensor an earlier node computed */
     g = ms_graph_new();
     a = act(g, "a", 4, 1, 2, 2, 3);
     y = out(g, "y");
-    node(g, MS_OP_COPY, "first", &a, 1, y);
-    node(g, MS_OP_COPY, "second", &a, 1, y);
-    set_io(g, a, y);
+    ms_test_node(g, MS_OP_COPY, "first", &a, 1, y);
+    ms_test_node(g, MS_OP_COPY, "second", &a, 1, y);
+    ms_test_set_io(g, a, y);
     expect_error(g, "'second' (copy)", "'y' is a constant or already computed");
 
     /* a graph output no node computes */
@@ -383,16 +365,16 @@ static void test_errors_name_node_and_mismatch(void **state)
     a = act(g, "a", 4, 1, 2, 2, 3);
     y = out(g, "y");
     int orphan = out(g, "orphan");
-    node(g, MS_OP_COPY, "copy", &a, 1, y);
-    set_io(g, a, orphan);
+    ms_test_node(g, MS_OP_COPY, "copy", &a, 1, y);
+    ms_test_set_io(g, a, orphan);
     expect_error(g, "graph output 0", "not computed");
 
     /* a node with no inputs */
     g = ms_graph_new();
     a = act(g, "a", 4, 1, 2, 2, 3);
     y = out(g, "y");
-    node(g, MS_OP_MAX_POOL, "pool", NULL, 0, y);
-    set_io(g, a, y);
+    ms_test_node(g, MS_OP_MAX_POOL, "pool", NULL, 0, y);
+    ms_test_set_io(g, a, y);
     expect_error(g, "'pool' (max_pool)", "4-D");
 }
 
