@@ -10,7 +10,10 @@
  * Threads: Debian's oneDNN 2.6 is built with the OpenMP runtime (DNNL_CPU_RUNTIME ==
  * DNNL_RUNTIME_OMP), so the thread count is OpenMP's: compile and run set
  * omp_set_num_threads(opts.threads) on the calling thread (primitives size their work
- * split at creation) and restore the caller's setting afterwards. */
+ * split at creation) and restore the caller's setting afterwards.
+ *
+ * Training plans (forward keeping every activation, backward to the parameters' gradients)
+ * are in dnnl_train.c. */
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -18,7 +21,7 @@
 
 #include "backend/dnnl/dnnl_internal.h"
 
-static void plan_free(ms_plan *base)
+void dn_plan_free(ms_plan *base)
 {
     dn_plan *p = (dn_plan *)base;
     if (!p) return;
@@ -165,7 +168,7 @@ static void release_after(dn_ctx *c, const dn_node *d, int i)
 }
 
 /* Allocates every buffer at its final size and points each memory object at its own. */
-static ms_status finish(dn_ctx *c)
+ms_status dn_finish(dn_ctx *c)
 {
     dn_plan *p = c->p;
     for (int i = 0; i < p->n_bufs; i++) {
@@ -208,7 +211,7 @@ static ms_status lower_graph(dn_ctx *c)
     c->node = NULL;
     free(nodes);
     if (!st) st = dn_final_output(c, g->outputs[0]);
-    if (!st) st = finish(c);
+    if (!st) st = dn_finish(c);
     return st;
 }
 
@@ -244,7 +247,7 @@ static ms_status dnnl_compile(const ms_graph *g, const ms_plan_options *opts, ms
     free(c.last_use);
     free(c.temps);
     if (st) {
-        plan_free(&p->base);
+        dn_plan_free(&p->base);
         return st;
     }
     *out = &p->base;
@@ -274,4 +277,6 @@ static ms_status dnnl_run(ms_plan *base, const float *in, float *out, ms_error *
     return MS_OK;
 }
 
-const ms_backend ms_backend_dnnl = {.name = "cpu", .compile = dnnl_compile, .run = dnnl_run, .free = plan_free};
+const ms_backend ms_backend_dnnl = {.name = "cpu", .compile = dnnl_compile, .run = dnnl_run, .free = dn_plan_free,
+                                    .train_compile = dn_train_compile, .train_forward = dn_train_forward,
+                                    .train_backward = dn_train_backward, .train_free = dn_train_free};

@@ -140,9 +140,22 @@ ms_status dn_final_output(dn_ctx *c, int t);
 /* The descriptor actually chosen by a primitive for one argument. */
 const dnnl_memory_desc_t *dn_pd_md(dnnl_primitive_desc_t pd, dnnl_query_t what);
 
+/* Allocates every buffer at its final size (pinned ones zeroed) and binds each memory
+ * object to its own; the end of compiling. */
+ms_status dn_finish(dn_ctx *c);
+/* Destroys a plan's primitives, memories and buffers, and the plan. */
+void dn_plan_free(ms_plan *base);
+
 /* Op lowerings (dnnl_ops.c, dnnl_int8.c). */
 ms_status dn_lower_node(dn_ctx *c, const dn_node *n);
 extern const ms_backend ms_backend_dnnl;
 ms_status dn_lower_conv_int8(dn_ctx *c, const dn_node *n, bool *done);
+
+/* dnnl_train.c: the train plan (backend.h's training interface), float32 only. */
+ms_status dn_train_compile(const ms_graph *g, const ms_plan_options *opts, ms_loss loss, ms_train_plan **out,
+                           ms_error *err);
+ms_status dn_train_forward(ms_train_plan *plan, const float *in, float *out, ms_error *err);
+ms_status dn_train_backward(ms_train_plan *plan, const float *target, double *loss, ms_error *err);
+void dn_train_free(ms_train_plan *plan);
 
 #endif

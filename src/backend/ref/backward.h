@@ -60,6 +60,11 @@ void ref_copy_backward(const ms_node *n, const ref_tensor *dy, ref_tensor *dx);
  * Return the loss. */
 double ref_bce_with_logits(const ref_tensor *z, const float *t, ref_tensor *dz);
 double ref_softmax_xent(const ref_tensor *z, float beta, const float *label, ref_tensor *dz);
+/* The train plans' loss (every backend's, so that they agree): checks the targets (BCE:
+ * each in [0, 1]; softmax: each a class index), then adds the loss's gradient to dz and
+ * sets *loss. `source` names the graph in messages. */
+ms_status ref_loss_grad(ms_loss kind, const ref_tensor *z, float beta, const float *target, ref_tensor *dz,
+                        double *loss, const char *source, ms_error *err);
 
 /* ref.c: a private copy of g with every activation's batch dimension set to batch (the
  * graph's is 1) and shapes inferred afresh. */

@@ -132,3 +132,24 @@ double ref_softmax_xent(const ref_tensor *z, float beta, const float *label, ref
     }
     return loss / (double)N;
 }
+
+ms_status ref_loss_grad(ms_loss kind, const ref_tensor *z, float beta, const float *target, ref_tensor *dz,
+                        double *loss, const char *source, ms_error *err)
+{
+    if (kind == MS_LOSS_BCE) {
+        int64_t n = ref_numel(z);
+        for (int64_t i = 0; i < n; i++)
+            if (!(target[i] >= 0.0f && target[i] <= 1.0f))
+                return ms_errorf(err, MS_ERR_INVALID, "%s: target %lld is %g, not in [0, 1]", source, (long long)i,
+                                 (double)target[i]);
+        *loss = ref_bce_with_logits(z, target, dz);
+        return MS_OK;
+    }
+    int64_t frames = z->shape[0], classes = ref_numel(z) / frames;
+    for (int64_t i = 0; i < frames; i++)
+        if (!(target[i] >= 0.0f && target[i] < (float)classes) || target[i] != (float)(int64_t)target[i])
+            return ms_errorf(err, MS_ERR_INVALID, "%s: label %lld is %g, not a class index in [0, %lld)", source,
+                             (long long)i, (double)target[i], (long long)classes);
+    *loss = ref_softmax_xent(z, beta, target, dz);
+    return MS_OK;
+}

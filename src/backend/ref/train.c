@@ -277,23 +277,9 @@ ms_status ref_train_backward(ms_train_plan *base, const float *target, double *l
     ms_graph *g = p->g;
     for (int i = 0; i < g->n_tensors; i++)
         if (p->grads[i].data) memset(p->grads[i].data, 0, (size_t)ref_numel(&p->grads[i]) * sizeof(float));
-    const ref_tensor *z = &p->views[p->logits];
-    ref_tensor *dz = &p->grads[p->logits];
-    if (base->loss == MS_LOSS_BCE) {
-        int64_t n = ref_numel(z);
-        for (int64_t i = 0; i < n; i++)
-            if (!(target[i] >= 0.0f && target[i] <= 1.0f))
-                return ms_errorf(err, MS_ERR_INVALID, "%s: target %lld is %g, not in [0, 1]", gname(g), (long long)i,
-                                 (double)target[i]);
-        *loss = ref_bce_with_logits(z, target, dz);
-    } else {
-        int64_t frames = z->shape[0], classes = ref_numel(z) / frames;
-        for (int64_t i = 0; i < frames; i++)
-            if (!(target[i] >= 0.0f && target[i] < (float)classes) || target[i] != (float)(int64_t)target[i])
-                return ms_errorf(err, MS_ERR_INVALID, "%s: label %lld is %g, not a class index in [0, %lld)", gname(g),
-                                 (long long)i, (double)target[i], (long long)classes);
-        *loss = ref_softmax_xent(z, g->nodes[p->last].beta, target, dz);
-    }
+    ms_status s = ref_loss_grad(base->loss, &p->views[p->logits], g->nodes[p->last].beta, target,
+                                &p->grads[p->logits], loss, gname(g), err);
+    if (s) return s;
     for (int k = p->last - 1; k >= 0; k--)
         if (p->grads[g->nodes[k].output].data) backward_node(p, &g->nodes[k]);
     return MS_OK;

@@ -1,0 +1,444 @@
+/* The cpu (oneDNN) backend's train plan against the ref backend's: for each op, a small
+ * graph (a convolution whose weights are parameters, the op, the binary head) is
+ * trained one step on both with the same inputs and targets, and the outputs, the loss
+ * and every parameter's gradient must agree (relative L2 < 1e-4), at batch 1 and 3 and
+ * with 1 and 2 threads; after the same update of both plans' values their next forward
+ * passes must agree too (the plan reads the optimiser's values). The same for a whole
+ * MobileNet suffix; a few SGD steps lower the loss; int8 and bad targets are refused. */
+#include "testutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/backend.h"
+#include "formats/model.h"
+#include "formats/mpackage.h"
+
+static uint32_t rng = 7;
+static float rnd(void) /* uniform in [-1, 1) */
+{
+    rng = rng * 1664525u + 1013904223u;
+    return (float)(rng >> 8) / (float)(1u << 23) - 1.0f;
+}
+
+typedef struct {
+    ms_graph *g;
+    int x, serial;
+} builder;
+
+static builder start(int64_t h, int64_t w, int64_t c)
+{
+    builder b = {ms_graph_new(), -1, 0};
+    assert_non_null(b.g);
+    int64_t shape[4] = {1, h, w, c};
+    b.x = ms_test_tensor(b.g, "x", 4, shape);
+    ms_test_set_io(b.g, b.x, b.x);
+    return b;
+}
+
+static int act(builder *b)
+{
+    char name[32];
+    snprintf(name, sizeof name, "t%d", b->serial++);
+    return ms_test_tensor(b->g, name, 0, NULL);
+}
+
+static int constant(builder *b, int ndim, const int64_t *shape, float scale)
+{
+    int64_t n = 1;
+    for (int d = 0; d < ndim; d++) n *= shape[d];
+    float *v = malloc((size_t)n * sizeof *v);
+    assert_non_null(v);
+    for (int64_t i = 0; i < n; i++) v[i] = scale * rnd();
+    char name[32];
+    snprintf(name, sizeof name, "c%d", b->serial++);
+    int t = ms_test_constant(b->g, name, ndim, shape, v);
+    free(v);
+    return t;
+}
+
+static ms_node *add(builder *b, ms_op_kind kind, const int *in, int n_in, int *out)
+{
+    *out = act(b);
+    char name[32];
+    snprintf(name, sizeof name, "n%d", b->serial++);
+    return ms_test_node(b->g, kind, name, in, n_in, *out);
+}
+
+static const ms_tensor *infer(builder *b, int t)
+{
+    ms_error err;
+    b->g->outputs[0] = t;
+    if (ms_graph_infer_shapes(b->g, &err)) fail_msg("%s", err.msg);
+    return &b->g->tensors[t];
+}
+
+static int conv(builder *b, int x, int64_t out_c, int k, int stride, int groups, int dilation, bool relu6)
+{
+    const ms_tensor *in = infer(b, x);
+    int64_t ws[4] = {out_c, k, k, in->shape[3] / groups}, bs[1] = {out_c};
+    int inputs[3] = {x, constant(b, 4, ws, 0.5f), constant(b, 1, bs, 0.2f)}, y;
+    ms_node *n = add(b, MS_OP_CONV2D, inputs, 3, &y);
+    n->stride_h = n->stride_w = stride;
+    n->groups = groups;
+    n->dilation_h = n->dilation_w = dilation;
+    n->padding = MS_PAD_SAME;
+    if (relu6) {
+        n->act_min = 0;
+        n->act_max = 6;
+    }
+    return y;
+}
+
+/* fc over x (flattened by a reshape, or read as NHWC by the fc itself) -> sigmoid. */
+static ms_graph *finish_bce(builder *b, int x, bool reshape)
+{
+    int64_t k = ms_tensor_numel(infer(b, x)), fs[2] = {1, k}, ws[2] = {1, k}, bs[1] = {1};
+    int flat = x, logit, score;
+    if (reshape) {
+        flat = ms_test_tensor(b->g, "flat", 2, fs);
+        ms_test_node(b->g, MS_OP_RESHAPE, "flatten", &x, 1, flat);
+    }
+    int in[3] = {flat, constant(b, 2, ws, 0.3f), constant(b, 1, bs, 0.2f)};
+    add(b, MS_OP_FULLY_CONNECTED, in, 3, &logit);
+    add(b, MS_OP_SIGMOID, &logit, 1, &score);
+    infer(b, score);
+    return b->g;
+}
+
+static void free_plan_pair(ms_train_plan *a, ms_train_plan *b)
+{
+    ms_train_free(a);
+    ms_train_free(b);
+}
+
+/* ||a - b|| / max(||b||, 1e-3): relative L2, except that a gradient much smaller than
+ * the terms summed into it (a bias whose batch contributions nearly cancel) is held to
+ * 1e-7 absolute, float32 rounding of those terms (a wrong kernel misses by far more). */
+static double rel(const float *a, const float *b, size_t n)
+{
+    double nb = 0, d = 0;
+    for (size_t i = 0; i < n; i++) {
+        nb += (double)b[i] * b[i];
+        d += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+    }
+    return sqrt(d) / fmax(sqrt(nb), 1e-3);
+}
+
+/* One step on cpu and ref from the same input and targets; everything must agree. */
+static void compare_on(ms_graph *g, ms_loss loss, int batch, int threads, const float *target)
+{
+    ms_error err;
+    ms_train_plan *cpu, *ref;
+    ms_plan_options o = {batch, threads, MS_PREC_FP32};
+    if (ms_train_compile(ms_backend_find("cpu"), g, &o, loss, &cpu, &err)) fail_msg("cpu: %s", err.msg);
+    if (ms_train_compile(ms_backend_find("ref"), g, &o, loss, &ref, &err)) fail_msg("ref: %s", err.msg);
+    assert_int_equal(cpu->n_params, ref->n_params);
+    assert_int_equal(cpu->in_numel, ref->in_numel);
+    assert_int_equal(cpu->out_numel, ref->out_numel);
+    size_t n_in = (size_t)(cpu->in_numel * batch), n_out = (size_t)(cpu->out_numel * batch);
+    float *in = malloc(n_in * sizeof *in), *yc = malloc(n_out * sizeof *yc), *yr = malloc(n_out * sizeof *yr);
+    assert_true(in && yc && yr);
+    for (size_t i = 0; i < n_in; i++) in[i] = 2.0f * rnd();
+    for (int step = 0; step < 2; step++) {
+        double lc, lr;
+        if (ms_train_forward(cpu, in, yc, &err)) fail_msg("cpu forward: %s", err.msg);
+        if (ms_train_forward(ref, in, yr, &err)) fail_msg("ref forward: %s", err.msg);
+        if (ms_train_backward(cpu, target, &lc, &err)) fail_msg("cpu backward: %s", err.msg);
+        if (ms_train_backward(ref, target, &lr, &err)) fail_msg("ref backward: %s", err.msg);
+        double e = rel(yc, yr, n_out);
+        if (!(e < 1e-4)) fail_msg("%s batch %d threads %d step %d: outputs differ (rel L2 %g)", g->source, batch, threads,
+                                  step, e);
+        if (!(fabs(lc - lr) <= 1e-5 * fabs(lr) + 1e-7))
+            fail_msg("%s batch %d threads %d: loss %.9g (cpu) vs %.9g (ref)", g->source, batch, threads, lc, lr);
+        for (int k = 0; k < cpu->n_params; k++) {
+            const ms_param *pc = &cpu->params[k], *pr = &ref->params[k];
+            assert_int_equal(pc->node, pr->node);
+            assert_int_equal(pc->slot, pr->slot);
+            assert_int_equal(pc->numel, pr->numel);
+            e = rel(pc->grad, pr->grad, (size_t)pc->numel);
+            if (!(e < 1e-4))
+                fail_msg("%s batch %d threads %d step %d: gradient of param %d (node %d slot %d) differs (rel L2 %g, "
+                         "[0] %g vs %g)",
+                         g->source, batch, threads, step, k, pc->node, pc->slot, e, pc->grad[0], pr->grad[0]);
+        }
+        /* the same SGD update of both plans' values: the next pass must use it */
+        for (int k = 0; k < cpu->n_params; k++)
+            for (int64_t i = 0; i < cpu->params[k].numel; i++) {
+                float v = ref->params[k].value[i] - 0.5f * ref->params[k].grad[i];
+                ref->params[k].value[i] = cpu->params[k].value[i] = v;
+            }
+    }
+    free(in);
+    free(yc);
+    free(yr);
+    free_plan_pair(cpu, ref);
+}
+
+static const float targets[3] = {1.0f, 0.0f, 1.0f};
+
+/* batch 1 and 3, threads 1 and 2 */
+static void compare(ms_graph *g, const char *what)
+{
+    free(g->source);
+    g->source = strdup(what);
+    for (int batch = 1; batch <= 3; batch += 2)
+        for (int threads = 1; threads <= 2; threads++) compare_on(g, MS_LOSS_BCE, batch, threads, targets);
+    ms_graph_free(g);
+}
+
+static void test_conv_variants(void **state)
+{
+    (void)state;
+    /* 3x3; depthwise stride 2 (SAME pads unevenly) with ReLU6; grouped and dilated;
+     * pointwise with ReLU6; depthwise with multiplier 2 */
+    builder b = start(7, 6, 4);
+    int t = conv(&b, b.x, 6, 3, 1, 1, 1, false);
+    t = conv(&b, t, 6, 3, 2, 6, 1, true);
+    t = conv(&b, t, 4, 3, 1, 2, 2, false);
+    t = conv(&b, t, 3, 1, 1, 1, 1, true);
+    t = conv(&b, t, 6, 3, 1, 3, 1, false);
+    compare(finish_bce(&b, t, true), "conv variants");
+}
+
+static void test_fully_connected_on_nhwc(void **state)
+{
+    (void)state;
+    builder b = start(3, 4, 5);
+    int t = conv(&b, b.x, 8, 3, 1, 1, 1, false);
+    compare(finish_bce(&b, t, false), "fc on NHWC");
+}
+
+/* conv -> OP -> head, for each op without parameters. */
+static void between(ms_op_kind kind, void (*setup)(ms_node *n), const char *what)
+{
+    builder b = start(5, 6, 3);
+    int t = conv(&b, b.x, 8, 3, 1, 1, 1, false), y;
+    setup(add(&b, kind, &t, 1, &y));
+    compare(finish_bce(&b, y, true), what);
+}
+
+static void set_avg(ms_node *n)
+{
+    n->kernel_h = n->kernel_w = 3;
+    n->stride_h = n->stride_w = 2;
+    n->padding = MS_PAD_SAME;
+}
+static void set_avg_relu6(ms_node *n)
+{
+    set_avg(n);
+    n->act_min = 0.1f;
+    n->act_max = 0.5f;
+}
+static void set_clip(ms_node *n)
+{
+    n->act_min = 0;
+    n->act_max = 0.5f;
+}
+static void set_mean(ms_node *n)
+{
+    n->axes_mask = 0x6; /* H and W */
+    n->keep_dims = true;
+}
+static void set_mean_c(ms_node *n)
+{
+    n->axes_mask = 0x8; /* channels */
+    n->keep_dims = false;
+}
+static void set_pad(ms_node *n)
+{
+    n->pads[1][0] = 1;
+    n->pads[2][1] = 2;
+    n->pads[3][0] = 1;
+}
+static void set_nothing(ms_node *n) { (void)n; }
+
+static void test_pooling_and_reductions(void **state)
+{
+    (void)state;
+    between(MS_OP_AVG_POOL, set_avg, "avg pool");
+    between(MS_OP_AVG_POOL, set_avg_relu6, "avg pool clamped");
+    between(MS_OP_MAX_POOL, set_avg, "max pool");
+    between(MS_OP_GLOBAL_AVG_POOL, set_nothing, "global avg pool");
+    between(MS_OP_MEAN, set_mean, "mean over H, W");
+    between(MS_OP_MEAN, set_mean_c, "mean over C");
+}
+
+static void test_elementwise_and_layout(void **state)
+{
+    (void)state;
+    between(MS_OP_CLIP, set_clip, "clip");
+    between(MS_OP_PAD, set_pad, "pad");
+    between(MS_OP_SIGMOID, set_nothing, "sigmoid inside");
+    between(MS_OP_COPY, set_nothing, "copy");
+}
+
+static void test_batch_norm_frozen(void **state)
+{
+    (void)state;
+    builder b = start(4, 4, 3);
+    int t = conv(&b, b.x, 4, 3, 1, 1, 1, false), y;
+    int64_t cs[1] = {4};
+    int in[5] = {t, constant(&b, 1, cs, 1.0f), constant(&b, 1, cs, 1.0f), constant(&b, 1, cs, 1.0f),
+                 constant(&b, 1, cs, 0.0f)};
+    for (int i = 0; i < 4; i++) b.g->tensors[in[4]].data[i] = 0.5f + 0.25f * (float)i;
+    ms_node *n = add(&b, MS_OP_BATCH_NORM, in, 5, &y);
+    n->act_min = 0;
+    n->act_max = 6;
+    n->epsilon = 1e-3f;
+    compare(finish_bce(&b, y, true), "batch norm");
+}
+
+static void test_add_and_concat(void **state)
+{
+    (void)state;
+    /* residual with ReLU6; a per-channel constant add; concat of two branches along
+     * channels (8 + 4, so the split is not on a block boundary of 8) */
+    builder b = start(5, 5, 3);
+    int a = conv(&b, b.x, 4, 3, 1, 1, 1, false);
+    int c = conv(&b, a, 4, 1, 1, 1, 1, false), s;
+    int in[2] = {a, c};
+    ms_node *n = add(&b, MS_OP_ADD, in, 2, &s);
+    n->act_min = 0;
+    n->act_max = 6;
+    int64_t cs[1] = {4};
+    int in2[2] = {s, constant(&b, 1, cs, 0.5f)}, s2;
+    add(&b, MS_OP_ADD, in2, 2, &s2);
+    int d = conv(&b, s2, 8, 3, 1, 1, 1, false), cat;
+    int in3[2] = {d, s2};
+    n = add(&b, MS_OP_CONCAT, in3, 2, &cat);
+    n->axis = 3;
+    compare(finish_bce(&b, cat, true), "add and concat");
+}
+
+/* conv (ReLU6) -> flatten -> fc 5 classes -> softmax (beta 0.8) on class labels. */
+static ms_graph *softmax_graph(void)
+{
+    builder b = start(4, 4, 2);
+    int t = conv(&b, b.x, 3, 3, 2, 1, 1, true);
+    int64_t k = ms_tensor_numel(infer(&b, t)), fs[2] = {1, k}, ws[2] = {5, k}, bs[1] = {5};
+    int flat = ms_test_tensor(b.g, "flat", 2, fs), logits, probs;
+    ms_test_node(b.g, MS_OP_RESHAPE, "flatten", &t, 1, flat);
+    int in[3] = {flat, constant(&b, 2, ws, 0.5f), constant(&b, 1, bs, 0.2f)};
+    add(&b, MS_OP_FULLY_CONNECTED, in, 3, &logits);
+    add(&b, MS_OP_SOFTMAX, &logits, 1, &probs)->beta = 0.8f;
+    infer(&b, probs);
+    b.g->source = strdup("softmax");
+    return b.g;
+}
+
+static void test_softmax_cross_entropy(void **state)
+{
+    (void)state;
+    ms_graph *g = softmax_graph();
+    const float labels[3] = {4, 0, 2};
+    compare_on(g, MS_LOSS_SOFTMAX_XENT, 3, 2, labels);
+    compare_on(g, MS_LOSS_SOFTMAX_XENT, 1, 1, labels);
+    ms_graph_free(g);
+}
+
+/* MobileNetV1 0.25_128 after chokepoint 9 (blocks 10 to 13, average pool) with a fresh
+ * binary head. */
+static void test_real_suffix(void **state)
+{
+    (void)state;
+    MS_REQUIRE_DATA("models/mobilenet_v1_0.25_128_quant.tflite");
+    const char *path = ms_test_data("models/mobilenet_v1_0.25_128_quant.tflite");
+    ms_graph *base, *br;
+    ms_error err;
+    assert_int_equal(ms_model_load(&path, 1, &base, &err), MS_OK);
+    assert_int_equal(ms_branch_from_base(base, 9, &br, &err), MS_OK);
+    for (int i = 0; i < br->n_tensors; i++)
+        if (!strcmp(br->tensors[i].name, "head/weight"))
+            for (int64_t j = 0; j < ms_tensor_numel(&br->tensors[i]); j++) br->tensors[i].data[j] = 0.3f * rnd();
+    compare_on(br, MS_LOSS_BCE, 3, 2, targets);
+    compare_on(br, MS_LOSS_BCE, 1, 1, targets);
+    ms_graph_free(br);
+    ms_graph_free(base);
+}
+
+/* Plain SGD on a fixed batch through the public interface: the loss goes down. */
+static void test_steps_reduce_loss(void **state)
+{
+    (void)state;
+    builder b = start(6, 6, 3);
+    int t = conv(&b, b.x, 8, 3, 2, 1, 1, true);
+    t = conv(&b, t, 8, 3, 1, 8, 1, true);
+    ms_graph *g = finish_bce(&b, t, true);
+    ms_error err;
+    ms_train_plan *p;
+    ms_plan_options o = {3, 2, MS_PREC_FP32};
+    assert_int_equal(ms_train_compile(ms_backend_find("cpu"), g, &o, MS_LOSS_BCE, &p, &err), MS_OK);
+    float in[3 * 6 * 6 * 3];
+    for (size_t i = 0; i < sizeof in / sizeof *in; i++) in[i] = rnd();
+    double first = 0, loss = 0;
+    for (int step = 0; step < 20; step++) {
+        assert_int_equal(ms_train_forward(p, in, NULL, &err), MS_OK);
+        assert_int_equal(ms_train_backward(p, targets, &loss, &err), MS_OK);
+        if (!step) first = loss;
+        for (int k = 0; k < p->n_params; k++)
+            for (int64_t i = 0; i < p->params[k].numel; i++) p->params[k].value[i] -= 0.1f * p->params[k].grad[i];
+    }
+    print_message("loss %.4f -> %.4f after 20 steps\n", first, loss);
+    assert_true(loss < 0.5 * first);
+    ms_train_free(p);
+    ms_graph_free(g);
+}
+
+static void test_refusals(void **state)
+{
+    (void)state;
+    ms_graph *g = softmax_graph();
+    ms_error err;
+    ms_train_plan *p;
+    ms_plan_options o = {2, 1, MS_PREC_INT8};
+    const ms_backend *cpu = ms_backend_find("cpu");
+    assert_int_equal(ms_train_compile(cpu, g, &o, MS_LOSS_SOFTMAX_XENT, &p, &err), MS_ERR_UNSUPPORTED);
+    assert_non_null(strstr(err.msg, "float32 only"));
+    assert_null(p);
+    o.precision = MS_PREC_FP32;
+    /* a softmax graph cannot be trained with binary cross-entropy */
+    assert_int_equal(ms_train_compile(cpu, g, &o, MS_LOSS_BCE, &p, &err), MS_ERR_UNSUPPORTED);
+    assert_non_null(strstr(err.msg, "end in a sigmoid"));
+    assert_int_equal(ms_train_compile(cpu, g, &o, MS_LOSS_SOFTMAX_XENT, &p, &err), MS_OK);
+    float x[2 * 32] = {0}, labels[2] = {1, 5};
+    double loss;
+    assert_int_equal(ms_train_forward(p, x, NULL, &err), MS_OK);
+    assert_int_equal(ms_train_backward(p, labels, &loss, &err), MS_ERR_INVALID);
+    assert_non_null(strstr(err.msg, "label 1 is 5, not a class index in [0, 5)"));
+    labels[1] = 1.5f;
+    assert_int_equal(ms_train_backward(p, labels, &loss, &err), MS_ERR_INVALID);
+    ms_train_free(p);
+    ms_graph_free(g);
+
+    builder b = start(3, 3, 2);
+    g = finish_bce(&b, conv(&b, b.x, 2, 3, 1, 1, 1, false), true);
+    assert_int_equal(ms_train_compile(cpu, g, &o, MS_LOSS_BCE, &p, &err), MS_OK);
+    float bad[2] = {0.5f, NAN};
+    assert_int_equal(ms_train_forward(p, x, NULL, &err), MS_OK);
+    assert_int_equal(ms_train_backward(p, bad, &loss, &err), MS_ERR_INVALID);
+    assert_non_null(strstr(err.msg, "target 1 is nan, not in [0, 1]"));
+    bad[1] = 1.25f;
+    assert_int_equal(ms_train_backward(p, bad, &loss, &err), MS_ERR_INVALID);
+    ms_train_free(p);
+    ms_graph_free(g);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_conv_variants),
+        cmocka_unit_test(test_fully_connected_on_nhwc),
+        cmocka_unit_test(test_pooling_and_reductions),
+        cmocka_unit_test(test_elementwise_and_layout),
+        cmocka_unit_test(test_batch_norm_frozen),
+        cmocka_unit_test(test_add_and_concat),
+        cmocka_unit_test(test_softmax_cross_entropy),
+        cmocka_unit_test(test_real_suffix),
+        cmocka_unit_test(test_steps_reduce_loss),
+        cmocka_unit_test(test_refusals),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
