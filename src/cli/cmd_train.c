@@ -40,14 +40,16 @@ static void usage(FILE *out)
             "  --train-fraction F (0.8 images, 0.6 video, 1 with --val-video)\n"
             "  --frame-step N (1: every labelled video frame; N: every N-th)\n"
             "  --seed S (1)  --threads T (1)  --memory-mb M (2048: feature cache in memory)\n"
-            "  --backend cpu|ref (cpu: oneDNN; the forward backend of the prefix and of scoring)\n"
+            "  --backend cpu|ref (cpu: oneDNN; runs the prefix, the training and the scoring)\n"
+            "  --cp-threads N (chokepoints trained at once; default 1 on cpu, whose train plans\n"
+            "                 use the T threads themselves, T on ref, whose plans use one each)\n"
             "  --app NAME\n");
 }
 
 typedef struct {
     ms_data_args data;
     const char *chokepoints, *output, *app, *backend;
-    int epochs, batch, patience, augment, threads;
+    int epochs, batch, patience, augment, threads, cp_threads;
     int optimizer, schedule;
     double lr, momentum, weight_decay, memory_mb;
     uint64_t seed;
@@ -94,6 +96,7 @@ static int parse(int argc, char **argv, train_args *a)
         else if (!strcmp(opt, "--patience")) bad = parse_num(opt, v, 1, 100000, &x), a->patience = (int)x;
         else if (!strcmp(opt, "--augment")) bad = parse_num(opt, v, 0, 100, &x), a->augment = (int)x;
         else if (!strcmp(opt, "--threads")) bad = parse_num(opt, v, 1, 1024, &x), a->threads = (int)x;
+        else if (!strcmp(opt, "--cp-threads")) bad = parse_num(opt, v, 1, 1024, &x), a->cp_threads = (int)x;
         else if (!strcmp(opt, "--lr")) bad = parse_num(opt, v, 1e-12, 100, &a->lr);
         else if (!strcmp(opt, "--momentum")) bad = parse_num(opt, v, 0, 1, &a->momentum);
         else if (!strcmp(opt, "--weight-decay")) bad = parse_num(opt, v, 0, 1, &a->weight_decay);
@@ -110,7 +113,8 @@ static int parse(int argc, char **argv, train_args *a)
         }
         if (bad) return 2;
         if ((!strcmp(opt, "--epochs") || !strcmp(opt, "--batch") || !strcmp(opt, "--patience") ||
-             !strcmp(opt, "--augment") || !strcmp(opt, "--threads")) && x != (int)x) {
+             !strcmp(opt, "--augment") || !strcmp(opt, "--threads") || !strcmp(opt, "--cp-threads")) &&
+            x != (int)x) {
             fprintf(stderr, "%s: '%s' is not a whole number\n", opt, v);
             return 2;
         }
@@ -120,6 +124,10 @@ static int parse(int argc, char **argv, train_args *a)
         return 2;
     }
     if (a->lr < 0) a->lr = a->optimizer == MS_OPT_SGD ? 1e-2 : 1e-3;
+    if (!ms_backend_find(a->backend)) {
+        fprintf(stderr, "--backend: '%s' is not cpu or ref\n", a->backend);
+        return 2;
+    }
     return -1;
 }
 
@@ -246,8 +254,15 @@ static int run(const train_args *a)
     if (!s) s = ms_mpackage_new(name, base, &pkg, &err);
     if (!s) snprintf(pkg->resize, sizeof pkg->resize, "%s", ms_resize_mode_name(MS_TRAIN_RESIZE));
     if (!s && !(res = calloc((size_t)n_cps, sizeof *res))) s = ms_errorf(&err, MS_ERR_NOMEM, "out of memory");
-    ms_trainer_options to = {"ref", a->backend, a->threads, a->batch, a->epochs, a->patience, (ms_optimizer_kind)a->optimizer,
-                             (ms_schedule_kind)a->schedule, a->lr, a->momentum, a->weight_decay, a->seed, tty};
+    /* The cpu backend's train plans use threads well, so by default it trains one
+     * chokepoint at a time on every thread; the ref plans are single-threaded, so ref
+     * trains --threads chokepoints at once (docs/trainer.md, "Threads"). */
+    bool omp = strcmp(a->backend, "ref") != 0;
+    int at_once = a->cp_threads ? a->cp_threads : omp ? 1 : a->threads;
+    int per_plan = omp && a->threads / at_once > 1 ? a->threads / at_once : 1;
+    ms_trainer_options to = {a->backend, a->backend, at_once, per_plan, a->batch, a->epochs, a->patience,
+                             (ms_optimizer_kind)a->optimizer, (ms_schedule_kind)a->schedule, a->lr, a->momentum,
+                             a->weight_decay, a->seed, tty};
     if (!s) s = ms_train_chokepoints(base, &d, &fc, &to, pkg, res, &err);
     if (!s) {
         bool video = false;

@@ -137,7 +137,7 @@ static ms_status state_init(cp_job *j, cp_state *st, ms_error *err)
 {
     const ms_feature_cache *fc = j->fc;
     int B = j->o->batch;
-    ms_plan_options po = {B, 1, MS_PREC_FP32};
+    ms_plan_options po = {B, j->o->plan_threads > 1 ? j->o->plan_threads : 1, MS_PREC_FP32};
     ms_status s = ms_train_compile(ms_backend_find(j->o->backend), j->branch, &po, MS_LOSS_BCE, &st->tp, err);
     if (s) return s;
     if ((s = ms_optimizer_init(&st->opt, j->o->optimizer, j->o->momentum, j->o->weight_decay, st->tp, err))) return s;

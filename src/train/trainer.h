@@ -2,8 +2,9 @@
  * each chokepoint, the base layers after the cut (with the base weights to start) and
  * a binary head, trained with binary cross-entropy on class-balanced batches, with early
  * stopping on the validation loss (the best epoch's weights are kept). Chokepoints are
- * independent, so worker threads train several at once (shallowest, the longest, first;
- * one thread goes deepest first). */
+ * independent, so worker threads may train several at once (shallowest, the longest,
+ * first; one thread goes deepest first), and each train plan may itself use several
+ * threads (the cpu backend's oneDNN plans do; docs/trainer.md says which is faster). */
 #ifndef MS_TRAIN_TRAINER_H
 #define MS_TRAIN_TRAINER_H
 
@@ -16,9 +17,10 @@
 #include "train/optim.h"
 
 typedef struct {
-    const char *backend;     /* training backend ("ref") */
+    const char *backend;     /* training backend ("cpu" or "ref") */
     const char *forward;     /* backend scoring the trained branch ("cpu" or "ref") */
     int threads;             /* chokepoints trained at once */
+    int plan_threads;        /* threads inside each train plan (0 means 1) */
     int batch;
     int epochs;              /* at most */
     int patience;            /* epochs without a better validation loss before stopping */

@@ -1,0 +1,294 @@
+/* The oneDNN train plan's backward lowering, one function per op, each from the
+ * finished gradient of the node's output (and the values the forward kept) to the
+ * gradients of its inputs and parameters. */
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/dnnl/dnnl_train.h"
+
+/* The gradient of node n's output before its clamp: dy where the kept output lies
+ * strictly inside (act_min, act_max), else 0; dy itself when n does not clamp. */
+static ms_status act_backward(dt_ctx *x, const ms_node *n, dnnl_memory_desc_t *md, dnnl_memory_t *dz, int *buf)
+{
+    const dn_value *y = &x->c.vals[n->output], *dy = &x->grads[n->output];
+    *md = dy->md;
+    *dz = dy->mem;
+    *buf = dy->buf;
+    if (!dt_clamps(n)) return MS_OK;
+    float a = isfinite(n->act_min) ? n->act_min : -FLT_MAX, b = isfinite(n->act_max) ? n->act_max : FLT_MAX;
+    dnnl_eltwise_desc_t fd, bd;
+    DN_TRY(&x->c, dnnl_eltwise_forward_desc_init(&fd, dnnl_forward_training, dnnl_eltwise_clip_v2_use_dst_for_bwd,
+                                                 &y->md, a, b),
+           "clamp descriptor");
+    DN_TRY(&x->c, dnnl_eltwise_backward_desc_init(&bd, dnnl_eltwise_clip_v2_use_dst_for_bwd, &dy->md, &y->md, a, b),
+           "clamp backward descriptor");
+    dnnl_primitive_desc_t hint, pd;
+    ms_status st = dt_make_pd(x, &fd, NULL, NULL, &hint);
+    if (st) return st;
+    dnnl_primitive_attr_t attr;
+    st = dn_attr(&x->c, &attr);
+    if (!st) st = dt_make_pd(x, &bd, attr, hint, &pd);
+    dnnl_primitive_desc_destroy(hint);
+    if (st) return st;
+    st = dt_temp(x, &dy->md, dz, buf);
+    if (st) {
+        dnnl_primitive_desc_destroy(pd);
+        return st;
+    }
+    dnnl_exec_arg_t args[3] = {{DNNL_ARG_DST, y->mem}, {DNNL_ARG_DIFF_DST, dy->mem}, {DNNL_ARG_DIFF_SRC, *dz}};
+    return dn_emit(&x->c, pd, args, 3);
+}
+
+static ms_status bwd_weighted(dt_ctx *x, int i)
+{
+    const ms_node *n = &x->c.g->nodes[i];
+    dt_rec *r = &x->recs[i];
+    ms_train_plan *tb = &x->tp->base;
+    int in = n->inputs[0];
+    dnnl_memory_desc_t dz_md, w_user, w_any, b_md;
+    dnnl_memory_t dz;
+    int dz_buf;
+    dt_weight_mds(x, n, &w_user, &w_any, &b_md);
+    ms_status st = act_backward(x, n, &dz_md, &dz, &dz_buf);
+    dt_weighted_op op;
+    dnnl_primitive_desc_t pd;
+    if (!st && x->grads[in].ready) {
+        st = dt_weighted_desc(x, n, dnnl_backward_data, &op);
+        dnnl_primitive_attr_t attr = NULL;
+        if (!st) st = dn_attr(&x->c, &attr);
+        if (!st) st = dt_make_pd(x, &op, attr, r->hint, &pd);
+        if (st) return st;
+        dnnl_memory_t w, ddst, dsrc;
+        bool direct;
+        const dnnl_memory_desc_t *src_md = dn_pd_md(pd, dnnl_query_diff_src_md);
+        st = dt_grad_as(x, n->inputs[1], &r->w_md, r->w, dn_pd_md(pd, dnnl_query_weights_md), &w);
+        if (!st) st = dt_grad_as(x, n->output, &dz_md, dz, dn_pd_md(pd, dnnl_query_diff_dst_md), &ddst);
+        if (!st) st = dt_grad_target(x, in, src_md, &dsrc, &direct);
+        dnnl_memory_desc_t keep = *src_md;
+        if (st) {
+            dnnl_primitive_desc_destroy(pd);
+            return st;
+        }
+        dnnl_exec_arg_t args[3] = {{DNNL_ARG_DIFF_DST, ddst}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DIFF_SRC, dsrc}};
+        st = dn_emit(&x->c, pd, args, 3);
+        if (!st) st = dt_grad_commit(x, in, &keep, dsrc, direct);
+    }
+    if (!st) st = dt_weighted_desc(x, n, dnnl_backward_weights, &op);
+    dnnl_primitive_attr_t attr = NULL;
+    if (!st) st = dn_attr(&x->c, &attr);
+    if (!st) st = dt_make_pd(x, &op, attr, r->hint, &pd);
+    if (st) return st;
+    dnnl_memory_t src, ddst, dw, uw, db = NULL;
+    const dnnl_memory_desc_t *dw_md = dn_pd_md(pd, dnnl_query_diff_weights_md);
+    dnnl_memory_desc_t keep = *dw_md;
+    st = dt_value_as(x, in, dn_pd_md(pd, dnnl_query_src_md), &src, NULL);
+    if (!st) st = dt_grad_as(x, n->output, &dz_md, dz, dn_pd_md(pd, dnnl_query_diff_dst_md), &ddst);
+    if (!st) st = dt_user_mem(x, &w_user, tb->params[r->w_param].grad, &uw);
+    if (!st && dt_same_md(dw_md, &w_user)) dw = uw;
+    else if (!st) st = dt_temp(x, dw_md, &dw, NULL);
+    if (!st && r->b_param >= 0) st = dt_user_mem(x, &b_md, tb->params[r->b_param].grad, &db);
+    if (st) {
+        dnnl_primitive_desc_destroy(pd);
+        return st;
+    }
+    dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, ddst}, {DNNL_ARG_DIFF_WEIGHTS, dw},
+                               {DNNL_ARG_DIFF_BIAS, db}};
+    st = dn_emit(&x->c, pd, args, db ? 4 : 3);
+    if (!st && dw != uw) st = dn_reorder(&x->c, n->inputs[1], &keep, dw, &w_user, uw);
+    return st;
+}
+
+static ms_status bwd_pool(dt_ctx *x, int i)
+{
+    const ms_node *n = &x->c.g->nodes[i];
+    dt_rec *r = &x->recs[i];
+    int in = n->inputs[0];
+    if (!x->grads[in].ready) return MS_OK;
+    dnnl_memory_desc_t dz_md;
+    dnnl_memory_t dz;
+    int dz_buf;
+    ms_status st = act_backward(x, n, &dz_md, &dz, &dz_buf);
+    if (st) return st;
+    dnnl_alg_kind_t alg;
+    dnnl_dims_t kernel, strides, pl, pr, dil = {0, 0};
+    dt_pool_geometry(x, n, &alg, kernel, strides, pl, pr);
+    dnnl_pooling_v2_desc_t pdsc;
+    DN_TRY(&x->c,
+           dnnl_pooling_v2_backward_desc_init(&pdsc, alg, &x->grads[in].md, &dz_md, strides, kernel, dil, pl, pr),
+           "pooling backward descriptor");
+    dnnl_primitive_attr_t attr = NULL;
+    st = dn_attr(&x->c, &attr);
+    dnnl_primitive_desc_t pd;
+    if (!st) st = dt_make_pd(x, &pdsc, attr, r->hint, &pd);
+    if (st) return st;
+    dnnl_memory_desc_t src_md = *dn_pd_md(pd, dnnl_query_diff_src_md);
+    dnnl_memory_t dsrc;
+    bool direct;
+    st = dt_grad_target(x, in, &src_md, &dsrc, &direct);
+    if (st) {
+        dnnl_primitive_desc_destroy(pd);
+        return st;
+    }
+    dnnl_exec_arg_t args[3] = {{DNNL_ARG_DIFF_DST, dz}, {DNNL_ARG_DIFF_SRC, dsrc}, {DNNL_ARG_WORKSPACE, r->ws}};
+    st = dn_emit(&x->c, pd, args, r->ws ? 3 : 2);
+    if (!st) st = dt_grad_commit(x, in, &src_md, dsrc, direct);
+    return st;
+}
+
+/* dx = dz broadcast over the reduced axes, times 1/count: a binary mul of a constant
+ * input-shaped 1/count by dz read in the reduced (kept dims) shape. */
+static ms_status bwd_mean(dt_ctx *x, int i)
+{
+    const ms_node *n = &x->c.g->nodes[i];
+    int in = n->inputs[0];
+    if (!x->grads[in].ready) return MS_OK;
+    dnnl_memory_desc_t dz_md, src, red;
+    dnnl_memory_t dz, dz_red, ones, dsrc;
+    int dz_buf;
+    ms_status st = act_backward(x, n, &dz_md, &dz, &dz_buf);
+    if (st) return st;
+    dt_mean_md(x, n, &src, &red);
+    int64_t total = ms_tensor_numel(&x->c.g->tensors[in]), count = total / ms_tensor_numel(&x->c.g->tensors[n->output]);
+    float *share = malloc((size_t)total * sizeof *share + 1);
+    if (!share) return dt_nomem(x);
+    for (int64_t k = 0; k < total; k++) share[k] = 1.0f / (float)count;
+    st = dn_const(&x->c, &src, share, &src, &ones);
+    free(share);
+    bool direct;
+    if (!st) st = dn_mem_new(&x->c, &red, dz_buf, &dz_red);
+    if (!st) st = dt_grad_target(x, in, &src, &dsrc, &direct);
+    dnnl_primitive_attr_t attr = NULL;
+    if (!st) st = dn_attr(&x->c, &attr);
+    if (!st) st = dt_binary(x, dnnl_binary_mul, &src, ones, &red, dz_red, &src, dsrc, attr);
+    if (!st) st = dt_grad_commit(x, in, &src, dsrc, direct);
+    return st;
+}
+
+static ms_status bwd_batch_norm(dt_ctx *x, int i)
+{
+    const ms_node *n = &x->c.g->nodes[i];
+    int in = n->inputs[0];
+    if (!x->grads[in].ready) return MS_OK;
+    dnnl_memory_desc_t dz_md;
+    dnnl_memory_t dz, dsrc;
+    int dz_buf;
+    bool direct;
+    ms_status st = act_backward(x, n, &dz_md, &dz, &dz_buf);
+    if (!st) st = dt_grad_target(x, in, &dz_md, &dsrc, &direct);
+    dnnl_primitive_attr_t attr = NULL;
+    if (!st) st = dn_attr(&x->c, &attr);
+    if (!st) st = dt_binary(x, dnnl_binary_mul, &dz_md, dz, &x->recs[i].scale_md, x->recs[i].scale, &dz_md, dsrc, attr);
+    if (!st) st = dt_grad_commit(x, in, &dz_md, dsrc, direct);
+    return st;
+}
+
+/* dz to both inputs (a constant needs none; an input read twice gets it twice). */
+static ms_status bwd_add(dt_ctx *x, int i)
+{
+    const ms_node *n = &x->c.g->nodes[i];
+    dnnl_memory_desc_t dz_md;
+    dnnl_memory_t dz;
+    int dz_buf;
+    ms_status st = act_backward(x, n, &dz_md, &dz, &dz_buf);
+    for (int k = 0; !st && k < 2; k++) st = dt_grad_add(x, n->inputs[k], &dz_md, dz);
+    return st;
+}
+
+static ms_status bwd_view(dt_ctx *x, int i)
+{
+    const ms_node *n = &x->c.g->nodes[i];
+    dnnl_memory_desc_t in;
+    dnnl_memory_t m;
+    dn_plain_md(&x->c, n->inputs[0], dnnl_f32, &in);
+    ms_status st = dn_mem_new(&x->c, &in, x->grads[n->output].buf, &m);
+    if (!st) st = dt_grad_add(x, n->inputs[0], &in, m);
+    return st;
+}
+
+static ms_status bwd_pad(dt_ctx *x, int i)
+{
+    const ms_node *n = &x->c.g->nodes[i];
+    dnnl_memory_desc_t sub;
+    dnnl_memory_t m;
+    ms_status st = dt_pad_interior(x, n, &sub);
+    if (!st) st = dn_mem_new(&x->c, &sub, x->grads[n->output].buf, &m);
+    if (!st) st = dt_grad_add(x, n->inputs[0], &sub, m);
+    return st;
+}
+
+static ms_status bwd_concat(dt_ctx *x, int i)
+{
+    const ms_node *n = &x->c.g->nodes[i];
+    static const int nhwc[4] = {0, 2, 3, 1};
+    const dn_value *dy = &x->grads[n->output];
+    int nd = dy->md.ndims, axis = n->axis < 0 ? n->axis + nd : n->axis;
+    int dim = nd == 4 ? nhwc[axis] : axis;
+    dnnl_dims_t offs = {0};
+    ms_status st = MS_OK;
+    for (int k = 0; !st && k < n->n_inputs; k++) {
+        const dnnl_memory_desc_t *in = &x->c.vals[n->inputs[k]].md;
+        dnnl_memory_desc_t sub;
+        dnnl_memory_t m;
+        dnnl_status_t s = dnnl_memory_desc_init_submemory(&sub, &dy->md, in->dims, offs);
+        if (s != dnnl_success) return dn_fail(&x->c, s, "concat part view");
+        offs[dim] += in->dims[dim];
+        st = dn_mem_new(&x->c, &sub, dy->buf, &m);
+        if (!st) st = dt_grad_add(x, n->inputs[k], &sub, m);
+    }
+    return st;
+}
+
+static ms_status bwd_eltwise(dt_ctx *x, int i)
+{
+    const ms_node *n = &x->c.g->nodes[i];
+    int in = n->inputs[0];
+    if (!x->grads[in].ready) return MS_OK;
+    const dn_value *y = &x->c.vals[n->output], *dy = &x->grads[n->output];
+    dnnl_alg_kind_t alg;
+    float a, b;
+    dt_eltwise_alg(n, &alg, &a, &b);
+    dnnl_eltwise_desc_t ed;
+    DN_TRY(&x->c, dnnl_eltwise_backward_desc_init(&ed, alg, &dy->md, &y->md, a, b), "eltwise backward descriptor");
+    dnnl_primitive_attr_t attr = NULL;
+    ms_status st = dn_attr(&x->c, &attr);
+    dnnl_primitive_desc_t pd;
+    if (!st) st = dt_make_pd(x, &ed, attr, x->recs[i].hint, &pd);
+    if (st) return st;
+    dnnl_memory_desc_t src_md = *dn_pd_md(pd, dnnl_query_diff_src_md);
+    dnnl_memory_t dsrc;
+    bool direct;
+    st = dt_grad_target(x, in, &src_md, &dsrc, &direct);
+    if (st) {
+        dnnl_primitive_desc_destroy(pd);
+        return st;
+    }
+    dnnl_exec_arg_t args[3] = {{DNNL_ARG_DST, y->mem}, {DNNL_ARG_DIFF_DST, dy->mem}, {DNNL_ARG_DIFF_SRC, dsrc}};
+    st = dn_emit(&x->c, pd, args, 3);
+    if (!st) st = dt_grad_commit(x, in, &src_md, dsrc, direct);
+    return st;
+}
+
+ms_status dt_backward_node(dt_ctx *x, int i)
+{
+    switch (x->c.g->nodes[i].kind) {
+    case MS_OP_CONV2D:
+    case MS_OP_FULLY_CONNECTED: return bwd_weighted(x, i);
+    case MS_OP_BATCH_NORM: return bwd_batch_norm(x, i);
+    case MS_OP_CLIP:
+    case MS_OP_SIGMOID: return bwd_eltwise(x, i);
+    case MS_OP_AVG_POOL:
+    case MS_OP_MAX_POOL:
+    case MS_OP_GLOBAL_AVG_POOL: return bwd_pool(x, i);
+    case MS_OP_MEAN: return bwd_mean(x, i);
+    case MS_OP_ADD: return bwd_add(x, i);
+    case MS_OP_CONCAT: return bwd_concat(x, i);
+    case MS_OP_PAD: return bwd_pad(x, i);
+    case MS_OP_RESHAPE:
+    case MS_OP_COPY: return bwd_view(x, i);
+    case MS_OP_SOFTMAX:
+    case MS_OP_COUNT: break;
+    }
+    return MS_OK;
+}
