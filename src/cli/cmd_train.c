@@ -41,8 +41,8 @@ static void usage(FILE *out)
             "  --frame-step N (1: every labelled video frame; N: every N-th)\n"
             "  --seed S (1)  --threads T (1)  --memory-mb M (2048: feature cache in memory)\n"
             "  --backend cpu|ref (cpu: oneDNN; runs the prefix, the training and the scoring)\n"
-            "  --cp-threads N (chokepoints trained at once; default 1 on cpu, whose train plans\n"
-            "                 use the T threads themselves, T on ref, whose plans use one each)\n"
+            "  --cp-threads N (chokepoints trained at once; default min(T, chokepoints); on cpu\n"
+            "                 each train plan gets T / N threads)\n"
             "  --app NAME\n");
 }
 
@@ -254,12 +254,12 @@ static int run(const train_args *a)
     if (!s) s = ms_mpackage_new(name, base, &pkg, &err);
     if (!s) snprintf(pkg->resize, sizeof pkg->resize, "%s", ms_resize_mode_name(MS_TRAIN_RESIZE));
     if (!s && !(res = calloc((size_t)n_cps, sizeof *res))) s = ms_errorf(&err, MS_ERR_NOMEM, "out of memory");
-    /* The cpu backend's train plans use threads well, so by default it trains one
-     * chokepoint at a time on every thread; the ref plans are single-threaded, so ref
-     * trains --threads chokepoints at once (docs/trainer.md, "Threads"). */
-    bool omp = strcmp(a->backend, "ref") != 0;
-    int at_once = a->cp_threads ? a->cp_threads : omp ? 1 : a->threads;
-    int per_plan = omp && a->threads / at_once > 1 ? a->threads / at_once : 1;
+    /* Chokepoints are independent, so threads go to training several at once first
+     * (no synchronisation; measured faster than OpenMP threads inside the cpu plans on
+     * a loaded machine, docs/trainer.md "Threads"); threads left over when there are
+     * fewer chokepoints than threads go inside each cpu plan (ref plans use one). */
+    int at_once = a->cp_threads ? a->cp_threads : a->threads < n_cps ? a->threads : n_cps > 0 ? n_cps : 1;
+    int per_plan = strcmp(a->backend, "ref") && a->threads / at_once > 1 ? a->threads / at_once : 1;
     ms_trainer_options to = {a->backend, a->backend, at_once, per_plan, a->batch, a->epochs, a->patience,
                              (ms_optimizer_kind)a->optimizer, (ms_schedule_kind)a->schedule, a->lr, a->momentum,
                              a->weight_decay, a->seed, tty};
@@ -279,10 +279,14 @@ static int run(const train_args *a)
                "%.1f s prefix for %lld rows\n",
                name, (long long)(tp + tn), (long long)tp, (long long)(vp + vn), (long long)vp, fc.seconds_decode,
                fc.seconds_prefix, (long long)fc.n_rows);
-        printf("chokepoint    tpr    fpr  epochs  seconds   img/s\n");
+        /* img/s: rows trained per second of the chokepoint's whole training (validation
+         * included); step img/s: per second of forward, backward and update alone */
+        printf("chokepoint    tpr    fpr  epochs  seconds   img/s  step img/s\n");
         for (int k = 0; k < n_cps; k++)
-            printf("%10d  %5.3f  %5.3f  %6d  %7.2f  %6.0f\n", res[k].point.chokepoint, res[k].point.tpr, res[k].point.fpr,
-                   res[k].epochs_run, res[k].seconds, res[k].seconds > 0 ? res[k].rows_trained / res[k].seconds : 0);
+            printf("%10d  %5.3f  %5.3f  %6d  %7.2f  %6.0f  %10.1f\n", res[k].point.chokepoint, res[k].point.tpr,
+                   res[k].point.fpr, res[k].epochs_run, res[k].seconds,
+                   res[k].seconds > 0 ? res[k].rows_trained / res[k].seconds : 0,
+                   res[k].step_seconds > 0 ? res[k].rows_trained / res[k].step_seconds : 0);
         print_costs(&fc, res, n_cps);
         if (pkg->events.known)
             printf("events: %d, mean length %.0f ms, frequency %.3f, %.2f per minute, correlation %.3f\n",
