@@ -57,7 +57,7 @@ images=""
 # shellcheck disable=SC2086
 /usr/bin/python3 "$here/torch_train_peer.py" --layers "$out" --variants "$VARIANTS" $common >"$peer"
 cat "$peer" >>"$out"
-grep '^#' "$out" || true
+grep '^#' "$out" | awk '!seen[$0]++' || true
 
 /usr/bin/python3 - "$out" <<'PY'
 import sys
@@ -76,20 +76,20 @@ for line in open(sys.argv[1]):
 
 print("ms per training step (median; forward + backward + update), rows/s = batch / median step;")
 print("torch/ours > 1 means ours is faster. Ours' split: forward / backward / update ms.")
-print(f"{'model':7} {'cp':>2} {'b':>3} {'t':>2} {'params':>8} {'backend':>7} {'ours ms':>9} {'fwd / bwd / upd':>23}"
-      f" {'rows/s':>8} {'best torch':>14} {'torch ms':>9} {'rows/s':>8} {'torch/ours':>10}")
+print(f"{'model':7} {'cp':>2} {'b':>3} {'t':>2} {'params':>8} {'backend':>7} {'ours ms':>11} {'fwd / bwd / upd':>26}"
+      f" {'rows/s':>9} {'best torch':>14} {'torch ms':>9} {'rows/s':>9} {'torch/ours':>10}")
 for key in sorted(ours):
     m, cp, b, t = key
     backend, o = ours[key]
     variants = peers.get(key, {})
     best = min(variants.items(), key=lambda kv: kv[1][0]) if variants else None
-    tn, tms, trows = (best[0], f"{best[1][0]:9.2f}", f"{best[1][5]:8.1f}") if best else ("-", f"{'-':>9}", f"{'-':>8}")
+    tn, tms, trows = (best[0], f"{best[1][0]:9.2f}", f"{best[1][5]:9.1f}") if best else ("-", f"{'-':>9}", f"{'-':>9}")
     if o:
         split = f"{o[2]:.2f} / {o[3]:.2f} / {o[4]:.2f}"
         ratio = f"{best[1][0] / o[0]:10.2f}" if best else f"{'-':>10}"
-        print(f"{m:7} {cp:2d} {b:3d} {t:2d} {params.get((m, cp), 0):8d} {backend:>7} {o[0]:9.2f} {split:>23}"
-              f" {o[5]:8.1f} {tn:>14} {tms} {trows} {ratio}")
+        print(f"{m:7} {cp:2d} {b:3d} {t:2d} {params.get((m, cp), 0):8d} {backend:>7} {o[0]:11.2f} {split:>26}"
+              f" {o[5]:9.1f} {tn:>14} {tms} {trows} {ratio}")
     else:
-        print(f"{m:7} {cp:2d} {b:3d} {t:2d} {params.get((m, cp), 0):8d} {backend:>7} {'unsupported':>9} {'':23}"
-              f" {'-':>8} {tn:>14} {tms} {trows} {'-':>10}")
+        print(f"{m:7} {cp:2d} {b:3d} {t:2d} {params.get((m, cp), 0):8d} {backend:>7} {'unsupported':>9} {'':26}"
+              f" {'-':>9} {tn:>14} {tms} {trows} {'-':>10}")
 PY
