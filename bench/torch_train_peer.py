@@ -59,7 +59,9 @@ def act_module(kv):
     if "act" not in kv:
         return []
     lo, hi = (float(v) for v in kv["act"].split(","))
-    return [nn.ReLU6(inplace=True) if (lo, hi) == (0.0, 6.0) else nn.Hardtanh(lo, hi, inplace=True)]
+    if (lo, hi) == (0.0, 6.0):
+        return [nn.ReLU6(inplace=True)]
+    return [nn.ReLU(inplace=True) if (lo, hi) == (0.0, math.inf) else nn.Hardtanh(lo, hi, inplace=True)]
 
 
 def conv_modules(kv):
@@ -108,7 +110,7 @@ def build(name, branch):
         elif op == "reshape":
             layers.append(nn.Flatten())
         elif op == "fully_connected":
-            layers += [nn.Linear(parse_dims(kv["in"])[-1], parse_dims(kv["out"])[0], bias=kv["bias"] == "1")]
+            layers += [nn.Linear(math.prod(parse_dims(kv["in"])), parse_dims(kv["out"])[0], bias=kv["bias"] == "1")]
             layers += act_module(kv)
         else:
             raise SystemExit(f"torch_train_peer: {name}: op {op} is not supported")
