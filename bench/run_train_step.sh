@@ -29,8 +29,9 @@ VARIANTS=${VARIANTS:-eager,channels_last}
 IMAGES=${IMAGES-$here/../../shared/data/imagenet-sample}
 export OMP_WAIT_POLICY=PASSIVE
 out=$(mktemp)
+cell=$(mktemp)
 peer=$(mktemp)
-trap 'rm -f "$out" "$peer"' EXIT
+trap 'rm -f "$out" "$cell" "$peer"' EXIT
 
 if [ ! -f "$build/CMakeCache.txt" ]; then
     cmake -S "$here/.." -B "$build" -DCMAKE_BUILD_TYPE=Release -DMS_TESTS=OFF >/dev/null
@@ -42,21 +43,29 @@ spec() {
     v1_224) echo "v1_224=$data/mobilenet_v1_1.0_224_quant_embedding_extractor.tflite+$data/mobilenet_v1_1.0_224_quant_head_layers.tflite" ;;
     v1_050) echo "v1_050=$data/mobilenet_v1_0.5_160_quant.tflite" ;;
     v1_025) echo "v1_025=$data/mobilenet_v1_0.25_128_quant.tflite" ;;
-    *) echo "run_train_step.sh: unknown model '$1' (v1_224, v1_050, v1_025)" >&2; exit 2 ;;
+    *) echo "run_train_step.sh: unknown model '$1' (v1_224, v1_050, v1_025)" >&2; return 2 ;;
     esac
 }
 
-specs=""
-for m in $(echo "$MODELS" | tr , ' '); do specs="$specs $(spec "$m")"; done
-common="--batch $BATCH --threads $THREADS --steps $STEPS --warmup $WARMUP --optimizer $OPTIMIZER"
+common="--batch $BATCH --steps $STEPS --warmup $WARMUP --optimizer $OPTIMIZER"
 images=""
 [ -n "$IMAGES" ] && images="--images $IMAGES"
-# shellcheck disable=SC2086
-"$build/bench_train_step" --backend "$BACKEND" --chokepoints "$CHOKEPOINTS" $common $images $specs >>"$out"
-# The peer rebuilds each branch from the 'branch' and 'layer' lines written above.
-# shellcheck disable=SC2086
-/usr/bin/python3 "$here/torch_train_peer.py" --layers "$out" --variants "$VARIANTS" $common >"$peer"
-cat "$peer" >>"$out"
+# One model, chokepoint and thread count at a time, ours then PyTorch, so that a change
+# in the machine's load between the two sides stays small. The peer rebuilds the branch
+# from the 'branch' and 'layer' lines that ours has just printed.
+for m in $(echo "$MODELS" | tr , ' '); do
+    s=$(spec "$m")
+    for c in $(echo "$CHOKEPOINTS" | tr , ' '); do
+        for t in $(echo "$THREADS" | tr , ' '); do
+            # shellcheck disable=SC2086
+            "$build/bench_train_step" --backend "$BACKEND" --chokepoints "$c" --threads "$t" $common $images "$s" >"$cell"
+            # shellcheck disable=SC2086
+            /usr/bin/python3 "$here/torch_train_peer.py" --layers "$cell" --threads "$t" --variants "$VARIANTS" \
+                $common >"$peer"
+            cat "$cell" "$peer" >>"$out"
+        done
+    done
+done
 grep '^#' "$out" | awk '!seen[$0]++' || true
 
 /usr/bin/python3 - "$out" <<'PY'
