@@ -13,6 +13,9 @@
  * graph's layout) into the layout the primitives chose, each backward reorders the weight
  * gradients back into `grad`.
  *
+ * This file: the parameters, compiling, running. dnnl_train_mem.c: buffers, conversions
+ * and gradient accumulation; dnnl_train_fwd.c and dnnl_train_bwd.c: the ops.
+ *
  * What each op becomes:
  *   conv, fc     convolution / inner product forward (fused clamp as an eltwise post-op);
  *                backward data (only where the input needs a gradient) and backward
