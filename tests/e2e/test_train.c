@@ -152,6 +152,18 @@ static void test_bad_inputs(void **state)
     free(out);
     free(err);
 
+    const char *bad_backend[] = {"train", "--model", model, "--backend", "gpu", "-o", c->pkg, NULL};
+    assert_int_equal(ms_test_run_cli(bad_backend, &out, &err), 2);
+    assert_non_null(strstr(err, "--backend: 'gpu' is not cpu or ref"));
+    free(out);
+    free(err);
+
+    const char *bad_cp_threads[] = {"train", "--model", model, "--cp-threads", "1.5", "-o", c->pkg, NULL};
+    assert_int_equal(ms_test_run_cli(bad_cp_threads, &out, &err), 2);
+    assert_non_null(strstr(err, "--cp-threads: '1.5' is not a whole number"));
+    free(out);
+    free(err);
+
     const char *bad_pkg[] = {"evaluate", "--package", model, "--model", model, "--positive", c->dir, "--negative",
                              c->dir, NULL};
     assert_int_not_equal(ms_test_run_cli(bad_pkg, &out, &err), 0);
