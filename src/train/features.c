@@ -212,7 +212,7 @@ static void *run_prefix(void *arg)
     pad_out = malloc((size_t)(widest * B) * sizeof(float));
     ms_error err;
     ms_status s = plans && pad_in && pad_out ? MS_OK : ms_errorf(&err, MS_ERR_NOMEM, "out of memory for the prefix");
-    ms_plan_options po = {B, 1, MS_PREC_FP32};
+    ms_plan_options po = {.batch = B, .threads = 1, .precision = MS_PREC_FP32};
     const ms_backend *be = ms_backend_find(j->o->backend);
     for (int k = 0; k < c->n_cps && !s; k++)
         if (j->segments[k]) s = ms_plan_compile(be, j->segments[k], &po, &plans[k], &err);
