@@ -218,6 +218,54 @@ static void test_model_ref(void **state)
 
 /* x [1, 7, 7, 3] -> conv 3x3 to 5 channels, ReLU -> conv 1x1 stride 2 to 12 -> depthwise
  * 3x3: channel counts that oneDNN's 8-blocked layouts pad. */
+/* An int8 stem's u8 output read by a float network whose input is not quantised (an
+ * app's trained head): the consumer dequantises it with the producer's parameters, so it
+ * gets what it gets from the producer's plain output. */
+static void test_u8_into_unquantised(void **state)
+{
+    (void)state;
+    MS_REQUIRE_DATA(MODEL);
+    ms_graph *segs[N_SEG];
+    ms_graph *g = load_model(segs);
+    ms_tensor *x = &segs[1]->tensors[segs[1]->inputs[0]];
+    assert_int_equal(x->quant.n, 1);
+    x->quant.n = 0;
+    int64_t in_numel = ms_tensor_numel(&g->tensors[g->inputs[0]]);
+    float *in = malloc((size_t)(2 * in_numel) * sizeof *in);
+    assert_non_null(in);
+    fill(in, (size_t)(2 * in_numel), 3);
+    ms_plan *plain0 = compile(&ms_backend_dnnl, segs[0], 2, 1, MS_PREC_INT8, NULL, false);
+    ms_plan *plain1 = compile(&ms_backend_dnnl, segs[1], 2, 1, MS_PREC_FP32, NULL, false);
+    ms_plan *p0 = compile(&ms_backend_dnnl, segs[0], 2, 1, MS_PREC_INT8, NULL, true);
+    ms_plan *p1 = compile(&ms_backend_dnnl, segs[1], 2, 1, MS_PREC_FP32, p0, false);
+    /* u8 at the boundary: one byte per value (the layout may pad channels). */
+    assert_true(p0->out_bytes < p0->out_numel * (int64_t)sizeof(float));
+    float *mid = malloc((size_t)(2 * plain0->out_numel) * sizeof *mid);
+    float *want = malloc((size_t)(2 * plain1->out_numel) * sizeof *want);
+    float *got = malloc((size_t)(2 * plain1->out_numel) * sizeof *got);
+    unsigned char *nat = malloc((size_t)(2 * p0->out_bytes));
+    assert_true(mid && want && got && nat);
+    ms_error err;
+    assert_int_equal(ms_plan_run(plain0, in, mid, &err), MS_OK);
+    assert_int_equal(ms_plan_run(plain1, mid, want, &err), MS_OK);
+    assert_int_equal(ms_plan_run(p0, in, nat, &err), MS_OK);
+    assert_int_equal(ms_plan_run(p1, nat, got, &err), MS_OK);
+    double e = ms_test_rel_l2(got, want, (size_t)(2 * plain1->out_numel));
+    print_message("u8 into an unquantised input: rel L2 %.2g\n", e);
+    assert_true(e < 1e-5);
+    free(in);
+    free(mid);
+    free(want);
+    free(got);
+    free(nat);
+    ms_plan_free(plain0);
+    ms_plan_free(plain1);
+    ms_plan_free(p0);
+    ms_plan_free(p1);
+    free_segs(segs);
+    ms_graph_free(g);
+}
+
 static ms_graph *small_graph(void)
 {
     ms_graph *g = ms_graph_new();
@@ -311,6 +359,7 @@ int main(void)
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_model_dnnl),
         cmocka_unit_test(test_model_ref),
+        cmocka_unit_test(test_u8_into_unquantised),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -188,13 +188,11 @@ static ms_status finish(dn_ctx *c)
 }
 
 /* The layout of the plan's input: plain f32, or the output layout of the plan it reads
- * (input_from) at this plan's batch, which must have the input's shape and, for u8,
- * its quantisation (the values are read with the input tensor's). */
+ * (input_from) at this plan's batch, which must have the input's shape. */
 static ms_status input_md(dn_ctx *c, const ms_plan *from, dnnl_memory_desc_t *md)
 {
     const ms_graph *g = c->g;
     int in = g->inputs[0];
-    const char *src = g->source ? g->source : "graph";
     dnnl_memory_desc_t plain;
     dn_plain_md(c, in, dnnl_f32, &plain);
     *md = plain;
@@ -203,16 +201,33 @@ static ms_status input_md(dn_ctx *c, const ms_plan *from, dnnl_memory_desc_t *md
     bool same = f->out_md.ndims == plain.ndims;
     for (int d = 1; same && d < plain.ndims; d++) same = f->out_md.dims[d] == plain.dims[d];
     if (!same)
-        return ms_errorf(c->err, MS_ERR_INVALID, "%s: input '%s' does not have the shape of the output it reads", src,
-                         g->tensors[in].name);
+        return ms_errorf(c->err, MS_ERR_INVALID, "%s: input '%s' does not have the shape of the output it reads",
+                         g->source ? g->source : "graph", g->tensors[in].name);
     dn_with_batch(&f->out_md, c->batch, md);
-    if (md->data_type != dnnl_u8) return MS_OK;
-    const ms_tensor *x = &g->tensors[in];
-    if (x->quant.n != 1 || x->quant.scale[0] != f->out_scale || x->quant.zero_point[0] != f->out_zp)
-        return ms_errorf(c->err, MS_ERR_INVALID,
-                         "%s: input '%s' is not quantised as the u8 output it reads (scale %g, zero point %d)", src,
-                         x->name, (double)f->out_scale, (int)f->out_zp);
     return MS_OK;
+}
+
+/* A u8 input is read with the input tensor's quantisation, which is the producer's when
+ * both come from one model. When it is not (an app's float head on an int8 stem), the
+ * plan first dequantises it with the producer's parameters, in the same layout. */
+static ms_status dequantise_input(dn_ctx *c, const ms_plan *from)
+{
+    const dn_plan *f = (const dn_plan *)from;
+    dn_value *v = &c->vals[c->g->inputs[0]];
+    const ms_tensor *x = &c->g->tensors[c->g->inputs[0]];
+    if (v->md.data_type != dnnl_u8) return MS_OK;
+    if (x->quant.n == 1 && x->quant.scale[0] == f->out_scale && x->quant.zero_point[0] == f->out_zp) return MS_OK;
+    dnnl_memory_desc_t md = v->md;
+    md.data_type = dnnl_f32;
+    int buf = dn_buf_take(c, dnnl_memory_desc_get_size(&md), false);
+    if (buf < 0) return ms_errorf(c->err, MS_ERR_NOMEM, "out of memory compiling a oneDNN plan");
+    dnnl_memory_t m;
+    ms_status st = dn_mem_new(c, &md, buf, &m);
+    if (!st) st = dn_reorder_quant(c, f->out_scale, f->out_zp, &v->md, v->mem, &md, m);
+    v->md = md;
+    v->mem = m;
+    v->buf = buf;
+    return st;
 }
 
 static ms_status lower_graph(dn_ctx *c, const ms_plan *from)
@@ -229,6 +244,7 @@ static ms_status lower_graph(dn_ctx *c, const ms_plan *from)
     v->md = md;
     v->buf = DN_BUF_INPUT;
     st = dn_mem_new(c, &md, DN_BUF_INPUT, &v->mem);
+    if (!st && from) st = dequantise_input(c, from);
     dn_node *nodes = NULL;
     if (!st) st = prepare(c, &nodes);
     for (int i = 0; !st && i < g->n_nodes; i++) {

@@ -135,6 +135,9 @@ void dn_f32_md(const dn_ctx *c, int t, dnnl_memory_desc_t *md);
  * t's quantisation). */
 ms_status dn_reorder(dn_ctx *c, int t, const dnnl_memory_desc_t *src_md, dnnl_memory_t src,
                      const dnnl_memory_desc_t *dst_md, dnnl_memory_t dst);
+/* The same with explicit quantisation (real = scale * (q - zp)). */
+ms_status dn_reorder_quant(dn_ctx *c, float scale, int32_t zp, const dnnl_memory_desc_t *src_md, dnnl_memory_t src,
+                           const dnnl_memory_desc_t *dst_md, dnnl_memory_t dst);
 /* Gives tensor t a fresh buffer in layout md and makes it t's value. */
 ms_status dn_output(dn_ctx *c, int t, const dnnl_memory_desc_t *md, dnnl_memory_t *out);
 /* Makes tensor t a view (descriptor md) of buffer buf, taking a reference on it. */

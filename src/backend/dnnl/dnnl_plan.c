@@ -221,23 +221,14 @@ static ms_status tensor_quant(dn_ctx *c, int t, float *scale, int32_t *zp)
     return MS_OK;
 }
 
-/* Appends a reorder from src (tensor t's data, layout src_md) into dst (layout dst_md),
- * dequantising u8 -> f32 or quantising f32 -> u8 with t's parameters. */
-ms_status dn_reorder(dn_ctx *c, int t, const dnnl_memory_desc_t *src_md, dnnl_memory_t src,
-                     const dnnl_memory_desc_t *dst_md, dnnl_memory_t dst)
+ms_status dn_reorder_quant(dn_ctx *c, float scale, int32_t zp, const dnnl_memory_desc_t *src_md, dnnl_memory_t src,
+                           const dnnl_memory_desc_t *dst_md, dnnl_memory_t dst)
 {
     dnnl_primitive_attr_t attr;
     ms_status st = dn_attr(c, &attr);
     if (st) return st;
     dnnl_status_t s = dnnl_success;
     if (src_md->data_type != dst_md->data_type) {
-        float scale = 1.0f;
-        int32_t zp = 0;
-        st = tensor_quant(c, t, &scale, &zp);
-        if (st) {
-            dnnl_primitive_attr_destroy(attr);
-            return st;
-        }
         bool to_int = dst_md->data_type == dnnl_u8;
         float os = to_int ? 1.0f / scale : scale;
         s = dnnl_primitive_attr_set_output_scales(attr, 1, 0, &os);
@@ -251,6 +242,20 @@ ms_status dn_reorder(dn_ctx *c, int t, const dnnl_memory_desc_t *src_md, dnnl_me
     if (s != dnnl_success) return dn_fail(c, s, "reorder");
     dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, dst}};
     return dn_emit(c, pd, args, 2);
+}
+
+/* Appends a reorder from src (tensor t's data, layout src_md) into dst (layout dst_md),
+ * dequantising u8 -> f32 or quantising f32 -> u8 with t's parameters. */
+ms_status dn_reorder(dn_ctx *c, int t, const dnnl_memory_desc_t *src_md, dnnl_memory_t src,
+                     const dnnl_memory_desc_t *dst_md, dnnl_memory_t dst)
+{
+    float scale = 1.0f;
+    int32_t zp = 0;
+    if (src_md->data_type != dst_md->data_type) {
+        ms_status st = tensor_quant(c, t, &scale, &zp);
+        if (st) return st;
+    }
+    return dn_reorder_quant(c, scale, zp, src_md, src, dst_md, dst);
 }
 
 ms_status dn_input(dn_ctx *c, int t, const dnnl_memory_desc_t *want, dnnl_memory_t *out)
