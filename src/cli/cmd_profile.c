@@ -39,9 +39,10 @@ static void usage(FILE *out)
             "\n"
             "Times the network and each segment between consecutive chokepoints (the last one\n"
             "runs to the network's end; the segments run back to back, each on the previous\n"
-            "one's output, as in the network): W warm-up passes, then the median of R passes,\n"
-            "reported as milliseconds per frame (per batch / N). Several model files are chained into one\n"
-            "network. Defaults: cpu, fp32, batch 1, 1 thread, 20 runs, 3 warm-up runs.\n"
+            "one's output in the backend's own layout, as in the network): W warm-up passes,\n"
+            "then the median of R passes, reported as milliseconds per frame (per batch / N).\n"
+            "Several model files are chained into one network. Defaults: cpu, fp32, batch 1,\n"
+            "1 thread, 20 runs, 3 warm-up runs.\n"
             "\n"
             "  --json      print the profile as JSON on stdout\n"
             "  -o FILE     write the JSON profile to FILE (atomically)\n");
