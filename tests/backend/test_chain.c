@@ -142,7 +142,7 @@ static void check_regather(const ms_backend *b, ms_graph *const *segs, int threa
 }
 
 /* Every combination of batch, threads and precision for one backend and graph cut into
- * N_SEG segments. */
+ * N_SEG segments (the ref backend runs one thread whatever it is given). */
 static void check_all(const ms_backend *b, const ms_graph *g, ms_graph *const *segs, bool int8)
 {
     int64_t in_numel = ms_tensor_numel(&g->tensors[g->inputs[0]]);
@@ -152,11 +152,11 @@ static void check_all(const ms_backend *b, const ms_graph *g, ms_graph *const *s
     fill(in, (size_t)(3 * in_numel), 11);
     for (int pi = 0; pi < (int8 ? 2 : 1); pi++) {
         ms_precision prec = pi ? MS_PREC_INT8 : MS_PREC_FP32;
-        for (int threads = 1; threads <= 2; threads++) {
+        for (int threads = 1; threads <= (b == &ms_backend_ref ? 1 : 2); threads++) {
             float *want = run_whole(b, g, 3, threads, prec, in);
             check_chain(b, segs, 3, threads, prec, in, want);
             check_chain(b, segs, 1, threads, prec, in, want);
-            check_regather(b, segs, threads, prec, in, want, out_numel);
+            if (threads == 1) check_regather(b, segs, threads, prec, in, want, out_numel);
             free(want);
         }
     }
