@@ -31,12 +31,15 @@ spec() {
     esac
 }
 
-specs=""
-for m in $(echo "$MODELS" | tr , ' '); do specs="$specs $(spec "$m")"; done
-# shellcheck disable=SC2086
-"$build/bench_backend" --runs "$RUNS" --warmup "$WARMUP" --batches "$BATCHES" --threads "$THREADS" $specs >>"$out"
-/usr/bin/python3 "$here/torch_peer.py" --runs "$RUNS" --warmup "$WARMUP" --batches "$BATCHES" --threads "$THREADS" \
-    --models "$MODELS" --variants "$VARIANTS" 2>/dev/null >>"$out"
+# One model and thread count at a time, ours then PyTorch, so that a change in the
+# machine's load between the two sides stays small.
+for m in $(echo "$MODELS" | tr , ' '); do
+    for t in $(echo "$THREADS" | tr , ' '); do
+        "$build/bench_backend" --runs "$RUNS" --warmup "$WARMUP" --batches "$BATCHES" --threads "$t" "$(spec "$m")" >>"$out"
+        /usr/bin/python3 "$here/torch_peer.py" --runs "$RUNS" --warmup "$WARMUP" --batches "$BATCHES" --threads "$t" \
+            --models "$m" --variants "$VARIANTS" 2>/dev/null >>"$out"
+    done
+done
 grep '^#' "$out" || true
 
 /usr/bin/python3 - "$out" <<'PY'

@@ -10,13 +10,12 @@
 #include "backend/plan_time.h"
 #include "base/json.h"
 #include "cli/commands.h"
+#include "cli/data_args.h"
 #include "formats/model.h"
 #include "graph/cut.h"
 
-enum { MAX_MODELS = 8 };
-
 typedef struct {
-    const char *models[MAX_MODELS];
+    const char *models[MS_MAX_MODEL_FILES];
     int n_models;
     const char *backend;
     ms_precision precision;
@@ -33,7 +32,7 @@ typedef struct {
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: mainstream profile --model FILE [--model FILE...] [--backend ref|cpu]\n"
+            "usage: mainstream profile --model FILE... [--backend ref|cpu]\n"
             "                          [--precision fp32|int8] [--batch N] [--threads T]\n"
             "                          [--runs R] [--warmup W] [--json] [-o profile.json]\n"
             "\n"
@@ -73,12 +72,13 @@ static int parse(int argc, char **argv, profile_args *a)
             a->json = true;
             continue;
         }
+        if (!strcmp(o, "--model")) {
+            if (ms_model_args(argc, argv, &i, a->models, &a->n_models, MS_MAX_MODEL_FILES) < 0) return 2;
+            continue;
+        }
         i++;
         bool ok = true;
-        if (!strcmp(o, "--model")) {
-            ok = a->n_models < MAX_MODELS;
-            if (ok) a->models[a->n_models++] = v;
-        } else if (!strcmp(o, "--backend")) {
+        if (!strcmp(o, "--backend")) {
             a->backend = v;
         } else if (!strcmp(o, "--precision")) {
             ok = !strcmp(v, "fp32") || !strcmp(v, "int8");

@@ -17,24 +17,27 @@ static const char **slot(ms_data_args *a, const char *opt)
     return NULL;
 }
 
+int ms_model_args(int argc, char **argv, int *i, const char **models, int *n, int max)
+{
+    int first = *i + 1;
+    while (*i + 1 < argc && strncmp(argv[*i + 1], "--", 2) && strcmp(argv[*i + 1], "-o")) {
+        if (*n == max) {
+            fprintf(stderr, "--model: at most %d files\n", max);
+            return -1;
+        }
+        models[(*n)++] = argv[++*i];
+    }
+    if (*i < first) {
+        fprintf(stderr, "--model needs at least one file\n");
+        return -1;
+    }
+    return 1;
+}
+
 int ms_data_arg(ms_data_args *a, int argc, char **argv, int *i)
 {
     const char *opt = argv[*i];
-    if (!strcmp(opt, "--model")) {
-        int first = *i + 1;
-        while (*i + 1 < argc && strncmp(argv[*i + 1], "--", 2) && strcmp(argv[*i + 1], "-o")) {
-            if (a->n_models == MS_MAX_MODEL_FILES) {
-                fprintf(stderr, "--model: at most %d files\n", MS_MAX_MODEL_FILES);
-                return -1;
-            }
-            a->models[a->n_models++] = argv[++*i];
-        }
-        if (*i < first) {
-            fprintf(stderr, "--model needs at least one file\n");
-            return -1;
-        }
-        return 1;
-    }
+    if (!strcmp(opt, "--model")) return ms_model_args(argc, argv, i, a->models, &a->n_models, MS_MAX_MODEL_FILES);
     const char **s = slot(a, opt);
     if (!s && strcmp(opt, "--train-fraction") && strcmp(opt, "--frame-step")) return 0;
     if (*i + 1 >= argc) {

@@ -22,6 +22,11 @@ typedef struct {
     int frame_step;                        /* --frame-step N: every N-th video frame (1) */
 } ms_data_args;
 
+/* argv[*i] is --model: consumes the files after it (up to the next option or -o),
+ * appending them to models[*n] (at most max in all); 1 when done, -1 (message printed)
+ * when there are none or too many. */
+int ms_model_args(int argc, char **argv, int *i, const char **models, int *n, int max);
+
 /* If argv[*i] is one of these options, consumes it and its values (advancing *i) and
  * returns 1; returns 0 for any other argument; -1 (message printed) when a value is
  * missing or wrong. */

@@ -99,7 +99,7 @@ static ms_status list_dir(const char *dir, bool (*keep)(const char *dir, const c
         free(names);
         return s;
     }
-    qsort(names, (size_t)count, sizeof *names, cmp_str);
+    if (count) qsort(names, (size_t)count, sizeof *names, cmp_str); /* names is NULL when empty */
     *out = names;
     *n = count;
     return MS_OK;

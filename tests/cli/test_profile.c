@@ -97,6 +97,26 @@ static void test_profile_errors(void **state)
     FILE *f = fopen(path, "r");
     assert_null(f); /* nothing half-written */
     free(errout);
+    const char *no_files[] = {"profile", "--model", "--runs", "1", NULL};
+    assert_int_equal(ms_test_run_cli(no_files, NULL, &errout), 2);
+    assert_non_null(strstr(errout, "--model needs at least one file"));
+    free(errout);
+    ms_test_rmdir(dir);
+}
+
+/* Several files after one --model: the second is read as a model file. */
+static void test_profile_model_list(void **state)
+{
+    (void)state;
+    MS_REQUIRE_DATA(V1_025);
+    char *dir = ms_test_tmpdir(), model[4096], missing[4096];
+    snprintf(model, sizeof model, "%s", ms_test_data(V1_025));
+    snprintf(missing, sizeof missing, "%s/second.tflite", dir);
+    const char *two_files[] = {"profile", "--model", model, missing, "--runs", "1", NULL};
+    char *errout = NULL;
+    assert_int_equal(ms_test_run_cli(two_files, NULL, &errout), 1);
+    assert_non_null(strstr(errout, "second.tflite"));
+    free(errout);
     ms_test_rmdir(dir);
 }
 
@@ -105,6 +125,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_profile_json),
         cmocka_unit_test(test_profile_errors),
+        cmocka_unit_test(test_profile_model_list),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -170,6 +170,13 @@ static void test_image_split(void **state)
     assert_int_equal(ms_dataset_add_classes(&b, dir, "q", &err), MS_ERR_INVALID);
     assert_non_null(strstr(err.msg, "no class folder named 'q'"));
     ms_dataset_free(&b);
+    /* an empty folder is an error, not a sort of nothing */
+    snprintf(f, sizeof f, "%s/empty", dir);
+    assert_int_equal(mkdir(f, 0755), 0);
+    assert_int_equal(ms_dataset_add_folder(&b, f, true, &err), MS_ERR_INVALID);
+    assert_non_null(strstr(err.msg, "no images"));
+    assert_int_equal(b.n_samples, 0);
+    ms_dataset_free(&b);
     ms_dataset_free(&a);
     ms_test_rmdir(dir);
 }
