@@ -182,7 +182,7 @@ static ms_status prefix_activations(const ms_graph *base, int cp, const float *i
     }
     ms_graph *prefix = NULL;
     ms_plan *plan = NULL;
-    ms_plan_options po = {batch, 1, MS_PREC_FP32};
+    ms_plan_options po = {.batch = batch, .threads = 1, .precision = MS_PREC_FP32};
     s = ms_graph_segment(base, 0, cut, &prefix, err);
     if (!s) s = ms_plan_compile(ms_backend_find("cpu"), prefix, &po, &plan, err);
     if (!s) s = ms_plan_run(plan, in, *act, err);
@@ -235,7 +235,7 @@ static int bench_cell(const char *model, int cp, const ms_graph *g, const float 
                       const bench_options *o)
 {
     const char *opt_name = ms_optimizer_name(o->optimizer);
-    ms_plan_options po = {o->batch, threads, MS_PREC_FP32};
+    ms_plan_options po = {.batch = o->batch, .threads = threads, .precision = MS_PREC_FP32};
     ms_train_plan *tp = NULL;
     ms_optimizer opt = {0};
     ms_error err;

@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "graph/graph.h"
+
 extern const ms_backend ms_backend_ref;
 extern const ms_backend ms_backend_dnnl;
 
@@ -23,12 +25,42 @@ ms_status ms_plan_compile(const ms_backend *b, const ms_graph *g, const ms_plan_
     if (g->n_inputs != 1 || g->n_outputs != 1)
         return ms_errorf(err, MS_ERR_UNSUPPORTED, "%s: a plan needs one input and one output, got %d and %d",
                          g->source ? g->source : "graph", g->n_inputs, g->n_outputs);
-    return b->compile(g, opts, out, err);
+    const ms_plan *from = opts->input_from;
+    if (from && from->backend != b)
+        return ms_errorf(err, MS_ERR_INVALID, "%s: cannot read the output of a '%s' plan on backend '%s'",
+                         g->source ? g->source : "graph", from->backend->name, b->name);
+    int in = g->inputs[0];
+    if (from && in >= 0 && in < g->n_tensors && ms_tensor_numel(&g->tensors[in]) != from->out_numel)
+        return ms_errorf(err, MS_ERR_INVALID, "%s: input '%s' has %lld values per frame, the plan it reads gives %lld",
+                         g->source ? g->source : "graph", g->tensors[in].name,
+                         (long long)ms_tensor_numel(&g->tensors[in]), (long long)from->out_numel);
+    ms_status st = b->compile(g, opts, out, err);
+    if (!st) (*out)->opts.input_from = NULL; /* the producer may be freed before this plan */
+    return st;
 }
 
-ms_status ms_plan_run(ms_plan *plan, const float *in, float *out, ms_error *err)
+ms_status ms_plan_run(ms_plan *plan, const void *in, void *out, ms_error *err)
 {
     return plan->backend->run(plan, in, out, err);
+}
+
+ms_status ms_plan_output_to_plain(ms_plan *plan, const void *native, int frames, float *plain, ms_error *err)
+{
+    if (frames < 0 || frames > plan->opts.batch)
+        return ms_errorf(err, MS_ERR_INVALID, "converting %d frames of a plan of batch %d", frames, plan->opts.batch);
+    if (!plan->native_out || !plan->backend->output_to_plain) {
+        memcpy(plain, native, (size_t)frames * (size_t)plan->out_numel * sizeof *plain);
+        return MS_OK;
+    }
+    return plan->backend->output_to_plain(plan, native, frames, plain, err);
+}
+
+bool ms_plan_same_output(const ms_plan *a, const ms_plan *b)
+{
+    if (a->backend != b->backend || a->out_numel != b->out_numel || a->out_bytes != b->out_bytes ||
+        a->native_out != b->native_out)
+        return false;
+    return !a->native_out || !a->backend->same_output || a->backend->same_output(a, b);
 }
 
 void ms_plan_free(ms_plan *plan)

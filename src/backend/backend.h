@@ -2,7 +2,12 @@
  * two chokepoints) for a batch size, a thread count and a precision into a plan, run the
  * plan on a batch, free it. The reference backend (ref/) is plain C and is the ground
  * truth; dnnl/ runs on oneDNN. A plan has one input and one output tensor, both
- * float32 NHWC with the batch first. */
+ * float32 NHWC with the batch first, unless it is chained: a plan compiled with
+ * native_output leaves its output in the backend's own layout (oneDNN's blocked ones),
+ * and a plan compiled with input_from = P reads P's native output, so consecutive
+ * segments pass activations without converting them at every boundary. A native
+ * layout always keeps each frame's bytes together, one frame after another
+ * (in_bytes / out_bytes per frame), so callers may gather frames by bytes. */
 #ifndef MS_BACKEND_BACKEND_H
 #define MS_BACKEND_BACKEND_H
 
@@ -14,6 +19,12 @@ typedef struct {
     int batch;   /* frames per run, >= 1 */
     int threads; /* worker threads, >= 1 */
     ms_precision precision;
+    /* Chaining (both default off). input_from: the plan reads the native output of this
+     * plan (same backend, its output tensor's shape and quantisation; any batch), not
+     * plain floats. native_output: the plan writes its output in the backend's layout;
+     * ms_plan_output_to_plain converts it. */
+    const struct ms_plan *input_from;
+    bool native_output;
 } ms_plan_options;
 
 typedef struct ms_backend ms_backend;
@@ -45,19 +56,22 @@ typedef struct {
 } ms_train_plan;
 
 /* Every backend's plan begins with this header. */
-typedef struct {
+typedef struct ms_plan {
     const ms_backend *backend;
-    ms_plan_options opts;
+    ms_plan_options opts; /* opts.input_from is not kept (NULL) once compiled */
     int64_t in_numel;  /* elements of one frame's input */
     int64_t out_numel; /* elements of one frame's output */
+    int64_t in_bytes;  /* bytes of one frame's input as run reads it: in_numel * 4 when plain */
+    int64_t out_bytes; /* bytes of one frame's output as run writes it: out_numel * 4 when plain */
+    bool native_in, native_out; /* the input / output is in the backend's layout, not plain floats */
 } ms_plan;
 
 struct ms_backend {
     const char *name;
     ms_status (*compile)(const ms_graph *g, const ms_plan_options *opts, ms_plan **out,
                          ms_error *err);
-    /* in: opts.batch * in_numel floats; out: opts.batch * out_numel floats */
-    ms_status (*run)(ms_plan *plan, const float *in, float *out, ms_error *err);
+    /* in: opts.batch * in_bytes bytes; out: opts.batch * out_bytes bytes */
+    ms_status (*run)(ms_plan *plan, const void *in, void *out, ms_error *err);
     void (*free)(ms_plan *plan);
     /* training; NULL when the backend cannot train */
     ms_status (*train_compile)(const ms_graph *g, const ms_plan_options *opts, ms_loss loss, ms_train_plan **out,
@@ -65,6 +79,9 @@ struct ms_backend {
     ms_status (*train_forward)(ms_train_plan *plan, const float *in, float *out, ms_error *err);
     ms_status (*train_backward)(ms_train_plan *plan, const float *target, double *loss, ms_error *err);
     void (*train_free)(ms_train_plan *plan);
+    /* chaining; NULL when the backend's native layout is plain NHWC float */
+    ms_status (*output_to_plain)(ms_plan *plan, const void *native, int frames, float *plain, ms_error *err);
+    bool (*same_output)(const ms_plan *a, const ms_plan *b);
 };
 
 /* "ref" or "cpu"; NULL if unknown. */
@@ -72,8 +89,16 @@ const ms_backend *ms_backend_find(const char *name);
 
 ms_status ms_plan_compile(const ms_backend *b, const ms_graph *g, const ms_plan_options *opts,
                           ms_plan **out, ms_error *err);
-ms_status ms_plan_run(ms_plan *plan, const float *in, float *out, ms_error *err);
+/* in: opts.batch * in_bytes bytes; out: opts.batch * out_bytes bytes (plain plans:
+ * floats). */
+ms_status ms_plan_run(ms_plan *plan, const void *in, void *out, ms_error *err);
 void ms_plan_free(ms_plan *plan);
+/* plain: frames * out_numel floats, the NHWC values of the first `frames` frames of
+ * native (frames * out_bytes bytes of plan's output; frames may differ from the batch). */
+ms_status ms_plan_output_to_plain(ms_plan *plan, const void *native, int frames, float *plain, ms_error *err);
+/* Whether a plan compiled with input_from = a can read b's outputs too (the same frame
+ * layout), so that one buffer may hold the frames of both. */
+bool ms_plan_same_output(const ms_plan *a, const ms_plan *b);
 
 /* A train plan for a batch of opts->batch frames (a smaller last batch is the caller's
  * to drop or pad). Fails with MS_ERR_UNSUPPORTED when the backend cannot train. */

@@ -34,7 +34,7 @@ static void fill_random(float *v, size_t n)
 }
 
 /* Runs plan on in into out and adds its wall time to *ms. */
-static ms_status timed_run(ms_plan *plan, const float *in, float *out, double *ms, ms_error *err)
+static ms_status timed_run(ms_plan *plan, const void *in, void *out, double *ms, ms_error *err)
 {
     double t0 = now_ms();
     ms_status st = ms_plan_run(plan, in, out, err);
@@ -42,48 +42,52 @@ static ms_status timed_run(ms_plan *plan, const float *in, float *out, double *m
     return st;
 }
 
+static size_t in_size(const ms_plan *p) { return (size_t)p->opts.batch * (size_t)p->in_bytes; }
+static size_t out_size(const ms_plan *p) { return (size_t)p->opts.batch * (size_t)p->out_bytes; }
+
 ms_status ms_plan_time_chain(ms_plan *whole, ms_plan *const *plans, int n, int warmup, int runs, double *whole_ms,
                              double *seg_ms, ms_error *err)
 {
     if (runs < 1 || warmup < 0) return ms_errorf(err, MS_ERR_INVALID, "timing needs runs >= 1, got %d", runs);
     /* bufs[i] is plan i's input; bufs[n] the last output; `whole` reads bufs[0] too. */
-    float **bufs = calloc((size_t)n + 2, sizeof *bufs);
+    unsigned char **bufs = calloc((size_t)n + 2, sizeof *bufs);
     double *t = calloc((size_t)(n + 1) * (size_t)runs, sizeof *t);
-    float *whole_out = NULL;
+    unsigned char *whole_out = NULL;
     ms_status st = bufs && t ? MS_OK : ms_errorf(err, MS_ERR_NOMEM, "out of memory timing plans");
     const ms_plan *prev = NULL;
-    size_t in_size = 0;
+    size_t first_in = 0;
     for (int i = 0; !st && i < n; i++) {
         if (!plans[i]) continue;
-        size_t ni = (size_t)(plans[i]->opts.batch * plans[i]->in_numel);
-        if (prev && (size_t)(prev->opts.batch * prev->out_numel) != ni)
-            st = ms_errorf(err, MS_ERR_INVALID, "segment %d reads %zu values, the one before writes %lld", i, ni,
-                           (long long)(prev->opts.batch * prev->out_numel));
-        if (!prev) in_size = ni;
+        if (prev && out_size(prev) != in_size(plans[i]))
+            st = ms_errorf(err, MS_ERR_INVALID, "segment %d reads %zu bytes, the one before writes %zu", i,
+                           in_size(plans[i]), out_size(prev));
+        if (!prev && plans[i]->native_in)
+            st = ms_errorf(err, MS_ERR_INVALID, "the first segment must read plain floats");
+        if (!prev) first_in = in_size(plans[i]);
         prev = plans[i];
     }
-    if (!st && whole && in_size && (size_t)(whole->opts.batch * whole->in_numel) != in_size)
+    if (!st && whole && first_in && in_size(whole) != first_in)
         st = ms_errorf(err, MS_ERR_INVALID, "the segments and the whole network read different inputs");
     if (!st && whole) {
-        in_size = (size_t)(whole->opts.batch * whole->in_numel);
-        whole_out = malloc(((size_t)(whole->opts.batch * whole->out_numel) + 1) * sizeof *whole_out);
+        first_in = in_size(whole);
+        whole_out = malloc(out_size(whole) + 1);
         if (!whole_out) st = ms_errorf(err, MS_ERR_NOMEM, "out of memory timing plans");
     }
     /* Every plan gets its own output buffer; a NULL plan passes its input on. */
     if (!st) {
-        bufs[0] = malloc((in_size + 1) * sizeof **bufs);
+        bufs[0] = malloc(first_in + sizeof(float));
         if (!bufs[0]) st = ms_errorf(err, MS_ERR_NOMEM, "out of memory timing plans");
     }
-    if (!st) fill_random(bufs[0], in_size);
+    if (!st) fill_random((float *)bufs[0], first_in / sizeof(float));
     for (int i = 0; !st && i < n; i++) {
         if (!plans[i]) continue;
-        bufs[i + 1] = malloc(((size_t)(plans[i]->opts.batch * plans[i]->out_numel) + 1) * sizeof **bufs);
+        bufs[i + 1] = malloc(out_size(plans[i]) + 1);
         if (!bufs[i + 1]) st = ms_errorf(err, MS_ERR_NOMEM, "out of memory timing plans");
     }
     for (int pass = 0; !st && pass < warmup + runs; pass++) {
         double *row = t + (size_t)(n + 1) * (size_t)(pass < warmup ? 0 : pass - warmup);
         if (whole) st = timed_run(whole, bufs[0], whole_out, &row[n], err);
-        const float *in = bufs[0];
+        const unsigned char *in = bufs[0];
         for (int i = 0; !st && i < n; i++) {
             row[i] = 0;
             if (!plans[i]) continue;
@@ -111,12 +115,14 @@ ms_status ms_plan_time_chain(ms_plan *whole, ms_plan *const *plans, int n, int w
 ms_status ms_plan_time(ms_plan *plan, int warmup, int runs, double *median_ms, double *min_ms, ms_error *err)
 {
     if (runs < 1 || warmup < 0) return ms_errorf(err, MS_ERR_INVALID, "timing needs runs >= 1, got %d", runs);
-    size_t ni = (size_t)(plan->opts.batch * plan->in_numel), no = (size_t)(plan->opts.batch * plan->out_numel);
-    float *in = malloc((ni + 1) * sizeof *in), *out = malloc((no + 1) * sizeof *out);
+    /* Native inputs get the same random floats' bytes: any bytes are valid values. */
+    size_t ni = in_size(plan) / sizeof(float);
+    float *in = malloc((ni + 1) * sizeof *in);
+    unsigned char *out = malloc(out_size(plan) + 1);
     double *t = malloc((size_t)runs * sizeof *t);
     ms_status st = MS_OK;
     if (!in || !out || !t) st = ms_errorf(err, MS_ERR_NOMEM, "out of memory timing a plan");
-    if (!st) fill_random(in, ni);
+    if (!st) fill_random(in, ni + 1);
     for (int i = 0; !st && i < warmup; i++) st = ms_plan_run(plan, in, out, err);
     for (int i = 0; !st && i < runs; i++) {
         double t0 = now_ms();

@@ -13,7 +13,9 @@ ms_status ms_plan_time(ms_plan *plan, int warmup, int runs, double *median_ms, d
 
 /* Times the segments of one network as the network runs them: each pass runs `whole`
  * (when not NULL) and then the chain plans[0..n), each plan reading the previous one's
- * output, timing every plan; after `warmup` passes, `runs` passes are timed.
+ * output, timing every plan; after `warmup` passes, `runs` passes are timed. Buffers are
+ * sized by bytes per frame, so chained plans (input_from, native_output) pass their
+ * native layouts; the first plan must read plain floats.
  * *whole_ms and seg_ms[i] get the medians per run (the whole batch). A NULL plan (an
  * empty segment) takes 0 ms. Running the chain, rather than each segment alone, leaves
  * the caches as the network would: a segment timed alone keeps its weights cached from

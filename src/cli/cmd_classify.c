@@ -356,7 +356,8 @@ int cmd_classify(int argc, char **argv)
     if (st == MS_OK) st = collect_items(&o, argc - optind, argv + optind, &items, &n_items, &err);
     if (st == MS_OK) {
         const ms_input_spec *s = &g->input_spec;
-        ms_plan_options po = {n_items < o.batch ? (n_items ? n_items : 1) : o.batch, o.threads, MS_PREC_FP32};
+        ms_plan_options po = {.batch = n_items < o.batch ? (n_items ? n_items : 1) : o.batch, .threads = o.threads,
+                              .precision = MS_PREC_FP32};
         st = ms_plan_compile(backend, g, &po, &plan, &err);
         if (st == MS_OK && plan->in_numel != (int64_t)s->height * s->width * s->channels)
             st = ms_errorf(&err, MS_ERR_UNSUPPORTED, "%s: input is not an image (%d x %d x %d pixels)",

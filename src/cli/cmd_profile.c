@@ -38,9 +38,10 @@ static void usage(FILE *out)
             "\n"
             "Times the network and each segment between consecutive chokepoints (the last one\n"
             "runs to the network's end; the segments run back to back, each on the previous\n"
-            "one's output, as in the network): W warm-up passes, then the median of R passes,\n"
-            "reported as milliseconds per frame (per batch / N). Several model files are chained into one\n"
-            "network. Defaults: cpu, fp32, batch 1, 1 thread, 20 runs, 3 warm-up runs.\n"
+            "one's output in the backend's own layout, as in the network): W warm-up passes,\n"
+            "then the median of R passes, reported as milliseconds per frame (per batch / N).\n"
+            "Several model files are chained into one network. Defaults: cpu, fp32, batch 1,\n"
+            "1 thread, 20 runs, 3 warm-up runs.\n"
             "\n"
             "  --json      print the profile as JSON on stdout\n"
             "  -o FILE     write the JSON profile to FILE (atomically)\n");
@@ -125,15 +126,25 @@ static ms_status profile(const ms_backend *b, const ms_graph *g, const profile_a
     ms_plan *whole = NULL;
     if (!seg || !plans || !ms) st = ms_errorf(err, MS_ERR_NOMEM, "out of memory profiling segments");
     if (!st) st = ms_plan_compile(b, g, &o, &whole, err);
+    /* The segments pass activations in the backend's layout, as one network would hold
+     * them: only the first reads plain floats and only the last writes them. */
+    int last = -1;
+    for (int i = 0; i < n; i++)
+        if (cps[i].node_end < (i + 1 < n ? cps[i + 1].node_end : g->n_nodes)) last = i;
+    const ms_plan *prev = NULL;
     for (int i = 0; !st && i < n; i++) {
         int begin = cps[i].node_end, end = i + 1 < n ? cps[i + 1].node_end : g->n_nodes;
         seg[i].from = i;
         seg[i].to = i + 1;
         if (begin >= end) continue; /* an empty segment costs nothing */
         ms_graph *s = NULL;
+        ms_plan_options so = o;
+        so.input_from = prev;
+        so.native_output = i != last;
         st = ms_graph_segment(g, begin, end, &s, err);
-        if (!st) st = ms_plan_compile(b, s, &o, &plans[i], err);
+        if (!st) st = ms_plan_compile(b, s, &so, &plans[i], err);
         ms_graph_free(s);
+        prev = plans[i];
     }
     double whole_ms = 0;
     if (!st) st = ms_plan_time_chain(whole, plans, n, a->warmup, a->runs, &whole_ms, ms, err);

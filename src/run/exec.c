@@ -28,11 +28,32 @@ void ms_exec_free(ms_exec_tree *t)
     memset(t, 0, sizeof *t);
 }
 
-static ms_status compile(ms_exec_tree *t, const ms_graph *g, int batch, ms_plan **out, ms_error *err)
+static ms_status compile(ms_exec_tree *t, const ms_graph *g, int batch, const ms_plan *from, bool native,
+                         ms_plan **out, ms_error *err)
 {
     ms_plan_options o = t->opts;
     o.batch = batch;
+    o.input_from = from;
+    o.native_output = native;
     return ms_plan_compile(t->backend, g, &o, out, err);
+}
+
+/* The node's batch-1 and batch-N plans, reading the parent's output (from; NULL: plain
+ * frames). A segment's output is native when both plans lay it out alike, since its
+ * rows may come from either; otherwise both write plain floats. */
+static ms_status compile_node(ms_exec_tree *t, ms_exec_node *n, const ms_graph *g, const ms_plan *from,
+                              ms_error *err)
+{
+    bool native = n->kind == MS_EXEC_SEGMENT;
+    ms_status st = compile(t, g, 1, from, native, &n->plan1, err);
+    if (st == MS_OK && t->opts.batch > 1) st = compile(t, g, t->opts.batch, from, native, &n->planb, err);
+    if (st != MS_OK || !native || !n->planb || ms_plan_same_output(n->plan1, n->planb)) return st;
+    ms_plan_free(n->plan1);
+    ms_plan_free(n->planb);
+    n->plan1 = n->planb = NULL;
+    st = compile(t, g, 1, from, false, &n->plan1, err);
+    if (st == MS_OK) st = compile(t, g, t->opts.batch, from, false, &n->planb, err);
+    return st;
 }
 
 ms_status ms_exec_add(ms_exec_tree *t, ms_exec_kind kind, int parent, int from, int to, int app, double rate,
@@ -41,36 +62,43 @@ ms_status ms_exec_add(ms_exec_tree *t, ms_exec_kind kind, int parent, int from, 
     if (parent >= t->n_nodes)
         return ms_errorf(err, MS_ERR_INVALID, "stem tree: node %d has no parent %d", t->n_nodes, parent);
     int64_t parent_out = parent < 0 ? t->frame_numel : t->nodes[parent].out_numel;
+    const ms_plan *parent_plan = parent < 0 ? NULL : t->nodes[parent].plan1;
     if (t->n_nodes == t->cap_nodes) {
         int cap = t->cap_nodes ? 2 * t->cap_nodes : 8;
         ms_exec_node *nodes = realloc(t->nodes, sizeof *nodes * (size_t)cap);
         if (!nodes) return ms_errorf(err, MS_ERR_NOMEM, "stem tree: out of memory");
         t->nodes = nodes;
         t->cap_nodes = cap;
+        parent_plan = parent < 0 ? NULL : t->nodes[parent].plan1;
     }
     ms_exec_node *n = &t->nodes[t->n_nodes];
     *n = (ms_exec_node){.kind = kind, .parent = parent, .from = from, .to = to, .app = app, .rate = rate,
                         .planned_ms = planned_ms};
-    ms_status st = compile(t, g, 1, &n->plan1, err);
-    if (st == MS_OK && t->opts.batch > 1) st = compile(t, g, t->opts.batch, &n->planb, err);
-    if (st == MS_OK && n->plan1->in_numel != parent_out)
+    ms_status st = MS_OK;
+    int in = g->n_inputs == 1 ? g->inputs[0] : -1;
+    if (in < 0 || in >= g->n_tensors || ms_tensor_numel(&g->tensors[in]) != parent_out)
         st = ms_errorf(err, MS_ERR_INVALID, "stem tree: %s takes %lld values per frame but its parent gives %lld",
-                       g->source ? g->source : "a node", (long long)n->plan1->in_numel, (long long)parent_out);
+                       g->source ? g->source : "a node",
+                       (long long)(in >= 0 && in < g->n_tensors ? ms_tensor_numel(&g->tensors[in]) : -1),
+                       (long long)parent_out);
+    if (st == MS_OK) st = compile_node(t, n, g, parent_plan, err);
     if (st == MS_OK && kind == MS_EXEC_BRANCH && n->plan1->out_numel != 1)
         st = ms_errorf(err, MS_ERR_INVALID, "stem tree: branch %s gives %lld values per frame, not one probability",
                        g->source ? g->source : "", (long long)n->plan1->out_numel);
     if (st == MS_OK) {
         n->in_numel = n->plan1->in_numel;
         n->out_numel = n->plan1->out_numel;
+        n->in_bytes = n->plan1->in_bytes;
+        n->out_bytes = n->plan1->out_bytes;
         n->rows = malloc(sizeof *n->rows * (size_t)t->opts.batch);
-        n->out = malloc(sizeof *n->out * (size_t)(n->out_numel * t->opts.batch));
+        n->out = malloc((size_t)(n->out_bytes * t->opts.batch) + 1);
         if (!n->rows || !n->out) st = ms_errorf(err, MS_ERR_NOMEM, "stem tree: out of memory");
     }
     if (st == MS_OK && t->opts.batch > 1) {
         int64_t need = 0;
         for (int i = 0; i <= t->n_nodes; i++)
-            if (t->nodes[i].in_numel > need) need = t->nodes[i].in_numel;
-        float *gather = realloc(t->gather, sizeof *gather * (size_t)(need * t->opts.batch));
+            if (t->nodes[i].in_bytes > need) need = t->nodes[i].in_bytes;
+        unsigned char *gather = realloc(t->gather, (size_t)(need * t->opts.batch));
         if (!gather) st = ms_errorf(err, MS_ERR_NOMEM, "stem tree: out of memory");
         else t->gather = gather;
     }
@@ -102,11 +130,11 @@ static double now_s(void)
 }
 
 /* The parent's row r: a frame's pixels, or a row of the parent node's output. */
-static const float *parent_row(const ms_exec_tree *t, const ms_exec_node *n, const ms_frame *frames, int r)
+static const void *parent_row(const ms_exec_tree *t, const ms_exec_node *n, const ms_frame *frames, int r)
 {
     if (n->parent < 0) return frames[r].pixels;
     const ms_exec_node *p = &t->nodes[n->parent];
-    return p->out + (size_t)r * (size_t)p->out_numel;
+    return p->out + (size_t)r * (size_t)p->out_bytes;
 }
 
 /* The stream frame behind the parent's row r. */
@@ -134,13 +162,13 @@ static ms_status run_node(ms_exec_tree *t, ms_exec_node *n, const ms_frame *fram
     double start = now_s();
     ms_status st = MS_OK;
     if (n->planb && n->n_taken == t->opts.batch) {
-        size_t row = (size_t)n->in_numel;
+        size_t row = (size_t)n->in_bytes;
         for (int j = 0; j < n->n_taken; j++)
-            memcpy(t->gather + j * row, parent_row(t, n, frames, n->rows[j]), row * sizeof(float));
+            memcpy(t->gather + j * row, parent_row(t, n, frames, n->rows[j]), row);
         st = ms_plan_run(n->planb, t->gather, n->out, err);
     } else {
         for (int j = 0; j < n->n_taken && st == MS_OK; j++)
-            st = ms_plan_run(n->plan1, parent_row(t, n, frames, n->rows[j]), n->out + (size_t)j * (size_t)n->out_numel,
+            st = ms_plan_run(n->plan1, parent_row(t, n, frames, n->rows[j]), n->out + (size_t)j * (size_t)n->out_bytes,
                              err);
     }
     n->seconds += now_s() - start;
@@ -157,7 +185,9 @@ ms_status ms_exec_run(ms_exec_tree *t, const ms_frame *frames, int n, ms_score_f
         if (node->kind != MS_EXEC_BRANCH) continue;
         for (int j = 0; j < node->n_taken; j++) {
             const ms_frame *f = frame_of(t, node, frames, node->rows[j]);
-            on_score(ctx, node->app, f->index, f->seconds, node->out[j]);
+            float score;
+            memcpy(&score, node->out + (size_t)j * sizeof score, sizeof score);
+            on_score(ctx, node->app, f->index, f->seconds, score);
         }
     }
     return MS_OK;

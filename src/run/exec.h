@@ -7,7 +7,13 @@
  * all its descendants. A chunk holds up to `batch` frames; each node runs once per chunk
  * on all its frames (one batched run when it took the full chunk, frame by frame
  * otherwise), so batching never changes which frames a node sees. A branch's output is
- * one probability per frame, handed to the score callback in frame order. */
+ * one probability per frame, handed to the score callback in frame order.
+ *
+ * Segments keep their output in the backend's native layout (ms_plan_options
+ * native_output) and their children read it as such (input_from), so no activation is
+ * converted to plain NHWC floats and back between two plans of one stream; rows are
+ * gathered by bytes per frame. A segment whose batch-1 and batch-N plans would lay
+ * their outputs out differently falls back to plain floats. */
 #ifndef MS_RUN_EXEC_H
 #define MS_RUN_EXEC_H
 
@@ -30,11 +36,12 @@ typedef struct {
     ms_plan *plan1;     /* batch 1 */
     ms_plan *planb;     /* batch `batch` (NULL when batch == 1) */
     int64_t in_numel, out_numel;
+    int64_t in_bytes, out_bytes; /* per frame, as the plans read and write them */
     ms_sampler sampler;
     /* the current chunk */
     int n_taken;
     int *rows;          /* row of the parent's output for each frame taken */
-    float *out;         /* batch * out_numel */
+    unsigned char *out; /* batch * out_bytes; a branch's is plain floats */
     /* observed */
     int64_t frames;     /* frames run */
     double seconds;     /* wall time spent running */
@@ -46,7 +53,7 @@ typedef struct {
     double stream_fps;
     int n_nodes, cap_nodes;
     ms_exec_node *nodes;
-    float *gather;        /* batch * largest input */
+    unsigned char *gather; /* batch * largest input (bytes) */
     int64_t frame_numel;  /* the stream frame's size (the base model's input) */
 } ms_exec_tree;
 
@@ -54,7 +61,8 @@ void ms_exec_init(ms_exec_tree *t, const ms_backend *b, const ms_plan_options *o
                   int64_t frame_numel);
 
 /* Compiles g (one input, one output; not kept) as a node under `parent` and returns its
- * index in *index. The parent's output must have g's input size. */
+ * index in *index. The parent's output must have g's input size. A segment's output
+ * stays in the backend's layout; a branch's is one plain float per frame. */
 ms_status ms_exec_add(ms_exec_tree *t, ms_exec_kind kind, int parent, int from, int to, int app, double rate,
                       double planned_ms, const ms_graph *g, int *index, ms_error *err);
 

@@ -22,23 +22,29 @@ ms_status ms_units_graph(const ms_graph *base, const ms_chokepoint *cps, int n_c
     return ms_run_branch_template(base, n_cps - 1, out, err);
 }
 
+/* The units are timed as `mainstream profile` times segments: chained, each reading the
+ * previous one's output in the backend's layout (ms_plan_time_chain). */
 ms_status ms_units_measure(const ms_graph *base, const ms_chokepoint *cps, int n_cps, const ms_backend *b,
                            const ms_plan_options *opts, double **costs, ms_error *err)
 {
     *costs = calloc((size_t)n_cps, sizeof **costs);
-    if (!*costs) return ms_errorf(err, MS_ERR_NOMEM, "profiling: out of memory");
-    ms_status st = MS_OK;
+    ms_plan **plans = calloc((size_t)n_cps + 1, sizeof *plans);
+    double *ms = calloc((size_t)n_cps + 1, sizeof *ms);
+    ms_status st = *costs && plans && ms ? MS_OK : ms_errorf(err, MS_ERR_NOMEM, "profiling: out of memory");
+    ms_plan_options o = *opts;
     for (int i = 0; i < n_cps && st == MS_OK; i++) {
         ms_graph *g = NULL;
-        ms_plan *plan = NULL;
+        o.native_output = i + 1 < n_cps;
         st = ms_units_graph(base, cps, n_cps, i, &g, err);
-        if (st == MS_OK) st = ms_plan_compile(b, g, opts, &plan, err);
-        double batch_ms = 0;
-        if (st == MS_OK) st = ms_plan_time(plan, MEASURE_WARMUP, MEASURE_RUNS, &batch_ms, NULL, err);
-        (*costs)[i] = batch_ms / opts->batch;
-        ms_plan_free(plan);
+        if (st == MS_OK) st = ms_plan_compile(b, g, &o, &plans[i], err);
+        o.input_from = plans[i];
         ms_graph_free(g);
     }
+    if (st == MS_OK) st = ms_plan_time_chain(NULL, plans, n_cps, MEASURE_WARMUP, MEASURE_RUNS, NULL, ms, err);
+    for (int i = 0; i < n_cps && st == MS_OK; i++) (*costs)[i] = ms[i] / opts->batch;
+    for (int i = 0; plans && i < n_cps; i++) ms_plan_free(plans[i]);
+    free(plans);
+    free(ms);
     if (st != MS_OK) {
         free(*costs);
         *costs = NULL;

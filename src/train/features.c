@@ -198,56 +198,64 @@ static void *make_augmented(void *arg)
 
 /* ---- the prefix ---- */
 
+/* The segments are chained in the backend's layout (input_from, native_output): each
+ * reads the previous one's native output, and the cache gets the plain values of each
+ * (ms_plan_output_to_plain), so no boundary converts back from plain floats. */
 static void *run_prefix(void *arg)
 {
     job *j = arg;
     ms_feature_cache *c = j->c;
     int B = j->o->batch;
     ms_plan **plans = calloc((size_t)c->n_cps, sizeof *plans);
-    float *pad_in = NULL, *pad_out = NULL;
-    int64_t widest = j->in_numel;
-    for (int k = 0; k < c->n_cps; k++)
-        if (c->numel[k] > widest) widest = c->numel[k];
-    pad_in = malloc((size_t)(widest * B) * sizeof(float));
-    pad_out = malloc((size_t)(widest * B) * sizeof(float));
+    unsigned char **native = calloc((size_t)c->n_cps, sizeof *native); /* per plan: B frames of its output */
+    float *pad_in = malloc((size_t)(j->in_numel * B) * sizeof(float));
     ms_error err;
-    ms_status s = plans && pad_in && pad_out ? MS_OK : ms_errorf(&err, MS_ERR_NOMEM, "out of memory for the prefix");
-    ms_plan_options po = {B, 1, MS_PREC_FP32};
+    ms_status s = plans && native && pad_in ? MS_OK : ms_errorf(&err, MS_ERR_NOMEM, "out of memory for the prefix");
+    ms_plan_options po = {.batch = B, .threads = 1, .precision = MS_PREC_FP32, .native_output = true};
     const ms_backend *be = ms_backend_find(j->o->backend);
-    for (int k = 0; k < c->n_cps && !s; k++)
-        if (j->segments[k]) s = ms_plan_compile(be, j->segments[k], &po, &plans[k], &err);
+    for (int k = 0; k < c->n_cps && !s; k++) {
+        if (!j->segments[k]) continue;
+        s = ms_plan_compile(be, j->segments[k], &po, &plans[k], &err);
+        if (!s) native[k] = malloc((size_t)(plans[k]->out_bytes * B));
+        if (!s && !native[k]) s = ms_errorf(&err, MS_ERR_NOMEM, "out of memory for the prefix");
+        po.input_from = plans[k];
+    }
     if (s) finish(j, 0, s, &err, "features");
     for (int64_t b; !s && (b = take(j)) >= 0;) {
         int64_t r0 = b * B, n = c->n_rows - r0 < B ? c->n_rows - r0 : B;
         const float *src = j->input + r0 * j->in_numel;
-        int64_t src_numel = j->in_numel;
+        const void *x = NULL; /* the next plan's input; NULL until a plan has run */
         for (int k = 0; k < c->n_cps && !s; k++) {
             double t0 = now();
             float *dst = c->stores[k].data + r0 * c->numel[k];
             if (plans[k]) {
-                if (n == B) {
-                    s = ms_plan_run(plans[k], src, dst, &err);
-                } else { /* a short last batch: pad with zeros */
-                    memset(pad_in, 0, (size_t)(src_numel * B) * sizeof(float));
-                    memcpy(pad_in, src, (size_t)(src_numel * n) * sizeof(float));
-                    s = ms_plan_run(plans[k], pad_in, pad_out, &err);
-                    memcpy(dst, pad_out, (size_t)(c->numel[k] * n) * sizeof(float));
+                if (!x && n == B) {
+                    x = src;
+                } else if (!x) { /* a short last batch: pad with zeros */
+                    memset(pad_in, 0, (size_t)(j->in_numel * B) * sizeof(float));
+                    memcpy(pad_in, src, (size_t)(j->in_numel * n) * sizeof(float));
+                    x = pad_in;
                 }
+                s = ms_plan_run(plans[k], x, native[k], &err);
+                if (!s) s = ms_plan_output_to_plain(plans[k], native[k], (int)n, dst, &err);
+                x = native[k];
             } else if (dst != src) {
                 memcpy(dst, src, (size_t)(c->numel[k] * n) * sizeof(float));
             }
             src = dst;
-            src_numel = c->numel[k];
             pthread_mutex_lock(&j->lock);
             c->segment_cpu[k] += now() - t0;
             pthread_mutex_unlock(&j->lock);
         }
         finish(j, n, s, &err, "features");
     }
-    for (int k = 0; plans && k < c->n_cps; k++) ms_plan_free(plans[k]);
+    for (int k = 0; k < c->n_cps; k++) {
+        if (plans) ms_plan_free(plans[k]);
+        if (native) free(native[k]);
+    }
     free(plans);
+    free(native);
     free(pad_in);
-    free(pad_out);
     return NULL;
 }
 

@@ -133,7 +133,7 @@ static void compare_steps(ms_graph *g, ms_loss loss, int batch, int threads, con
 {
     ms_error err;
     ms_train_plan *cpu, *ref;
-    ms_plan_options o = {batch, threads, MS_PREC_FP32};
+    ms_plan_options o = {.batch = batch, .threads = threads, .precision = MS_PREC_FP32};
     if (ms_train_compile(ms_backend_find("cpu"), g, &o, loss, &cpu, &err)) fail_msg("cpu: %s", err.msg);
     if (ms_train_compile(ms_backend_find("ref"), g, &o, loss, &ref, &err)) fail_msg("ref: %s", err.msg);
     assert_int_equal(cpu->n_params, ref->n_params);
@@ -397,7 +397,7 @@ static void test_steps_reduce_loss(void **state)
     ms_graph *g = finish_bce(&b, t, true);
     ms_error err;
     ms_train_plan *p;
-    ms_plan_options o = {3, 2, MS_PREC_FP32};
+    ms_plan_options o = {.batch = 3, .threads = 2, .precision = MS_PREC_FP32};
     assert_int_equal(ms_train_compile(ms_backend_find("cpu"), g, &o, MS_LOSS_BCE, &p, &err), MS_OK);
     float in[3 * 6 * 6 * 3];
     for (size_t i = 0; i < sizeof in / sizeof *in; i++) in[i] = rnd();
@@ -421,7 +421,7 @@ static void test_refusals(void **state)
     ms_graph *g = softmax_graph();
     ms_error err;
     ms_train_plan *p;
-    ms_plan_options o = {2, 1, MS_PREC_INT8};
+    ms_plan_options o = {.batch = 2, .threads = 1, .precision = MS_PREC_INT8};
     const ms_backend *cpu = ms_backend_find("cpu");
     assert_int_equal(ms_train_compile(cpu, g, &o, MS_LOSS_SOFTMAX_XENT, &p, &err), MS_ERR_UNSUPPORTED);
     assert_non_null(strstr(err.msg, "float32 only"));

@@ -143,7 +143,7 @@ static void check_gradients(ms_graph *g, ms_loss kind, int batch, const float *t
 {
     ms_error err;
     ms_train_plan *p;
-    ms_plan_options o = {batch, 1, MS_PREC_FP32};
+    ms_plan_options o = {.batch = batch, .threads = 1, .precision = MS_PREC_FP32};
     if (ms_train_compile(ms_backend_find("ref"), g, &o, kind, &p, &err)) fail_msg("%s", err.msg);
     size_t n_in = (size_t)(p->in_numel * batch);
     float *in = malloc(n_in * sizeof *in);
@@ -349,7 +349,7 @@ static void test_softmax_cross_entropy(void **state)
     /* a label outside [0, 5) is refused */
     ms_error err;
     ms_train_plan *p;
-    ms_plan_options o = {1, 1, MS_PREC_FP32};
+    ms_plan_options o = {.batch = 1, .threads = 1, .precision = MS_PREC_FP32};
     assert_int_equal(ms_train_compile(ms_backend_find("ref"), b.g, &o, MS_LOSS_SOFTMAX_XENT, &p, &err), MS_OK);
     float x[32] = {0}, bad = 5;
     double loss;

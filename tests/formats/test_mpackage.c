@@ -86,7 +86,7 @@ static float run1(const ms_graph *g, const float *in)
 {
     ms_error err;
     ms_plan *plan;
-    ms_plan_options o = {1, 1, MS_PREC_FP32};
+    ms_plan_options o = {.batch = 1, .threads = 1, .precision = MS_PREC_FP32};
     assert_int_equal(ms_plan_compile(ms_backend_find("ref"), g, &o, &plan, &err), MS_OK);
     assert_int_equal(plan->out_numel, 1);
     float out;

@@ -15,6 +15,7 @@
  * Training plans (forward keeping every activation, backward to the parameters' gradients)
  * are in dnnl_train.c. */
 #include <math.h>
+#include <oneapi/dnnl/dnnl_debug.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,17 +190,64 @@ ms_status dn_finish(dn_ctx *c)
     return MS_OK;
 }
 
-static ms_status lower_graph(dn_ctx *c)
+/* The layout of the plan's input: plain f32, or the output layout of the plan it reads
+ * (input_from) at this plan's batch, which must have the input's shape. */
+static ms_status input_md(dn_ctx *c, const ms_plan *from, dnnl_memory_desc_t *md)
+{
+    const ms_graph *g = c->g;
+    int in = g->inputs[0];
+    dnnl_memory_desc_t plain;
+    dn_plain_md(c, in, dnnl_f32, &plain);
+    *md = plain;
+    if (!from) return MS_OK;
+    const dn_plan *f = (const dn_plan *)from;
+    bool same = f->out_md.ndims == plain.ndims;
+    for (int d = 1; same && d < plain.ndims; d++) same = f->out_md.dims[d] == plain.dims[d];
+    if (!same)
+        return ms_errorf(c->err, MS_ERR_INVALID, "%s: input '%s' does not have the shape of the output it reads",
+                         g->source ? g->source : "graph", g->tensors[in].name);
+    dn_with_batch(&f->out_md, c->batch, md);
+    return MS_OK;
+}
+
+/* A u8 input is read with the input tensor's quantisation, which is the producer's when
+ * both come from one model. When it is not (an app's float head on an int8 stem), the
+ * plan first dequantises it with the producer's parameters, in the same layout. */
+static ms_status dequantise_input(dn_ctx *c, const ms_plan *from)
+{
+    const dn_plan *f = (const dn_plan *)from;
+    dn_value *v = &c->vals[c->g->inputs[0]];
+    const ms_tensor *x = &c->g->tensors[c->g->inputs[0]];
+    if (v->md.data_type != dnnl_u8) return MS_OK;
+    if (x->quant.n == 1 && x->quant.scale[0] == f->out_scale && x->quant.zero_point[0] == f->out_zp) return MS_OK;
+    dnnl_memory_desc_t md = v->md;
+    md.data_type = dnnl_f32;
+    int buf = dn_buf_take(c, dnnl_memory_desc_get_size(&md), false);
+    if (buf < 0) return ms_errorf(c->err, MS_ERR_NOMEM, "out of memory compiling a oneDNN plan");
+    dnnl_memory_t m;
+    ms_status st = dn_mem_new(c, &md, buf, &m);
+    if (!st) st = dn_reorder_quant(c, f->out_scale, f->out_zp, &v->md, v->mem, &md, m);
+    v->md = md;
+    v->mem = m;
+    v->buf = buf;
+    return st;
+}
+
+static ms_status lower_graph(dn_ctx *c, const ms_plan *from)
 {
     const ms_graph *g = c->g;
     int in = g->inputs[0];
     dnnl_memory_desc_t md;
-    dn_plain_md(c, in, dnnl_f32, &md);
+    ms_status st = input_md(c, from, &md);
+    if (st) return st;
+    c->p->base.native_in = from != NULL;
+    c->p->base.in_bytes = (int64_t)(dnnl_memory_desc_get_size(&md) / (size_t)c->batch);
     dn_value *v = &c->vals[in];
     v->ready = true;
     v->md = md;
     v->buf = DN_BUF_INPUT;
-    ms_status st = dn_mem_new(c, &md, DN_BUF_INPUT, &v->mem);
+    st = dn_mem_new(c, &md, DN_BUF_INPUT, &v->mem);
+    if (!st && from) st = dequantise_input(c, from);
     dn_node *nodes = NULL;
     if (!st) st = prepare(c, &nodes);
     for (int i = 0; !st && i < g->n_nodes; i++) {
@@ -221,8 +269,12 @@ static ms_status dnnl_compile(const ms_graph *g, const ms_plan_options *opts, ms
     if (in < 0 || in >= g->n_tensors || out_t < 0 || out_t >= g->n_tensors)
         return ms_errorf(err, MS_ERR_INVALID, "%s: the graph's input or output tensor id is out of range",
                          g->source ? g->source : "graph");
+    if (opts->input_from && opts->input_from->backend != &ms_backend_dnnl)
+        return ms_errorf(err, MS_ERR_INVALID, "%s: a oneDNN plan cannot read the output of a '%s' plan",
+                         g->source ? g->source : "graph", opts->input_from->backend->name);
     dn_plan *p = calloc(1, sizeof *p);
-    dn_ctx c = {.p = p, .g = g, .batch = opts->batch, .precision = opts->precision, .err = err};
+    dn_ctx c = {.p = p, .g = g, .batch = opts->batch, .precision = opts->precision,
+                .native_output = opts->native_output, .err = err};
     c.vals = calloc((size_t)g->n_tensors + 1, sizeof *c.vals);
     c.last_use = calloc((size_t)g->n_tensors + 1, sizeof *c.last_use);
     if (!p || !c.vals || !c.last_use) {
@@ -241,7 +293,7 @@ static ms_status dnnl_compile(const ms_graph *g, const ms_plan_options *opts, ms
     dnnl_status_t s = dnnl_engine_create(&p->engine, dnnl_cpu, 0);
     if (s == dnnl_success) s = dnnl_stream_create(&p->stream, p->engine, dnnl_stream_default_flags);
     if (s != dnnl_success) st = dn_fail(&c, s, "engine creation");
-    if (!st) st = lower_graph(&c);
+    if (!st) st = lower_graph(&c, opts->input_from);
     omp_set_num_threads(saved);
     free(c.vals);
     free(c.last_use);
@@ -254,7 +306,7 @@ static ms_status dnnl_compile(const ms_graph *g, const ms_plan_options *opts, ms
     return MS_OK;
 }
 
-static ms_status dnnl_run(ms_plan *base, const float *in, float *out, ms_error *err)
+static ms_status dnnl_run(ms_plan *base, const void *in, void *out, ms_error *err)
 {
     dn_plan *p = (dn_plan *)base;
     /* The input memory is only ever read (it is the source of reorders and convolutions),
@@ -277,6 +329,65 @@ static ms_status dnnl_run(ms_plan *base, const float *in, float *out, ms_error *
     return MS_OK;
 }
 
-const ms_backend ms_backend_dnnl = {.name = "cpu", .compile = dnnl_compile, .run = dnnl_run, .free = dn_plan_free,
-                                    .train_compile = dn_train_compile, .train_forward = dn_train_forward,
-                                    .train_backward = dn_train_backward, .train_free = dn_train_free};
+/* Converts `frames` frames of a native output to plain f32 with a reorder made for the
+ * call (oneDNN's primitive cache keeps repeated ones cheap), dequantising u8. */
+static ms_status dnnl_output_to_plain(ms_plan *base, const void *native, int frames, float *plain, ms_error *err)
+{
+    dn_plan *p = (dn_plan *)base;
+    if (frames == 0) return MS_OK;
+    dnnl_memory_desc_t src, dst;
+    dn_with_batch(&p->out_md, frames, &src);
+    static const dnnl_format_tag_t tags[] = {dnnl_a, dnnl_a, dnnl_ab, dnnl_abc, dnnl_acdb};
+    if (src.ndims > 4) return ms_errorf(err, MS_ERR_UNSUPPORTED, "oneDNN plan: output of rank %d", src.ndims);
+    dnnl_memory_desc_init_by_tag(&dst, src.ndims, src.dims, dnnl_f32, tags[src.ndims]);
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_primitive_t prim = NULL;
+    dnnl_memory_t from = NULL, to = NULL;
+    int saved = omp_get_max_threads();
+    omp_set_num_threads(base->opts.threads);
+    dnnl_status_t s = dnnl_primitive_attr_create(&attr);
+    if (s == dnnl_success && src.data_type == dnnl_u8) {
+        s = dnnl_primitive_attr_set_output_scales(attr, 1, 0, &p->out_scale);
+        if (s == dnnl_success && p->out_zp) s = dnnl_primitive_attr_set_zero_points(attr, DNNL_ARG_SRC, 1, 0, &p->out_zp);
+    }
+    if (s == dnnl_success) s = dnnl_reorder_primitive_desc_create(&pd, &src, p->engine, &dst, p->engine, attr);
+    if (s == dnnl_success) s = dnnl_primitive_create(&prim, pd);
+    if (s == dnnl_success) s = dnnl_memory_create(&from, &src, p->engine, (void *)native);
+    if (s == dnnl_success) s = dnnl_memory_create(&to, &dst, p->engine, plain);
+    if (s == dnnl_success) {
+        dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
+        s = dnnl_primitive_execute(prim, p->stream, 2, args);
+    }
+    if (s == dnnl_success) s = dnnl_stream_wait(p->stream);
+    omp_set_num_threads(saved);
+    if (to) dnnl_memory_destroy(to);
+    if (from) dnnl_memory_destroy(from);
+    if (prim) dnnl_primitive_destroy(prim);
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    if (s != dnnl_success)
+        return ms_errorf(err, MS_ERR_BACKEND, "oneDNN plan: converting its output to plain floats failed: %s",
+                         dnnl_status2str(s));
+    return MS_OK;
+}
+
+static bool dnnl_same_output(const ms_plan *a, const ms_plan *b)
+{
+    dnnl_memory_desc_t x, y;
+    dn_with_batch(&((const dn_plan *)a)->out_md, 1, &x);
+    dn_with_batch(&((const dn_plan *)b)->out_md, 1, &y);
+    return dnnl_memory_desc_equal(&x, &y) && ((const dn_plan *)a)->out_scale == ((const dn_plan *)b)->out_scale &&
+           ((const dn_plan *)a)->out_zp == ((const dn_plan *)b)->out_zp;
+}
+
+const ms_backend ms_backend_dnnl = {.name = "cpu",
+                                    .compile = dnnl_compile,
+                                    .run = dnnl_run,
+                                    .free = dn_plan_free,
+                                    .output_to_plain = dnnl_output_to_plain,
+                                    .same_output = dnnl_same_output,
+                                    .train_compile = dn_train_compile,
+                                    .train_forward = dn_train_forward,
+                                    .train_backward = dn_train_backward,
+                                    .train_free = dn_train_free};

@@ -49,6 +49,11 @@ typedef struct {
     int n_bufs;
     void *scratch;
     size_t scratch_size;
+    /* The output's layout at the plan's batch: plain f32 unless base.native_out. A u8
+     * output carries its quantisation, for consumers and for converting it to plain. */
+    dnnl_memory_desc_t out_md;
+    float out_scale;
+    int32_t out_zp;
 } dn_plan;
 
 /* The current form of one graph tensor while compiling: its layout and data type (f32,
@@ -73,6 +78,7 @@ typedef struct {
     const ms_graph *g;
     int batch;
     ms_precision precision;
+    bool native_output; /* the graph output stays in the layout its producer chose */
     dn_value *vals;   /* per tensor */
     int *last_use;    /* per tensor: last node reading it; n_nodes for the output */
     int *temps;       /* buffers to give back once the current node is lowered */
@@ -129,13 +135,22 @@ void dn_f32_md(const dn_ctx *c, int t, dnnl_memory_desc_t *md);
  * t's quantisation). */
 ms_status dn_reorder(dn_ctx *c, int t, const dnnl_memory_desc_t *src_md, dnnl_memory_t src,
                      const dnnl_memory_desc_t *dst_md, dnnl_memory_t dst);
+/* The same with explicit quantisation (real = scale * (q - zp)). */
+ms_status dn_reorder_quant(dn_ctx *c, float scale, int32_t zp, const dnnl_memory_desc_t *src_md, dnnl_memory_t src,
+                           const dnnl_memory_desc_t *dst_md, dnnl_memory_t dst);
 /* Gives tensor t a fresh buffer in layout md and makes it t's value. */
 ms_status dn_output(dn_ctx *c, int t, const dnnl_memory_desc_t *md, dnnl_memory_t *out);
 /* Makes tensor t a view (descriptor md) of buffer buf, taking a reference on it. */
 ms_status dn_alias(dn_ctx *c, int t, int buf, const dnnl_memory_desc_t *md);
 
-/* Appends the conversion of tensor t's value into the caller's plain f32 output. */
+/* Binds tensor t's value to the caller's output: converted to plain f32, or, for a
+ * native output, in its own layout (copied when it does not live in the output). */
 ms_status dn_final_output(dn_ctx *c, int t);
+/* Whether md keeps each frame's bytes together, frame after frame (dimension 0
+ * outermost and unblocked), so a frame can be copied alone and the batch changed. */
+bool dn_frames_contiguous(const dnnl_memory_desc_t *md);
+/* md with dimension 0 (the batch) set to batch; only for dn_frames_contiguous layouts. */
+void dn_with_batch(const dnnl_memory_desc_t *md, int64_t batch, dnnl_memory_desc_t *out);
 
 /* The descriptor actually chosen by a primitive for one argument. */
 const dnnl_memory_desc_t *dn_pd_md(dnnl_primitive_desc_t pd, dnnl_query_t what);

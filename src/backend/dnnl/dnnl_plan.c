@@ -221,23 +221,14 @@ static ms_status tensor_quant(dn_ctx *c, int t, float *scale, int32_t *zp)
     return MS_OK;
 }
 
-/* Appends a reorder from src (tensor t's data, layout src_md) into dst (layout dst_md),
- * dequantising u8 -> f32 or quantising f32 -> u8 with t's parameters. */
-ms_status dn_reorder(dn_ctx *c, int t, const dnnl_memory_desc_t *src_md, dnnl_memory_t src,
-                     const dnnl_memory_desc_t *dst_md, dnnl_memory_t dst)
+ms_status dn_reorder_quant(dn_ctx *c, float scale, int32_t zp, const dnnl_memory_desc_t *src_md, dnnl_memory_t src,
+                           const dnnl_memory_desc_t *dst_md, dnnl_memory_t dst)
 {
     dnnl_primitive_attr_t attr;
     ms_status st = dn_attr(c, &attr);
     if (st) return st;
     dnnl_status_t s = dnnl_success;
     if (src_md->data_type != dst_md->data_type) {
-        float scale = 1.0f;
-        int32_t zp = 0;
-        st = tensor_quant(c, t, &scale, &zp);
-        if (st) {
-            dnnl_primitive_attr_destroy(attr);
-            return st;
-        }
         bool to_int = dst_md->data_type == dnnl_u8;
         float os = to_int ? 1.0f / scale : scale;
         s = dnnl_primitive_attr_set_output_scales(attr, 1, 0, &os);
@@ -251,6 +242,20 @@ ms_status dn_reorder(dn_ctx *c, int t, const dnnl_memory_desc_t *src_md, dnnl_me
     if (s != dnnl_success) return dn_fail(c, s, "reorder");
     dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, dst}};
     return dn_emit(c, pd, args, 2);
+}
+
+/* Appends a reorder from src (tensor t's data, layout src_md) into dst (layout dst_md),
+ * dequantising u8 -> f32 or quantising f32 -> u8 with t's parameters. */
+ms_status dn_reorder(dn_ctx *c, int t, const dnnl_memory_desc_t *src_md, dnnl_memory_t src,
+                     const dnnl_memory_desc_t *dst_md, dnnl_memory_t dst)
+{
+    float scale = 1.0f;
+    int32_t zp = 0;
+    if (src_md->data_type != dst_md->data_type) {
+        ms_status st = tensor_quant(c, t, &scale, &zp);
+        if (st) return st;
+    }
+    return dn_reorder_quant(c, scale, zp, src_md, src, dst_md, dst);
 }
 
 ms_status dn_input(dn_ctx *c, int t, const dnnl_memory_desc_t *want, dnnl_memory_t *out)
@@ -293,8 +298,10 @@ ms_status dn_input_buf(dn_ctx *c, int t, const dnnl_memory_desc_t *want, dnnl_me
 
 ms_status dn_output(dn_ctx *c, int t, const dnnl_memory_desc_t *md, dnnl_memory_t *out)
 {
-    int buf = dn_buf_take(c, dnnl_memory_desc_get_size(md), false);
-    if (buf < 0) return ms_errorf(c->err, MS_ERR_NOMEM, "out of memory compiling a oneDNN plan");
+    /* A native graph output is written straight into the caller's array. */
+    bool direct = c->native_output && t == c->g->outputs[0] && dn_frames_contiguous(md);
+    int buf = direct ? DN_BUF_OUTPUT : dn_buf_take(c, dnnl_memory_desc_get_size(md), false);
+    if (!direct && buf < 0) return ms_errorf(c->err, MS_ERR_NOMEM, "out of memory compiling a oneDNN plan");
     dn_value *v = &c->vals[t];
     v->ready = true;
     v->md = *md;
@@ -314,16 +321,58 @@ ms_status dn_alias(dn_ctx *c, int t, int buf, const dnnl_memory_desc_t *md)
     return dn_mem_new(c, md, buf, &v->mem);
 }
 
-/* The graph's output in the caller's plain f32 array. */
+bool dn_frames_contiguous(const dnnl_memory_desc_t *md)
+{
+    if (md->format_kind != dnnl_blocked || md->offset0 != 0 || md->ndims < 1) return false;
+    if (md->padded_dims[0] != md->dims[0] || md->padded_offsets[0] != 0) return false;
+    const dnnl_blocking_desc_t *b = &md->format_desc.blocking;
+    int64_t blk[DNNL_MAX_NDIMS], inner = 1;
+    for (int d = 0; d < md->ndims; d++) blk[d] = 1;
+    for (int k = 0; k < b->inner_nblks; k++) {
+        if (b->inner_idxs[k] == 0) return false;
+        blk[b->inner_idxs[k]] *= b->inner_blks[k];
+        inner *= b->inner_blks[k];
+    }
+    /* The last element of a frame, relative to its first, must come before the next
+     * frame's first; and the frames together must fill the whole memory. */
+    int64_t last = inner - 1;
+    for (int d = 1; d < md->ndims; d++) last += b->strides[d] * (md->padded_dims[d] / blk[d] - 1);
+    size_t frame = (size_t)b->strides[0] * dnnl_data_type_size(md->data_type);
+    return last < b->strides[0] && frame * (size_t)md->dims[0] == dnnl_memory_desc_get_size(md);
+}
+
+void dn_with_batch(const dnnl_memory_desc_t *md, int64_t batch, dnnl_memory_desc_t *out)
+{
+    *out = *md;
+    out->dims[0] = batch;
+    out->padded_dims[0] = batch;
+}
+
+/* The graph's output in the caller's array: plain f32, or the value's own layout for a
+ * native output (plain in its data type when that layout splits frames). */
 ms_status dn_final_output(dn_ctx *c, int t)
 {
-    if (!c->vals[t].ready)
+    dn_value *v = &c->vals[t];
+    if (!v->ready)
         return ms_errorf(c->err, MS_ERR_INVALID, "%s: no node computes the output tensor '%s'",
                          c->g->source ? c->g->source : "graph", c->g->tensors[t].name);
-    dnnl_memory_desc_t md;
+    dn_plan *p = c->p;
+    if (c->native_output && v->buf == DN_BUF_OUTPUT) {
+        p->out_md = v->md;
+    } else if (c->native_output && dn_frames_contiguous(&v->md)) {
+        p->out_md = v->md;
+    } else {
+        dn_plain_md(c, t, c->native_output ? v->md.data_type : dnnl_f32, &p->out_md);
+    }
+    if (p->out_md.data_type == dnnl_u8) {
+        ms_status st = tensor_quant(c, t, &p->out_scale, &p->out_zp);
+        if (st) return st;
+    }
+    p->base.native_out = c->native_output;
+    p->base.out_bytes = (int64_t)(dnnl_memory_desc_get_size(&p->out_md) / (size_t)c->batch);
+    if (v->buf == DN_BUF_OUTPUT) return MS_OK;
     dnnl_memory_t out;
-    dn_plain_md(c, t, dnnl_f32, &md);
-    ms_status st = dn_mem_new(c, &md, DN_BUF_OUTPUT, &out);
+    ms_status st = dn_mem_new(c, &p->out_md, DN_BUF_OUTPUT, &out);
     if (st) return st;
-    return dn_reorder(c, t, &c->vals[t].md, c->vals[t].mem, &md, out);
+    return dn_reorder(c, t, &v->md, v->mem, &p->out_md, out);
 }

@@ -139,6 +139,9 @@ static ms_status ref_compile(const ms_graph *g, const ms_plan_options *opts, ms_
     if (!s) {
         p->base.in_numel = ms_tensor_numel(&p->g->tensors[p->input]) / opts->batch;
         p->base.out_numel = ms_tensor_numel(&p->g->tensors[p->output]) / opts->batch;
+        /* The native layout is plain NHWC float: chaining changes nothing here. */
+        p->base.in_bytes = p->base.in_numel * (int64_t)sizeof(float);
+        p->base.out_bytes = p->base.out_numel * (int64_t)sizeof(float);
         s = make_views(p, err);
     }
     if (s) {
@@ -156,16 +159,22 @@ static void run_node(ref_plan *p, const ms_node *n)
     ref_forward_node(n, in, &p->views[n->output]);
 }
 
-static ms_status ref_run(ms_plan *base, const float *in, float *out, ms_error *err)
+static ms_status ref_run(ms_plan *base, const void *in, void *out, ms_error *err)
 {
     (void)err;
     ref_plan *p = (ref_plan *)base;
     ref_tensor *x = &p->views[p->input], *y = &p->views[p->output];
-    memcpy(x->data, in, (size_t)ref_numel(x) * sizeof *in);
+    memcpy(x->data, in, (size_t)ref_numel(x) * sizeof(float));
     for (int i = 0; i < p->g->n_nodes; i++) run_node(p, &p->g->nodes[i]);
-    memcpy(out, y->data, (size_t)ref_numel(y) * sizeof *out);
+    memcpy(out, y->data, (size_t)ref_numel(y) * sizeof(float));
     return MS_OK;
 }
 
-const ms_backend ms_backend_ref = {"ref",           ref_compile,        ref_run,           ref_free,
-                                   ref_train_compile, ref_train_forward, ref_train_backward, ref_train_free};
+const ms_backend ms_backend_ref = {.name = "ref",
+                                   .compile = ref_compile,
+                                   .run = ref_run,
+                                   .free = ref_free,
+                                   .train_compile = ref_train_compile,
+                                   .train_forward = ref_train_forward,
+                                   .train_backward = ref_train_backward,
+                                   .train_free = ref_train_free};
