@@ -40,7 +40,7 @@ typedef struct {
     bool progress;        /* a progress line on stderr */
 } ms_feature_options;
 
-typedef struct {
+typedef struct ms_feature_cache {
     int n_cps;
     int *cps;             /* requested chokepoints, increasing */
     int64_t *numel;       /* per chokepoint: floats per row */
@@ -51,6 +51,13 @@ typedef struct {
     double seconds_decode, seconds_prefix;  /* wall time of the two phases */
     double *segment_cpu;  /* per chokepoint slot: thread-seconds spent on the segment that
                            * ends there, over all rows (cost of the naive way, docs/trainer.md) */
+    /* When set, the trainer gets every batch of slot k's rows from here instead of the
+     * stores: `batch` rows into out, rows[i] for i < n and rows[0] after (the stores may
+     * then be NULL). bench/train_cache.c runs the frozen prefix here, to measure the
+     * naive way. ms_features_build leaves it NULL. */
+    ms_status (*fill)(const struct ms_feature_cache *c, int k, const int64_t *rows, int64_t n, int batch, float *out,
+                      ms_error *err);
+    void *fill_ctx;
 } ms_feature_cache;
 
 /* Decodes every sample of d (and augmented copies of training images) into the base

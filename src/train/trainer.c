@@ -15,6 +15,13 @@ static double now(void)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+static double thread_cpu(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
 void ms_cp_results_free(ms_cp_result *results, int n)
 {
     for (int i = 0; results && i < n; i++) {
@@ -43,9 +50,11 @@ ms_curve_point ms_curve_point_from_scores(const ms_dataset *d, const float *scor
 }
 
 /* Copies the feature rows `rows` (n of them) of slot k into a batch of B, the missing
- * ones filled with the first row. */
-static ms_status gather(const ms_feature_cache *fc, int k, const int64_t *rows, int64_t n, int B, float *in)
+ * ones filled with the first row (or has the cache's fill hook compute them). */
+static ms_status gather(const ms_feature_cache *fc, int k, const int64_t *rows, int64_t n, int B, float *in,
+                        ms_error *err)
 {
+    if (fc->fill) return fc->fill(fc, k, rows, n, B, in, err);
     int64_t numel = fc->numel[k];
     for (int64_t i = 0; i < B; i++)
         memcpy(in + i * numel, ms_features_row(fc, k, rows[i < n ? i : 0]), (size_t)numel * sizeof(float));
@@ -57,7 +66,8 @@ static ms_status forward_rows(ms_train_plan *tp, ms_plan *fp, const ms_feature_c
                               int64_t n, float *in, float *out, ms_error *err)
 {
     int B = tp ? tp->opts.batch : fp->opts.batch;
-    gather(fc, k, rows, n, B, in);
+    ms_status s = gather(fc, k, rows, n, B, in, err);
+    if (s) return s;
     return tp ? ms_train_forward(tp, in, out, err) : ms_plan_run(fp, in, out, err);
 }
 
@@ -207,13 +217,14 @@ static ms_status epoch(cp_job *j, cp_state *st, int e, long steps, long *step, d
             st->target[i] = pos ? 1.0f : 0.0f;
         }
         double loss;
-        ms_status s = gather(j->fc, j->k, st->batch_rows, B, B, st->in);
-        double t0 = now();
+        ms_status s = gather(j->fc, j->k, st->batch_rows, B, B, st->in, err);
+        double t0 = now(), c0 = thread_cpu();
         if (!s) s = ms_train_forward(st->tp, st->in, NULL, err);
         if (!s) s = ms_train_backward(st->tp, st->target, &loss, err);
         if (s) return s;
         ms_optimizer_step(&st->opt, st->tp, ms_schedule_lr(o->schedule, o->lr, (*step)++, steps * o->epochs));
         j->res->step_seconds += now() - t0;
+        j->res->step_cpu += thread_cpu() - c0;
         sum += loss;
     }
     *train_loss = sum / (double)steps;
