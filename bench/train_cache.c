@@ -33,7 +33,7 @@
  *   cost <cache|floor|naive|decode> <wall> <cpu>
  *   ratio <naive/cache|cache/floor> <wall> <cpu>
  *   agree <max |weight difference|> <max |weight|> <max |val loss difference|> <max |score difference|>
- *   cp <chokepoint> <cache training s> <steps s> <naive training s> */
+ *   cp <chokepoint> <cache training s> <steps s> <validation s> <naive training s> */
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -335,6 +335,23 @@ static ms_status run_naive(const ms_graph *base, const ms_chokepoint *all, ms_da
 
 /* ---- report ---- */
 
+/* The sums over chokepoints of a run's training loops, steps and validation (wall). */
+typedef struct {
+    double loops, steps, steps_cpu, val;
+} loop_sums;
+
+static loop_sums sum_loops(const ms_cp_result *res, int n)
+{
+    loop_sums t = {0, 0, 0, 0};
+    for (int k = 0; k < n; k++) {
+        t.loops += res[k].seconds;
+        t.steps += res[k].step_seconds;
+        t.steps_cpu += res[k].step_cpu;
+        t.val += res[k].val_seconds;
+    }
+    return t;
+}
+
 static void print_report(const bench_args *a, const ms_dataset *d, const ms_feature_cache *fc,
                          const ms_trainer_options *to, const run_result *cache, const run_result *naive,
                          const agreement *ag)
@@ -342,41 +359,36 @@ static void print_report(const bench_args *a, const ms_dataset *d, const ms_feat
     int64_t tp, tn, vp, vn;
     ms_dataset_counts(d, true, &tp, &tn);
     ms_dataset_counts(d, false, &vp, &vn);
-    span steps = {0, 0}, cache_loops = {0, 0};
-    double naive_loops = 0;
-    for (int k = 0; k < fc->n_cps; k++) {
-        steps = plus(steps, (span){cache->res[k].step_seconds, cache->res[k].step_cpu});
-        cache_loops.wall += cache->res[k].seconds;
-        naive_loops += naive->res[k].seconds;
-    }
-    span floor = plus(cache->inputs, steps);
+    loop_sums c = sum_loops(cache->res, fc->n_cps), n = sum_loops(naive->res, fc->n_cps);
+    span floor = plus(cache->inputs, (span){c.steps, c.steps_cpu});
     printf("%s: %lld training images (%lld positive), %lld validation (%lld positive); %d chokepoints (%d..%d), "
            "%d epochs, batch %d, %s backend, %d thread(s): %d chokepoint(s) at once, %d per plan\n",
            a->data.models[0], (long long)(tp + tn), (long long)tp, (long long)(vp + vn), (long long)vp, fc->n_cps,
            fc->cps[0], fc->cps[fc->n_cps - 1], a->epochs, a->batch, a->backend, a->threads, to->threads,
            to->plan_threads);
     printf("way        wall s    cpu s  made of (wall s)\n");
-    printf("cache   %8.2f %8.2f  features pass %.2f (decode %.2f + prefix %.2f), training loops %.2f, "
-           "final scoring and setup %.2f\n",
-           cache->total.wall, cache->total.cpu, cache->inputs.wall, fc->seconds_decode, fc->seconds_prefix,
-           cache_loops.wall, cache->total.wall - cache->inputs.wall - cache_loops.wall);
+    printf("cache   %8.2f %8.2f  features pass %.2f (decode %.2f + prefix %.2f); training steps %.2f, validation "
+           "%.2f, plan compiles and row copies %.2f; final scoring and setup %.2f\n",
+           cache->total.wall, cache->total.cpu, cache->inputs.wall, fc->seconds_decode, fc->seconds_prefix, c.steps,
+           c.val, c.loops - c.steps - c.val, cache->total.wall - cache->inputs.wall - c.loops);
     printf("floor   %8.2f %8.2f  features pass %.2f + training steps %.2f (cpu: features pass %.2f + steps' "
            "thread time %.2f)\n",
-           floor.wall, floor.cpu, cache->inputs.wall, steps.wall, cache->inputs.cpu, steps.cpu);
-    printf("naive   %8.2f %8.2f  decode %.2f, training loops with the prefix at every batch %.2f, final scoring, "
-           "prefix compiles and setup %.2f\n",
-           naive->total.wall, naive->total.cpu, naive->inputs.wall, naive_loops,
-           naive->total.wall - naive->inputs.wall - naive_loops);
+           floor.wall, floor.cpu, cache->inputs.wall, c.steps, cache->inputs.cpu, c.steps_cpu);
+    printf("naive   %8.2f %8.2f  decode %.2f; training steps %.2f, validation with its prefix %.2f, plan compiles "
+           "and the training batches' prefix %.2f; final scoring (with the prefix), prefix compiles and setup %.2f\n",
+           naive->total.wall, naive->total.cpu, naive->inputs.wall, n.steps, n.val, n.loops - n.steps - n.val,
+           naive->total.wall - naive->inputs.wall - n.loops);
     printf("naive/cache %.2f wall, %.2f cpu; cache/floor %.2f wall, %.2f cpu (decode, in all three: %.2f wall)\n",
            naive->total.wall / cache->total.wall, naive->total.cpu / cache->total.cpu, cache->total.wall / floor.wall,
            cache->total.cpu / floor.cpu, naive->inputs.wall);
     printf("cache against naive: largest weight difference %.3g (largest weight %.3g), validation loss %.3g, "
            "score %.3g\n",
            ag->weight, ag->weight_scale, ag->val_loss, ag->score);
-    printf("chokepoint  cache train s  steps s  naive train s  val loss cache  naive\n");
+    printf("chokepoint  cache train s  steps s  val s  naive train s  val loss cache  naive\n");
     for (int k = 0; k < fc->n_cps; k++)
-        printf("%10d  %13.2f  %7.2f  %13.2f  %14.5f  %.5f\n", fc->cps[k], cache->res[k].seconds,
-               cache->res[k].step_seconds, naive->res[k].seconds, cache->res[k].val_loss, naive->res[k].val_loss);
+        printf("%10d  %13.2f  %7.2f  %5.2f  %13.2f  %14.5f  %.5f\n", fc->cps[k], cache->res[k].seconds,
+               cache->res[k].step_seconds, cache->res[k].val_seconds, naive->res[k].seconds, cache->res[k].val_loss,
+               naive->res[k].val_loss);
     printf("cost cache %.3f %.3f\ncost floor %.3f %.3f\ncost naive %.3f %.3f\ncost decode %.3f %.3f\n",
            cache->total.wall, cache->total.cpu, floor.wall, floor.cpu, naive->total.wall, naive->total.cpu,
            naive->inputs.wall, naive->inputs.cpu);
@@ -384,8 +396,8 @@ static void print_report(const bench_args *a, const ms_dataset *d, const ms_feat
            naive->total.cpu / cache->total.cpu, cache->total.wall / floor.wall, cache->total.cpu / floor.cpu);
     printf("agree %.6g %.6g %.6g %.6g\n", ag->weight, ag->weight_scale, ag->val_loss, ag->score);
     for (int k = 0; k < fc->n_cps; k++)
-        printf("cp %d %.3f %.3f %.3f\n", fc->cps[k], cache->res[k].seconds, cache->res[k].step_seconds,
-               naive->res[k].seconds);
+        printf("cp %d %.3f %.3f %.3f %.3f\n", fc->cps[k], cache->res[k].seconds, cache->res[k].step_seconds,
+               cache->res[k].val_seconds, naive->res[k].seconds);
 }
 
 static int bench(const bench_args *a)

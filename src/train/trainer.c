@@ -254,9 +254,11 @@ static ms_status train_one(cp_job *j, ms_error *err)
     double best = INFINITY;
     int bad = 0;
     for (int e = 0; !s && e < o->epochs && bad < o->patience; e++) {
-        double train_loss, val_loss, acc;
+        double train_loss = 0, val_loss = 0, acc = 0;
         s = epoch(j, &st, e, steps, &step, &train_loss, err);
+        double v0 = now();
         if (!s) s = validate(j, &st, &val_loss, &acc, err);
+        j->res->val_seconds += now() - v0;
         if (s) break;
         j->res->epochs_run = e + 1;
         j->res->rows_trained += steps * o->batch;

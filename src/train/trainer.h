@@ -39,6 +39,7 @@ typedef struct {
     double step_seconds;     /* of which forward, backward and update of training batches */
     double step_cpu;         /* the same steps' CPU time on the training thread (threads
                               * inside a multi-threaded plan are not counted) */
+    double val_seconds;      /* of which validation (the rest: compiling, gathering rows) */
     int64_t rows_validated;  /* rows through validation forwards */
     int64_t rows_trained;    /* rows through forward + backward */
     float *scores;           /* per sample (non-augmented rows, in sample order) */
