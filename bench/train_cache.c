@@ -30,7 +30,8 @@
  * each plan.
  *
  * Output: a table, then machine-readable lines (seconds):
- *   cost <cache|floor|naive|decode> <wall> <cpu>
+ *   cost <cache|floor|naive|decode> <wall> <cpu>     (floor wall: nan with several
+ *                                                     chokepoints trained at once)
  *   ratio <naive/cache|cache/floor> <wall> <cpu>
  *   agree <max |weight difference|> <max |weight|> <max |val loss difference|> <max |score difference|>
  *   cp <chokepoint> <cache training s> <steps s> <validation s> <naive training s> */
@@ -352,6 +353,9 @@ static loop_sums sum_loops(const ms_cp_result *res, int n)
     return t;
 }
 
+/* With several chokepoints trained at once, the per-chokepoint wall times overlap: their
+ * sums are thread-seconds, and the floor has no wall time (its CPU time still holds:
+ * each plan runs on its training thread). */
 static void print_report(const bench_args *a, const ms_dataset *d, const ms_feature_cache *fc,
                          const ms_trainer_options *to, const run_result *cache, const run_result *naive,
                          const agreement *ag)
@@ -360,25 +364,30 @@ static void print_report(const bench_args *a, const ms_dataset *d, const ms_feat
     ms_dataset_counts(d, true, &tp, &tn);
     ms_dataset_counts(d, false, &vp, &vn);
     loop_sums c = sum_loops(cache->res, fc->n_cps), n = sum_loops(naive->res, fc->n_cps);
-    span floor = plus(cache->inputs, (span){c.steps, c.steps_cpu});
+    bool overlap = to->threads > 1;
+    span floor = plus(cache->inputs, (span){overlap ? NAN : c.steps, c.steps_cpu});
     printf("%s: %lld training images (%lld positive), %lld validation (%lld positive); %d chokepoints (%d..%d), "
            "%d epochs, batch %d, %s backend, %d thread(s): %d chokepoint(s) at once, %d per plan\n",
            a->data.models[0], (long long)(tp + tn), (long long)tp, (long long)(vp + vn), (long long)vp, fc->n_cps,
            fc->cps[0], fc->cps[fc->n_cps - 1], a->epochs, a->batch, a->backend, a->threads, to->threads,
            to->plan_threads);
-    printf("way        wall s    cpu s  made of (wall s)\n");
+    printf("way        wall s    cpu s  made of (%s)\n",
+           overlap ? "wall s; training parts: thread-seconds summed over chokepoints trained at once" : "wall s");
     printf("cache   %8.2f %8.2f  features pass %.2f (decode %.2f + prefix %.2f); training steps %.2f, validation "
-           "%.2f, plan compiles and row copies %.2f; final scoring and setup %.2f\n",
+           "%.2f, plan compiles and row copies %.2f",
            cache->total.wall, cache->total.cpu, cache->inputs.wall, fc->seconds_decode, fc->seconds_prefix, c.steps,
-           c.val, c.loops - c.steps - c.val, cache->total.wall - cache->inputs.wall - c.loops);
-    printf("floor   %8.2f %8.2f  features pass %.2f + training steps %.2f (cpu: features pass %.2f + steps' "
+           c.val, c.loops - c.steps - c.val);
+    if (!overlap) printf("; final scoring and setup %.2f", cache->total.wall - cache->inputs.wall - c.loops);
+    printf("\nfloor   %8.2f %8.2f  features pass %.2f + training steps %.2f (cpu: features pass %.2f + steps' "
            "thread time %.2f)\n",
            floor.wall, floor.cpu, cache->inputs.wall, c.steps, cache->inputs.cpu, c.steps_cpu);
     printf("naive   %8.2f %8.2f  decode %.2f; training steps %.2f, validation with its prefix %.2f, plan compiles "
-           "and the training batches' prefix %.2f; final scoring (with the prefix), prefix compiles and setup %.2f\n",
-           naive->total.wall, naive->total.cpu, naive->inputs.wall, n.steps, n.val, n.loops - n.steps - n.val,
-           naive->total.wall - naive->inputs.wall - n.loops);
-    printf("naive/cache %.2f wall, %.2f cpu; cache/floor %.2f wall, %.2f cpu (decode, in all three: %.2f wall)\n",
+           "and the training batches' prefix %.2f",
+           naive->total.wall, naive->total.cpu, naive->inputs.wall, n.steps, n.val, n.loops - n.steps - n.val);
+    if (!overlap)
+        printf("; final scoring (with the prefix), prefix compiles and setup %.2f",
+               naive->total.wall - naive->inputs.wall - n.loops);
+    printf("\nnaive/cache %.2f wall, %.2f cpu; cache/floor %.2f wall, %.2f cpu (decode, in all three: %.2f wall)\n",
            naive->total.wall / cache->total.wall, naive->total.cpu / cache->total.cpu, cache->total.wall / floor.wall,
            cache->total.cpu / floor.cpu, naive->inputs.wall);
     printf("cache against naive: largest weight difference %.3g (largest weight %.3g), validation loss %.3g, "
