@@ -33,7 +33,8 @@
  *   cost <cache|floor|naive|decode> <wall> <cpu>     (floor wall: nan with several
  *                                                     chokepoints trained at once)
  *   ratio <naive/cache|cache/floor> <wall> <cpu>
- *   agree <max |weight difference|> <max |weight|> <max |val loss difference|> <max |score difference|>
+ *   agree <max |weight difference|> <max |weight|> <max |change by training|>
+ *         <max |val loss difference|> <max |score difference|>
  *   cp <chokepoint> <cache training s> <steps s> <validation s> <naive training s> */
 #include <math.h>
 #include <stdbool.h>
@@ -120,8 +121,8 @@ static void naive_free(naive_prefix *np)
     *np = (naive_prefix){0};
 }
 
-/* Compiles the prefix of every requested chokepoint, and points view (the cache the
- * trainer reads) at them: inputs' rows, fc's chokepoints, rows filled by naive_fill. */
+/* Compiles the prefix of every requested chokepoint and sets up view, the cache the
+ * trainer reads: the requested chokepoints, the rows of inputs, filled by naive_fill. */
 static ms_status naive_init(const ms_graph *base, const ms_chokepoint *all, const ms_feature_cache *inputs,
                             const int *cps, const int64_t *numel, int n, const char *backend, int batch,
                             int plan_threads, naive_prefix *np, ms_feature_cache *view, ms_error *err)
@@ -148,10 +149,33 @@ static ms_status naive_init(const ms_graph *base, const ms_chokepoint *all, cons
 
 typedef struct {
     double weight, weight_scale, val_loss, score;
+    double moved;  /* largest change of a weight by training (cache run): the check is not empty */
 } agreement;
 
-static ms_status compare(const ms_mpackage *a, const ms_mpackage *b, const ms_cp_result *ra, const ms_cp_result *rb,
-                         int n_cps, int64_t n_samples, agreement *ag, ms_error *err)
+/* The largest difference between the weights pkg holds for chokepoint cp and the base's. */
+static ms_status largest_move(const ms_mpackage *pkg, const ms_graph *base, int cp, double *moved, ms_error *err)
+{
+    ms_graph *trained = NULL, *initial = NULL;
+    ms_status s = ms_mpackage_branch(pkg, base, cp, &trained, err);
+    if (!s) s = ms_branch_from_base(base, cp, &initial, err);
+    for (int i = 0; !s && i < trained->n_nodes; i++) {
+        const ms_node *n = &trained->nodes[i];
+        if (!ms_branch_node_trainable(n)) continue;
+        for (int slot = 1; slot < n->n_inputs && slot <= 2; slot++) {
+            const ms_tensor *x = &trained->tensors[n->inputs[slot]];
+            const ms_tensor *y = &initial->tensors[initial->nodes[i].inputs[slot]];
+            for (int64_t e = 0; e < ms_tensor_numel(x); e++)
+                *moved = fmax(*moved, fabs((double)x->data[e] - y->data[e]));
+        }
+    }
+    ms_graph_free(trained);
+    ms_graph_free(initial);
+    return s;
+}
+
+static ms_status compare(const ms_graph *base, const int *cps, const ms_mpackage *a, const ms_mpackage *b,
+                         const ms_cp_result *ra, const ms_cp_result *rb, int n_cps, int64_t n_samples, agreement *ag,
+                         ms_error *err)
 {
     *ag = (agreement){0};
     if (a->n_tensors != b->n_tensors)
@@ -160,7 +184,9 @@ static ms_status compare(const ms_mpackage *a, const ms_mpackage *b, const ms_cp
         const ms_mpackage_tensor *x = &a->tensors[t], *y = &b->tensors[t];
         int64_t n = 1;
         for (int d = 0; d < x->ndim; d++) n *= x->shape[d];
-        if (strcmp(x->name, y->name) || x->ndim != y->ndim || memcmp(x->shape, y->shape, sizeof x->shape))
+        bool same = !strcmp(x->name, y->name) && x->ndim == y->ndim;
+        for (int d = 0; same && d < x->ndim; d++) same = x->shape[d] == y->shape[d];
+        if (!same)
             return ms_errorf(err, MS_ERR_INVALID, "the runs trained different tensors (%s, %s)", x->name, y->name);
         for (int64_t i = 0; i < n; i++) {
             ag->weight = fmax(ag->weight, fabs((double)x->data[i] - y->data[i]));
@@ -171,6 +197,8 @@ static ms_status compare(const ms_mpackage *a, const ms_mpackage *b, const ms_cp
         ag->val_loss = fmax(ag->val_loss, fabs(ra[k].val_loss - rb[k].val_loss));
         for (int64_t i = 0; i < n_samples; i++)
             ag->score = fmax(ag->score, fabs((double)ra[k].scores[i] - rb[k].scores[i]));
+        ms_status s = largest_move(a, base, cps[k], &ag->moved, err);
+        if (s) return s;
     }
     return MS_OK;
 }
@@ -390,9 +418,9 @@ static void print_report(const bench_args *a, const ms_dataset *d, const ms_feat
     printf("\nnaive/cache %.2f wall, %.2f cpu; cache/floor %.2f wall, %.2f cpu (decode, in all three: %.2f wall)\n",
            naive->total.wall / cache->total.wall, naive->total.cpu / cache->total.cpu, cache->total.wall / floor.wall,
            cache->total.cpu / floor.cpu, naive->inputs.wall);
-    printf("cache against naive: largest weight difference %.3g (largest weight %.3g), validation loss %.3g, "
-           "score %.3g\n",
-           ag->weight, ag->weight_scale, ag->val_loss, ag->score);
+    printf("cache against naive: largest weight difference %.3g (largest weight %.3g, largest change by training "
+           "%.3g), validation loss %.3g, score %.3g\n",
+           ag->weight, ag->weight_scale, ag->moved, ag->val_loss, ag->score);
     printf("chokepoint  cache train s  steps s  val s  naive train s  val loss cache  naive\n");
     for (int k = 0; k < fc->n_cps; k++)
         printf("%10d  %13.2f  %7.2f  %5.2f  %13.2f  %14.5f  %.5f\n", fc->cps[k], cache->res[k].seconds,
@@ -403,7 +431,7 @@ static void print_report(const bench_args *a, const ms_dataset *d, const ms_feat
            naive->inputs.wall, naive->inputs.cpu);
     printf("ratio naive/cache %.3f %.3f\nratio cache/floor %.3f %.3f\n", naive->total.wall / cache->total.wall,
            naive->total.cpu / cache->total.cpu, cache->total.wall / floor.wall, cache->total.cpu / floor.cpu);
-    printf("agree %.6g %.6g %.6g %.6g\n", ag->weight, ag->weight_scale, ag->val_loss, ag->score);
+    printf("agree %.6g %.6g %.6g %.6g %.6g\n", ag->weight, ag->weight_scale, ag->moved, ag->val_loss, ag->score);
     for (int k = 0; k < fc->n_cps; k++)
         printf("cp %d %.3f %.3f %.3f %.3f\n", fc->cps[k], cache->res[k].seconds, cache->res[k].step_seconds,
                cache->res[k].val_seconds, naive->res[k].seconds);
@@ -443,7 +471,7 @@ static int bench(const bench_args *a)
     if (!s) s = run_cache(base, &d, cps, n_cps, &fo, &to, &cache, &fc, &err);
     if (!s) s = run_naive(base, all, &d, cps, numel, n_cps, &fo, &to, &naive, &err);
     agreement ag;
-    if (!s) s = compare(cache.pkg, naive.pkg, cache.res, naive.res, n_cps, d.n_samples, &ag, &err);
+    if (!s) s = compare(base, cps, cache.pkg, naive.pkg, cache.res, naive.res, n_cps, d.n_samples, &ag, &err);
     if (!s) print_report(a, &d, &fc, &to, &cache, &naive, &ag);
     if (s) fprintf(stderr, "bench_train_cache: %s\n", err.msg);
     run_free(&cache, n_cps);
