@@ -142,13 +142,7 @@ static const ms_mpackage_tensor *find(const ms_mpackage *p, const char *name)
 static void set_constant(ms_tensor *t, const ms_mpackage_tensor *pt)
 {
     memcpy(t->data, pt->data, (size_t)ms_tensor_numel(t) * sizeof(float));
-    free(t->qdata);
-    free(t->quant.scale);
-    free(t->quant.zero_point);
-    t->qdata = NULL;
-    t->qbytes = 0;
-    t->quant = (ms_quant){0};
-    t->dtype = MS_DT_F32;
+    ms_tensor_drop_quantised(t);
 }
 
 /* Loads every trainable parameter of g from p; every package tensor of the chokepoint
