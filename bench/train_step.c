@@ -30,9 +30,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "backend/backend.h"
+#include "backend/plan_time.h"
 #include "formats/model.h"
 #include "formats/mpackage.h"
 #include "graph/cut.h"
@@ -69,26 +69,6 @@ static int parse_list(const char *s, int min, int_list *l)
         s = *end == ',' ? end + 1 : end;
     }
     return l->n && !*s ? 0 : -1;
-}
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* Sorts t. */
-static double median(double *t, int n)
-{
-    qsort(t, (size_t)n, sizeof *t, cmp_double);
-    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
 }
 
 /* "HxWxC" (or "K") of a tensor without its batch dimension. */
@@ -205,14 +185,14 @@ static ms_status time_steps(ms_train_plan *tp, ms_optimizer *opt, const bench_op
     if (!t) return ms_errorf(err, MS_ERR_NOMEM, "out of memory for the timings");
     ms_status s = MS_OK;
     for (int i = -o->warmup; !s && i < n; i++) {
-        double l, t0 = now_ms();
+        double l, t0 = ms_now_ms();
         s = ms_train_forward(tp, in, NULL, err);
-        double t1 = now_ms();
+        double t1 = ms_now_ms();
         if (!s) s = ms_train_backward(tp, target, &l, err);
-        double t2 = now_ms();
+        double t2 = ms_now_ms();
         if (s) break;
         ms_optimizer_step(opt, tp, o->lr);
-        double t3 = now_ms();
+        double t3 = ms_now_ms();
         if (i == -o->warmup) loss[0] = l;
         loss[1] = l;
         if (i < 0) continue;
@@ -222,8 +202,8 @@ static ms_status time_steps(ms_train_plan *tp, ms_optimizer *opt, const bench_op
         t[3 * n + i] = t3 - t2;
     }
     if (!s) {
-        *med = (step_time){median(t, n), median(t + n, n), median(t + 2 * n, n), median(t + 3 * n, n)};
-        *min_step = t[0]; /* sorted by median() */
+        *med = (step_time){ms_median(t, n), ms_median(t + n, n), ms_median(t + 2 * n, n), ms_median(t + 3 * n, n)};
+        *min_step = t[0]; /* sorted by ms_median() */
     }
     free(t);
     return s;

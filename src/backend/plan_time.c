@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-static double now_ms(void)
+double ms_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -18,7 +18,7 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static double median(double *t, int n)
+double ms_median(double *t, int n)
 {
     qsort(t, (size_t)n, sizeof *t, cmp_double);
     return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
@@ -36,9 +36,9 @@ static void fill_random(float *v, size_t n)
 /* Runs plan on in into out and adds its wall time to *ms. */
 static ms_status timed_run(ms_plan *plan, const void *in, void *out, double *ms, ms_error *err)
 {
-    double t0 = now_ms();
+    double t0 = ms_now_ms();
     ms_status st = ms_plan_run(plan, in, out, err);
-    *ms = now_ms() - t0;
+    *ms = ms_now_ms() - t0;
     return st;
 }
 
@@ -100,7 +100,7 @@ ms_status ms_plan_time_chain(ms_plan *whole, ms_plan *const *plans, int n, int w
     for (int i = 0; !st && i <= n; i++) {
         if (i == n && !whole) break;
         for (int r = 0; r < runs; r++) col[r] = t[(size_t)(n + 1) * (size_t)r + (size_t)i];
-        double m = median(col, runs);
+        double m = ms_median(col, runs);
         if (i < n) seg_ms[i] = m;
         else *whole_ms = m;
     }
@@ -125,12 +125,12 @@ ms_status ms_plan_time(ms_plan *plan, int warmup, int runs, double *median_ms, d
     if (!st) fill_random(in, ni + 1);
     for (int i = 0; !st && i < warmup; i++) st = ms_plan_run(plan, in, out, err);
     for (int i = 0; !st && i < runs; i++) {
-        double t0 = now_ms();
+        double t0 = ms_now_ms();
         st = ms_plan_run(plan, in, out, err);
-        t[i] = now_ms() - t0;
+        t[i] = ms_now_ms() - t0;
     }
     if (!st) {
-        *median_ms = median(t, runs);
+        *median_ms = ms_median(t, runs);
         if (min_ms) *min_ms = t[0];
     }
     free(in);

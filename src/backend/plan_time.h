@@ -5,6 +5,11 @@
 
 #include "backend/backend.h"
 
+/* Monotonic clock in milliseconds. */
+double ms_now_ms(void);
+/* The median of t[0..n) (n >= 1); sorts t in place. */
+double ms_median(double *t, int n);
+
 /* Runs plan `warmup` times, then `runs` times (>= 1), on an input of deterministic
  * pseudo-random values in [-1, 1), and sets *median_ms to the median wall time of one
  * run (the whole batch) and, when min_ms is not NULL, *min_ms to the fastest run (on a

@@ -35,6 +35,7 @@ static void usage(FILE *out)
             "  --chokepoints all|LIST   e.g. 3,7,15 (default all)\n"
             "  --epochs N (10)  --batch N (16)  --patience N (3: early stopping)\n"
             "  --optimizer sgd|adam (adam)  --lr X (1e-3 adam, 1e-2 sgd)  --momentum X (0.9)\n"
+            "  --base-lr-scale X (1: the base layers after the cut learn at lr * X, the head at lr)\n"
             "  --weight-decay X (1e-4)  --schedule cosine|step|constant (cosine)\n"
             "  --augment N (0: extra cropped/flipped copies per training image)\n"
             "  --train-fraction F (0.8 images, 0.6 video, 1 with --val-video)\n"
@@ -51,7 +52,7 @@ typedef struct {
     const char *chokepoints, *output, *app, *backend;
     int epochs, batch, patience, augment, threads, cp_threads;
     int optimizer, schedule;
-    double lr, momentum, weight_decay, memory_mb;
+    double lr, momentum, weight_decay, base_lr_scale, memory_mb;
     uint64_t seed;
 } train_args;
 
@@ -70,7 +71,7 @@ static int parse(int argc, char **argv, train_args *a)
 {
     *a = (train_args){.data.train_fraction = -1, .chokepoints = "all", .backend = "cpu", .epochs = 10, .batch = 16,
                       .patience = 3, .threads = 1, .optimizer = MS_OPT_ADAM, .schedule = MS_SCHED_COSINE, .lr = -1,
-                      .momentum = 0.9, .weight_decay = 1e-4, .memory_mb = 2048, .seed = 1};
+                      .momentum = 0.9, .weight_decay = 1e-4, .base_lr_scale = 1, .memory_mb = 2048, .seed = 1};
     for (int i = 1; i < argc; i++) {
         int r = ms_data_arg(&a->data, argc, argv, &i);
         if (r < 0) return 2;
@@ -100,6 +101,7 @@ static int parse(int argc, char **argv, train_args *a)
         else if (!strcmp(opt, "--lr")) bad = parse_num(opt, v, 1e-12, 100, &a->lr);
         else if (!strcmp(opt, "--momentum")) bad = parse_num(opt, v, 0, 1, &a->momentum);
         else if (!strcmp(opt, "--weight-decay")) bad = parse_num(opt, v, 0, 1, &a->weight_decay);
+        else if (!strcmp(opt, "--base-lr-scale")) bad = parse_num(opt, v, 1e-6, 1e3, &a->base_lr_scale);
         else if (!strcmp(opt, "--memory-mb")) bad = parse_num(opt, v, 0, 1e9, &a->memory_mb);
         else if (!strcmp(opt, "--seed")) bad = parse_num(opt, v, 0, 9007199254740992.0, &x), a->seed = (uint64_t)x;
         else if (!strcmp(opt, "--optimizer")) {
@@ -260,16 +262,36 @@ static int run(const train_args *a)
      * fewer chokepoints than threads go inside each cpu plan (ref plans use one). */
     int at_once = a->cp_threads ? a->cp_threads : a->threads < n_cps ? a->threads : n_cps > 0 ? n_cps : 1;
     int per_plan = strcmp(a->backend, "ref") && a->threads / at_once > 1 ? a->threads / at_once : 1;
-    ms_trainer_options to = {a->backend, a->backend, at_once, per_plan, a->batch, a->epochs, a->patience,
-                             (ms_optimizer_kind)a->optimizer, (ms_schedule_kind)a->schedule, a->lr, a->momentum,
-                             a->weight_decay, a->seed, tty};
+    ms_trainer_options to = {.backend = a->backend,
+                             .forward = a->backend,
+                             .threads = at_once,
+                             .plan_threads = per_plan,
+                             .batch = a->batch,
+                             .epochs = a->epochs,
+                             .patience = a->patience,
+                             .optimizer = (ms_optimizer_kind)a->optimizer,
+                             .schedule = (ms_schedule_kind)a->schedule,
+                             .lr = a->lr,
+                             .momentum = a->momentum,
+                             .weight_decay = a->weight_decay,
+                             .base_lr_scale = a->base_lr_scale,
+                             .seed = a->seed,
+                             .progress = tty};
     if (!s) s = ms_train_chokepoints(base, &d, &fc, &to, pkg, res, &err);
     if (!s) {
         bool video = false;
         for (int i = 0; i < d.n_sources; i++) video |= d.sources[i].video;
         if (video) s = video_events(&d, res, n_cps, &pkg->events, &err);
-        pkg->training = (ms_train_settings){"", "", a->epochs, a->batch, a->lr, a->momentum, a->weight_decay, a->seed,
-                                            a->augment > 0, tp + tn, vp + vn};
+        pkg->training = (ms_train_settings){.epochs = a->epochs,
+                                            .batch = a->batch,
+                                            .lr = a->lr,
+                                            .momentum = a->momentum,
+                                            .weight_decay = a->weight_decay,
+                                            .seed = a->seed,
+                                            .augment = a->augment > 0,
+                                            .train_frames = tp + tn,
+                                            .val_frames = vp + vn,
+                                            .base_lr_scale = a->base_lr_scale};
         snprintf(pkg->training.optimizer, sizeof pkg->training.optimizer, "%s", ms_optimizer_name(a->optimizer));
         snprintf(pkg->training.schedule, sizeof pkg->training.schedule, "%s", ms_schedule_name(a->schedule));
     }

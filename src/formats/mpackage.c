@@ -145,6 +145,7 @@ static void meta_training(cJSON *root, const ms_train_settings *t, bool *ok)
     add_bool(o, "augment", t->augment, ok);
     add_num(o, "train_frames", (double)t->train_frames, ok);
     add_num(o, "val_frames", (double)t->val_frames, ok);
+    add_num(o, "base_lr_scale", t->base_lr_scale, ok);
 }
 
 /* The metadata document as one JSON string. */
@@ -375,6 +376,10 @@ static ms_status meta_training_read(const cJSON *root, const char *path, ms_trai
         (s = ms_json_int_opt(o, where, "train_frames", &t->train_frames, err)) ||
         (s = ms_json_int_opt(o, where, "val_frames", &t->val_frames, err)))
         return s;
+    t->base_lr_scale = 1; /* packages written before the option trained every layer alike */
+    if ((s = ms_json_number_opt(o, where, "base_lr_scale", &t->base_lr_scale, err))) return s;
+    if (!(t->base_lr_scale > 0 && t->base_lr_scale <= 1e3))
+        return ms_errorf(err, MS_ERR_FORMAT, "%s: base_lr_scale must be in (0, 1000], not %g", where, t->base_lr_scale);
     snprintf(t->optimizer, sizeof t->optimizer, "%s", opt);
     snprintf(t->schedule, sizeof t->schedule, "%s", sched);
     t->seed = strtoull(seed, NULL, 10);

@@ -64,6 +64,7 @@ typedef struct {
     uint64_t seed;
     bool augment;
     int64_t train_frames, val_frames;
+    double base_lr_scale;   /* the pretrained layers' learning rate over the head's */
 } ms_train_settings;
 
 typedef struct {
@@ -88,6 +89,10 @@ typedef struct {
     ms_mpackage_tensor *tensors;
     int n_tensors;
 } ms_mpackage;
+
+/* True for the nodes of the app's own head ("head" and "head/..."), which every
+ * chokepoint's branch ends in; the other nodes come from the base model. */
+bool ms_mpackage_is_head_node(const char *name);
 
 /* An empty package for an app on base model `base` (its fingerprint and input spec). */
 ms_status ms_mpackage_new(const char *app, const ms_graph *base, ms_mpackage **out, ms_error *err);

@@ -65,8 +65,7 @@ static ms_status append_head(ms_graph *g)
     return MS_OK;
 }
 
-/* "head" and "head/..." belong to the app's head. */
-static bool is_head_name(const char *name)
+bool ms_mpackage_is_head_node(const char *name)
 {
     size_t n = strlen(MS_MPACKAGE_HEAD);
     return !strncmp(name, MS_MPACKAGE_HEAD, n) && (name[n] == '\0' || name[n] == '/');
@@ -94,7 +93,7 @@ ms_status ms_branch_from_base(const ms_graph *base, int chokepoint, ms_graph **o
         return ms_errorf(err, MS_ERR_NOMEM, "%s: out of memory building a branch", graph_name(base));
     }
     for (int i = 0; i < g->n_nodes; i++)
-        if (is_head_name(g->nodes[i].name)) {
+        if (ms_mpackage_is_head_node(g->nodes[i].name)) {
             s = ms_errorf(err, MS_ERR_UNSUPPORTED, "%s: node '%s' clashes with the app head's reserved name '%s'",
                           graph_name(base), g->nodes[i].name, MS_MPACKAGE_HEAD);
             ms_graph_free(g);
@@ -142,13 +141,7 @@ static const ms_mpackage_tensor *find(const ms_mpackage *p, const char *name)
 static void set_constant(ms_tensor *t, const ms_mpackage_tensor *pt)
 {
     memcpy(t->data, pt->data, (size_t)ms_tensor_numel(t) * sizeof(float));
-    free(t->qdata);
-    free(t->quant.scale);
-    free(t->quant.zero_point);
-    t->qdata = NULL;
-    t->qbytes = 0;
-    t->quant = (ms_quant){0};
-    t->dtype = MS_DT_F32;
+    ms_tensor_drop_quantised(t);
 }
 
 /* Loads every trainable parameter of g from p; every package tensor of the chokepoint

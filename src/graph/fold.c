@@ -42,18 +42,6 @@ static bool foldable(const ms_graph *g, int bn_index, int *conv_index)
     return true;
 }
 
-/* The values become plain float32: the quantised copy would no longer match them. */
-static void drop_quantised(ms_tensor *t)
-{
-    free(t->qdata);
-    free(t->quant.scale);
-    free(t->quant.zero_point);
-    t->qdata = NULL;
-    t->qbytes = 0;
-    t->quant = (ms_quant){0};
-    t->dtype = MS_DT_F32;
-}
-
 /* Makes input k of node `owner` a constant that no other node reads, copying it (or,
  * when `create` is set and the node has no such input, making a zero tensor of `numel`
  * elements) so that it can be rewritten in place. Returns the tensor id or -1. */
@@ -113,8 +101,8 @@ static ms_status fold_pair(ms_graph *g, int conv_index, int bn_index, ms_error *
         for (int64_t i = 0; i < per_channel; i++) wd[o * per_channel + i] = (float)(wd[o * per_channel + i] * s);
         bd[o] = (float)((bd[o] - (double)mean[o]) * s + offset[o]);
     }
-    drop_quantised(&g->tensors[wt]);
-    drop_quantised(&g->tensors[bt]);
+    ms_tensor_drop_quantised(&g->tensors[wt]);
+    ms_tensor_drop_quantised(&g->tensors[bt]);
 
     ms_node *conv = &g->nodes[conv_index];
     conv->output = bn->output;

@@ -100,6 +100,17 @@ int64_t ms_tensor_numel(const ms_tensor *t)
     return n;
 }
 
+void ms_tensor_drop_quantised(ms_tensor *t)
+{
+    free(t->qdata);
+    free(t->quant.scale);
+    free(t->quant.zero_point);
+    t->qdata = NULL;
+    t->qbytes = 0;
+    t->quant = (ms_quant){0};
+    t->dtype = MS_DT_F32;
+}
+
 const char *ms_op_name(ms_op_kind kind)
 {
     static const char *names[MS_OP_COUNT] = {

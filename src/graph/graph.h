@@ -126,6 +126,9 @@ void ms_node_init(ms_node *n, ms_op_kind kind);
 ms_status ms_graph_infer_shapes(ms_graph *g, ms_error *err);
 
 int64_t ms_tensor_numel(const ms_tensor *t);
+/* Makes a constant plain float32: frees its quantised bytes and parameters, which no
+ * longer describe its float values once they have been changed (folded, trained). */
+void ms_tensor_drop_quantised(ms_tensor *t);
 int64_t ms_node_macs(const ms_graph *g, const ms_node *n);
 int64_t ms_graph_macs(const ms_graph *g);
 int64_t ms_graph_params(const ms_graph *g); /* elements of constant tensors used by nodes */

@@ -8,11 +8,13 @@
 ms_status ms_optimizer_init(ms_optimizer *o, ms_optimizer_kind kind, double momentum, double weight_decay,
                             const ms_train_plan *plan, ms_error *err)
 {
-    *o = (ms_optimizer){kind, momentum, weight_decay, NULL, NULL, plan->n_params, 0};
+    *o = (ms_optimizer){.kind = kind, .momentum = momentum, .weight_decay = weight_decay, .n = plan->n_params};
     o->m = calloc((size_t)o->n + 1, sizeof *o->m);
     o->v = calloc((size_t)o->n + 1, sizeof *o->v);
-    bool ok = o->m && o->v;
+    o->lr_scale = malloc(((size_t)o->n + 1) * sizeof *o->lr_scale);
+    bool ok = o->m && o->v && o->lr_scale;
     for (int i = 0; ok && i < o->n; i++) {
+        o->lr_scale[i] = 1.0;
         o->m[i] = calloc((size_t)plan->params[i].numel + 1, sizeof(float));
         if (kind == MS_OPT_ADAM) o->v[i] = calloc((size_t)plan->params[i].numel + 1, sizeof(float));
         ok = o->m[i] && (kind != MS_OPT_ADAM || o->v[i]);
@@ -32,16 +34,23 @@ void ms_optimizer_free(ms_optimizer *o)
     }
     free(o->m);
     free(o->v);
+    free(o->lr_scale);
     *o = (ms_optimizer){0};
 }
 
-void ms_optimizer_step(ms_optimizer *o, ms_train_plan *plan, double lr)
+void ms_optimizer_scale_lr(ms_optimizer *o, int i, double scale)
+{
+    if (i >= 0 && i < o->n) o->lr_scale[i] = scale;
+}
+
+void ms_optimizer_step(ms_optimizer *o, ms_train_plan *plan, double base_lr)
 {
     o->step++;
     const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
     double c1 = 1.0 - pow(b1, (double)o->step), c2 = 1.0 - pow(b2, (double)o->step);
     for (int i = 0; i < o->n; i++) {
         ms_param *p = &plan->params[i];
+        double lr = base_lr * o->lr_scale[i];
         double wd = p->slot == 1 ? o->weight_decay : 0.0;
         float *m = o->m[i], *v = o->v[i];
         for (int64_t k = 0; k < p->numel; k++) {

@@ -15,6 +15,7 @@ typedef struct {
     double momentum;      /* SGD; Adam's beta1 is 0.9, beta2 0.999 */
     double weight_decay;  /* SGD: added to the gradient; Adam: decoupled (AdamW) */
     float **m, **v;       /* per parameter: momentum / first moment, second moment */
+    double *lr_scale;     /* per parameter: its learning rate is lr * lr_scale (1 unless set) */
     int n;
     long step;
 } ms_optimizer;
@@ -22,6 +23,10 @@ typedef struct {
 ms_status ms_optimizer_init(ms_optimizer *o, ms_optimizer_kind kind, double momentum, double weight_decay,
                             const ms_train_plan *plan, ms_error *err);
 void ms_optimizer_free(ms_optimizer *o);
+
+/* Parameter i of the plan learns at `scale` times the step's rate (fine-tuning moves
+ * pretrained layers more gently than a fresh head). */
+void ms_optimizer_scale_lr(ms_optimizer *o, int i, double scale);
 
 /* One update of every parameter of plan from its gradient. */
 void ms_optimizer_step(ms_optimizer *o, ms_train_plan *plan, double lr);

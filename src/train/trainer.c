@@ -151,6 +151,9 @@ static ms_status state_init(cp_job *j, cp_state *st, ms_error *err)
     ms_status s = ms_train_compile(ms_backend_find(j->o->backend), j->branch, &po, MS_LOSS_BCE, &st->tp, err);
     if (s) return s;
     if ((s = ms_optimizer_init(&st->opt, j->o->optimizer, j->o->momentum, j->o->weight_decay, st->tp, err))) return s;
+    for (int i = 0; i < st->tp->n_params; i++)
+        if (!ms_mpackage_is_head_node(j->branch->nodes[st->tp->params[i].node].name))
+            ms_optimizer_scale_lr(&st->opt, i, j->o->base_lr_scale);
     size_t rows = (size_t)fc->n_rows + 1;
     st->in = malloc((size_t)(fc->numel[j->k] * B) * sizeof(float));
     st->target = malloc((size_t)B * sizeof(float));

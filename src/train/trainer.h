@@ -27,6 +27,7 @@ typedef struct {
     ms_optimizer_kind optimizer;
     ms_schedule_kind schedule;
     double lr, momentum, weight_decay;
+    double base_lr_scale;    /* the base layers learn at lr * this, the new head at lr */
     uint64_t seed;
     bool progress;           /* a progress line on stderr */
 } ms_trainer_options;

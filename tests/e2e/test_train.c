@@ -164,6 +164,12 @@ static void test_bad_inputs(void **state)
     free(out);
     free(err);
 
+    const char *bad_scale[] = {"train", "--model", model, "--base-lr-scale", "0", "-o", c->pkg, NULL};
+    assert_int_equal(ms_test_run_cli(bad_scale, &out, &err), 2);
+    assert_non_null(strstr(err, "--base-lr-scale"));
+    free(out);
+    free(err);
+
     const char *bad_pkg[] = {"evaluate", "--package", model, "--model", model, "--positive", c->dir, "--negative",
                              c->dir, NULL};
     assert_int_not_equal(ms_test_run_cli(bad_pkg, &out, &err), 0);

@@ -125,7 +125,7 @@ static ms_mpackage *tiny_package(const ms_graph *base)
     p->events.lengths_ms = malloc(sizeof lengths);
     assert_non_null(p->events.lengths_ms);
     memcpy(p->events.lengths_ms, lengths, sizeof lengths);
-    p->training = (ms_train_settings){"adam", "cosine", 2, 16, 1e-3, 0.9, 1e-4, 18446744073709551557ull, true, 32, 8};
+    p->training = (ms_train_settings){"adam", "cosine", 2, 16, 1e-3, 0.9, 1e-4, 18446744073709551557ull, true, 32, 8, 0.25};
     return p;
 }
 
@@ -165,6 +165,7 @@ static void test_round_trip(void **state)
     assert_string_equal(q->training.optimizer, "adam");
     assert_true(q->training.seed == 18446744073709551557ull);
     assert_true(q->training.augment);
+    assert_true(q->training.base_lr_scale == 0.25);
     /* cp01: convB (w, b) and head (w, b); cp03: head (w, b). */
     assert_int_equal(q->n_tensors, 6);
     for (int i = 0; i < q->n_tensors; i++) {

@@ -62,7 +62,7 @@ static inline ms_status fixture_package(const ms_graph *base, const char *name, 
         p->events = (ms_event_stats){.known = true, .length_mean_ms = 2000, .frequency = 0.1,
                                      .events_per_minute = 3, .correlation = 0.3, .frames = 1000,
                                      .seconds = 100};
-        p->training = (ms_train_settings){"sgd", "constant", 1, 1, 0.01, 0.9, 0, seed, false, 1, 1};
+        p->training = (ms_train_settings){"sgd", "constant", 1, 1, 0.01, 0.9, 0, seed, false, 1, 1, 1};
         st = ms_mpackage_save(p, path, err);
     }
     ms_mpackage_free(p);

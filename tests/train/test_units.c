@@ -103,6 +103,18 @@ static void test_optimizers(void **state)
     assert_float_equal(w[1], 0.51, 1e-6);
     assert_float_equal(b[0], -0.01, 1e-6);
     ms_optimizer_free(&o);
+    /* A scaled parameter moves by its share of the rate: the weights at a quarter, the
+     * bias (scale left at 1) as before. */
+    w[0] = 1.0f;
+    w[1] = 0.5f;
+    b[0] = 0.0f;
+    assert_int_equal(ms_optimizer_init(&o, MS_OPT_ADAM, 0.9, 0.0, &plan, &err), MS_OK);
+    ms_optimizer_scale_lr(&o, 0, 0.25);
+    ms_optimizer_step(&o, &plan, 0.01);
+    assert_float_equal(w[0], 0.9975, 1e-6);
+    assert_float_equal(w[1], 0.5025, 1e-6);
+    assert_float_equal(b[0], -0.01, 1e-6);
+    ms_optimizer_free(&o);
 
     assert_float_equal(ms_schedule_lr(MS_SCHED_COSINE, 1.0, 0, 10), 1.0, 1e-12);
     assert_float_equal(ms_schedule_lr(MS_SCHED_COSINE, 1.0, 5, 10), 0.5, 1e-12);
