@@ -464,10 +464,22 @@ static int bench(const bench_args *a)
     /* mainstream train's threads and defaults; patience = epochs: no early stopping */
     int at_once = a->threads < n_cps ? a->threads : n_cps > 0 ? n_cps : 1;
     int per_plan = strcmp(a->backend, "ref") && a->threads / at_once > 1 ? a->threads / at_once : 1;
-    ms_feature_options fo = {a->backend, a->threads, a->batch, 0, a->seed, (size_t)2048 << 20, false};
-    ms_trainer_options to = {a->backend, a->backend, at_once, per_plan, a->batch, a->epochs, a->epochs,
-                             (ms_optimizer_kind)a->optimizer, MS_SCHED_COSINE, a->optimizer == MS_OPT_SGD ? 1e-2 : 1e-3,
-                             0.9, 1e-4, a->seed, false};
+    ms_feature_options fo = {.backend = a->backend, .threads = a->threads, .batch = a->batch, .seed = a->seed,
+                             .memory_limit = (size_t)2048 << 20};
+    ms_trainer_options to = {.backend = a->backend,
+                             .forward = a->backend,
+                             .threads = at_once,
+                             .plan_threads = per_plan,
+                             .batch = a->batch,
+                             .epochs = a->epochs,
+                             .patience = a->epochs,
+                             .optimizer = (ms_optimizer_kind)a->optimizer,
+                             .schedule = MS_SCHED_COSINE,
+                             .lr = a->optimizer == MS_OPT_SGD ? 1e-2 : 1e-3,
+                             .momentum = 0.9,
+                             .weight_decay = 1e-4,
+                             .base_lr_scale = 1,
+                             .seed = a->seed};
     if (!s) s = run_cache(base, &d, cps, n_cps, &fo, &to, &cache, &fc, &err);
     if (!s) s = run_naive(base, all, &d, cps, numel, n_cps, &fo, &to, &naive, &err);
     agreement ag;
