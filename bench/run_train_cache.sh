@@ -7,7 +7,7 @@
 # usage: bench/run_train_cache.sh [BUILD_DIR] (default build-rel; configured as a Release
 #        build if it does not exist; bench_train_cache is brought up to date there). Set
 #        MODEL (a model file under ../shared/data/models or a path; default
-#        mobilenet_v1_0.5_160_quant.tflite), PER_CLASS (48: that many flowers17 sunflowers
+#        mobilenet_v1_0.5_160_quant.tflite), PER_CLASS (80, the whole sunflower class: that many flowers17 sunflowers
 #        as positives and as many other flowers17 images, spread over the other classes,
 #        as negatives), CHOKEPOINTS (all; indices and ranges, e.g. 7-15), EPOCHS (3),
 #        BATCH (32), THREADS (1), BACKEND (cpu), OPTIMIZER (adam), SEED (1).
@@ -17,7 +17,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 build=${1:-$here/../build-rel}
 data=$here/../../shared/data
 MODEL=${MODEL:-mobilenet_v1_0.5_160_quant.tflite}
-PER_CLASS=${PER_CLASS:-48}
+PER_CLASS=${PER_CLASS:-80}
 CHOKEPOINTS=${CHOKEPOINTS:-all}
 EPOCHS=${EPOCHS:-3}
 BATCH=${BATCH:-32}

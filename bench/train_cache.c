@@ -467,7 +467,6 @@ static int bench(const bench_args *a)
     ms_feature_options fo = {.backend = a->backend, .threads = a->threads, .batch = a->batch, .seed = a->seed,
                              .memory_limit = (size_t)2048 << 20};
     ms_trainer_options to = {.backend = a->backend,
-                             .forward = a->backend,
                              .threads = at_once,
                              .plan_threads = per_plan,
                              .batch = a->batch,

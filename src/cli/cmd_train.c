@@ -263,7 +263,6 @@ static int run(const train_args *a)
     int at_once = a->cp_threads ? a->cp_threads : a->threads < n_cps ? a->threads : n_cps > 0 ? n_cps : 1;
     int per_plan = strcmp(a->backend, "ref") && a->threads / at_once > 1 ? a->threads / at_once : 1;
     ms_trainer_options to = {.backend = a->backend,
-                             .forward = a->backend,
                              .threads = at_once,
                              .plan_threads = per_plan,
                              .batch = a->batch,

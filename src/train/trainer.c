@@ -115,6 +115,7 @@ typedef struct {
     float *in, *target, *out;
     int64_t *pos, *neg, *val, *batch_rows;
     int64_t n_pos, n_neg, n_val;
+    float *val_scores;        /* the last validation pass's score of every validation row */
     float **best;             /* best epoch's parameters */
 } cp_state;
 
@@ -131,6 +132,7 @@ static void state_free(cp_state *st)
     free(st->pos);
     free(st->neg);
     free(st->val);
+    free(st->val_scores);
     free(st->batch_rows);
 }
 
@@ -161,9 +163,11 @@ static ms_status state_init(cp_job *j, cp_state *st, ms_error *err)
     st->pos = malloc(rows * sizeof *st->pos);
     st->neg = malloc(rows * sizeof *st->neg);
     st->val = malloc(rows * sizeof *st->val);
+    st->val_scores = malloc(rows * sizeof *st->val_scores);
     st->batch_rows = malloc((size_t)B * sizeof *st->batch_rows);
     st->best = calloc((size_t)st->tp->n_params + 1, sizeof *st->best);
-    if (!st->in || !st->target || !st->out || !st->pos || !st->neg || !st->val || !st->batch_rows || !st->best)
+    if (!st->in || !st->target || !st->out || !st->pos || !st->neg || !st->val || !st->val_scores || !st->batch_rows ||
+        !st->best)
         return ms_errorf(err, MS_ERR_NOMEM, "out of memory training chokepoint %d", fc->cps[j->k]);
     for (int i = 0; i < st->tp->n_params; i++)
         if (!(st->best[i] = malloc((size_t)st->tp->params[i].numel * sizeof(float))))
@@ -191,6 +195,7 @@ static ms_status validate(cp_job *j, cp_state *st, double *loss, double *acc, ms
         ms_status s = forward_rows(st->tp, NULL, j->fc, j->k, st->val + r0, n, st->in, st->out, err);
         if (s) return s;
         for (int64_t i = 0; i < n; i++) {
+            st->val_scores[r0 + i] = st->out[i];
             bool pos = j->d->samples[j->fc->row_sample[st->val[r0 + i]]].positive;
             double p = fmin(fmax(st->out[i], 1e-7), 1 - 1e-7);
             sum -= pos ? log(p) : log(1 - p);
@@ -243,6 +248,13 @@ static void snapshot(cp_state *st, bool restore)
     }
 }
 
+/* The best epoch's validation scores become the chokepoint's scores: the weights kept
+ * are that epoch's, so scoring the validation rows again would repeat its pass. */
+static void keep_scores(cp_job *j, const cp_state *st)
+{
+    for (int64_t i = 0; i < st->n_val; i++) j->res->scores[j->fc->row_sample[st->val[i]]] = st->val_scores[i];
+}
+
 static ms_status train_one(cp_job *j, ms_error *err)
 {
     const ms_trainer_options *o = j->o;
@@ -256,6 +268,9 @@ static ms_status train_one(cp_job *j, ms_error *err)
     if (steps < 1) steps = 1;
     double best = INFINITY;
     int bad = 0;
+    if (!s && !(j->res->scores = malloc(((size_t)j->d->n_samples + 1) * sizeof(float))))
+        s = ms_errorf(err, MS_ERR_NOMEM, "out of memory training chokepoint %d", cp);
+    for (int64_t i = 0; !s && i < j->d->n_samples; i++) j->res->scores[i] = NAN;
     for (int e = 0; !s && e < o->epochs && bad < o->patience; e++) {
         double train_loss = 0, val_loss = 0, acc = 0;
         s = epoch(j, &st, e, steps, &step, &train_loss, err);
@@ -271,6 +286,7 @@ static ms_status train_one(cp_job *j, ms_error *err)
             j->res->best_epoch = e + 1;
             bad = 0;
             snapshot(&st, false);
+            keep_scores(j, &st);
         } else {
             bad++;
         }
@@ -294,10 +310,6 @@ static ms_status train_one(cp_job *j, ms_error *err)
         }
     }
     state_free(&st);
-    if (s) return s;
-    if (!(j->res->scores = malloc((size_t)j->d->n_samples * sizeof(float))))
-        return ms_errorf(err, MS_ERR_NOMEM, "out of memory");
-    s = ms_branch_scores(j->branch, j->fc, j->k, (int)j->d->n_samples, o->forward, o->batch, j->res->scores, err);
     if (!s) j->res->point = ms_curve_point_from_scores(j->d, j->res->scores, 0.5, false, false, cp);
     return s;
 }
@@ -340,7 +352,6 @@ ms_status ms_train_chokepoints(const ms_graph *base, const ms_dataset *d, const 
     if (o->batch < 1 || o->epochs < 1 || o->patience < 1 || o->lr <= 0)
         return ms_errorf(err, MS_ERR_INVALID, "batch, epochs, patience and learning rate must be positive");
     if (!ms_backend_find(o->backend)) return ms_errorf(err, MS_ERR_INVALID, "unknown backend '%s'", o->backend);
-    if (!ms_backend_find(o->forward)) return ms_errorf(err, MS_ERR_INVALID, "unknown backend '%s'", o->forward);
     pool p = {calloc((size_t)fc->n_cps, sizeof(cp_job)), fc->n_cps, 0, PTHREAD_MUTEX_INITIALIZER,
               PTHREAD_MUTEX_INITIALIZER, MS_OK, {0}};
     if (!p.jobs) return ms_errorf(err, MS_ERR_NOMEM, "out of memory");

@@ -18,7 +18,6 @@
 
 typedef struct {
     const char *backend;     /* training backend ("cpu" or "ref") */
-    const char *forward;     /* backend scoring the trained branch ("cpu" or "ref") */
     int threads;             /* chokepoints trained at once */
     int plan_threads;        /* threads inside each train plan (0 means 1) */
     int batch;
@@ -43,7 +42,8 @@ typedef struct {
     double val_seconds;      /* of which validation (the rest: compiling, gathering rows) */
     int64_t rows_validated;  /* rows through validation forwards */
     int64_t rows_trained;    /* rows through forward + backward */
-    float *scores;           /* per sample (non-augmented rows, in sample order) */
+    float *scores;           /* per sample: a validation sample's score from the best epoch's
+                              * validation pass; NaN for training samples */
 } ms_cp_result;
 
 /* Trains at every chokepoint of fc and stores each branch and curve point in pkg.
