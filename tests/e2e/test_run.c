@@ -52,7 +52,9 @@ static int setup(void **state)
     ms_graph_free(base);
     assert_int_equal(fixture_profile(at("profile.json"), 16, 0.5), 0);
     assert_int_equal(fixture_video(at("good.avi"), N_FRAMES, 96, 64, 10), 0);
-    assert_int_equal(fixture_video(at("replan.avi"), 80, 96, 64, 20), 0);
+    /* 8 s live: long enough for a cost window after the first chunk (which warms the
+     * caches and is left out) even under sanitizers on a loaded machine */
+    assert_int_equal(fixture_video(at("replan.avi"), 160, 96, 64, 20), 0);
     assert_int_equal(fixture_profile(at("slow.json"), 16, 100), 0);
     for (int i = 0; i < 4; i++) {
         char name[32];
