@@ -15,6 +15,7 @@
 #include "backend/ref/backward.h"
 #include "formats/model.h"
 #include "formats/mpackage.h"
+#include "op_params.h"
 
 static uint32_t rng = 2024;
 static float rnd(void) /* uniform in [-1, 1) */
@@ -239,35 +240,7 @@ static void check_between(ms_op_kind kind, void (*setup)(ms_node *n), bool has_k
     ms_graph_free(b.g);
 }
 
-static void set_avg(ms_node *n)
-{
-    n->kernel_h = n->kernel_w = 3;
-    n->stride_h = n->stride_w = 2;
-    n->padding = MS_PAD_SAME;
-}
-static void set_clip(ms_node *n)
-{
-    n->act_min = 0;
-    n->act_max = 0.5f;
-}
-static void set_mean(ms_node *n)
-{
-    n->axes_mask = 0x6; /* H and W */
-    n->keep_dims = true;
-}
-static void set_mean_c(ms_node *n)
-{
-    n->axes_mask = 0x8; /* channels */
-    n->keep_dims = false;
-}
-static void set_pad(ms_node *n)
-{
-    n->pads[1][0] = 1;
-    n->pads[2][1] = 2;
-    n->pads[3][0] = 1;
-}
 static void set_softmax(ms_node *n) { n->beta = 1.5f; }
-static void set_nothing(ms_node *n) { (void)n; }
 
 static void test_pooling_and_reductions(void **state)
 {
