@@ -49,7 +49,10 @@ typedef struct {
     int n_bufs;
     void *scratch;
     size_t scratch_size;
-    /* The output's layout at the plan's batch: plain f32 unless base.native_out. A u8
+    /* The primitives are built for `frames` frames and run opts.batch / frames times over
+     * consecutive frames of a batch (see dnnl_backend.c, "Frames per run"). */
+    int frames;
+    /* The output's layout at the primitives' batch: plain f32 unless base.native_out. A u8
      * output carries its quantisation, for consumers and for converting it to plain. */
     dnnl_memory_desc_t out_md;
     float out_scale;
