@@ -9,14 +9,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
+#include "base/clock.h"
 
 static int arg(int argc, char **argv, int i, int fallback)
 {
@@ -50,12 +44,12 @@ int main(int argc, char **argv)
     }
     double best_f = 1e30, best_i = 1e30;
     for (int r = 0; r < reps + 1; r++) { /* the first round warms up */
-        double t0 = now();
+        double t0 = ms_now();
         if (dnnl_sgemm('N', 'N', n, n, n, 1.0f, a, n, b, n, 0.0f, c, n) != dnnl_success) return 1;
-        double t1 = now();
+        double t1 = ms_now();
         if (dnnl_gemm_u8s8s32('N', 'N', 'F', n, n, n, 1.0f, a8, n, 0, b8, n, 0, 0.0f, c32, n, &zero) != dnnl_success)
             return 1;
-        double t2 = now();
+        double t2 = ms_now();
         if (r && t1 - t0 < best_f) best_f = t1 - t0;
         if (r && t2 - t1 < best_i) best_i = t2 - t1;
     }

@@ -10,7 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+
+#include "base/clock.h"
 
 #include "backend/backend.h"
 
@@ -95,13 +96,6 @@ static ms_graph *mobilenet(float alpha, int res)
     return g;
 }
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static int bench(float alpha, int res, int runs)
 {
     ms_graph *g = mobilenet(alpha, res);
@@ -122,9 +116,9 @@ static int bench(float alpha, int res, int runs)
     for (int64_t i = 0; x && i < plan->in_numel; i++) x[i] = next_random();
     double best = 1e30;
     for (int r = 0; x && y && r < runs; r++) {
-        double t0 = now();
+        double t0 = ms_now();
         ms_plan_run(plan, x, y, &err);
-        double dt = now() - t0;
+        double dt = ms_now() - t0;
         if (dt < best) best = dt;
     }
     printf("MobileNetV1 %.2f_%d: %d nodes, %.2f M MACs, %.3f M params, ref batch 1: best of %d runs %.1f ms\n",

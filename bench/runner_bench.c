@@ -18,8 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "base/clock.h"
 #include "formats/model.h"
 #include "media/video.h"
 #include "run/app.h"
@@ -36,13 +36,6 @@ typedef struct {
     double budget; /* in full networks at the stream's rate */
     int apps[8], n_apps;
 } bench_args;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static int compare_doubles(const void *a, const void *b)
 {
@@ -132,9 +125,9 @@ static ms_status time_tree(ms_exec_tree *t, ms_frame *frames, int n, int runs, d
     ms_status st = ms_exec_run(t, frames, 1, ignore_score, NULL, err); /* warm-up */
     for (int r = 0; r < runs && st == MS_OK; r++) {
         for (int i = 0; i < t->n_nodes; i++) ms_sampler_init(&t->nodes[i].sampler, t->nodes[i].rate, STREAM_FPS);
-        double start = now_s();
+        double start = ms_now();
         for (int i = 0; i < n && st == MS_OK; i++) st = ms_exec_run(t, &frames[i], 1, ignore_score, NULL, err);
-        ms[r] = (now_s() - start) * 1000.0 / n;
+        ms[r] = (ms_now() - start) * 1000.0 / n;
     }
     if (st == MS_OK) {
         qsort(ms, (size_t)runs, sizeof *ms, compare_doubles);

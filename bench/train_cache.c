@@ -41,9 +41,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "backend/backend.h"
+#include "base/clock.h"
 #include "cli/data_args.h"
 #include "formats/model.h"
 #include "formats/mpackage.h"
@@ -63,13 +63,7 @@ typedef struct {
     double wall, cpu;
 } span;
 
-static span clock_now(void)
-{
-    struct timespec w, c;
-    clock_gettime(CLOCK_MONOTONIC, &w);
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c);
-    return (span){(double)w.tv_sec + w.tv_nsec * 1e-9, (double)c.tv_sec + c.tv_nsec * 1e-9};
-}
+static span clock_now(void) { return (span){ms_now(), ms_process_cpu_now()}; }
 
 static span since(span t0)
 {

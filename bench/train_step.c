@@ -33,6 +33,7 @@
 
 #include "backend/backend.h"
 #include "backend/plan_time.h"
+#include "base/clock.h"
 #include "formats/model.h"
 #include "formats/mpackage.h"
 #include "graph/cut.h"
@@ -185,14 +186,14 @@ static ms_status time_steps(ms_train_plan *tp, ms_optimizer *opt, const bench_op
     if (!t) return ms_errorf(err, MS_ERR_NOMEM, "out of memory for the timings");
     ms_status s = MS_OK;
     for (int i = -o->warmup; !s && i < n; i++) {
-        double l, t0 = ms_now_ms();
+        double l, t0 = (ms_now() * 1e3);
         s = ms_train_forward(tp, in, NULL, err);
-        double t1 = ms_now_ms();
+        double t1 = (ms_now() * 1e3);
         if (!s) s = ms_train_backward(tp, target, &l, err);
-        double t2 = ms_now_ms();
+        double t2 = (ms_now() * 1e3);
         if (s) break;
         ms_optimizer_step(opt, tp, o->lr);
-        double t3 = ms_now_ms();
+        double t3 = (ms_now() * 1e3);
         if (i == -o->warmup) loss[0] = l;
         loss[1] = l;
         if (i < 0) continue;

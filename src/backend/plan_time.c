@@ -3,14 +3,8 @@
 
 #include <stdint.h>
 #include <stdlib.h>
-#include <time.h>
 
-double ms_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
-}
+#include "base/clock.h"
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -36,9 +30,9 @@ static void fill_random(float *v, size_t n)
 /* Runs plan on in into out and adds its wall time to *ms. */
 static ms_status timed_run(ms_plan *plan, const void *in, void *out, double *ms, ms_error *err)
 {
-    double t0 = ms_now_ms();
+    double t0 = (ms_now() * 1e3);
     ms_status st = ms_plan_run(plan, in, out, err);
-    *ms = ms_now_ms() - t0;
+    *ms = (ms_now() * 1e3) - t0;
     return st;
 }
 
@@ -125,9 +119,9 @@ ms_status ms_plan_time(ms_plan *plan, int warmup, int runs, double *median_ms, d
     if (!st) fill_random(in, ni + 1);
     for (int i = 0; !st && i < warmup; i++) st = ms_plan_run(plan, in, out, err);
     for (int i = 0; !st && i < runs; i++) {
-        double t0 = ms_now_ms();
+        double t0 = (ms_now() * 1e3);
         st = ms_plan_run(plan, in, out, err);
-        t[i] = ms_now_ms() - t0;
+        t[i] = (ms_now() * 1e3) - t0;
     }
     if (!st) {
         *median_ms = ms_median(t, runs);

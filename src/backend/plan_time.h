@@ -5,8 +5,6 @@
 
 #include "backend/backend.h"
 
-/* Monotonic clock in milliseconds. */
-double ms_now_ms(void);
 /* The median of t[0..n) (n >= 1); sorts t in place. */
 double ms_median(double *t, int n);
 

@@ -3,7 +3,8 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+
+#include "base/clock.h"
 
 void ms_exec_init(ms_exec_tree *t, const ms_backend *b, const ms_plan_options *opts, double stream_fps,
                   int64_t frame_numel)
@@ -122,13 +123,6 @@ double ms_exec_root_rate(const ms_exec_tree *t)
     return r;
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /* The parent's row r: a frame's pixels, or a row of the parent node's output. */
 static const void *parent_row(const ms_exec_tree *t, const ms_exec_node *n, const ms_frame *frames, int r)
 {
@@ -159,7 +153,7 @@ static ms_status run_node(ms_exec_tree *t, ms_exec_node *n, const ms_frame *fram
     for (int r = 0; r < rows; r++)
         if (ms_sampler_take(&n->sampler, frame_of(t, n, frames, r)->index)) n->rows[n->n_taken++] = r;
     if (n->n_taken == 0) return MS_OK;
-    double start = now_s();
+    double start = ms_now();
     ms_status st = MS_OK;
     if (n->planb && n->n_taken == t->opts.batch) {
         size_t row = (size_t)n->in_bytes;
@@ -171,7 +165,7 @@ static ms_status run_node(ms_exec_tree *t, ms_exec_node *n, const ms_frame *fram
             st = ms_plan_run(n->plan1, parent_row(t, n, frames, n->rows[j]), n->out + (size_t)j * (size_t)n->out_bytes,
                              err);
     }
-    n->seconds += now_s() - start;
+    n->seconds += ms_now() - start;
     n->frames += n->n_taken;
     return st;
 }

@@ -5,8 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "base/clock.h"
 #include "base/json.h"
 #include "run/output.h"
 #include "run/plan.h"
@@ -49,13 +49,6 @@ typedef struct {
     double start;
     ms_runner_result *result;
 } runner;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static void on_score(void *ctx, int app, int64_t frame, double seconds, float score)
 {
@@ -165,7 +158,7 @@ static void close_stream(runner *r, int s)
 static void check_cost(runner *r, int s)
 {
     stream_state *st = &r->streams[s];
-    double now = now_s(), obs = 0, planned = 0;
+    double now = ms_now(), obs = 0, planned = 0;
     int64_t root_frames = 0;
     for (int i = 0; i < st->tree.n_nodes; i++) {
         obs += st->tree.nodes[i].seconds * 1000.0;
@@ -207,7 +200,7 @@ static cJSON *stats_json(runner *r)
 {
     cJSON *root = cJSON_CreateObject();
     if (!root) return NULL;
-    cJSON_AddNumberToObject(root, "elapsed_s", now_s() - r->start);
+    cJSON_AddNumberToObject(root, "elapsed_s", ms_now() - r->start);
     cJSON_AddStringToObject(root, "mode", r->o->live ? "live" : "offline");
     cJSON_AddNumberToObject(root, "replans", r->result->replans);
     cJSON *streams = cJSON_AddArrayToObject(root, "streams");
@@ -294,7 +287,7 @@ static void report(runner *r, bool final)
 {
     cJSON *stats = stats_json(r);
     if (!stats) return;
-    fprintf(stderr, "mainstream run: %s %.1f s:", final ? "done after" : "at", now_s() - r->start);
+    fprintf(stderr, "mainstream run: %s %.1f s:", final ? "done after" : "at", ms_now() - r->start);
     const cJSON *o;
     cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(stats, "apps"))
     {
@@ -362,7 +355,7 @@ static void offline_turn(runner *r, int s)
 
 static void loop(runner *r)
 {
-    double next_report = r->o->report_every_s > 0 ? now_s() + r->o->report_every_s : INFINITY;
+    double next_report = r->o->report_every_s > 0 ? ms_now() + r->o->report_every_s : INFINITY;
     for (;;) {
         uint64_t seq = ms_notifier_seq(&r->notify);
         bool busy = !r->o->live, open = false;
@@ -373,9 +366,9 @@ static void loop(runner *r)
             open |= !r->streams[s].closed;
         }
         if (!open || (r->o->stop && *r->o->stop)) break;
-        if (now_s() >= next_report) {
+        if (ms_now() >= next_report) {
             report(r, false);
-            next_report = now_s() + r->o->report_every_s;
+            next_report = ms_now() + r->o->report_every_s;
         }
         if (!busy) ms_notifier_wait(&r->notify, seq, 0.1);
     }
@@ -423,7 +416,7 @@ static void free_runner(runner *r)
 ms_status ms_runner_run(const ms_deployment *d, const ms_runner_options *o, ms_runner_result *result, ms_error *err)
 {
     memset(result, 0, sizeof *result);
-    runner r = {.d = d, .o = o, .result = result, .start = now_s()};
+    runner r = {.d = d, .o = o, .result = result, .start = ms_now()};
     if (ms_run_model_load(d, &r.model, err)) return err->status;
     r.streams = calloc((size_t)d->n_streams, sizeof *r.streams);
     r.apps = calloc((size_t)d->n_apps, sizeof *r.apps);

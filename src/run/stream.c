@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "media/video.h"
 #include "run/sample.h"
@@ -91,13 +92,6 @@ void ms_notifier_wait(ms_notifier *n, uint64_t seen, double timeout_s)
     pthread_mutex_unlock(&n->mu);
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /* Sleeps up to `seconds` unless stopped first; returns false when stopped. */
 static bool sleep_unless_stopped(ms_stream *s, double seconds)
 {
@@ -172,7 +166,7 @@ static bool wanted(ms_stream *s, decode_state *d, int64_t index)
 static bool pace(ms_stream *s, decode_state *d, double pts)
 {
     if (!s->cfg.live) return true;
-    double now = now_s();
+    double now = ms_now();
     double wait = d->pace_start < 0 ? 0 : d->pace_start + (pts - d->pace_first_pts) - now;
     if (d->pace_start < 0 || wait > MAX_PACE_S || wait < -MAX_PACE_S) {
         d->pace_start = now;

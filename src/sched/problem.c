@@ -6,13 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-double ms_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 void ms_problem_free(ms_problem *pb)
 {
     for (int a = 0; a < pb->n_apps; a++) free(pb->apps[a].options);

@@ -5,8 +5,8 @@
 #define MS_SCHED_PROBLEM_H
 
 #include <stdbool.h>
-#include <time.h>
 
+#include "base/clock.h"
 #include "sched/schedule.h"
 
 typedef struct {
@@ -75,7 +75,5 @@ void ms_search_order(const ms_problem *pb, int *order);
 
 /* Exact cost of a choice on the problem's segments. */
 double ms_problem_cost(const ms_problem *pb, const int *choice);
-
-double ms_now(void);
 
 #endif

@@ -8,21 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "backend/backend.h"
+#include "base/clock.h"
 #include "graph/cut.h"
 #include "media/image.h"
 #include "media/video.h"
 #include "train/augment.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 ms_status ms_store_alloc(ms_store *s, size_t bytes, size_t *memory_left, ms_error *err)
 {
@@ -89,7 +82,7 @@ typedef struct {
 static void report(job *j, const char *what)
 {
     if (!j->o->progress) return;
-    double dt = now() - j->started;
+    double dt = ms_now() - j->started;
     fprintf(stderr, "\r%s: %lld/%lld (%.0f/s)   ", what, (long long)j->done, (long long)j->total,
             dt > 0 ? (double)j->done / dt : 0.0);
     if (j->done == j->total) fputc('\n', stderr);
@@ -120,7 +113,7 @@ static ms_status run_workers(job *j, void *(*fn)(void *), int64_t total, ms_erro
 {
     j->next = j->done = 0;
     j->total = total;
-    j->started = now();
+    j->started = ms_now();
     int n = j->o->threads > 1 ? j->o->threads : 1;
     pthread_t *t = calloc((size_t)n, sizeof *t);
     if (!t) return ms_errorf(err, MS_ERR_NOMEM, "out of memory starting workers");
@@ -226,7 +219,7 @@ static void *run_prefix(void *arg)
         const float *src = j->input + r0 * j->in_numel;
         const void *x = NULL; /* the next plan's input; NULL until a plan has run */
         for (int k = 0; k < c->n_cps && !s; k++) {
-            double t0 = now();
+            double t0 = ms_now();
             float *dst = c->stores[k].data + r0 * c->numel[k];
             if (plans[k]) {
                 if (!x && n == B) {
@@ -244,7 +237,7 @@ static void *run_prefix(void *arg)
             }
             src = dst;
             pthread_mutex_lock(&j->lock);
-            c->segment_cpu[k] += now() - t0;
+            c->segment_cpu[k] += ms_now() - t0;
             pthread_mutex_unlock(&j->lock);
         }
         finish(j, n, s, &err, "features");
@@ -321,15 +314,15 @@ static ms_status build(job *j, ms_error *err)
             return s;
         j->input = scratch.data;
     }
-    double t0 = now();
+    double t0 = ms_now();
     s = run_workers(j, decode_images, d->n_samples, err);
     for (int src = 0; src < d->n_sources && !s; src++)
         if (d->sources[src].video) s = decode_video(j, src, err);
     if (!s && n_aug) s = run_workers(j, make_augmented, n_aug, err);
-    double t1 = now();
+    double t1 = ms_now();
     if (!s) s = run_workers(j, run_prefix, (c->n_rows + o->batch - 1) / o->batch, err);
     c->seconds_decode = t1 - t0;
-    c->seconds_prefix = now() - t1;
+    c->seconds_prefix = ms_now() - t1;
     if (scratch.data) ms_store_free(&scratch);
     return s;
 }

@@ -6,21 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static double thread_cpu(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
+#include "base/clock.h"
 
 void ms_cp_results_free(ms_cp_result *results, int n)
 {
@@ -226,13 +213,13 @@ static ms_status epoch(cp_job *j, cp_state *st, int e, long steps, long *step, d
         }
         double loss;
         ms_status s = gather(j->fc, j->k, st->batch_rows, B, B, st->in, err);
-        double t0 = now(), c0 = thread_cpu();
+        double t0 = ms_now(), c0 = ms_thread_cpu_now();
         if (!s) s = ms_train_forward(st->tp, st->in, NULL, err);
         if (!s) s = ms_train_backward(st->tp, st->target, &loss, err);
         if (s) return s;
         ms_optimizer_step(&st->opt, st->tp, ms_schedule_lr(o->schedule, o->lr, (*step)++, steps * o->epochs));
-        j->res->step_seconds += now() - t0;
-        j->res->step_cpu += thread_cpu() - c0;
+        j->res->step_seconds += ms_now() - t0;
+        j->res->step_cpu += ms_thread_cpu_now() - c0;
         sum += loss;
     }
     *train_loss = sum / (double)steps;
@@ -262,7 +249,7 @@ static ms_status train_one(cp_job *j, ms_error *err)
     ms_status s = ms_branch_from_base(j->base, cp, &j->branch, err);
     if (s) return s;
     cp_state st = {0};
-    double t0 = now();
+    double t0 = ms_now();
     s = state_init(j, &st, err);
     long steps = (long)((st.n_pos + st.n_neg) / o->batch), step = 0;
     if (steps < 1) steps = 1;
@@ -274,9 +261,9 @@ static ms_status train_one(cp_job *j, ms_error *err)
     for (int e = 0; !s && e < o->epochs && bad < o->patience; e++) {
         double train_loss = 0, val_loss = 0, acc = 0;
         s = epoch(j, &st, e, steps, &step, &train_loss, err);
-        double v0 = now();
+        double v0 = ms_now();
         if (!s) s = validate(j, &st, &val_loss, &acc, err);
-        j->res->val_seconds += now() - v0;
+        j->res->val_seconds += ms_now() - v0;
         if (s) break;
         j->res->epochs_run = e + 1;
         j->res->rows_trained += steps * o->batch;
@@ -292,7 +279,7 @@ static ms_status train_one(cp_job *j, ms_error *err)
         }
         if (o->progress) {
             pthread_mutex_lock(j->print);
-            double dt = now() - t0;
+            double dt = ms_now() - t0;
             fprintf(stderr, "\rcp %02d epoch %d/%d  loss %.4f  val loss %.4f  val acc %.3f  %.0f img/s   %s", cp, e + 1,
                     o->epochs, train_loss, val_loss, acc, dt > 0 ? (double)j->res->rows_trained / dt : 0.0,
                     o->threads > 1 ? "\n" : "");
@@ -302,7 +289,7 @@ static ms_status train_one(cp_job *j, ms_error *err)
     if (!s) {
         snapshot(&st, true);
         j->res->val_loss = best;
-        j->res->seconds = now() - t0;
+        j->res->seconds = ms_now() - t0;
         for (int i = 0; i < st.tp->n_params; i++) {
             const ms_param *p = &st.tp->params[i];
             ms_tensor *t = &j->branch->tensors[j->branch->nodes[p->node].inputs[p->slot]];
