@@ -15,104 +15,21 @@
 #include "backend/ref/backward.h"
 #include "formats/model.h"
 #include "formats/mpackage.h"
-#include "op_params.h"
 
-static uint32_t rng = 2024;
-static float rnd(void) /* uniform in [-1, 1) */
-{
-    rng = rng * 1664525u + 1013904223u;
-    return (float)(rng >> 8) / (float)(1u << 23) - 1.0f;
-}
-
-typedef struct {
-    ms_graph *g;
-    int x;
-    int serial;
-} builder;
-
-static int act(builder *b)
-{
-    char name[32];
-    snprintf(name, sizeof name, "t%d", b->serial++);
-    int t = ms_graph_add_tensor(b->g, name, 0, NULL, MS_DT_F32);
-    assert_true(t >= 0);
-    return t;
-}
-
-static int constant(builder *b, int ndim, const int64_t *shape, float scale)
-{
-    char name[32];
-    snprintf(name, sizeof name, "c%d", b->serial++);
-    int t = ms_graph_add_tensor(b->g, name, ndim, shape, MS_DT_F32);
-    assert_true(t >= 0);
-    int64_t n = ms_tensor_numel(&b->g->tensors[t]);
-    b->g->tensors[t].data = malloc((size_t)n * sizeof(float));
-    assert_non_null(b->g->tensors[t].data);
-    for (int64_t i = 0; i < n; i++) b->g->tensors[t].data[i] = scale * rnd();
-    return t;
-}
-
-static ms_node *add(builder *b, ms_op_kind kind, const int *in, int n_in, int *out)
-{
-    *out = act(b);
-    char name[32];
-    snprintf(name, sizeof name, "n%d", b->serial++);
-    int k = ms_graph_add_node(b->g, kind, name, in, n_in, *out);
-    assert_true(k >= 0);
-    return &b->g->nodes[k];
-}
-
-static builder start(int64_t h, int64_t w, int64_t c)
-{
-    builder b = {ms_graph_new(), -1, 0};
-    assert_non_null(b.g);
-    int64_t shape[4] = {1, h, w, c};
-    b.x = ms_graph_add_tensor(b.g, "x", 4, shape, MS_DT_F32);
-    b.g->inputs = malloc(sizeof(int));
-    b.g->outputs = malloc(sizeof(int));
-    b.g->inputs[0] = b.x;
-    b.g->n_inputs = b.g->n_outputs = 1;
-    return b;
-}
-
-static int64_t channels(builder *b, int t)
-{
-    ms_error err;
-    b->g->outputs[0] = t;
-    if (ms_graph_infer_shapes(b->g, &err)) fail_msg("%s", err.msg);
-    const ms_tensor *x = &b->g->tensors[t];
-    return x->shape[x->ndim - 1];
-}
-
-/* conv with k x k kernel, stride, groups, dilation, SAME padding, optional ReLU6 */
-static int conv(builder *b, int x, int64_t out_c, int k, int stride, int groups, int dilation, bool relu6)
-{
-    int64_t in_c = channels(b, x);
-    int64_t ws[4] = {out_c, k, k, in_c / groups}, bs[1] = {out_c};
-    int in[3] = {x, constant(b, 4, ws, 0.5f), constant(b, 1, bs, 0.2f)}, y;
-    ms_node *n = add(b, MS_OP_CONV2D, in, 3, &y);
-    n->stride_h = n->stride_w = stride;
-    n->groups = groups;
-    n->dilation_h = n->dilation_w = dilation;
-    n->padding = MS_PAD_SAME;
-    if (relu6) {
-        n->act_min = 0;
-        n->act_max = 6;
-    }
-    return y;
-}
+#define BUILDER_SEED 2024u
+#include "graph_builder.h"
 
 /* flatten -> fc K->1 -> sigmoid, then shapes inferred. */
 static ms_graph *finish_bce(builder *b, int x)
 {
-    channels(b, x);
+    infer(b, x);
     int64_t k = ms_tensor_numel(&b->g->tensors[x]), fs[2] = {1, k}, ws[2] = {1, k}, bs[1] = {1};
-    int flat = ms_graph_add_tensor(b->g, "flat", 2, fs, MS_DT_F32), logit, score;
-    assert_true(ms_graph_add_node(b->g, MS_OP_RESHAPE, "flatten", &x, 1, flat) >= 0);
+    int flat = ms_test_tensor(b->g, "flat", 2, fs), logit, score;
+    ms_test_node(b->g, MS_OP_RESHAPE, "flatten", &x, 1, flat);
     int in[3] = {flat, constant(b, 2, ws, 0.5f), constant(b, 1, bs, 0.2f)};
     add(b, MS_OP_FULLY_CONNECTED, in, 3, &logit);
     add(b, MS_OP_SIGMOID, &logit, 1, &score);
-    channels(b, score);
+    infer(b, score);
     return b->g;
 }
 
@@ -307,7 +224,7 @@ static void test_softmax_cross_entropy(void **state)
     /* conv -> flatten -> fc 5 classes -> softmax, trained on class labels */
     builder b = start(4, 4, 2);
     int t = conv(&b, b.x, 3, 3, 2, 1, 1, true);
-    channels(&b, t);
+    infer(&b, t);
     int64_t k = ms_tensor_numel(&b.g->tensors[t]), fs[2] = {1, k}, ws[2] = {5, k}, bs[1] = {5};
     int flat = ms_graph_add_tensor(b.g, "flat", 2, fs, MS_DT_F32), logits, probs;
     assert_true(ms_graph_add_node(b.g, MS_OP_RESHAPE, "flatten", &t, 1, flat) >= 0);
@@ -315,7 +232,7 @@ static void test_softmax_cross_entropy(void **state)
     add(&b, MS_OP_FULLY_CONNECTED, in, 3, &logits);
     ms_node *n = add(&b, MS_OP_SOFTMAX, &logits, 1, &probs);
     n->beta = 0.8f;
-    channels(&b, probs);
+    infer(&b, probs);
     const float labels[3] = {4, 0, 2};
     check_gradients(b.g, MS_LOSS_SOFTMAX_XENT, 3, labels, 40, true);
 
