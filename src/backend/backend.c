@@ -1,17 +1,20 @@
 /* Backend registry and the calls every backend's plan answers. */
 #include "backend/backend.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "graph/graph.h"
 
 extern const ms_backend ms_backend_ref;
 extern const ms_backend ms_backend_dnnl;
+const ms_backend *ms_backend_module(const char *name); /* backend_module.c */
 
 const ms_backend *ms_backend_find(const char *name)
 {
     if (!strcmp(name, "ref")) return &ms_backend_ref;
     if (!strcmp(name, "cpu") || !strcmp(name, "dnnl")) return &ms_backend_dnnl;
+    if (!strcmp(name, "cuda")) return ms_backend_module(name);
     return NULL;
 }
 
@@ -96,4 +99,24 @@ ms_status ms_train_backward(ms_train_plan *plan, const float *target, double *lo
 void ms_train_free(ms_train_plan *plan)
 {
     if (plan) plan->backend->train_free(plan);
+}
+
+ms_status ms_backend_buffer_new(const ms_backend *b, size_t bytes, void **out, ms_error *err)
+{
+    if (b->buffer_new) return b->buffer_new(bytes, out, err);
+    *out = malloc(bytes ? bytes : 1);
+    return *out ? MS_OK : ms_errorf(err, MS_ERR_NOMEM, "out of memory for a %zu-byte buffer", bytes);
+}
+
+void ms_backend_buffer_free(const ms_backend *b, void *buf)
+{
+    if (b->buffer_free) b->buffer_free(buf);
+    else free(buf);
+}
+
+ms_status ms_backend_buffer_copy(const ms_backend *b, void *dst, const void *src, size_t bytes, ms_error *err)
+{
+    if (b->buffer_copy) return b->buffer_copy(dst, src, bytes, err);
+    memcpy(dst, src, bytes);
+    return MS_OK;
 }

@@ -1,0 +1,69 @@
+/* Internals of the cuda backend shared by its files: the plan (a private copy of the
+ * graph at the plan's batch, one device buffer per activation, one step per node with
+ * its cuDNN descriptors, weights and kernel arguments), and the per-op lowering.
+ *
+ * Every device call of a run goes to the calling thread's default stream
+ * (cudaStreamPerThread), so consecutive plans run from one thread are ordered without
+ * any synchronisation between them; a CUDA graph captured at compile is launched on
+ * that stream too. */
+#ifndef MS_BACKEND_CUDA_INTERNAL_H
+#define MS_BACKEND_CUDA_INTERNAL_H
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+#include <cudnn.h>
+#include <stdbool.h>
+
+#include "backend/backend.h"
+#include "backend/cuda/cuda_kernels.h"
+
+typedef struct {
+    const ms_node *n; /* in the plan's graph copy */
+    /* conv */
+    cudnnTensorDescriptor_t xd, yd;
+    cudnnFilterDescriptor_t wd;
+    cudnnConvolutionDescriptor_t cd;
+    cudnnConvolutionFwdAlgo_t algo;
+    size_t work;       /* workspace bytes the algorithm needs */
+    void *padded;      /* conv with asymmetric padding: the zero-padded input, or NULL */
+    cu_pad_args pad;   /* its geometry */
+    /* conv, fc: device weights in the plan's type, bias float32 (NULL: none) */
+    void *w;
+    float *b;
+    int64_t rows, cols, inner; /* fc: frames, outputs, inputs */
+    /* batch norm: per-channel scale and shift, float32 */
+    float *scale, *shift;
+    cu_pool_args pool;
+    cu_mean_args mean;
+} cu_step;
+
+typedef struct {
+    ms_plan base;
+    ms_graph *g;       /* private copy: shapes at the batch, padding resolved */
+    cu_dtype type;     /* activations and weights: float32, or float16 (fp32 accumulation) */
+    cu_dtype in_type;  /* the native input's type (its producer's), when base.native_in */
+    int input, output;
+    cudnnHandle_t dnn;
+    cublasHandle_t blas;
+    void **dev;        /* per tensor: its device buffer (activations), NULL otherwise */
+    cu_step *steps;    /* one per node */
+    void *work;        /* cuDNN workspace, the largest any step needs */
+    size_t work_size;
+    void *blas_work;   /* cuBLAS workspace, set on the handle (graph capture needs it) */
+    float *stage_in;   /* plain input of a float16 plan, as float32, before conversion */
+    float *stage_out;  /* plain output of a float16 plan, as float32, after conversion */
+    void *native_in_buf; /* a native input of another type, converted into dev[input] */
+    cudaGraphExec_t graph; /* the steps captured, or NULL: launched one by one */
+} cu_plan;
+
+/* Reports a failed CUDA, cuDNN or cuBLAS call as MS_ERR_BACKEND naming the node. */
+ms_status cu_fail(const cu_plan *p, const ms_node *n, const char *what, const char *why, ms_error *err);
+
+/* cuda_ops.c: prepares node i's step (descriptors, weights, algorithm) and runs it. */
+ms_status cu_prepare_step(cu_plan *p, int i, ms_error *err);
+ms_status cu_run_step(cu_plan *p, int i, cudaStream_t s, ms_error *err);
+void cu_free_step(cu_step *st);
+
+size_t cu_type_size(cu_dtype t);
+
+#endif
