@@ -18,6 +18,11 @@ const ms_backend *ms_backend_find(const char *name)
     return NULL;
 }
 
+const char *ms_precision_name(ms_precision p)
+{
+    return p == MS_PREC_INT8 ? "int8" : p == MS_PREC_FP16 ? "fp16" : "fp32";
+}
+
 ms_status ms_plan_compile(const ms_backend *b, const ms_graph *g, const ms_plan_options *opts,
                           ms_plan **out, ms_error *err)
 {
@@ -64,6 +69,11 @@ bool ms_plan_same_output(const ms_plan *a, const ms_plan *b)
         a->native_out != b->native_out)
         return false;
     return !a->native_out || !a->backend->same_output || a->backend->same_output(a, b);
+}
+
+ms_status ms_plan_wait(ms_plan *plan, ms_error *err)
+{
+    return plan->backend->wait ? plan->backend->wait(plan, err) : MS_OK;
 }
 
 void ms_plan_free(ms_plan *plan)

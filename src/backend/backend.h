@@ -88,7 +88,12 @@ struct ms_backend {
     ms_status (*buffer_new)(size_t bytes, void **out, ms_error *err);
     void (*buffer_free)(void *buf);
     ms_status (*buffer_copy)(void *dst, const void *src, size_t bytes, ms_error *err);
+    /* waits until the plan's runs so far are complete; NULL: runs complete on return */
+    ms_status (*wait)(ms_plan *plan, ms_error *err);
 };
+
+/* "fp32", "int8" or "fp16". */
+const char *ms_precision_name(ms_precision p);
 
 /* "ref", "cpu" (also "dnnl") or "cuda" (loaded from libmainstream_cuda.so, see
  * backend_module.c); NULL if unknown or, for "cuda", not built or not loadable. */
@@ -100,6 +105,10 @@ ms_status ms_plan_compile(const ms_backend *b, const ms_graph *g, const ms_plan_
  * floats). */
 ms_status ms_plan_run(ms_plan *plan, const void *in, void *out, ms_error *err);
 void ms_plan_free(ms_plan *plan);
+/* Waits until the plan's runs are complete: a cuda run with a native output returns
+ * once its work is queued (the thread's stream orders what reads it next); timing
+ * waits here. A no-op on the cpu backends. */
+ms_status ms_plan_wait(ms_plan *plan, ms_error *err);
 /* plain: frames * out_numel floats, the NHWC values of the first `frames` frames of
  * native (frames * out_bytes bytes of plan's output; frames may differ from the batch). */
 ms_status ms_plan_output_to_plain(ms_plan *plan, const void *native, int frames, float *plain, ms_error *err);

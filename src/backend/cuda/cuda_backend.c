@@ -298,6 +298,13 @@ static ms_status cu_output_to_plain(ms_plan *base, const void *native, int frame
     return MS_OK;
 }
 
+static ms_status cu_wait(ms_plan *base, ms_error *err)
+{
+    cu_plan *p = (cu_plan *)base;
+    CU_TRY(cudaStreamSynchronize(STREAM), "waiting for the stream");
+    return MS_OK;
+}
+
 static bool cu_same_output(const ms_plan *a, const ms_plan *b)
 {
     return ((const cu_plan *)a)->type == ((const cu_plan *)b)->type;
@@ -333,4 +340,5 @@ __attribute__((visibility("default"))) const ms_backend ms_backend_cuda = {.name
                                                                            .same_output = cu_same_output,
                                                                            .buffer_new = cu_buffer_new,
                                                                            .buffer_free = cu_buffer_free,
-                                                                           .buffer_copy = cu_buffer_copy};
+                                                                           .buffer_copy = cu_buffer_copy,
+                                                                           .wait = cu_wait};
