@@ -44,6 +44,10 @@ static void cu_plan_free(ms_plan *base)
     cu_plan *p = (cu_plan *)base;
     if (!p) return;
     if (p->graph) cudaGraphExecDestroy(p->graph);
+    if (p->events)
+        for (int i = 0; i <= p->g->n_nodes; i++)
+            if (p->events[i]) cudaEventDestroy(p->events[i]);
+    free(p->events);
     if (p->steps)
         for (int i = 0; i < p->g->n_nodes; i++) cu_free_step(&p->steps[i]);
     if (p->dev)
@@ -94,11 +98,32 @@ static ms_status alloc_activations(cu_plan *p, ms_error *err)
 
 static ms_status run_steps(cu_plan *p, cudaStream_t s, ms_error *err)
 {
+    bool trace = p->events && p->runs == p->trace_run;
     for (int i = 0; i < p->g->n_nodes; i++) {
+        if (trace) cudaEventRecord(p->events[i], s);
         ms_status st = cu_run_step(p, i, s, err);
         if (st) return st;
     }
+    if (trace) cudaEventRecord(p->events[p->g->n_nodes], s);
     return MS_OK;
+}
+
+/* Prints the traced run's step times (MS_CUDA_TRACE), once the stream is idle. */
+static void print_trace(cu_plan *p)
+{
+    if (!p->events || p->runs != p->trace_run || cudaStreamSynchronize(STREAM) != cudaSuccess) return;
+    float total = 0;
+    for (int i = 0; i < p->g->n_nodes; i++) {
+        float ms = 0;
+        cudaEventElapsedTime(&ms, p->events[i], p->events[i + 1]);
+        total += ms;
+        const ms_node *n = &p->g->nodes[i];
+        const cu_step *st = &p->steps[i];
+        fprintf(stderr, "trace batch %d %s %3d %-16s %-40s %8.4f ms algo %d%s\n", p->base.opts.batch,
+                p->type == CU_F16 ? "fp16" : "fp32", i, ms_op_name(n->kind), n->name, ms,
+                n->kind == MS_OP_CONV2D ? (int)st->algo : -1, st->padded ? " padded" : "");
+    }
+    fprintf(stderr, "trace batch %d total %.4f ms\n", p->base.opts.batch, total);
 }
 
 static ms_status set_streams(cu_plan *p, cudaStream_t s, ms_error *err)
@@ -187,7 +212,15 @@ static ms_status compile_plan(cu_plan *p, const ms_graph *g, const ms_plan_optio
     for (int i = 0; i < p->g->n_nodes && !st; i++) st = cu_prepare_step(p, i, err);
     if (st) return st;
     if (p->work_size) CU_TRY(cudaMalloc(&p->work, p->work_size), "allocating the cuDNN workspace");
-    if (want_graph(p) && (st = capture(p, err))) return st;
+    const char *tr = getenv("MS_CUDA_TRACE");
+    if (tr && atoi(tr) > 0) {
+        p->trace_run = atoi(tr);
+        p->events = calloc((size_t)p->g->n_nodes + 1, sizeof *p->events);
+        if (!p->events) return ms_errorf(err, MS_ERR_NOMEM, "%s: out of memory", p->g->source);
+        for (int i = 0; i <= p->g->n_nodes; i++) CU_TRY(cudaEventCreate(&p->events[i]), "creating events");
+    } else if (want_graph(p) && (st = capture(p, err))) {
+        return st;
+    }
     CU_TRY(cudaDeviceSynchronize(), "finishing the compile");
     return MS_OK;
 }
@@ -278,6 +311,8 @@ static ms_status cu_run(ms_plan *base, const void *in, void *out, ms_error *err)
         st = run_steps(p, STREAM, err);
     }
     if (!st) st = give_output(p, out, err);
+    if (!st && p->events) print_trace(p);
+    p->runs++;
     if (saved_in) p->dev[p->input] = saved_in;
     if (saved_out) p->dev[p->output] = saved_out;
     return st;

@@ -54,6 +54,9 @@ typedef struct {
     float *stage_out;  /* plain output of a float16 plan, as float32, after conversion */
     void *native_in_buf; /* a native input of another type, converted into dev[input] */
     cudaGraphExec_t graph; /* the steps captured, or NULL: launched one by one */
+    /* MS_CUDA_TRACE=N: the N-th run launched step by step prints each step's time */
+    cudaEvent_t *events;   /* one per step and one after the last */
+    int trace_run, runs;
 } cu_plan;
 
 /* Reports a failed CUDA, cuDNN or cuBLAS call as MS_ERR_BACKEND naming the node. */
