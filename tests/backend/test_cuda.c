@@ -110,8 +110,9 @@ static const ms_backend *cuda_or_skip(void)
 }
 
 /* Runs g on ref and on cuda (fp32 within 1e-5, fp16 within 2e-3), batch 1 and 3, steps
- * launched one by one and captured into a CUDA graph; twice per plan, the output
- * poisoned before each run. */
+ * launched one by one with convolutions on cuDNN, and captured into a CUDA graph with
+ * the own depthwise kernel and 1x1 products where they apply; twice per plan, the
+ * output poisoned before each run. */
 static void check(ms_graph *g)
 {
     const ms_backend *cuda = cuda_or_skip();
@@ -136,6 +137,7 @@ static void check(ms_graph *g)
         for (int pi = 0; pi < 2; pi++)
             for (int graphs = 0; graphs < 2; graphs++) {
                 setenv("MS_CUDA_GRAPHS", graphs ? "1" : "0", 1);
+                setenv("MS_CUDA_CONV", graphs ? "own" : "cudnn", 1); /* both ways of a convolution */
                 o.precision = precs[pi];
                 ms_plan *cu = NULL;
                 ms_status st = ms_plan_compile(cuda, g, &o, &cu, &err);
@@ -157,6 +159,7 @@ static void check(ms_graph *g)
                 ms_plan_free(cu);
             }
         unsetenv("MS_CUDA_GRAPHS");
+        unsetenv("MS_CUDA_CONV");
         free(in);
         free(a);
         free(b);

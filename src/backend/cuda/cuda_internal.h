@@ -17,8 +17,15 @@
 #include "backend/backend.h"
 #include "backend/cuda/cuda_kernels.h"
 
+/* How a convolution runs: cuDNN; the own depthwise kernel (padding, bias and clamp
+ * fused); or, for a 1x1 convolution, one cuBLAS product. Chosen by timing at compile. */
+typedef enum { CU_CONV_CUDNN, CU_CONV_DEPTHWISE, CU_CONV_GEMM } cu_conv_impl;
+
 typedef struct {
     const ms_node *n; /* in the plan's graph copy */
+    cu_conv_impl impl;
+    float *wdw;        /* depthwise: float32 weights [KH, KW, C] */
+    cu_dw_args dw;
     /* conv */
     cudnnTensorDescriptor_t xd, yd;
     cudnnFilterDescriptor_t wd;

@@ -57,6 +57,57 @@ __global__ void k_bias_act_f32(float *y, const float *bias, unsigned total, unsi
         y[i] = clampf(y[i] + (bias ? bias[i % C] : 0.0f), lo, hi);
 }
 
+/* One thread per output cell and channel (two channels for float16 pairs). */
+template <typename T>
+__global__ void k_depthwise(const T *__restrict__ x, const float *__restrict__ w, const float *__restrict__ bias,
+                            T *__restrict__ y, cu_dw_args a)
+{
+    unsigned total = (unsigned)a.N * a.OH * a.OW * a.C;
+    for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += gridDim.x * blockDim.x) {
+        unsigned c = i % a.C, r = i / a.C;
+        int ow = (int)(r % a.OW);
+        r /= a.OW;
+        int oh = (int)(r % a.OH), n = (int)(r / a.OH);
+        float acc = bias ? bias[c] : 0.0f;
+        for (int kh = 0; kh < a.KH; kh++) {
+            int ih = oh * a.sh - a.pt + kh * a.dh;
+            if (ih < 0 || ih >= a.H) continue;
+            for (int kw = 0; kw < a.KW; kw++) {
+                int iw = ow * a.sw - a.pl + kw * a.dw;
+                if (iw < 0 || iw >= a.W) continue;
+                acc = fmaf(ld(x, (((int64_t)n * a.H + ih) * a.W + iw) * a.C + c), w[(kh * a.KW + kw) * a.C + c], acc);
+            }
+        }
+        st(y, i, clampf(acc, a.lo, a.hi));
+    }
+}
+
+__global__ void k_depthwise_h2(const __half2 *__restrict__ x, const float2 *__restrict__ w,
+                               const float2 *__restrict__ bias, __half2 *__restrict__ y, cu_dw_args a)
+{
+    unsigned C2 = a.C / 2, total = (unsigned)a.N * a.OH * a.OW * C2;
+    for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += gridDim.x * blockDim.x) {
+        unsigned c = i % C2, r = i / C2;
+        int ow = (int)(r % a.OW);
+        r /= a.OW;
+        int oh = (int)(r % a.OH), n = (int)(r / a.OH);
+        float2 acc = bias ? bias[c] : make_float2(0.0f, 0.0f);
+        for (int kh = 0; kh < a.KH; kh++) {
+            int ih = oh * a.sh - a.pt + kh * a.dh;
+            if (ih < 0 || ih >= a.H) continue;
+            for (int kw = 0; kw < a.KW; kw++) {
+                int iw = ow * a.sw - a.pl + kw * a.dw;
+                if (iw < 0 || iw >= a.W) continue;
+                float2 v = __half22float2(x[(((int64_t)n * a.H + ih) * a.W + iw) * C2 + c]);
+                float2 k = w[(kh * a.KW + kw) * C2 + c];
+                acc.x = fmaf(v.x, k.x, acc.x);
+                acc.y = fmaf(v.y, k.y, acc.y);
+            }
+        }
+        y[i] = __floats2half2_rn(clampf(acc.x, a.lo, a.hi), clampf(acc.y, a.lo, a.hi));
+    }
+}
+
 template <typename T> __global__ void k_clip(const T *x, T *y, int64_t total, float lo, float hi)
 {
     GRID_LOOP(i, total) { st(y, i, clampf(ld(x, i), lo, hi)); }
@@ -281,6 +332,21 @@ int cu_pad(cu_dtype t, const void *x, void *y, const cu_pad_args *a, cu_stream s
     int g = blocks(a->ys[0] * a->ys[1] * a->ys[2] * a->ys[3]);
     if (t == CU_F32) k_pad<float><<<g, kThreads, 0, (cudaStream_t)s>>>((const float *)x, (float *)y, *a);
     else k_pad<__half><<<g, kThreads, 0, (cudaStream_t)s>>>((const __half *)x, (__half *)y, *a);
+    return launched();
+}
+
+int cu_depthwise(cu_dtype t, const void *x, const float *w, const float *bias, void *y, const cu_dw_args *a,
+                 cu_stream s)
+{
+    cudaStream_t cs = (cudaStream_t)s;
+    int64_t total = (int64_t)a->N * a->OH * a->OW * a->C;
+    if (total >= ((int64_t)1 << 31)) return (int)cudaErrorInvalidValue;
+    if (t == CU_F16 && a->C % 2 == 0)
+        k_depthwise_h2<<<blocks(total / 2), kThreads, 0, cs>>>((const __half2 *)x, (const float2 *)w,
+                                                             (const float2 *)bias, (__half2 *)y, *a);
+    else if (t == CU_F16)
+        k_depthwise<__half><<<blocks(total), kThreads, 0, cs>>>((const __half *)x, w, bias, (__half *)y, *a);
+    else k_depthwise<float><<<blocks(total), kThreads, 0, cs>>>((const float *)x, w, bias, (float *)y, *a);
     return launched();
 }
 

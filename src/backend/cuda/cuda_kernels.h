@@ -52,6 +52,16 @@ typedef struct {
     int64_t xs[4], ys[4], before[4];
 } cu_pad_args;
 int cu_pad(cu_dtype t, const void *x, void *y, const cu_pad_args *a, cu_stream s);
+/* Depthwise convolution with multiplier 1 over NHWC, zero padding (any, also
+ * asymmetric) skipped, bias (float32, may be NULL) and clamp fused. w is float32
+ * [KH, KW, C] (the IR's [C, KH, KW, 1] transposed at compile, so that a warp reads
+ * consecutive channels). */
+typedef struct {
+    int N, H, W, C, OH, OW, KH, KW, sh, sw, dh, dw, pt, pl;
+    float lo, hi;
+} cu_dw_args;
+int cu_depthwise(cu_dtype t, const void *x, const float *w, const float *bias, void *y, const cu_dw_args *a,
+                 cu_stream s);
 /* softmax of beta * x over rows of len */
 int cu_softmax(cu_dtype t, const void *x, void *y, int64_t rows, int64_t len, float beta, cu_stream s);
 int cu_sigmoid(cu_dtype t, const void *x, void *y, int64_t total, cu_stream s);

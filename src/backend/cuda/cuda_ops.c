@@ -13,6 +13,7 @@
  * as one elementwise pass. Fully connected layers are one cuBLAS product; everything
  * else is a kernel of cuda_kernels.cu. */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -104,6 +105,92 @@ static ms_status find_algo(cu_plan *p, cu_step *st, const void *x, void *y, ms_e
                      p->g->source, n->name);
 }
 
+static ms_status run_conv(cu_plan *p, cu_step *st, cudaStream_t s, ms_error *err);
+
+/* Median time of a few runs of the step (on the buffers it has), after a warm-up. */
+static ms_status time_step(cu_plan *p, cu_step *st, float *ms, ms_error *err)
+{
+    const ms_node *n = st->n;
+    cudaEvent_t ev[6];
+    for (int i = 0; i < 6; i++) CU_TRY(cudaEventCreate(&ev[i]), "creating events");
+    ms_status s = run_conv(p, st, cudaStreamPerThread, err);
+    for (int i = 0; !s && i < 5; i++) {
+        cudaEventRecord(ev[i], cudaStreamPerThread);
+        s = run_conv(p, st, cudaStreamPerThread, err);
+    }
+    if (!s) cudaEventRecord(ev[5], cudaStreamPerThread);
+    cudaError_t e = cudaEventSynchronize(ev[5]);
+    float t[5] = {0};
+    for (int i = 0; !s && e == cudaSuccess && i < 5; i++) cudaEventElapsedTime(&t[i], ev[i], ev[i + 1]);
+    for (int i = 0; i < 6; i++) cudaEventDestroy(ev[i]);
+    if (s) return s;
+    CU_TRY(e, "timing a convolution");
+    for (int i = 0; i < 5; i++) /* a median of five by insertion */
+        for (int j = i; j > 0 && t[j] < t[j - 1]; j--) {
+            float x = t[j];
+            t[j] = t[j - 1];
+            t[j - 1] = x;
+        }
+    *ms = t[2];
+    return MS_OK;
+}
+
+/* The cuDNN path (st->impl as found) against the own path where the convolution has
+ * one (depthwise with multiplier 1, or 1x1 at stride 1 without padding): the faster
+ * stays. MS_CUDA_CONV=cudnn or own overrides the timing. found: find_algo's status. */
+static ms_status choose_conv(cu_plan *p, cu_step *st, ms_status found, ms_error *err)
+{
+    const ms_node *n = st->n;
+    const ms_tensor *x = &p->g->tensors[n->inputs[0]], *w = &p->g->tensors[n->inputs[1]];
+    const ms_tensor *y = &p->g->tensors[n->output];
+    int64_t C = x->shape[3], O = w->shape[0], KH = w->shape[1], KW = w->shape[2];
+    bool dw = n->groups == C && O == C && w->shape[3] == 1 && ms_tensor_numel(y) < ((int64_t)1 << 31);
+    bool gemm = n->groups == 1 && KH == 1 && KW == 1 && n->stride_h == 1 && n->stride_w == 1 && !n->pad_top &&
+                !n->pad_bottom && !n->pad_left && !n->pad_right && x->shape[0] * x->shape[1] * x->shape[2] < INT32_MAX;
+    if (!dw && !gemm) return found;
+    const char *force = getenv("MS_CUDA_CONV");
+    bool want_cudnn = force && !strcmp(force, "cudnn"), want_own = force && !strcmp(force, "own");
+    if (dw) {
+        float *host = malloc((size_t)(KH * KW * C) * sizeof *host);
+        if (!host) return ms_errorf(err, MS_ERR_NOMEM, "%s: node '%s': out of memory", p->g->source, n->name);
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t k = 0; k < KH * KW; k++) host[k * C + c] = w->data[c * KH * KW + k];
+        ms_status s = upload(p, n, host, KH * KW * C, true, (void **)&st->wdw, err);
+        free(host);
+        if (s) return s;
+        st->dw = (cu_dw_args){.N = (int)x->shape[0], .H = (int)x->shape[1], .W = (int)x->shape[2], .C = (int)C,
+                              .OH = (int)y->shape[1], .OW = (int)y->shape[2], .KH = (int)KH, .KW = (int)KW,
+                              .sh = n->stride_h, .sw = n->stride_w, .dh = n->dilation_h, .dw = n->dilation_w,
+                              .pt = n->pad_top, .pl = n->pad_left, .lo = n->act_min, .hi = n->act_max};
+    }
+    cu_conv_impl own = dw ? CU_CONV_DEPTHWISE : CU_CONV_GEMM;
+    if (found || want_own) {
+        st->impl = own;
+    } else if (!want_cudnn) {
+        float t_cudnn = 0, t_own = 0;
+        void *ws = NULL;
+        CU_TRY(cudaMalloc(&ws, st->work ? st->work : 16), "allocating a workspace");
+        void *saved = p->work;
+        p->work = ws;
+        st->impl = CU_CONV_CUDNN;
+        ms_status s = time_step(p, st, &t_cudnn, err);
+        p->work = saved;
+        cudaFree(ws);
+        st->impl = own;
+        if (!s) s = time_step(p, st, &t_own, err);
+        if (s) return s;
+        st->impl = t_own <= t_cudnn ? own : CU_CONV_CUDNN;
+    }
+    if (st->impl != CU_CONV_CUDNN) { /* the cuDNN path's buffers are not needed */
+        cudaFree(st->padded);
+        st->padded = NULL;
+        st->work = 0;
+    }
+    if (found && st->impl == CU_CONV_CUDNN) return found;
+    ms_error_clear(err);
+    return MS_OK;
+}
+
 static ms_status prepare_conv(cu_plan *p, cu_step *st, ms_error *err)
 {
     const ms_node *n = st->n;
@@ -158,8 +245,9 @@ static ms_status prepare_conv(cu_plan *p, cu_step *st, ms_error *err)
                              n->name, (long long)y->shape[3]);
         s = upload(p, n, b->data, ms_tensor_numel(b), true, (void **)&st->b, err);
     }
-    if (!s) s = find_algo(p, st, xin, p->dev[n->output], err);
-    return s;
+    if (s) return s;
+    ms_status found = find_algo(p, st, xin, p->dev[n->output], err);
+    return choose_conv(p, st, found, err);
 }
 
 static ms_status prepare_fc(cu_plan *p, cu_step *st, ms_error *err)
@@ -295,6 +383,24 @@ static ms_status run_conv(cu_plan *p, cu_step *st, cudaStream_t s, ms_error *err
     const ms_node *n = st->n;
     const void *x = p->dev[n->inputs[0]];
     void *y = p->dev[n->output];
+    if (st->impl == CU_CONV_DEPTHWISE) {
+        K_TRY(cu_depthwise(p->type, x, st->wdw, st->b, y, &st->dw, (cu_stream)s), "depthwise convolution");
+        return MS_OK;
+    }
+    if (st->impl == CU_CONV_GEMM) {
+        const ms_tensor *yt = &p->g->tensors[n->output];
+        float one = 1.0f, zero = 0.0f;
+        int O = (int)yt->shape[3], M = (int)(yt->shape[0] * yt->shape[1] * yt->shape[2]);
+        int K = (int)p->g->tensors[n->inputs[0]].shape[3];
+        cudaDataType_t t = p->type == CU_F32 ? CUDA_R_32F : CUDA_R_16F;
+        BLAS_TRY(cublasGemmEx(p->blas, CUBLAS_OP_T, CUBLAS_OP_N, O, M, K, &one, st->w, t, K, x, t, K, &zero, y, t, O,
+                              CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+                 "1x1 convolution as a matrix product");
+        if (st->b || has_act(n))
+            K_TRY(cu_bias_act(p->type, y, st->b, (int64_t)M * O, O, n->act_min, n->act_max, (cu_stream)s),
+                  "bias and activation");
+        return MS_OK;
+    }
     if (st->padded) {
         K_TRY(cu_pad(p->type, x, st->padded, &st->pad, (cu_stream)s), "padding the input");
         x = st->padded;
@@ -400,6 +506,7 @@ void cu_free_step(cu_step *st)
     if (st->wd) cudnnDestroyFilterDescriptor(st->wd);
     if (st->cd) cudnnDestroyConvolutionDescriptor(st->cd);
     cudaFree(st->padded);
+    cudaFree(st->wdw);
     cudaFree(st->w);
     cudaFree(st->b);
     cudaFree(st->scale);
