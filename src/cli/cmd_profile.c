@@ -32,8 +32,8 @@ typedef struct {
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: mainstream profile --model FILE... [--backend ref|cpu]\n"
-            "                          [--precision fp32|int8] [--batch N] [--threads T]\n"
+            "usage: mainstream profile --model FILE... [--backend ref|cpu|cuda]\n"
+            "                          [--precision fp32|int8|fp16] [--batch N] [--threads T]\n"
             "                          [--runs R] [--warmup W] [--json] [-o profile.json]\n"
             "\n"
             "Times the network and each segment between consecutive chokepoints (the last one\n"
