@@ -9,6 +9,7 @@
 #include "backend/backend.h"
 #include "formats/model.h"
 #include "graph/cut.h"
+#include "run/exec.h"
 #include "testutil.h"
 
 extern const ms_backend ms_backend_ref;
@@ -651,6 +652,137 @@ static void test_mobilenet_v2(void **state)
     check_model(files, 1, 2e-2);
 }
 
+/* ---- the stem tree on the GPU ---- */
+
+#define V1_025 "models/mobilenet_v1_0.25_128_quant.tflite"
+enum { TREE_FRAMES = 6, TREE_APPS = 3 };
+
+/* An app's branch over a chokepoint tensor [1, H, W, C]: global average pool, a
+ * fully connected layer to one logit, sigmoid (random weights). */
+static ms_graph *branch(const ms_tensor *at)
+{
+    int x;
+    ms_graph *g = graph_nhwc((int)at->shape[1], (int)at->shape[2], (int)at->shape[3], &x);
+    int p = act(g, "pool", 0, NULL);
+    node(g, MS_OP_GLOBAL_AVG_POOL, &x, 1, p);
+    int64_t ws[2] = {1, at->shape[3]}, bs[1] = {1};
+    int in[3] = {p, cst(g, "w", 2, ws, 2.0f, 0.0f), cst(g, "b", 1, bs, 0.5f, 0.0f)};
+    int f = act(g, "logit", 0, NULL);
+    node(g, MS_OP_FULLY_CONNECTED, in, 3, f);
+    int s = act(g, "p", 0, NULL);
+    node(g, MS_OP_SIGMOID, &f, 1, s);
+    set_output(g, s);
+    ms_error err;
+    assert_int_equal(ms_graph_infer_shapes(g, &err), MS_OK);
+    return g;
+}
+
+typedef struct {
+    int n[TREE_APPS];
+    int64_t frame[TREE_APPS][TREE_FRAMES];
+    float score[TREE_APPS][TREE_FRAMES];
+} tree_scores;
+
+static void collect(void *ctx, int app, int64_t frame, double seconds, float score)
+{
+    (void)seconds;
+    tree_scores *s = ctx;
+    assert_true(app >= 0 && app < TREE_APPS && s->n[app] < TREE_FRAMES);
+    s->frame[app][s->n[app]] = frame;
+    s->score[app][s->n[app]++] = score;
+}
+
+/* A stem of two segments ([0, cp4), [cp4, cp8)) with three apps (at cp4 sampling half
+ * the frames, two at cp8), run over 6 frames in chunks of 4 on cuda: every app's score
+ * equals its own network (prefix + branch) on ref within 1e-4, segments hand device
+ * memory to their children. */
+static void test_stem_tree(void **state)
+{
+    (void)state;
+    MS_REQUIRE_DATA(V1_025);
+    const ms_backend *cuda = cuda_or_skip();
+    const char *path = ms_test_data(V1_025);
+    ms_graph *g = NULL;
+    ms_error err;
+    assert_int_equal(ms_model_load(&path, 1, &g, &err), MS_OK);
+    ms_chokepoint *cps = NULL;
+    int n_cps = 0;
+    assert_int_equal(ms_graph_chokepoints(g, &cps, &n_cps, &err), MS_OK);
+    assert_true(n_cps > 8);
+    ms_graph *seg[2], *br[TREE_APPS], *prefix[2];
+    assert_int_equal(ms_graph_segment(g, 0, cps[4].node_end, &seg[0], &err), MS_OK);
+    assert_int_equal(ms_graph_segment(g, cps[4].node_end, cps[8].node_end, &seg[1], &err), MS_OK);
+    assert_int_equal(ms_graph_segment(g, 0, cps[8].node_end, &prefix[1], &err), MS_OK);
+    prefix[0] = seg[0];
+    static const int app_at[TREE_APPS] = {0, 1, 1};
+    static const double app_fps[TREE_APPS] = {5, 10, 10};
+    for (int a = 0; a < TREE_APPS; a++)
+        br[a] = branch(&g->tensors[cps[app_at[a] ? 8 : 4].tensor]);
+    ms_plan_options o = {.batch = 4, .threads = 1, .precision = MS_PREC_FP32};
+    int64_t frame_numel = ms_tensor_numel(&g->tensors[g->inputs[0]]);
+    ms_exec_tree t;
+    ms_exec_init(&t, cuda, &o, 10.0, frame_numel);
+    int idx[2 + TREE_APPS];
+    assert_int_equal(ms_exec_add(&t, MS_EXEC_SEGMENT, -1, 0, 4, -1, 10, 1, seg[0], &idx[0], &err), MS_OK);
+    assert_int_equal(ms_exec_add(&t, MS_EXEC_SEGMENT, idx[0], 4, 8, -1, 10, 1, seg[1], &idx[1], &err), MS_OK);
+    for (int a = 0; a < TREE_APPS; a++) {
+        ms_status st = ms_exec_add(&t, MS_EXEC_BRANCH, idx[app_at[a]], app_at[a] ? 8 : 4, -1, a, app_fps[a], 1, br[a],
+                                   &idx[2 + a], &err);
+        if (st) print_message("%s\n", err.msg);
+        assert_int_equal(st, MS_OK);
+    }
+    for (int i = 0; i < 2; i++) {
+        assert_true(t.nodes[idx[i]].plan1->native_out);
+        assert_true(t.nodes[idx[i]].out_native);
+    }
+    ms_frame frames[TREE_FRAMES];
+    for (int i = 0; i < TREE_FRAMES; i++) {
+        frames[i] = (ms_frame){.index = i, .seconds = i / 10.0, .pixels = malloc((size_t)frame_numel * sizeof(float))};
+        assert_non_null(frames[i].pixels);
+        for (int64_t k = 0; k < frame_numel; k++) frames[i].pixels[k] = frand();
+    }
+    tree_scores got;
+    memset(&got, 0, sizeof got);
+    for (int i = 0; i < TREE_FRAMES; i += 4) {
+        int n = TREE_FRAMES - i < 4 ? TREE_FRAMES - i : 4;
+        ms_status st = ms_exec_run(&t, frames + i, n, collect, &got, &err);
+        if (st) print_message("%s\n", err.msg);
+        assert_int_equal(st, MS_OK);
+    }
+    assert_int_equal(got.n[0], 3); /* 5 of 10 fps: frames 0, 2, 4 */
+    assert_int_equal(got.n[1], TREE_FRAMES);
+    int distinct = 0;
+    for (int a = 0; a < TREE_APPS; a++) {
+        ms_plan *pp = compile(&ms_backend_ref, prefix[app_at[a]], 1, MS_PREC_FP32, NULL, false);
+        ms_plan *bp = compile(&ms_backend_ref, br[a], 1, MS_PREC_FP32, NULL, false);
+        float *mid = malloc((size_t)pp->out_numel * sizeof *mid), own;
+        assert_non_null(mid);
+        for (int k = 0; k < got.n[a]; k++) {
+            assert_int_equal(ms_plan_run(pp, frames[got.frame[a][k]].pixels, mid, &err), MS_OK);
+            assert_int_equal(ms_plan_run(bp, mid, &own, &err), MS_OK);
+            double rel = fabs((double)got.score[a][k] - own) / fmax(fabs(own), 1e-30);
+            if (!(rel < 1e-4))
+                fail_msg("app %d frame %lld: tree %.9g, own network %.9g", a, (long long)got.frame[a][k],
+                         got.score[a][k], own);
+            distinct += k > 0 && got.score[a][k] != got.score[a][k - 1];
+        }
+        free(mid);
+        ms_plan_free(pp);
+        ms_plan_free(bp);
+    }
+    print_message("stem tree on cuda: %d, %d, %d scores, %d distinct steps, all within 1e-4 of ref\n", got.n[0],
+                  got.n[1], got.n[2], distinct);
+    assert_true(distinct >= 6);
+    ms_exec_free(&t);
+    for (int i = 0; i < TREE_FRAMES; i++) free(frames[i].pixels);
+    for (int a = 0; a < TREE_APPS; a++) ms_graph_free(br[a]);
+    ms_graph_free(seg[0]);
+    ms_graph_free(seg[1]);
+    ms_graph_free(prefix[1]);
+    free(cps);
+    ms_graph_free(g);
+}
+
 /* Bad input is reported: fp16 on the cpu backend, int8 on cuda, a cpu plan as input. */
 static void test_rejects(void **state)
 {
@@ -700,6 +832,7 @@ int main(void)
         cmocka_unit_test(test_chain_small_network),
         cmocka_unit_test(test_mobilenet_v1),
         cmocka_unit_test(test_mobilenet_v2),
+        cmocka_unit_test(test_stem_tree),
         cmocka_unit_test(test_rejects),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
