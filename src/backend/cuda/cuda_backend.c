@@ -135,15 +135,6 @@ static ms_status set_streams(cu_plan *p, cudaStream_t s, ms_error *err)
     return MS_OK;
 }
 
-/* Whether to capture the steps into a CUDA graph: at batches up to 16, where launch
- * overhead weighs most; MS_CUDA_GRAPHS=0 or 1 overrides. */
-static bool want_graph(const cu_plan *p)
-{
-    const char *e = getenv("MS_CUDA_GRAPHS");
-    if (e && (!strcmp(e, "0") || !strcmp(e, "1"))) return e[0] == '1';
-    return p->base.opts.batch <= 16;
-}
-
 /* Captures the steps on a private stream; a capture cuDNN or cuBLAS refuses leaves the
  * plan launching them one by one. */
 static ms_status capture(cu_plan *p, ms_error *err)
@@ -163,6 +154,61 @@ static ms_status capture(cu_plan *p, ms_error *err)
     cudaGetLastError(); /* a refused capture is not an error of the plan */
     cudaStreamDestroy(cap);
     if (!st) st = set_streams(p, STREAM, err);
+    return st;
+}
+
+/* Median time of 5 launches of the plan's steps (as a graph when it has one). */
+static ms_status time_launch(cu_plan *p, float *ms, ms_error *err)
+{
+    cudaEvent_t ev[6];
+    for (int i = 0; i < 6; i++) CU_TRY(cudaEventCreate(&ev[i]), "creating events");
+    ms_status st = MS_OK;
+    for (int i = -1; !st && i < 6; i++) { /* one warm-up launch */
+        if (i >= 0) cudaEventRecord(ev[i], STREAM);
+        if (i == 5) break;
+        if (p->graph) {
+            cudaError_t e = cudaGraphLaunch(p->graph, STREAM);
+            if (e != cudaSuccess) st = cu_fail(p, NULL, "launching the graph", cudaGetErrorString(e), err);
+        } else {
+            st = run_steps(p, STREAM, err);
+        }
+    }
+    cudaError_t e = cudaEventSynchronize(ev[5]);
+    float t[5] = {0};
+    for (int i = 0; !st && e == cudaSuccess && i < 5; i++) cudaEventElapsedTime(&t[i], ev[i], ev[i + 1]);
+    for (int i = 0; i < 6; i++) cudaEventDestroy(ev[i]);
+    if (st) return st;
+    CU_TRY(e, "timing the plan");
+    for (int i = 1; i < 5; i++)
+        for (int j = i; j > 0 && t[j] < t[j - 1]; j--) {
+            float x = t[j];
+            t[j] = t[j - 1];
+            t[j - 1] = x;
+        }
+    *ms = t[2];
+    return MS_OK;
+}
+
+/* CUDA graphs where they pay: the steps are captured, and the graph is kept when its
+ * launches are faster than launching the steps one by one (measured here, on the
+ * plan's buffers). MS_CUDA_GRAPHS=0 or 1 decides instead. */
+static ms_status choose_launch(cu_plan *p, ms_error *err)
+{
+    const char *e = getenv("MS_CUDA_GRAPHS");
+    bool forced = e && (!strcmp(e, "0") || !strcmp(e, "1"));
+    if (forced && e[0] == '0') return MS_OK;
+    ms_status st = capture(p, err);
+    if (st || forced || !p->graph) return st;
+    float t_graph = 0, t_steps = 0;
+    st = time_launch(p, &t_graph, err);
+    cudaGraphExec_t g = p->graph;
+    p->graph = NULL;
+    if (!st) st = time_launch(p, &t_steps, err);
+    p->graph = g;
+    if (!st && t_steps < t_graph) {
+        cudaGraphExecDestroy(p->graph);
+        p->graph = NULL;
+    }
     return st;
 }
 
@@ -220,7 +266,7 @@ static ms_status compile_plan(cu_plan *p, const ms_graph *g, const ms_plan_optio
         p->events = calloc((size_t)p->g->n_nodes + 1, sizeof *p->events);
         if (!p->events) return ms_errorf(err, MS_ERR_NOMEM, "%s: out of memory", p->g->source);
         for (int i = 0; i <= p->g->n_nodes; i++) CU_TRY(cudaEventCreate(&p->events[i]), "creating events");
-    } else if (want_graph(p) && (st = capture(p, err))) {
+    } else if ((st = choose_launch(p, err))) {
         return st;
     }
     CU_TRY(cudaDeviceSynchronize(), "finishing the compile");
