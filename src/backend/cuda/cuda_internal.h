@@ -26,6 +26,7 @@ typedef struct {
     cu_conv_impl impl;
     float *wdw;        /* depthwise: float32 weights [KH, KW, C] */
     cu_dw_args dw;
+    bool defer_act;    /* bias and activation left to the depthwise step reading the output */
     /* conv */
     cudnnTensorDescriptor_t xd, yd;
     cudnnFilterDescriptor_t wd;

@@ -75,7 +75,9 @@ __global__ void k_depthwise(const T *__restrict__ x, const float *__restrict__ w
             for (int kw = 0; kw < a.KW; kw++) {
                 int iw = ow * a.sw - a.pl + kw * a.dw;
                 if (iw < 0 || iw >= a.W) continue;
-                acc = fmaf(ld(x, (((int64_t)n * a.H + ih) * a.W + iw) * a.C + c), w[(kh * a.KW + kw) * a.C + c], acc);
+                float v = ld(x, (((int64_t)n * a.H + ih) * a.W + iw) * a.C + c);
+                if (a.in_act) v = clampf(v + (a.in_bias ? a.in_bias[c] : 0.0f), a.in_lo, a.in_hi);
+                acc = fmaf(v, w[(kh * a.KW + kw) * a.C + c], acc);
             }
         }
         st(y, i, clampf(acc, a.lo, a.hi));
@@ -92,6 +94,7 @@ __global__ void k_depthwise_h2(const __half2 *__restrict__ x, const float2 *__re
         r /= a.OW;
         int oh = (int)(r % a.OH), n = (int)(r / a.OH);
         float2 acc = bias ? bias[c] : make_float2(0.0f, 0.0f);
+        float2 ib = a.in_bias ? ((const float2 *)a.in_bias)[c] : make_float2(0.0f, 0.0f);
         for (int kh = 0; kh < a.KH; kh++) {
             int ih = oh * a.sh - a.pt + kh * a.dh;
             if (ih < 0 || ih >= a.H) continue;
@@ -99,6 +102,10 @@ __global__ void k_depthwise_h2(const __half2 *__restrict__ x, const float2 *__re
                 int iw = ow * a.sw - a.pl + kw * a.dw;
                 if (iw < 0 || iw >= a.W) continue;
                 float2 v = __half22float2(x[(((int64_t)n * a.H + ih) * a.W + iw) * C2 + c]);
+                if (a.in_act) {
+                    v.x = clampf(v.x + ib.x, a.in_lo, a.in_hi);
+                    v.y = clampf(v.y + ib.y, a.in_lo, a.in_hi);
+                }
                 float2 k = w[(kh * a.KW + kw) * C2 + c];
                 acc.x = fmaf(v.x, k.x, acc.x);
                 acc.y = fmaf(v.y, k.y, acc.y);

@@ -59,6 +59,11 @@ int cu_pad(cu_dtype t, const void *x, void *y, const cu_pad_args *a, cu_stream s
 typedef struct {
     int N, H, W, C, OH, OW, KH, KW, sh, sw, dh, dw, pt, pl;
     float lo, hi;
+    /* in_act: each input value read is first clamp(x + in_bias[c], in_lo, in_hi), the
+     * bias and activation of the convolution that wrote x, deferred to here */
+    int in_act;
+    const float *in_bias; /* may be NULL */
+    float in_lo, in_hi;
 } cu_dw_args;
 int cu_depthwise(cu_dtype t, const void *x, const float *w, const float *bias, void *y, const cu_dw_args *a,
                  cu_stream s);

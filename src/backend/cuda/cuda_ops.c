@@ -337,6 +337,27 @@ static void prepare_pad(cu_plan *p, cu_step *st)
     st->pad = a;
 }
 
+/* A depthwise step on the own kernel reading a convolution's output that nothing else
+ * reads takes over that convolution's bias and activation: applied as it loads its
+ * input, they cost no pass of their own. */
+static void defer_into(cu_plan *p, int i)
+{
+    cu_step *st = &p->steps[i];
+    int t = st->n->inputs[0], producer = -1, readers = 0;
+    for (int k = 0; k < i; k++)
+        if (p->g->nodes[k].output == t) producer = k;
+    for (int k = 0; k < p->g->n_nodes; k++)
+        for (int j = 0; j < p->g->nodes[k].n_inputs; j++) readers += p->g->nodes[k].inputs[j] == t;
+    if (producer < 0 || readers != 1 || t == p->output || p->g->nodes[producer].kind != MS_OP_CONV2D) return;
+    cu_step *ps = &p->steps[producer];
+    if (ps->impl == CU_CONV_DEPTHWISE || !(ps->b || has_act(ps->n))) return;
+    ps->defer_act = true;
+    st->dw.in_act = 1;
+    st->dw.in_bias = ps->b;
+    st->dw.in_lo = ps->n->act_min;
+    st->dw.in_hi = ps->n->act_max;
+}
+
 ms_status cu_prepare_step(cu_plan *p, int i, ms_error *err)
 {
     cu_step *st = &p->steps[i];
@@ -354,7 +375,11 @@ ms_status cu_prepare_step(cu_plan *p, int i, ms_error *err)
         return ms_errorf(err, MS_ERR_UNSUPPORTED, "%s: node '%s': %s needs an NHWC input", p->g->source, n->name,
                          ms_op_name(n->kind));
     switch (n->kind) {
-    case MS_OP_CONV2D: return prepare_conv(p, st, err);
+    case MS_OP_CONV2D: {
+        ms_status s = prepare_conv(p, st, err);
+        if (!s && st->impl == CU_CONV_DEPTHWISE) defer_into(p, i);
+        return s;
+    }
     case MS_OP_FULLY_CONNECTED: return prepare_fc(p, st, err);
     case MS_OP_BATCH_NORM: return prepare_bn(p, st, err);
     case MS_OP_AVG_POOL:
@@ -396,7 +421,7 @@ static ms_status run_conv(cu_plan *p, cu_step *st, cudaStream_t s, ms_error *err
         BLAS_TRY(cublasGemmEx(p->blas, CUBLAS_OP_T, CUBLAS_OP_N, O, M, K, &one, st->w, t, K, x, t, K, &zero, y, t, O,
                               CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
                  "1x1 convolution as a matrix product");
-        if (st->b || has_act(n))
+        if ((st->b || has_act(n)) && !st->defer_act)
             K_TRY(cu_bias_act(p->type, y, st->b, (int64_t)M * O, O, n->act_min, n->act_max, (cu_stream)s),
                   "bias and activation");
         return MS_OK;
@@ -409,7 +434,7 @@ static ms_status run_conv(cu_plan *p, cu_step *st, cudaStream_t s, ms_error *err
     DNN_TRY(cudnnConvolutionForward(p->dnn, &one, st->xd, x, st->wd, st->w, st->cd, st->algo, p->work, st->work, &zero,
                                     st->yd, y),
             "convolution");
-    if (st->b || has_act(n)) {
+    if ((st->b || has_act(n)) && !st->defer_act) {
         const ms_tensor *yt = &p->g->tensors[n->output];
         K_TRY(cu_bias_act(p->type, y, st->b, ms_tensor_numel(yt), yt->shape[3], n->act_min, n->act_max, (cu_stream)s),
               "bias and activation");
