@@ -98,7 +98,7 @@ static ms_status alloc_activations(cu_plan *p, ms_error *err)
 
 static ms_status run_steps(cu_plan *p, cudaStream_t s, ms_error *err)
 {
-    bool trace = p->events && p->runs == p->trace_run;
+    bool trace = p->events && p->runs + 1 == p->trace_run;
     for (int i = 0; i < p->g->n_nodes; i++) {
         if (trace) cudaEventRecord(p->events[i], s);
         ms_status st = cu_run_step(p, i, s, err);
@@ -111,7 +111,7 @@ static ms_status run_steps(cu_plan *p, cudaStream_t s, ms_error *err)
 /* Prints the traced run's step times (MS_CUDA_TRACE), once the stream is idle. */
 static void print_trace(cu_plan *p)
 {
-    if (!p->events || p->runs != p->trace_run || cudaStreamSynchronize(STREAM) != cudaSuccess) return;
+    if (!p->events || p->runs + 1 != p->trace_run || cudaStreamSynchronize(STREAM) != cudaSuccess) return;
     float total = 0;
     for (int i = 0; i < p->g->n_nodes; i++) {
         float ms = 0;
