@@ -119,7 +119,7 @@ static void print_trace(cu_plan *p)
         total += ms;
         const ms_node *n = &p->g->nodes[i];
         const cu_step *st = &p->steps[i];
-        static const char *impl[] = {"cudnn", "depthwise", "gemm"};
+        static const char *impl[] = {"cudnn", "depthwise", "gemm", "direct"};
         fprintf(stderr, "trace batch %d %s %3d %-16s %-40s %8.4f ms %s algo %d%s%s\n", p->base.opts.batch,
                 p->type == CU_F16 ? "fp16" : "fp32", i, ms_op_name(n->kind), n->name, ms,
                 n->kind == MS_OP_CONV2D ? impl[st->impl] : "-", n->kind == MS_OP_CONV2D ? (int)st->algo : -1,

@@ -18,14 +18,16 @@
 #include "backend/cuda/cuda_kernels.h"
 
 /* How a convolution runs: cuDNN; the own depthwise kernel (padding, bias and clamp
- * fused); or, for a 1x1 convolution, one cuBLAS product. Chosen by timing at compile. */
-typedef enum { CU_CONV_CUDNN, CU_CONV_DEPTHWISE, CU_CONV_GEMM } cu_conv_impl;
+ * fused); for a 1x1 convolution, one cuBLAS product; for an input of few channels
+ * (a first layer), the own direct kernel. Chosen by timing at compile. */
+typedef enum { CU_CONV_CUDNN, CU_CONV_DEPTHWISE, CU_CONV_GEMM, CU_CONV_DIRECT } cu_conv_impl;
 
 typedef struct {
     const ms_node *n; /* in the plan's graph copy */
     cu_conv_impl impl;
     float *wdw;        /* depthwise: float32 weights [KH, KW, C] */
     cu_dw_args dw;
+    cu_direct_args direct; /* direct: weights [KH, KW, C, O] float32 in wdw */
     bool defer_act;    /* bias and activation left to the depthwise step reading the output */
     /* conv */
     cudnnTensorDescriptor_t xd, yd;

@@ -5,6 +5,7 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 #include <math.h>
+#include <stdint.h>
 
 #include "cuda_kernels.h"
 
@@ -112,6 +113,79 @@ __global__ void k_depthwise_h2(const __half2 *__restrict__ x, const float2 *__re
             }
         }
         y[i] = __floats2half2_rn(clampf(acc.x, a.lo, a.hi), clampf(acc.y, a.lo, a.hi));
+    }
+}
+
+/* V channels per thread through one 16-byte load per tap (8 float16 or 4 float32
+ * values); needs C % V == 0 and 16-byte aligned rows. */
+template <typename T, int V>
+__global__ void k_depthwise_vec(const T *__restrict__ x, const float *__restrict__ w, const float *__restrict__ bias,
+                                T *__restrict__ y, cu_dw_args a)
+{
+    unsigned CV = a.C / V, total = (unsigned)a.N * a.OH * a.OW * CV;
+    for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += gridDim.x * blockDim.x) {
+        unsigned cv = i % CV, r = i / CV;
+        int ow = (int)(r % a.OW);
+        r /= a.OW;
+        int oh = (int)(r % a.OH), n = (int)(r / a.OH);
+        int c0 = (int)cv * V;
+        float acc[V], ib[V];
+#pragma unroll
+        for (int v = 0; v < V; v++) {
+            acc[v] = bias ? bias[c0 + v] : 0.0f;
+            ib[v] = a.in_bias ? a.in_bias[c0 + v] : 0.0f;
+        }
+        for (int kh = 0; kh < a.KH; kh++) {
+            int ih = oh * a.sh - a.pt + kh * a.dh;
+            if (ih < 0 || ih >= a.H) continue;
+            for (int kw = 0; kw < a.KW; kw++) {
+                int iw = ow * a.sw - a.pl + kw * a.dw;
+                if (iw < 0 || iw >= a.W) continue;
+                uint4 raw = *reinterpret_cast<const uint4 *>(x + (((int64_t)n * a.H + ih) * a.W + iw) * a.C + c0);
+                const T *xv = reinterpret_cast<const T *>(&raw);
+                const float *wk = w + (kh * a.KW + kw) * a.C + c0;
+#pragma unroll
+                for (int v = 0; v < V; v++) {
+                    float xf = ld(xv, v);
+                    if (a.in_act) xf = clampf(xf + ib[v], a.in_lo, a.in_hi);
+                    acc[v] = fmaf(xf, wk[v], acc[v]);
+                }
+            }
+        }
+        uint4 out;
+        T *ov = reinterpret_cast<T *>(&out);
+#pragma unroll
+        for (int v = 0; v < V; v++) st(ov, v, clampf(acc[v], a.lo, a.hi));
+        *reinterpret_cast<uint4 *>(y + (int64_t)i * V) = out;
+    }
+}
+
+/* Direct convolution for few input channels (a network's first layer: 3 channels):
+ * one thread per output value, output channels fastest, so a warp shares its input
+ * pixels; weights transposed to [KH, KW, C, O]; padding skipped; bias and clamp fused. */
+template <typename T>
+__global__ void k_direct(const T *__restrict__ x, const float *__restrict__ w, const float *__restrict__ bias,
+                         T *__restrict__ y, cu_direct_args a)
+{
+    unsigned total = (unsigned)a.N * a.OH * a.OW * a.O;
+    for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += gridDim.x * blockDim.x) {
+        unsigned o = i % a.O, r = i / a.O;
+        int ow = (int)(r % a.OW);
+        r /= a.OW;
+        int oh = (int)(r % a.OH), n = (int)(r / a.OH);
+        float acc = bias ? bias[o] : 0.0f;
+        for (int kh = 0; kh < a.KH; kh++) {
+            int ih = oh * a.sh - a.pt + kh * a.dh;
+            if (ih < 0 || ih >= a.H) continue;
+            for (int kw = 0; kw < a.KW; kw++) {
+                int iw = ow * a.sw - a.pl + kw * a.dw;
+                if (iw < 0 || iw >= a.W) continue;
+                const T *xp = x + (((int64_t)n * a.H + ih) * a.W + iw) * a.C;
+                const float *wp = w + ((kh * a.KW + kw) * a.C) * a.O + o;
+                for (int c = 0; c < a.C; c++) acc = fmaf(ld(xp, c), wp[c * a.O], acc);
+            }
+        }
+        st(y, i, clampf(acc, a.lo, a.hi));
     }
 }
 
@@ -348,12 +422,28 @@ int cu_depthwise(cu_dtype t, const void *x, const float *w, const float *bias, v
     cudaStream_t cs = (cudaStream_t)s;
     int64_t total = (int64_t)a->N * a->OH * a->OW * a->C;
     if (total >= ((int64_t)1 << 31)) return (int)cudaErrorInvalidValue;
-    if (t == CU_F16 && a->C % 2 == 0)
+    bool aligned = ((uintptr_t)x % 16 == 0) && ((uintptr_t)y % 16 == 0);
+    if (t == CU_F16 && a->C % 8 == 0 && aligned)
+        k_depthwise_vec<__half, 8><<<blocks(total / 8), kThreads, 0, cs>>>((const __half *)x, w, bias, (__half *)y, *a);
+    else if (t == CU_F32 && a->C % 4 == 0 && aligned)
+        k_depthwise_vec<float, 4><<<blocks(total / 4), kThreads, 0, cs>>>((const float *)x, w, bias, (float *)y, *a);
+    else if (t == CU_F16 && a->C % 2 == 0)
         k_depthwise_h2<<<blocks(total / 2), kThreads, 0, cs>>>((const __half2 *)x, (const float2 *)w,
                                                              (const float2 *)bias, (__half2 *)y, *a);
     else if (t == CU_F16)
         k_depthwise<__half><<<blocks(total), kThreads, 0, cs>>>((const __half *)x, w, bias, (__half *)y, *a);
     else k_depthwise<float><<<blocks(total), kThreads, 0, cs>>>((const float *)x, w, bias, (float *)y, *a);
+    return launched();
+}
+
+int cu_direct(cu_dtype t, const void *x, const float *w, const float *bias, void *y, const cu_direct_args *a,
+              cu_stream s)
+{
+    cudaStream_t cs = (cudaStream_t)s;
+    int64_t total = (int64_t)a->N * a->OH * a->OW * a->O;
+    if (total >= ((int64_t)1 << 31)) return (int)cudaErrorInvalidValue;
+    if (t == CU_F16) k_direct<__half><<<blocks(total), kThreads, 0, cs>>>((const __half *)x, w, bias, (__half *)y, *a);
+    else k_direct<float><<<blocks(total), kThreads, 0, cs>>>((const float *)x, w, bias, (float *)y, *a);
     return launched();
 }
 

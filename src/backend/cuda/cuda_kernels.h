@@ -67,6 +67,13 @@ typedef struct {
 } cu_dw_args;
 int cu_depthwise(cu_dtype t, const void *x, const float *w, const float *bias, void *y, const cu_dw_args *a,
                  cu_stream s);
+/* Direct convolution (groups 1) for inputs of few channels; w is float32 [KH, KW, C, O]. */
+typedef struct {
+    int N, H, W, C, OH, OW, O, KH, KW, sh, sw, dh, dw, pt, pl;
+    float lo, hi;
+} cu_direct_args;
+int cu_direct(cu_dtype t, const void *x, const float *w, const float *bias, void *y, const cu_direct_args *a,
+              cu_stream s);
 /* softmax of beta * x over rows of len */
 int cu_softmax(cu_dtype t, const void *x, void *y, int64_t rows, int64_t len, float beta, cu_stream s);
 int cu_sigmoid(cu_dtype t, const void *x, void *y, int64_t total, cu_stream s);

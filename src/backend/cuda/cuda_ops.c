@@ -147,7 +147,8 @@ static ms_status choose_conv(cu_plan *p, cu_step *st, ms_status found, ms_error 
     bool dw = n->groups == C && O == C && w->shape[3] == 1 && ms_tensor_numel(y) < ((int64_t)1 << 31);
     bool gemm = n->groups == 1 && KH == 1 && KW == 1 && n->stride_h == 1 && n->stride_w == 1 && !n->pad_top &&
                 !n->pad_bottom && !n->pad_left && !n->pad_right && x->shape[0] * x->shape[1] * x->shape[2] < INT32_MAX;
-    if (!dw && !gemm) return found;
+    bool direct = n->groups == 1 && C <= 4 && !gemm && ms_tensor_numel(y) < ((int64_t)1 << 31);
+    if (!dw && !gemm && !direct) return found;
     const char *force = getenv("MS_CUDA_CONV");
     bool want_cudnn = force && !strcmp(force, "cudnn"), want_own = force && !strcmp(force, "own");
     if (dw) {
@@ -163,7 +164,21 @@ static ms_status choose_conv(cu_plan *p, cu_step *st, ms_status found, ms_error 
                               .sh = n->stride_h, .sw = n->stride_w, .dh = n->dilation_h, .dw = n->dilation_w,
                               .pt = n->pad_top, .pl = n->pad_left, .lo = n->act_min, .hi = n->act_max};
     }
-    cu_conv_impl own = dw ? CU_CONV_DEPTHWISE : CU_CONV_GEMM;
+    if (direct) {
+        float *host = malloc((size_t)(KH * KW * C * O) * sizeof *host);
+        if (!host) return ms_errorf(err, MS_ERR_NOMEM, "%s: node '%s': out of memory", p->g->source, n->name);
+        for (int64_t o = 0; o < O; o++)
+            for (int64_t k = 0; k < KH * KW * C; k++) host[k * O + o] = w->data[o * KH * KW * C + k];
+        ms_status s = upload(p, n, host, KH * KW * C * O, true, (void **)&st->wdw, err);
+        free(host);
+        if (s) return s;
+        st->direct = (cu_direct_args){.N = (int)x->shape[0], .H = (int)x->shape[1], .W = (int)x->shape[2],
+                                      .C = (int)C, .OH = (int)y->shape[1], .OW = (int)y->shape[2], .O = (int)O,
+                                      .KH = (int)KH, .KW = (int)KW, .sh = n->stride_h, .sw = n->stride_w,
+                                      .dh = n->dilation_h, .dw = n->dilation_w, .pt = n->pad_top,
+                                      .pl = n->pad_left, .lo = n->act_min, .hi = n->act_max};
+    }
+    cu_conv_impl own = dw ? CU_CONV_DEPTHWISE : gemm ? CU_CONV_GEMM : CU_CONV_DIRECT;
     if (found || want_own) {
         st->impl = own;
     } else if (!want_cudnn) {
@@ -350,7 +365,7 @@ static void defer_into(cu_plan *p, int i)
         for (int j = 0; j < p->g->nodes[k].n_inputs; j++) readers += p->g->nodes[k].inputs[j] == t;
     if (producer < 0 || readers != 1 || t == p->output || p->g->nodes[producer].kind != MS_OP_CONV2D) return;
     cu_step *ps = &p->steps[producer];
-    if (ps->impl == CU_CONV_DEPTHWISE || !(ps->b || has_act(ps->n))) return;
+    if (ps->impl == CU_CONV_DEPTHWISE || ps->impl == CU_CONV_DIRECT || !(ps->b || has_act(ps->n))) return;
     ps->defer_act = true;
     st->dw.in_act = 1;
     st->dw.in_bias = ps->b;
@@ -410,6 +425,10 @@ static ms_status run_conv(cu_plan *p, cu_step *st, cudaStream_t s, ms_error *err
     void *y = p->dev[n->output];
     if (st->impl == CU_CONV_DEPTHWISE) {
         K_TRY(cu_depthwise(p->type, x, st->wdw, st->b, y, &st->dw, (cu_stream)s), "depthwise convolution");
+        return MS_OK;
+    }
+    if (st->impl == CU_CONV_DIRECT) {
+        K_TRY(cu_direct(p->type, x, st->wdw, st->b, y, &st->direct, (cu_stream)s), "direct convolution");
         return MS_OK;
     }
     if (st->impl == CU_CONV_GEMM) {
