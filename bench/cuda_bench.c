@@ -1,6 +1,7 @@
 /* Times the cuda backend on MobileNetV1 1.0_224 (or any model) for bench/run_cuda.sh: for
  * every precision, batch and launch mode asked for, compiles a plan and prints
- *   ours <model> <precision> <batch> <graphs 0|1> <median ms per batch> <images/s at the median>
+ *   ours <model> <precision> <batch> <graphs 0|1> <median ms per batch> <images/s at the median> <pipe|nopipe>
+ * (nopipe: MS_CUDA_PIPELINE=0 was set, so large batches copy their input in unpipelined)
  * over --runs runs after --warmup runs. Input is random float32 NHWC in page-locked host
  * memory, the output comes back to page-locked host memory: a run is what a caller pays
  * (copy in, network, copy out, wait), as the PyTorch peer measures it.
@@ -73,8 +74,9 @@ static int bench_one(const ms_backend *b, const ms_graph *g, const char *name, m
     if (!rc) {
         qsort(t, (size_t)runs, sizeof *t, cmp);
         double med = t[runs / 2];
-        printf("ours %s %s %d %d %.4f %.1f\n", name, prec == MS_PREC_FP16 ? "fp16" : "fp32", batch, graphs, med,
-               batch * 1e3 / med);
+        const char *pipe = getenv("MS_CUDA_PIPELINE");
+        printf("ours %s %s %d %d %.4f %.1f %s\n", name, prec == MS_PREC_FP16 ? "fp16" : "fp32", batch, graphs, med,
+               batch * 1e3 / med, pipe && !strcmp(pipe, "0") ? "nopipe" : "pipe");
         fflush(stdout);
     }
     cudaFreeHost(in);

@@ -22,6 +22,9 @@ out=${OUT_LOG:-$(mktemp)}
 "$build/bench_cuda" --runs "$RUNS" --warmup "$WARMUP" --batches "$BATCHES" --precisions "$PRECISIONS" \
     "v1_224=$models/mobilenet_v1_1.0_224_quant_embedding_extractor.tflite+$models/mobilenet_v1_1.0_224_quant_head_layers.tflite" \
     | tee -a "$out"
+MS_CUDA_PIPELINE=0 "$build/bench_cuda" --runs "$RUNS" --warmup "$WARMUP" --batches "$BATCHES" --precisions "$PRECISIONS" \
+    "v1_224=$models/mobilenet_v1_1.0_224_quant_embedding_extractor.tflite+$models/mobilenet_v1_1.0_224_quant_head_layers.tflite" \
+    | tee -a "$out"
 "$PYTHON" "$here/torch_cuda_peer.py" --runs "$RUNS" --warmup "$WARMUP" --batches "$BATCHES" \
     --precisions "$PRECISIONS" --variants "$VARIANTS" 2>&1 | tee -a "$out"
 

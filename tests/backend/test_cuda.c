@@ -413,6 +413,46 @@ static void test_small_network(void **state)
     check(small_net());
 }
 
+/* At batch 64 a plan with plain ends is 4 pipelined sub-plans (input copies overlap
+ * compute): the same values as ref, on every run, fp32 and fp16. */
+static void test_pipelined_batch(void **state)
+{
+    (void)state;
+    const ms_backend *cuda = cuda_or_skip();
+    ms_graph *g = small_net();
+    ms_error err;
+    assert_int_equal(ms_graph_infer_shapes(g, &err), MS_OK);
+    int batch = 64;
+    ms_plan_options o = {.batch = batch, .threads = 1, .precision = MS_PREC_FP32};
+    ms_plan *ref = NULL;
+    assert_int_equal(ms_plan_compile(&ms_backend_ref, g, &o, &ref, &err), MS_OK);
+    size_t ni = (size_t)(batch * ref->in_numel), no = (size_t)(batch * ref->out_numel);
+    float *in = malloc(ni * sizeof *in), *a = malloc(no * sizeof *a), *b = malloc(no * sizeof *b);
+    assert_true(in && a && b);
+    for (size_t i = 0; i < ni; i++) in[i] = frand();
+    assert_int_equal(ms_plan_run(ref, in, a, &err), MS_OK);
+    for (int pi = 0; pi < 2; pi++) {
+        o.precision = pi ? MS_PREC_FP16 : MS_PREC_FP32;
+        ms_plan *cu = NULL;
+        ms_status st = ms_plan_compile(cuda, g, &o, &cu, &err);
+        if (st) print_message("%s\n", err.msg);
+        assert_int_equal(st, MS_OK);
+        for (int rep = 0; rep < 3; rep++) {
+            for (size_t i = 0; i < no; i++) b[i] = NAN;
+            assert_int_equal(ms_plan_run(cu, in, b, &err), MS_OK);
+            double e = ms_test_rel_l2(b, a, no);
+            if (rep == 0) print_message("pipelined batch 64 %s: rel L2 %.3g\n", pi ? "fp16" : "fp32", e);
+            assert_true(e < (pi ? 2e-3 : 1e-5));
+        }
+        ms_plan_free(cu);
+    }
+    free(in);
+    free(a);
+    free(b);
+    ms_plan_free(ref);
+    ms_graph_free(g);
+}
+
 /* ---- chained plans ---- */
 
 static ms_plan *compile(const ms_backend *b, const ms_graph *g, int batch, ms_precision prec, const ms_plan *from,
@@ -829,6 +869,7 @@ int main(void)
         cmocka_unit_test(test_concat_spatial_and_reshape),
         cmocka_unit_test(test_batch_norm),
         cmocka_unit_test(test_small_network),
+        cmocka_unit_test(test_pipelined_batch),
         cmocka_unit_test(test_chain_small_network),
         cmocka_unit_test(test_mobilenet_v1),
         cmocka_unit_test(test_mobilenet_v2),

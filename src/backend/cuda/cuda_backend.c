@@ -43,6 +43,10 @@ static void cu_plan_free(ms_plan *base)
 {
     cu_plan *p = (cu_plan *)base;
     if (!p) return;
+    if (p->n_subs) {
+        cu_pipeline_free(p);
+        return;
+    }
     if (p->graph) cudaGraphExecDestroy(p->graph);
     if (p->events)
         for (int i = 0; i <= p->g->n_nodes; i++)
@@ -273,7 +277,7 @@ static ms_status compile_plan(cu_plan *p, const ms_graph *g, const ms_plan_optio
     return MS_OK;
 }
 
-static ms_status cu_compile(const ms_graph *g, const ms_plan_options *opts, ms_plan **out, ms_error *err)
+ms_status cu_compile_one(const ms_graph *g, const ms_plan_options *opts, cu_plan **out, ms_error *err)
 {
     *out = NULL;
     const char *src = g->source ? g->source : "graph";
@@ -294,8 +298,17 @@ static ms_status cu_compile(const ms_graph *g, const ms_plan_options *opts, ms_p
         cu_plan_free(&p->base);
         return st;
     }
-    *out = &p->base;
+    *out = p;
     return MS_OK;
+}
+
+static ms_status cu_compile(const ms_graph *g, const ms_plan_options *opts, ms_plan **out, ms_error *err)
+{
+    *out = NULL;
+    cu_plan *p = NULL;
+    ms_status st = cu_pipeline_wanted(opts) ? cu_pipeline_compile(g, opts, &p, err) : cu_compile_one(g, opts, &p, err);
+    if (!st) *out = &p->base;
+    return st;
 }
 
 /* The input into dev[input] (or, launching step by step, a native input of the plan's
@@ -323,7 +336,7 @@ static ms_status take_input(cu_plan *p, const void *in, void **saved, ms_error *
     return MS_OK;
 }
 
-static ms_status give_output(cu_plan *p, void *out, ms_error *err)
+static ms_status give_output(cu_plan *p, void *out, bool wait, ms_error *err)
 {
     size_t n = (size_t)p->base.opts.batch * (size_t)p->base.out_numel;
     void *y = p->dev[p->output];
@@ -339,30 +352,41 @@ static ms_status give_output(cu_plan *p, void *out, ms_error *err)
         y = p->stage_out;
     }
     CU_TRY(cudaMemcpyAsync(out, y, n * 4, cudaMemcpyDeviceToHost, STREAM), "copying the output out");
-    CU_TRY(cudaStreamSynchronize(STREAM), "waiting for the output");
+    if (wait) CU_TRY(cudaStreamSynchronize(STREAM), "waiting for the output");
     return MS_OK;
+}
+
+/* The steps (or the graph) once the input is in place, and the output out; waits for
+ * a plain output when wait. */
+ms_status cu_run_body(cu_plan *p, void *out, bool wait, ms_error *err)
+{
+    void *saved_out = NULL;
+    ms_status st = MS_OK;
+    if (p->base.native_out && !p->graph) { /* the last step writes straight into the caller's buffer */
+        saved_out = p->dev[p->output];
+        p->dev[p->output] = out;
+    }
+    if (p->graph) {
+        cudaError_t e = cudaGraphLaunch(p->graph, STREAM);
+        if (e != cudaSuccess) st = cu_fail(p, NULL, "launching the graph", cudaGetErrorString(e), err);
+    } else {
+        st = run_steps(p, STREAM, err);
+    }
+    if (!st) st = give_output(p, out, wait, err);
+    if (!st && p->events) print_trace(p);
+    p->runs++;
+    if (saved_out) p->dev[p->output] = saved_out;
+    return st;
 }
 
 static ms_status cu_run(ms_plan *base, const void *in, void *out, ms_error *err)
 {
     cu_plan *p = (cu_plan *)base;
-    void *saved_in = NULL, *saved_out = NULL;
+    if (p->n_subs) return cu_pipeline_run(p, in, out, err);
+    void *saved_in = NULL;
     ms_status st = take_input(p, in, &saved_in, err);
-    if (!st && base->native_out && !p->graph) { /* the last step writes straight into the caller's buffer */
-        saved_out = p->dev[p->output];
-        p->dev[p->output] = out;
-    }
-    if (!st && p->graph) {
-        cudaError_t e = cudaGraphLaunch(p->graph, STREAM);
-        if (e != cudaSuccess) st = cu_fail(p, NULL, "launching the graph", cudaGetErrorString(e), err);
-    } else if (!st) {
-        st = run_steps(p, STREAM, err);
-    }
-    if (!st) st = give_output(p, out, err);
-    if (!st && p->events) print_trace(p);
-    p->runs++;
+    if (!st) st = cu_run_body(p, out, true, err);
     if (saved_in) p->dev[p->input] = saved_in;
-    if (saved_out) p->dev[p->output] = saved_out;
     return st;
 }
 
@@ -425,3 +449,5 @@ __attribute__((visibility("default"))) const ms_backend ms_backend_cuda = {.name
                                                                            .buffer_free = cu_buffer_free,
                                                                            .buffer_copy = cu_buffer_copy,
                                                                            .wait = cu_wait};
+
+void cu_plan_release(cu_plan *p) { cu_plan_free(&p->base); }

@@ -47,7 +47,7 @@ typedef struct {
     cu_mean_args mean;
 } cu_step;
 
-typedef struct {
+typedef struct cu_plan {
     ms_plan base;
     ms_graph *g;       /* private copy: shapes at the batch, padding resolved */
     cu_dtype type;     /* activations and weights: float32, or float16 (fp32 accumulation) */
@@ -67,6 +67,12 @@ typedef struct {
     /* MS_CUDA_TRACE=N: the N-th run launched step by step prints each step's time */
     cudaEvent_t *events;   /* one per step and one after the last */
     int trace_run, runs;
+    /* A pipelined plan (cuda_pipeline.c) holds only sub-plans for slices of the batch,
+     * whose input copies overlap the previous slice's compute; g and the rest are unused. */
+    struct cu_plan **subs;
+    int n_subs;
+    cudaStream_t copy_stream;
+    cudaEvent_t *copied, *done; /* per slice: its input is in; its compute is done */
 } cu_plan;
 
 /* Reports a failed CUDA, cuDNN or cuBLAS call as MS_ERR_BACKEND naming the node. */
@@ -78,5 +84,17 @@ ms_status cu_run_step(cu_plan *p, int i, cudaStream_t s, ms_error *err);
 void cu_free_step(cu_step *st);
 
 size_t cu_type_size(cu_dtype t);
+
+/* cuda_backend.c: one plan (no pipelining); the steps once the input is in place, then
+ * the output (waiting for a plain one when wait). */
+ms_status cu_compile_one(const ms_graph *g, const ms_plan_options *opts, cu_plan **out, ms_error *err);
+ms_status cu_run_body(cu_plan *p, void *out, bool wait, ms_error *err);
+void cu_plan_release(cu_plan *p);
+
+/* cuda_pipeline.c */
+bool cu_pipeline_wanted(const ms_plan_options *opts);
+ms_status cu_pipeline_compile(const ms_graph *g, const ms_plan_options *opts, cu_plan **out, ms_error *err);
+ms_status cu_pipeline_run(cu_plan *p, const void *in, void *out, ms_error *err);
+void cu_pipeline_free(cu_plan *p);
 
 #endif
