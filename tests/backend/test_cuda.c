@@ -82,12 +82,14 @@ static int conv(ms_graph *g, int x, int o, int k, int stride, int groups, ms_pad
     return y;
 }
 
-/* Skips the test, saying why, unless the cuda backend is built, loads and finds a GPU. */
-static const ms_backend *cuda_or_skip(void)
+/* Skips the test, saying why, unless the cuda backend is built, loads and finds a GPU;
+ * a skipped test's graph (owned, may be NULL) is freed first. */
+static const ms_backend *cuda_or_skip_freeing(ms_graph *owned)
 {
     const ms_backend *b = ms_backend_find("cuda");
     if (!b) {
         print_message("skipped: the cuda backend (libmainstream_cuda.so) is not built or cannot be loaded\n");
+        ms_graph_free(owned);
         skip();
     }
     int x;
@@ -103,6 +105,7 @@ static const ms_backend *cuda_or_skip(void)
     ms_plan_free(p);
     if (st == MS_ERR_UNSUPPORTED && strstr(err.msg, "no CUDA device")) {
         print_message("skipped: %s\n", err.msg);
+        ms_graph_free(owned);
         skip();
     }
     if (st) print_message("%s\n", err.msg);
@@ -110,13 +113,15 @@ static const ms_backend *cuda_or_skip(void)
     return b;
 }
 
+static const ms_backend *cuda_or_skip(void) { return cuda_or_skip_freeing(NULL); }
+
 /* Runs g on ref and on cuda (fp32 within 1e-5, fp16 within 2e-3), batch 1 and 3, steps
  * launched one by one with convolutions on cuDNN, and captured into a CUDA graph with
  * the own depthwise kernel and 1x1 products where they apply; twice per plan, the
  * output poisoned before each run. */
 static void check(ms_graph *g)
 {
-    const ms_backend *cuda = cuda_or_skip();
+    const ms_backend *cuda = cuda_or_skip_freeing(g);
     ms_error err;
     ms_status is = ms_graph_infer_shapes(g, &err);
     if (is) print_message("%s\n", err.msg);
@@ -579,7 +584,7 @@ static void check_regather(const ms_backend *b, ms_graph *const *segs, ms_precis
  * segment (a float head on a half stem), and regathered frames. */
 static void check_chains(ms_graph *g, const int *pick, int n_pick, int batch, double tol16)
 {
-    const ms_backend *cuda = cuda_or_skip();
+    const ms_backend *cuda = cuda_or_skip_freeing(g);
     ms_error err;
     assert_int_equal(ms_graph_infer_shapes(g, &err), MS_OK);
     ms_graph *segs[16];
