@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake pkg-config libdnnl-dev libavformat-dev libavcodec-dev
           libswscale-dev libavutil-dev libcjson-dev libcmocka-dev valgrind)
+# The cuda backend (libmainstream_cuda.so) needs no package from this list: it is built
+# when CMake finds nvcc, cuDNN 9 and cuBLAS under MS_CUDA_ROOT (default /usr/local/cuda,
+# NVIDIA's packages, not Debian's); without them everything else builds and its tests skip.
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

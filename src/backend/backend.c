@@ -1,18 +1,26 @@
 /* Backend registry and the calls every backend's plan answers. */
 #include "backend/backend.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "graph/graph.h"
 
 extern const ms_backend ms_backend_ref;
 extern const ms_backend ms_backend_dnnl;
+const ms_backend *ms_backend_module(const char *name); /* backend_module.c */
 
 const ms_backend *ms_backend_find(const char *name)
 {
     if (!strcmp(name, "ref")) return &ms_backend_ref;
     if (!strcmp(name, "cpu") || !strcmp(name, "dnnl")) return &ms_backend_dnnl;
+    if (!strcmp(name, "cuda")) return ms_backend_module(name);
     return NULL;
+}
+
+const char *ms_precision_name(ms_precision p)
+{
+    return p == MS_PREC_INT8 ? "int8" : p == MS_PREC_FP16 ? "fp16" : "fp32";
 }
 
 ms_status ms_plan_compile(const ms_backend *b, const ms_graph *g, const ms_plan_options *opts,
@@ -63,6 +71,11 @@ bool ms_plan_same_output(const ms_plan *a, const ms_plan *b)
     return !a->native_out || !a->backend->same_output || a->backend->same_output(a, b);
 }
 
+ms_status ms_plan_wait(ms_plan *plan, ms_error *err)
+{
+    return plan->backend->wait ? plan->backend->wait(plan, err) : MS_OK;
+}
+
 void ms_plan_free(ms_plan *plan)
 {
     if (plan) plan->backend->free(plan);
@@ -96,4 +109,24 @@ ms_status ms_train_backward(ms_train_plan *plan, const float *target, double *lo
 void ms_train_free(ms_train_plan *plan)
 {
     if (plan) plan->backend->train_free(plan);
+}
+
+ms_status ms_backend_buffer_new(const ms_backend *b, size_t bytes, void **out, ms_error *err)
+{
+    if (b->buffer_new) return b->buffer_new(bytes, out, err);
+    *out = malloc(bytes ? bytes : 1);
+    return *out ? MS_OK : ms_errorf(err, MS_ERR_NOMEM, "out of memory for a %zu-byte buffer", bytes);
+}
+
+void ms_backend_buffer_free(const ms_backend *b, void *buf)
+{
+    if (b->buffer_free) b->buffer_free(buf);
+    else free(buf);
+}
+
+ms_status ms_backend_buffer_copy(const ms_backend *b, void *dst, const void *src, size_t bytes, ms_error *err)
+{
+    if (b->buffer_copy) return b->buffer_copy(dst, src, bytes, err);
+    memcpy(dst, src, bytes);
+    return MS_OK;
 }

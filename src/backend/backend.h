@@ -13,7 +13,8 @@
 
 #include "graph/graph.h"
 
-typedef enum { MS_PREC_FP32, MS_PREC_INT8 } ms_precision;
+/* MS_PREC_FP16: float16 activations and weights with float32 accumulation (cuda only). */
+typedef enum { MS_PREC_FP32, MS_PREC_INT8, MS_PREC_FP16 } ms_precision;
 
 typedef struct {
     int batch;   /* frames per run, >= 1 */
@@ -82,9 +83,20 @@ struct ms_backend {
     /* chaining; NULL when the backend's native layout is plain NHWC float */
     ms_status (*output_to_plain)(ms_plan *plan, const void *native, int frames, float *plain, ms_error *err);
     bool (*same_output)(const ms_plan *a, const ms_plan *b);
+    /* memory for native inputs and outputs when the backend keeps them off the host
+     * (cuda: device memory); NULL: host memory (malloc, free, memcpy) */
+    ms_status (*buffer_new)(size_t bytes, void **out, ms_error *err);
+    void (*buffer_free)(void *buf);
+    ms_status (*buffer_copy)(void *dst, const void *src, size_t bytes, ms_error *err);
+    /* waits until the plan's runs so far are complete; NULL: runs complete on return */
+    ms_status (*wait)(ms_plan *plan, ms_error *err);
 };
 
-/* "ref" or "cpu"; NULL if unknown. */
+/* "fp32", "int8" or "fp16". */
+const char *ms_precision_name(ms_precision p);
+
+/* "ref", "cpu" (also "dnnl") or "cuda" (loaded from libmainstream_cuda.so, see
+ * backend_module.c); NULL if unknown or, for "cuda", not built or not loadable. */
 const ms_backend *ms_backend_find(const char *name);
 
 ms_status ms_plan_compile(const ms_backend *b, const ms_graph *g, const ms_plan_options *opts,
@@ -93,12 +105,24 @@ ms_status ms_plan_compile(const ms_backend *b, const ms_graph *g, const ms_plan_
  * floats). */
 ms_status ms_plan_run(ms_plan *plan, const void *in, void *out, ms_error *err);
 void ms_plan_free(ms_plan *plan);
+/* Waits until the plan's runs are complete: a cuda run with a native output returns
+ * once its work is queued (the thread's stream orders what reads it next); timing
+ * waits here. A no-op on the cpu backends. */
+ms_status ms_plan_wait(ms_plan *plan, ms_error *err);
 /* plain: frames * out_numel floats, the NHWC values of the first `frames` frames of
  * native (frames * out_bytes bytes of plan's output; frames may differ from the batch). */
 ms_status ms_plan_output_to_plain(ms_plan *plan, const void *native, int frames, float *plain, ms_error *err);
 /* Whether a plan compiled with input_from = a can read b's outputs too (the same frame
  * layout), so that one buffer may hold the frames of both. */
 bool ms_plan_same_output(const ms_plan *a, const ms_plan *b);
+
+/* Buffers for plans' native inputs and outputs (frames * in_bytes or out_bytes): where
+ * the backend keeps them (device memory on cuda), host memory otherwise. buffer_copy
+ * moves bytes between two such buffers (gathering frames of a chained plan); on cuda
+ * it is ordered with the calling thread's runs and does not wait. */
+ms_status ms_backend_buffer_new(const ms_backend *b, size_t bytes, void **out, ms_error *err);
+void ms_backend_buffer_free(const ms_backend *b, void *buf);
+ms_status ms_backend_buffer_copy(const ms_backend *b, void *dst, const void *src, size_t bytes, ms_error *err);
 
 /* A train plan for a batch of opts->batch frames (a smaller last batch is the caller's
  * to drop or pad). Fails with MS_ERR_UNSUPPORTED when the backend cannot train. */

@@ -1,6 +1,7 @@
 /* Median wall time of a plan's runs (see plan_time.h). */
 #include "backend/plan_time.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -32,6 +33,7 @@ static ms_status timed_run(ms_plan *plan, const void *in, void *out, double *ms,
 {
     double t0 = (ms_now() * 1e3);
     ms_status st = ms_plan_run(plan, in, out, err);
+    if (!st) st = ms_plan_wait(plan, err); /* a GPU plan's native output is ready only then */
     *ms = (ms_now() * 1e3) - t0;
     return st;
 }
@@ -45,9 +47,10 @@ ms_status ms_plan_time_chain(ms_plan *whole, ms_plan *const *plans, int n, int w
     if (runs < 1 || warmup < 0) return ms_errorf(err, MS_ERR_INVALID, "timing needs runs >= 1, got %d", runs);
     /* bufs[i] is plan i's input; bufs[n] the last output; `whole` reads bufs[0] too. */
     unsigned char **bufs = calloc((size_t)n + 2, sizeof *bufs);
+    bool *native = calloc((size_t)n + 2, sizeof *native); /* bufs[i] is a backend buffer */
     double *t = calloc((size_t)(n + 1) * (size_t)runs, sizeof *t);
     unsigned char *whole_out = NULL;
-    ms_status st = bufs && t ? MS_OK : ms_errorf(err, MS_ERR_NOMEM, "out of memory timing plans");
+    ms_status st = bufs && t && native ? MS_OK : ms_errorf(err, MS_ERR_NOMEM, "out of memory timing plans");
     const ms_plan *prev = NULL;
     size_t first_in = 0;
     for (int i = 0; !st && i < n; i++) {
@@ -75,6 +78,11 @@ ms_status ms_plan_time_chain(ms_plan *whole, ms_plan *const *plans, int n, int w
     if (!st) fill_random((float *)bufs[0], first_in / sizeof(float));
     for (int i = 0; !st && i < n; i++) {
         if (!plans[i]) continue;
+        if (plans[i]->native_out) { /* the backend's memory: device memory on cuda */
+            st = ms_backend_buffer_new(plans[i]->backend, out_size(plans[i]) + 1, (void **)&bufs[i + 1], err);
+            native[i + 1] = !st;
+            continue;
+        }
         bufs[i + 1] = malloc(out_size(plans[i]) + 1);
         if (!bufs[i + 1]) st = ms_errorf(err, MS_ERR_NOMEM, "out of memory timing plans");
     }
@@ -99,8 +107,12 @@ ms_status ms_plan_time_chain(ms_plan *whole, ms_plan *const *plans, int n, int w
         else *whole_ms = m;
     }
     free(col);
-    for (int i = 0; bufs && i <= n; i++) free(bufs[i]);
+    for (int i = 0; bufs && native && i <= n; i++) {
+        if (native[i]) ms_backend_buffer_free(plans[i - 1]->backend, bufs[i]);
+        else free(bufs[i]);
+    }
     free(bufs);
+    free(native);
     free(t);
     free(whole_out);
     return st;
@@ -117,12 +129,18 @@ ms_status ms_plan_time(ms_plan *plan, int warmup, int runs, double *median_ms, d
     ms_status st = MS_OK;
     if (!in || !out || !t) st = ms_errorf(err, MS_ERR_NOMEM, "out of memory timing a plan");
     if (!st) fill_random(in, ni + 1);
-    for (int i = 0; !st && i < warmup; i++) st = ms_plan_run(plan, in, out, err);
-    for (int i = 0; !st && i < runs; i++) {
-        double t0 = (ms_now() * 1e3);
-        st = ms_plan_run(plan, in, out, err);
-        t[i] = (ms_now() * 1e3) - t0;
-    }
+    /* A native input or output is the backend's memory (device memory on cuda; its
+     * input bytes are then whatever the device holds). */
+    void *nin = NULL, *nout = NULL;
+    if (!st && plan->native_in) st = ms_backend_buffer_new(plan->backend, in_size(plan) + 1, &nin, err);
+    if (!st && plan->native_out) st = ms_backend_buffer_new(plan->backend, out_size(plan) + 1, &nout, err);
+    const void *run_in = nin ? nin : (void *)in;
+    void *run_out = nout ? nout : (void *)out;
+    double ignored;
+    for (int i = 0; !st && i < warmup; i++) st = timed_run(plan, run_in, run_out, &ignored, err);
+    for (int i = 0; !st && i < runs; i++) st = timed_run(plan, run_in, run_out, &t[i], err);
+    if (nin) ms_backend_buffer_free(plan->backend, nin);
+    if (nout) ms_backend_buffer_free(plan->backend, nout);
     if (!st) {
         *median_ms = ms_median(t, runs);
         if (min_ms) *min_ms = t[0];

@@ -52,7 +52,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: mainstream classify --model FILE [--model FILE]... [--labels FILE] [--top K]\n"
-            "                           [--json] [--backend ref|cpu] [--batch N] [--threads N]\n"
+            "                           [--json] [--backend ref|cpu|cuda] [--batch N] [--threads N]\n"
             "                           [--resize crop|stretch] [--labels-csv FILE] IMAGE...\n"
             "\n"
             "Prints the top K classes (index, score, label) of each image. Several --model files\n"

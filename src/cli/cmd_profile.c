@@ -32,8 +32,8 @@ typedef struct {
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: mainstream profile --model FILE... [--backend ref|cpu]\n"
-            "                          [--precision fp32|int8] [--batch N] [--threads T]\n"
+            "usage: mainstream profile --model FILE... [--backend ref|cpu|cuda]\n"
+            "                          [--precision fp32|int8|fp16] [--batch N] [--threads T]\n"
             "                          [--runs R] [--warmup W] [--json] [-o profile.json]\n"
             "\n"
             "Times the network and each segment between consecutive chokepoints (the last one\n"
@@ -81,8 +81,8 @@ static int parse(int argc, char **argv, profile_args *a)
         if (!strcmp(o, "--backend")) {
             a->backend = v;
         } else if (!strcmp(o, "--precision")) {
-            ok = !strcmp(v, "fp32") || !strcmp(v, "int8");
-            a->precision = !strcmp(v, "int8") ? MS_PREC_INT8 : MS_PREC_FP32;
+            ok = !strcmp(v, "fp32") || !strcmp(v, "int8") || !strcmp(v, "fp16");
+            a->precision = !strcmp(v, "int8") ? MS_PREC_INT8 : !strcmp(v, "fp16") ? MS_PREC_FP16 : MS_PREC_FP32;
         } else if (!strcmp(o, "--batch")) {
             ok = parse_int(v, 1, &a->batch);
         } else if (!strcmp(o, "--threads")) {
@@ -175,7 +175,7 @@ static cJSON *profile_json(const ms_graph *g, const profile_args *a, double net_
         return NULL;
     }
     cJSON_AddStringToObject(root, "backend", a->backend);
-    cJSON_AddStringToObject(root, "precision", a->precision == MS_PREC_INT8 ? "int8" : "fp32");
+    cJSON_AddStringToObject(root, "precision", ms_precision_name(a->precision));
     cJSON_AddNumberToObject(root, "batch", a->batch);
     cJSON_AddNumberToObject(root, "threads", a->threads);
     cJSON_AddStringToObject(root, "model_fingerprint", hex);
@@ -201,7 +201,7 @@ static void print_table(const profile_args *a, double net_ms, const segment_time
     double sum = 0;
     for (int i = 0; i < n; i++) sum += seg[i].ms;
     printf("backend %s, %s, batch %d, %d thread%s (median of %d runs, ms per frame)\n", a->backend,
-           a->precision == MS_PREC_INT8 ? "int8" : "fp32", a->batch, a->threads, a->threads > 1 ? "s" : "", a->runs);
+           ms_precision_name(a->precision), a->batch, a->threads, a->threads > 1 ? "s" : "", a->runs);
     printf("%-10s %10s %7s\n", "segment", "ms", "share");
     for (int i = 0; i < n; i++)
         printf("%3d -> %-3d %10.3f %6.1f%%\n", seg[i].from, seg[i].to, seg[i].ms, sum > 0 ? 100 * seg[i].ms / sum : 0.0);

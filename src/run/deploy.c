@@ -97,11 +97,15 @@ static ms_status parse_settings(const cJSON *root, ms_deployment *d, ms_error *e
         ms_json_int_opt(root, d->path, "batch", &batch, err))
         return err->status;
     if (!ms_backend_find(backend))
-        return ms_errorf(err, MS_ERR_INVALID, "%s: backend: unknown backend '%s' (expected cpu or ref)", d->path,
-                         backend);
+        return ms_errorf(err, MS_ERR_INVALID,
+                         "%s: backend: unknown backend '%s' (expected cpu, ref or cuda; cuda needs libmainstream_cuda.so)",
+                         d->path, backend);
     if (!strcmp(precision, "fp32")) d->precision = MS_PREC_FP32;
     else if (!strcmp(precision, "int8")) d->precision = MS_PREC_INT8;
-    else return ms_errorf(err, MS_ERR_INVALID, "%s: precision: '%s' is not fp32 or int8", d->path, precision);
+    else if (!strcmp(precision, "fp16")) d->precision = MS_PREC_FP16;
+    else return ms_errorf(err, MS_ERR_INVALID, "%s: precision: '%s' is not fp32, int8 or fp16", d->path, precision);
+    if (d->precision == MS_PREC_FP16 && strcmp(backend, "cuda"))
+        return ms_errorf(err, MS_ERR_INVALID, "%s: precision: 'fp16' needs backend cuda, not '%s'", d->path, backend);
     if (threads < 1 || threads > 1024)
         return ms_errorf(err, MS_ERR_INVALID, "%s: threads: must be in [1, 1024], got %lld", d->path,
                          (long long)threads);

@@ -19,13 +19,16 @@ void ms_exec_init(ms_exec_tree *t, const ms_backend *b, const ms_plan_options *o
 void ms_exec_free(ms_exec_tree *t)
 {
     for (int i = 0; i < t->n_nodes; i++) {
-        ms_plan_free(t->nodes[i].plan1);
-        ms_plan_free(t->nodes[i].planb);
-        free(t->nodes[i].rows);
-        free(t->nodes[i].out);
+        ms_exec_node *n = &t->nodes[i];
+        if (n->out_native) ms_backend_buffer_free(t->backend, n->out);
+        else free(n->out);
+        ms_plan_free(n->plan1);
+        ms_plan_free(n->planb);
+        free(n->rows);
     }
     free(t->nodes);
     free(t->gather);
+    if (t->gather_native) ms_backend_buffer_free(t->backend, t->gather_native);
     memset(t, 0, sizeof *t);
 }
 
@@ -55,6 +58,40 @@ static ms_status compile_node(ms_exec_tree *t, ms_exec_node *n, const ms_graph *
     st = compile(t, g, 1, from, false, &n->plan1, err);
     if (st == MS_OK) st = compile(t, g, t->opts.batch, from, false, &n->planb, err);
     return st;
+}
+
+/* A native output lives where the backend keeps native data (device memory on cuda);
+ * a plain one (a branch's probabilities) on the host. */
+static ms_status alloc_out(ms_exec_tree *t, ms_exec_node *n, ms_error *err)
+{
+    size_t bytes = (size_t)(n->out_bytes * t->opts.batch) + 1;
+    n->out_native = n->plan1->native_out;
+    if (n->out_native) return ms_backend_buffer_new(t->backend, bytes, (void **)&n->out, err);
+    n->out = malloc(bytes);
+    return n->out ? MS_OK : ms_errorf(err, MS_ERR_NOMEM, "stem tree: out of memory");
+}
+
+/* The batch's gather buffer for the node's input: host memory for plain frames, the
+ * backend's memory for a parent's native rows; each grows to the largest input. */
+static ms_status grow_gather(ms_exec_tree *t, const ms_exec_node *n, ms_error *err)
+{
+    size_t need = (size_t)(n->in_bytes * t->opts.batch);
+    if (!n->plan1->native_in) {
+        if (need <= t->gather_bytes) return MS_OK;
+        unsigned char *gather = realloc(t->gather, need);
+        if (!gather) return ms_errorf(err, MS_ERR_NOMEM, "stem tree: out of memory");
+        t->gather = gather;
+        t->gather_bytes = need;
+        return MS_OK;
+    }
+    if (need <= t->gather_native_bytes) return MS_OK;
+    void *buf = NULL;
+    ms_status st = ms_backend_buffer_new(t->backend, need, &buf, err);
+    if (st) return st;
+    if (t->gather_native) ms_backend_buffer_free(t->backend, t->gather_native);
+    t->gather_native = buf;
+    t->gather_native_bytes = need;
+    return MS_OK;
 }
 
 ms_status ms_exec_add(ms_exec_tree *t, ms_exec_kind kind, int parent, int from, int to, int app, double rate,
@@ -92,22 +129,16 @@ ms_status ms_exec_add(ms_exec_tree *t, ms_exec_kind kind, int parent, int from, 
         n->in_bytes = n->plan1->in_bytes;
         n->out_bytes = n->plan1->out_bytes;
         n->rows = malloc(sizeof *n->rows * (size_t)t->opts.batch);
-        n->out = malloc((size_t)(n->out_bytes * t->opts.batch) + 1);
-        if (!n->rows || !n->out) st = ms_errorf(err, MS_ERR_NOMEM, "stem tree: out of memory");
+        if (!n->rows) st = ms_errorf(err, MS_ERR_NOMEM, "stem tree: out of memory");
     }
-    if (st == MS_OK && t->opts.batch > 1) {
-        int64_t need = 0;
-        for (int i = 0; i <= t->n_nodes; i++)
-            if (t->nodes[i].in_bytes > need) need = t->nodes[i].in_bytes;
-        unsigned char *gather = realloc(t->gather, (size_t)(need * t->opts.batch));
-        if (!gather) st = ms_errorf(err, MS_ERR_NOMEM, "stem tree: out of memory");
-        else t->gather = gather;
-    }
+    if (st == MS_OK) st = alloc_out(t, n, err);
+    if (st == MS_OK && t->opts.batch > 1) st = grow_gather(t, n, err);
     if (st != MS_OK) {
+        if (n->out_native) ms_backend_buffer_free(t->backend, n->out);
+        else free(n->out);
         ms_plan_free(n->plan1);
         ms_plan_free(n->planb);
         free(n->rows);
-        free(n->out);
         return st;
     }
     ms_sampler_init(&n->sampler, rate, t->stream_fps);
@@ -157,9 +188,14 @@ static ms_status run_node(ms_exec_tree *t, ms_exec_node *n, const ms_frame *fram
     ms_status st = MS_OK;
     if (n->planb && n->n_taken == t->opts.batch) {
         size_t row = (size_t)n->in_bytes;
-        for (int j = 0; j < n->n_taken; j++)
-            memcpy(t->gather + j * row, parent_row(t, n, frames, n->rows[j]), row);
-        st = ms_plan_run(n->planb, t->gather, n->out, err);
+        bool native = n->plan1->native_in;
+        unsigned char *gather = native ? t->gather_native : t->gather;
+        for (int j = 0; j < n->n_taken && st == MS_OK; j++) {
+            const void *src = parent_row(t, n, frames, n->rows[j]);
+            if (native) st = ms_backend_buffer_copy(t->backend, gather + j * row, src, row, err);
+            else memcpy(gather + j * row, src, row);
+        }
+        if (st == MS_OK) st = ms_plan_run(n->planb, gather, n->out, err);
     } else {
         for (int j = 0; j < n->n_taken && st == MS_OK; j++)
             st = ms_plan_run(n->plan1, parent_row(t, n, frames, n->rows[j]), n->out + (size_t)j * (size_t)n->out_bytes,

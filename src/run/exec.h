@@ -12,8 +12,10 @@
  * Segments keep their output in the backend's native layout (ms_plan_options
  * native_output) and their children read it as such (input_from), so no activation is
  * converted to plain NHWC floats and back between two plans of one stream; rows are
- * gathered by bytes per frame. A segment whose batch-1 and batch-N plans would lay
- * their outputs out differently falls back to plain floats. */
+ * gathered by bytes per frame, in the backend's memory (ms_backend_buffer_*: device
+ * memory on cuda, so a GPU stem passes activations without touching the host). A
+ * segment whose batch-1 and batch-N plans would lay their outputs out differently
+ * falls back to plain floats. */
 #ifndef MS_RUN_EXEC_H
 #define MS_RUN_EXEC_H
 
@@ -42,6 +44,7 @@ typedef struct {
     int n_taken;
     int *rows;          /* row of the parent's output for each frame taken */
     unsigned char *out; /* batch * out_bytes; a branch's is plain floats */
+    bool out_native;    /* out is the backend's memory (ms_backend_buffer_new), not malloc'd */
     /* observed */
     int64_t frames;     /* frames run */
     double seconds;     /* wall time spent running */
@@ -53,7 +56,10 @@ typedef struct {
     double stream_fps;
     int n_nodes, cap_nodes;
     ms_exec_node *nodes;
-    unsigned char *gather; /* batch * largest input (bytes) */
+    unsigned char *gather; /* batch * largest plain input (bytes), host memory */
+    size_t gather_bytes;
+    unsigned char *gather_native; /* batch * largest native input, the backend's memory (device on cuda) */
+    size_t gather_native_bytes;
     int64_t frame_numel;  /* the stream frame's size (the base model's input) */
 } ms_exec_tree;
 

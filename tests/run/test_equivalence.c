@@ -4,7 +4,8 @@
  * frames, to a relative error under 1e-5, at batch 1 and batch 4 (a full and a partial chunk). Each app's frames are a
  * subset of its parent segment's, and the counts are the sampling rule's. The tree runs
  * on the ref backend and on cpu (oneDNN), whose segments pass blocked layouts from plan
- * to plan (native_output, input_from); the own networks always run on ref. */
+ * to plan (native_output, input_from), and on cuda where a GPU is present; the own
+ * networks always run on ref. */
 #include "testutil.h"
 
 #include <math.h>
@@ -124,9 +125,11 @@ static void run_tree(fixture *fx, int batch, app_scores *got, float **own_scores
     ms_exec_tree t;
     if (ms_plan_build_exec(&d, &m, &p, &t, &err)) fail_msg("%s", err.msg);
     assert_int_equal(t.n_nodes, 4 + N_APPS);
-    /* On cpu the segments hand their children oneDNN's layout, not plain floats. */
+    /* On cpu the segments hand their children oneDNN's layout, not plain floats; on
+     * cuda, device memory. */
     for (int i = 0; i < t.n_nodes; i++)
-        if (t.nodes[i].kind == MS_EXEC_SEGMENT) assert_int_equal(t.nodes[i].plan1->native_out, !strcmp(fx->backend, "cpu"));
+        if (t.nodes[i].kind == MS_EXEC_SEGMENT)
+            assert_int_equal(t.nodes[i].plan1->native_out, !!strcmp(fx->backend, "ref"));
     const ms_input_spec *spec = &m.base->input_spec;
     size_t floats = (size_t)spec->height * spec->width * spec->channels;
     if (!fx->frames[0].pixels) {
@@ -230,11 +233,42 @@ static void test_cpu_tree_equals_own_networks(void **state)
     check_tree("cpu", 1e-4);
 }
 
+/* The same tree on the GPU (fp32, cuDNN and cuBLAS without TF32), segments passing
+ * device memory; skipped, saying why, without the cuda module or a GPU. */
+static void test_cuda_tree_equals_own_networks(void **state)
+{
+    (void)state;
+    MS_REQUIRE_DATA(MODEL);
+    if (!ms_backend_find("cuda")) {
+        print_message("skipped: the cuda backend (libmainstream_cuda.so) is not built or cannot be loaded\n");
+        skip();
+    }
+    int64_t shape[4] = {1, 2, 2, 1};
+    ms_graph *g = ms_graph_new();
+    assert_non_null(g);
+    int x = ms_test_tensor(g, "x", 4, shape), y = ms_test_tensor(g, "y", 4, shape);
+    ms_test_node(g, MS_OP_SIGMOID, "probe", &x, 1, y);
+    ms_test_set_io(g, x, y);
+    ms_plan_options o = {.batch = 1, .threads = 1, .precision = MS_PREC_FP32};
+    ms_plan *p = NULL;
+    ms_error err;
+    ms_status st = ms_plan_compile(ms_backend_find("cuda"), g, &o, &p, &err);
+    ms_plan_free(p);
+    ms_graph_free(g);
+    if (st == MS_ERR_UNSUPPORTED) {
+        print_message("skipped: %s\n", err.msg);
+        skip();
+    }
+    assert_int_equal(st, MS_OK);
+    check_tree("cuda", 1e-4);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tree_equals_own_networks),
         cmocka_unit_test(test_cpu_tree_equals_own_networks),
+        cmocka_unit_test(test_cuda_tree_equals_own_networks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

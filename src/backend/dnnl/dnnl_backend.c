@@ -281,6 +281,9 @@ static ms_status dnnl_compile(const ms_graph *g, const ms_plan_options *opts, ms
     if (opts->input_from && opts->input_from->backend != &ms_backend_dnnl)
         return ms_errorf(err, MS_ERR_INVALID, "%s: a oneDNN plan cannot read the output of a '%s' plan",
                          g->source ? g->source : "graph", opts->input_from->backend->name);
+    if (opts->precision != MS_PREC_FP32 && opts->precision != MS_PREC_INT8)
+        return ms_errorf(err, MS_ERR_UNSUPPORTED, "%s: the cpu backend runs fp32 and int8 only",
+                         g->source ? g->source : "graph");
     dn_plan *p = calloc(1, sizeof *p);
     int frames = opts->threads == 1 ? 1 : opts->batch;
     dn_ctx c = {.p = p, .g = g, .batch = frames, .precision = opts->precision,
