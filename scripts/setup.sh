@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake pkg-config libdnnl-dev libavformat-dev libavcodec-dev
-          libswscale-dev libavutil-dev libcjson-dev libcmocka-dev valgrind)
+          libswscale-dev libavutil-dev libcjson-dev libcmocka-dev valgrind
+          ffmpeg python3-numpy python3-pil) # the last three: scripts/make_streams.py
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
