@@ -1,0 +1,126 @@
+#!/bin/sh
+# The headline experiment, measured (docs/results.md): N apps on one stream under one
+# budget; the policies mainstream, greedy, maxsharing and nosharing run through
+# `mainstream run --mode offline`, each app's events scored against the stream's labels
+# with `mainstream score-events`, next to what the scheduler predicted (the default model,
+# the runner's --stats, and the original's model, `mainstream schedule --compat` on the
+# same apps, profile and budget).
+#
+#   bench/headline.sh [OUT_DIR]          (after scripts/setup.sh build-rel)
+#
+# Steps: (1) scripts/make_streams.py images builds the streams, labels and training sets
+# from ../shared/data into OUT_DIR/streams (nothing is committed); (2) every app is trained
+# on its training pictures and calibrated (curve, event statistics) on the calibration
+# stream: `mainstream train --positive ... --negative ... --val-video calib.mp4
+# --val-labels calib.APP.labels.csv`; (3) one profile of the base model; (4) for every
+# budget, N and policy a deployment with apps 1..N on test.mp4, run offline and scored.
+# Writes OUT_DIR/results.csv (one row per run and app), OUT_DIR/summary.csv,
+# OUT_DIR/table.md and OUT_DIR/headline.svg (bench/headline.py).
+#
+# Knobs (environment), defaults = the long version:
+#   MS (build-rel/mainstream), DATA (../shared/data), MODEL (mobilenet_v1_0.25_128_quant),
+#   APPS (10: apps trained; N runs up to it), NS ("1 2 3 4 5 6 7 8 9 10"),
+#   BUDGETS ("0.25 0.5 1": fractions of the full network on every stream frame, from the
+#   profile), POLICIES ("mainstream greedy maxsharing nosharing"),
+#   MINUTES (60: test stream), CALIB_MINUTES (20), SEED (1), RATE_SCALE (1),
+#   CHOKEPOINTS (0,3,6,9,11,13,15: nosharing needs 0, maxsharing the last),
+#   EPOCHS (10), BATCH (8), FRAME_STEP (2: calibration frames validated), THREADS (2),
+#   THRESHOLD (0.5), X_VOTE (1), RETRAIN (0: keep OUT_DIR/APP.mpkg when present),
+#   REMAKE (0: keep OUT_DIR/streams when present).
+# The reduced version of docs/results.md:
+#   MINUTES=20 CALIB_MINUTES=10 EPOCHS=2 BUDGETS="0.25 0.5" bench/headline.sh /tmp/headline
+set -eu
+OUT=${1:-/tmp/mainstream-headline}
+MS=${MS:-build-rel/mainstream}
+DATA=${DATA:-../shared/data}
+APPS=${APPS:-10}
+NS=${NS:-1 2 3 4 5 6 7 8 9 10}
+BUDGETS=${BUDGETS:-0.25 0.5 1}
+POLICIES=${POLICIES:-mainstream greedy maxsharing nosharing}
+MINUTES=${MINUTES:-60}
+CALIB_MINUTES=${CALIB_MINUTES:-20}
+SEED=${SEED:-1}
+RATE_SCALE=${RATE_SCALE:-1}
+CHOKEPOINTS=${CHOKEPOINTS:-0,3,6,9,11,13,15}
+EPOCHS=${EPOCHS:-10}
+BATCH=${BATCH:-8}
+FRAME_STEP=${FRAME_STEP:-2}
+THREADS=${THREADS:-2}
+THRESHOLD=${THRESHOLD:-0.5}
+X_VOTE=${X_VOTE:-1}
+RETRAIN=${RETRAIN:-0}
+REMAKE=${REMAKE:-0}
+HERE=$(cd "$(dirname "$0")" && pwd)
+
+[ -x "$MS" ] || { echo "headline: $MS not found: build first (scripts/setup.sh build-rel)" >&2; exit 1; }
+command -v jq >/dev/null || { echo "headline: needs jq" >&2; exit 1; }
+MS=$(cd "$(dirname "$MS")" && pwd)/$(basename "$MS")
+DATA=$(cd "$DATA" && pwd)
+MODEL=${MODEL:-$DATA/models/mobilenet_v1_0.25_128_quant.tflite}
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+S=$OUT/streams
+
+if [ "$REMAKE" = 1 ] || [ ! -f "$S/manifest.json" ]; then
+    echo "== streams" >&2
+    /usr/bin/python3 "$HERE/../scripts/make_streams.py" images --out "$S" --data "$DATA" --seed "$SEED" \
+        --apps "$APPS" --minutes "$MINUTES" --calib-minutes "$CALIB_MINUTES" --rate-scale "$RATE_SCALE" >&2
+fi
+
+for app in $(head -n "$APPS" "$S/apps.txt"); do
+    if [ "$RETRAIN" = 1 ] || [ ! -f "$OUT/$app.mpkg" ]; then
+        echo "== train $app" >&2
+        "$MS" train --model "$MODEL" --positive "$S/train/$app/pos" --negative "$S/train/$app/neg" \
+            --val-video "$S/calib.mp4" --val-labels "$S/calib.$app.labels.csv" --chokepoints "$CHOKEPOINTS" \
+            --epochs "$EPOCHS" --batch "$BATCH" --frame-step "$FRAME_STEP" --threads "$THREADS" --seed "$SEED" \
+            --app "$app" -o "$OUT/$app.mpkg" >"$OUT/$app.train.txt"
+    fi
+done
+
+# One profile for every run, so the plans differ only by policy, budget and apps.
+[ -f "$OUT/profile.json" ] || "$MS" profile --model "$MODEL" --threads 1 --runs 50 -o "$OUT/profile.json" >/dev/null
+full=$(jq '[.segments[].ms] | add' "$OUT/profile.json")
+fps=$(jq '.fps' "$S/manifest.json")
+
+# run BUDGET_FRACTION N POLICY: one deployment, run offline, one results.csv row per app.
+run() {
+    name=b$1-n$2-$3
+    budget=$(awk -v f="$1" -v c="$full" -v s="$fps" 'BEGIN { printf "%.6f\n", f * c * s }')
+    apps=$(head -n "$2" "$S/apps.txt" | awk -v t="$THRESHOLD" -v x="$X_VOTE" '{
+        printf "%s{\"name\": \"%s\", \"stream\": \"test\", \"package\": \"../%s.mpkg\", \"threshold\": %s, \"x_vote\": %s}",
+            (NR > 1 ? ", " : ""), $1, $1, t, x }')
+    cat >"$OUT/runs/$name.json" <<EOF
+{"model": "$MODEL", "backend": "cpu", "threads": 1, "batch": 1, "profile": "../profile.json",
+ "budget": $budget, "policy": "$3", "objective": "f1",
+ "streams": [{"name": "test", "url": "$S/test.mp4"}], "apps": [$apps]}
+EOF
+    "$MS" run "$OUT/runs/$name.json" --mode offline --events "$OUT/runs/$name.events.jsonl" \
+        --stats "$OUT/runs/$name.stats.json" --report-every 0 2>"$OUT/runs/$name.run.txt"
+    compat=$(/usr/bin/python3 "$HERE/headline.py" scenario --profile "$OUT/profile.json" --budget "$budget" \
+        --stream-fps "$fps" --x-vote "$X_VOTE" $(head -n "$2" "$S/apps.txt" | sed "s|.*|$OUT/&.mpkg|") \
+        >"$OUT/runs/$name.scenario.json" &&
+        "$MS" schedule "$OUT/runs/$name.scenario.json" --policy "$3" --compat --json | jq '.value')
+    for app in $(head -n "$2" "$S/apps.txt"); do
+        plan=$(jq -r --arg a "$app" '.apps[] | select(.name == $a) |
+            "\(.chokepoint),\(.planned_fps),\(.observed_fps),\(.predicted_recall),\(.predicted_precision),\(.predicted_f1)"' \
+            "$OUT/runs/$name.stats.json")
+        meas=$("$MS" score-events --events "$OUT/runs/$name.events.jsonl" --labels "$S/test.$app.labels.csv" \
+            --stream test --app "$app" --json |
+            jq -r '"\(.recall),\(.precision),\(.f1),\(.false_alarm_fraction),\(.labelled),\(.detected),\(.predicted),\(.true_positives)"')
+        echo "$1,$budget,$2,$3,$app,$plan,$meas,$compat" >>"$OUT/results.csv"
+    done
+    cost=$(jq '.streams[0].planned_cost' "$OUT/runs/$name.stats.json")
+    echo "budget $1 ($budget ms/s) N=$2 $3: cost $cost, $(jq -r '[.apps[] | "\(.chokepoint)@\(.planned_fps)"] | join(" ")' "$OUT/runs/$name.stats.json")" >&2
+}
+
+mkdir -p "$OUT/runs"
+echo "budget_fraction,budget,apps,policy,app,chokepoint,planned_fps,observed_fps,pred_recall,pred_precision,pred_f1,recall,precision,f1,false_alarm_fraction,labelled,detected,predicted,true_positives,compat_pred_f1" >"$OUT/results.csv"
+for b in $BUDGETS; do
+    for n in $NS; do
+        for p in $POLICIES; do
+            run "$b" "$n" "$p"
+        done
+    done
+done
+/usr/bin/python3 "$HERE/headline.py" report "$OUT/results.csv" "$OUT"
+cat "$OUT/table.md"
