@@ -6,6 +6,13 @@
         and event statistics (as the runner reads them), the profile's unit costs, the
         budget; `mainstream schedule --compat` on it gives the original model's plan and
         predicted mean F1 for the same apps.
+    headline.py analyse RESULTS.csv PKG_DIR
+        for every (run, app) row, the event model's prediction at the runner's plan under
+        model variants (the default, the length distribution instead of its mean, the
+        original's compat arithmetic, the correlation rescaled to the sampling stride),
+        against the measured F1: mean |predicted - measured| per variant and policy. The
+        variants are a replica of src/sched/event.c for this analysis only (the "mean"
+        variant is checked against the runner's predicted_f1 on every row).
     headline.py report RESULTS.csv OUT_DIR
         writes OUT_DIR/summary.csv, OUT_DIR/table.md and OUT_DIR/headline.svg: per budget,
         number of apps and policy, the mean measured event F1, the mean frame-level
@@ -17,6 +24,7 @@
 
 import csv
 import json
+import math
 import os
 import struct
 import sys
@@ -72,6 +80,89 @@ def cmd_scenario(args):
     print()
 
 
+def miss(p, d, r, stride):
+    """src/sched/event.c plain_miss (x = 1)."""
+    c = (1 - p) + p * r
+    if d < stride:
+        return 1 - (d / stride) * p
+    mod = math.fmod(d, stride)
+    return ((stride - mod) / stride * (c ** (math.floor(d / stride) - 1) * (1 - p)) +
+            mod / stride * (c ** (math.ceil(d / stride) - 1) * (1 - p)))
+
+
+def f1_of(recall, neg_recall, f):
+    tp, fp = f * recall, (1 - f) * neg_recall
+    precision = 1.0 if tp + fp == 0 else tp / (tp + fp)
+    return 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
+
+
+def predict(meta, cp, fps, stream_fps, variant, frame_step):
+    ev = meta["events"]
+    curve = {c["chokepoint"]: (c["tpr"], c["fpr"]) for c in meta["curve"]}
+    p, q = curve[cp]
+    r, f, s = ev["correlation"], ev["frequency"], stream_fps / fps
+    if variant.endswith("+rstride"):  # r was measured between samples frame_step frames apart
+        r = r ** max(1.0, s / frame_step)
+    if variant.startswith("compat"):
+        cps = sorted(curve)
+        tp_, fp_ = curve[cps[-1]]
+        fixed = {}
+        for c in reversed(cps):
+            if tp_ > curve[c][0]:
+                fixed[c] = (tp_, fp_)
+            else:
+                fixed[c] = curve[c]
+            tp_, fp_ = fixed[c]
+        p, q = fixed[cp]
+        d = ev["length_mean_ms"] / 1000.0 * fps
+        return f1_of(1 - miss(p, d, r, s), 1 - miss(q, d, r, s), f)
+    lengths = ev["lengths_ms"] if variant.startswith("dist") else [ev["length_mean_ms"]]
+    ds = [L / 1000.0 * stream_fps for L in lengths]
+    recall = 1 - sum(miss(p, d, r, s) for d in ds) / len(ds)
+    neg = 1 - sum(miss(q, d, r, s) for d in ds) / len(ds)
+    return f1_of(recall, neg, f)
+
+
+PIN_BUDGET = "1000"  # bench/headline.sh's pinned runs (budget ample)
+VARIANTS = ["mean", "dist", "compat", "mean+rstride", "dist+rstride"]
+
+
+def cmd_analyse(args):
+    if len(args) < 2:
+        fail("analyse RESULTS.csv PKG_DIR [STREAM_FPS [FRAME_STEP]]")
+    stream_fps = float(args[2]) if len(args) > 2 else 10.0
+    frame_step = float(args[3]) if len(args) > 3 else 2.0
+    with open(args[0]) as f:
+        rows = list(csv.DictReader(f))
+    metas, err, groups = {}, defaultdict(list), defaultdict(lambda: defaultdict(list))
+    worst = 0.0
+    for r in rows:
+        if not r["f1"]:
+            continue
+        if r["app"] not in metas:
+            metas[r["app"]] = package_metadata(os.path.join(args[1], r["app"] + ".mpkg"))
+        cp, fps = int(r["chokepoint"]), float(r["planned_fps"])
+        for v in VARIANTS:
+            pred = predict(metas[r["app"]], cp, fps, stream_fps, v, frame_step)
+            if v == "mean":
+                worst = max(worst, abs(pred - float(r["pred_f1"])))
+            err[(r["policy"], v)].append(pred - float(r["f1"]))
+            err[("all", v)].append(pred - float(r["f1"]))
+            pinned = r["budget_fraction"] == PIN_BUDGET  # one run per (chokepoint, rate) pinned
+            key = (r["budget_fraction"], r["apps"], r["policy"]) + ((cp, fps) if pinned else ())
+            groups[key][v].append(pred - float(r["f1"]))
+    print(f"replica check: largest |mean variant - runner's predicted_f1| = {worst:.2e}")
+    print("| policy | " + " | ".join(VARIANTS) + " |")
+    print("|---|" + "---|" * len(VARIANTS))
+    for pol in POLICIES + ["all"]:
+        if (pol, "mean") in err:
+            print(f"| {pol} | " + " | ".join(
+                f"{mean([abs(e) for e in err[(pol, v)]]):.3f} ({mean(err[(pol, v)]):+.3f})" for v in VARIANTS) + " |")
+    print("cells: mean |predicted - measured| F1 per (run, app) row (mean signed error)")
+    print("| mean over runs of |mean predicted - mean measured| F1 (the apps of one run averaged) | "
+          + " | ".join(f"{v} {mean([abs(mean(g[v])) for g in groups.values()]):.3f}" for v in VARIANTS) + " |")
+
+
 def mean(v):
     return sum(v) / len(v) if v else float("nan")
 
@@ -79,6 +170,8 @@ def mean(v):
 def summarise(rows):
     groups = defaultdict(list)
     for r in rows:
+        if not r["f1"]:  # the policy had no schedule within the budget
+            continue
         groups[(float(r["budget_fraction"]), int(r["apps"]), r["policy"])].append(r)
     out = []
     for (b, n, p), rs in sorted(groups.items()):
@@ -111,7 +204,7 @@ def table(summary):
             for p in pols:
                 s = next((s for s in rows if s["apps"] == n and s["policy"] == p), None)
                 if s is None:
-                    cells.append("")
+                    cells.append("no schedule fits")
                     continue
                 events = s["events"]
                 m = f"**{s['f1']:.3f}**" if s["f1"] == best else f"{s['f1']:.3f}"
@@ -194,9 +287,10 @@ def cmd_report(args):
 
 
 def main():
-    if len(sys.argv) < 2 or sys.argv[1] not in ("scenario", "report"):
-        fail("scenario ... | report ... (see the top of this file)")
-    (cmd_scenario if sys.argv[1] == "scenario" else cmd_report)(sys.argv[2:])
+    cmds = {"scenario": cmd_scenario, "analyse": cmd_analyse, "report": cmd_report}
+    if len(sys.argv) < 2 or sys.argv[1] not in cmds:
+        fail("scenario ... | analyse ... | report ... (see the top of this file)")
+    cmds[sys.argv[1]](sys.argv[2:])
 
 
 if __name__ == "__main__":

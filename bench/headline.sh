@@ -26,9 +26,12 @@
 #   CHOKEPOINTS (0,3,6,9,11,13,15: nosharing needs 0, maxsharing the last),
 #   EPOCHS (10), BATCH (8), FRAME_STEP (2: calibration frames validated), THREADS (2),
 #   THRESHOLD (0.5), X_VOTE (1), RETRAIN (0: keep OUT_DIR/APP.mpkg when present),
-#   REMAKE (0: keep OUT_DIR/streams when present).
+#   REMAKE (0: keep OUT_DIR/streams when present), UNIT_MS (fixed ms per profile segment,
+#   space-separated; default: measured), PIN_CPS ("0 9 15") and PIN_FPS
+#   ("0.2 0.5 1 2 5 10"): runs with every app pinned at each chokepoint and rate (pinned.csv).
 # The reduced version of docs/results.md:
-#   MINUTES=20 CALIB_MINUTES=10 EPOCHS=2 BUDGETS="0.25 0.5" bench/headline.sh /tmp/headline
+#   MINUTES=20 CALIB_MINUTES=10 EPOCHS=2 BUDGETS="0.25 0.5" PIN_FPS="0.2 0.5 1 2 5" \
+#       bench/headline.sh /tmp/headline
 set -eu
 OUT=${1:-/tmp/mainstream-headline}
 MS=${MS:-build-rel/mainstream}
@@ -50,6 +53,9 @@ THRESHOLD=${THRESHOLD:-0.5}
 X_VOTE=${X_VOTE:-1}
 RETRAIN=${RETRAIN:-0}
 REMAKE=${REMAKE:-0}
+UNIT_MS=${UNIT_MS:-}
+PIN_CPS=${PIN_CPS-0 9 15} # empty: no pinned runs
+PIN_FPS=${PIN_FPS:-0.2 0.5 1 2 5 10}
 HERE=$(cd "$(dirname "$0")" && pwd)
 
 [ -x "$MS" ] || { echo "headline: $MS not found: build first (scripts/setup.sh build-rel)" >&2; exit 1; }
@@ -77,25 +83,41 @@ for app in $(head -n "$APPS" "$S/apps.txt"); do
     fi
 done
 
-# One profile for every run, so the plans differ only by policy, budget and apps.
-[ -f "$OUT/profile.json" ] || "$MS" profile --model "$MODEL" --threads 1 --runs 50 -o "$OUT/profile.json" >/dev/null
+# One profile for every run, so the plans differ only by policy, budget and apps. UNIT_MS
+# replaces its per-segment times by fixed ones (plans that do not depend on the machine).
+if [ ! -f "$OUT/profile.json" ]; then
+    "$MS" profile --model "$MODEL" --threads 1 --runs 50 -o "$OUT/profile.json" >/dev/null
+    if [ -n "$UNIT_MS" ]; then
+        jq --arg ms "$UNIT_MS" '($ms | split(" ") | map(select(. != "") | tonumber)) as $v |
+            if ($v | length) != (.segments | length) then error("UNIT_MS: \($v | length) values for \(.segments | length) segments")
+            else .segments |= [to_entries[] | .value.ms = $v[.key] | .value] | .network_ms = ($v | add) end' \
+            "$OUT/profile.json" >"$OUT/profile.json.tmp" && mv "$OUT/profile.json.tmp" "$OUT/profile.json"
+    fi
+fi
 full=$(jq '[.segments[].ms] | add' "$OUT/profile.json")
 fps=$(jq '.fps' "$S/manifest.json")
 
-# run BUDGET_FRACTION N POLICY: one deployment, run offline, one results.csv row per app.
+# run BUDGET_FRACTION N POLICY [PIN NAME CSV]: one deployment, run offline, one row per app in
+# results.csv (or CSV); PIN is a JSON fragment added to every app (', "chokepoint": 9, "fps": 2').
 run() {
-    name=b$1-n$2-$3
+    name=${5:-b$1-n$2-$3}
+    csv=${6:-$OUT/results.csv}
     budget=$(awk -v f="$1" -v c="$full" -v s="$fps" 'BEGIN { printf "%.6f\n", f * c * s }')
-    apps=$(head -n "$2" "$S/apps.txt" | awk -v t="$THRESHOLD" -v x="$X_VOTE" '{
-        printf "%s{\"name\": \"%s\", \"stream\": \"test\", \"package\": \"../%s.mpkg\", \"threshold\": %s, \"x_vote\": %s}",
-            (NR > 1 ? ", " : ""), $1, $1, t, x }')
+    apps=$(head -n "$2" "$S/apps.txt" | awk -v t="$THRESHOLD" -v x="$X_VOTE" -v pin="${4:-}" '{
+        printf "%s{\"name\": \"%s\", \"stream\": \"test\", \"package\": \"../%s.mpkg\", \"threshold\": %s, \"x_vote\": %s%s}",
+            (NR > 1 ? ", " : ""), $1, $1, t, x, pin }')
     cat >"$OUT/runs/$name.json" <<EOF
 {"model": "$MODEL", "backend": "cpu", "threads": 1, "batch": 1, "profile": "../profile.json",
  "budget": $budget, "policy": "$3", "objective": "f1",
  "streams": [{"name": "test", "url": "$S/test.mp4"}], "apps": [$apps]}
 EOF
-    "$MS" run "$OUT/runs/$name.json" --mode offline --events "$OUT/runs/$name.events.jsonl" \
-        --stats "$OUT/runs/$name.stats.json" --report-every 0 2>"$OUT/runs/$name.run.txt"
+    if ! "$MS" run "$OUT/runs/$name.json" --mode offline --events "$OUT/runs/$name.events.jsonl" \
+        --stats "$OUT/runs/$name.stats.json" --report-every 0 2>"$OUT/runs/$name.run.txt"; then
+        # no schedule of this policy fits the budget: recorded as such, nothing measured
+        echo "budget $1 ($budget ms/s) N=$2 $3: $(tail -n 1 "$OUT/runs/$name.run.txt")" >&2
+        echo "$1,$budget,$2,$3,,,,,,,,,,,,,,,," >>"$csv"
+        return 0
+    fi
     compat=$(/usr/bin/python3 "$HERE/headline.py" scenario --profile "$OUT/profile.json" --budget "$budget" \
         --stream-fps "$fps" --x-vote "$X_VOTE" $(head -n "$2" "$S/apps.txt" | sed "s|.*|$OUT/&.mpkg|") \
         >"$OUT/runs/$name.scenario.json" &&
@@ -107,14 +129,15 @@ EOF
         meas=$("$MS" score-events --events "$OUT/runs/$name.events.jsonl" --labels "$S/test.$app.labels.csv" \
             --stream test --app "$app" --json |
             jq -r '"\(.recall),\(.precision),\(.f1),\(.false_alarm_fraction),\(.labelled),\(.detected),\(.predicted),\(.true_positives)"')
-        echo "$1,$budget,$2,$3,$app,$plan,$meas,$compat" >>"$OUT/results.csv"
+        echo "$1,$budget,$2,$3,$app,$plan,$meas,$compat" >>"$csv"
     done
     cost=$(jq '.streams[0].planned_cost' "$OUT/runs/$name.stats.json")
     echo "budget $1 ($budget ms/s) N=$2 $3: cost $cost, $(jq -r '[.apps[] | "\(.chokepoint)@\(.planned_fps)"] | join(" ")' "$OUT/runs/$name.stats.json")" >&2
 }
 
 mkdir -p "$OUT/runs"
-echo "budget_fraction,budget,apps,policy,app,chokepoint,planned_fps,observed_fps,pred_recall,pred_precision,pred_f1,recall,precision,f1,false_alarm_fraction,labelled,detected,predicted,true_positives,compat_pred_f1" >"$OUT/results.csv"
+header="budget_fraction,budget,apps,policy,app,chokepoint,planned_fps,observed_fps,pred_recall,pred_precision,pred_f1,recall,precision,f1,false_alarm_fraction,labelled,detected,predicted,true_positives,compat_pred_f1"
+echo "$header" >"$OUT/results.csv"
 for b in $BUDGETS; do
     for n in $NS; do
         for p in $POLICIES; do
@@ -122,5 +145,18 @@ for b in $BUDGETS; do
         done
     done
 done
+# Every app pinned at one chokepoint and rate (budget ample): the event model against
+# measurement over rates, whatever the policies choose (pinned.csv, headline.py analyse).
+echo "$header" >"$OUT/pinned.csv"
+for cp in $PIN_CPS; do
+    for f in $PIN_FPS; do
+        run 1000 "$APPS" mainstream ", \"chokepoint\": $cp, \"fps\": $f" "pin-cp$cp-fps$f" "$OUT/pinned.csv"
+    done
+done
 /usr/bin/python3 "$HERE/headline.py" report "$OUT/results.csv" "$OUT"
 cat "$OUT/table.md"
+for f in results pinned; do
+    [ "$(wc -l <"$OUT/$f.csv")" -gt 1 ] || continue
+    echo "== event model variants against measurement, $f.csv"
+    /usr/bin/python3 "$HERE/headline.py" analyse "$OUT/$f.csv" "$OUT" "$fps" "$FRAME_STEP"
+done
