@@ -243,7 +243,7 @@ def svg(summary):
         for n in ns:
             out.append(f'<text x="{x(n, k)}" y="{mt + ph + 15}" text-anchor="middle">{n}</text>')
         out.append(f'<text x="{x0 + pw / 2}" y="{mt + ph + 32}" text-anchor="middle">apps on the stream</text>')
-        for p in POLICIES:
+        for p in ["greedy", "nosharing", "maxsharing", "mainstream"]:  # mainstream drawn last, on top
             pts = sorted((s["apps"], s["f1"], s["pred_f1"]) for s in summary
                          if s["budget_fraction"] == b and s["policy"] == p)
             if not pts:
@@ -278,9 +278,10 @@ def cmd_report(args):
         fail("report RESULTS.csv OUT_DIR")
     with open(args[0]) as f:
         rows = list(csv.DictReader(f))
-    if not rows:
-        fail(f"{args[0]}: no rows")
     summary = summarise(rows)
+    if not summary:
+        print(f"headline.py: {args[0]}: no measured runs, no table")
+        return
     keys = list(summary[0].keys())
     write(os.path.join(args[1], "summary.csv"), ",".join(keys) + "\n" + "".join(
         ",".join(f"{s[k]:.4f}" if isinstance(s[k], float) else str(s[k]) for k in keys) + "\n" for s in summary))

@@ -28,7 +28,9 @@
 #   THRESHOLD (0.5), X_VOTE (1), RETRAIN (0: keep OUT_DIR/APP.mpkg when present),
 #   REMAKE (0: keep OUT_DIR/streams when present), UNIT_MS (fixed ms per profile segment,
 #   space-separated; default: measured), PIN_CPS ("0 9 15") and PIN_FPS
-#   ("0.2 0.5 1 2 5 10"): runs with every app pinned at each chokepoint and rate (pinned.csv).
+#   ("0.2 0.5 1 2 5 10"): runs with every app pinned at each chokepoint and rate (pinned.csv);
+#   FIT_R_CPS ("0 9 15"; empty: none): calibration-stream scores at these chokepoints for
+#   bench/headline_fit_r.py.
 # The reduced version of docs/results.md:
 #   MINUTES=20 CALIB_MINUTES=10 EPOCHS=2 BUDGETS="0.25 0.5" PIN_FPS="0.2 0.5 1 2 5" \
 #       bench/headline.sh /tmp/headline
@@ -56,6 +58,7 @@ REMAKE=${REMAKE:-0}
 UNIT_MS=${UNIT_MS:-}
 PIN_CPS=${PIN_CPS-0 9 15} # empty: no pinned runs
 PIN_FPS=${PIN_FPS:-0.2 0.5 1 2 5 10}
+FIT_R_CPS=${FIT_R_CPS-0 9 15} # empty: no correlation fit
 HERE=$(cd "$(dirname "$0")" && pwd)
 
 [ -x "$MS" ] || { echo "headline: $MS not found: build first (scripts/setup.sh build-rel)" >&2; exit 1; }
@@ -153,10 +156,29 @@ for cp in $PIN_CPS; do
         run 1000 "$APPS" mainstream ", \"chokepoint\": $cp, \"fps\": $f" "pin-cp$cp-fps$f" "$OUT/pinned.csv"
     done
 done
+# Every app's scores on the calibration stream, pinned at each chokepoint of FIT_R_CPS and
+# 5 fps: bench/headline_fit_r.py fits the correlation to the calibration events missed
+# whole and compares it with the trainer's lag-1 estimate (docs/results.md).
+for cp in $FIT_R_CPS; do
+    apps=$(head -n "$APPS" "$S/apps.txt" | awk -v t="$THRESHOLD" -v cp="$cp" '{
+        printf "%s{\"name\": \"%s\", \"stream\": \"calib\", \"package\": \"../%s.mpkg\", \"threshold\": %s, \"chokepoint\": %s, \"fps\": 5}",
+            (NR > 1 ? ", " : ""), $1, $1, t, cp }')
+    cat >"$OUT/runs/calib-cp$cp.json" <<EOF
+{"model": "$MODEL", "backend": "cpu", "threads": 1, "batch": 1, "profile": "../profile.json",
+ "budget": 100000, "policy": "mainstream", "streams": [{"name": "calib", "url": "$S/calib.mp4"}], "apps": [$apps]}
+EOF
+    "$MS" run "$OUT/runs/calib-cp$cp.json" --mode offline --events "$OUT/runs/calib-cp$cp.events.jsonl" \
+        --scores "$OUT/scores-cp$cp.jsonl" --report-every 0 2>"$OUT/runs/calib-cp$cp.run.txt"
+done
 /usr/bin/python3 "$HERE/headline.py" report "$OUT/results.csv" "$OUT"
-cat "$OUT/table.md"
+[ ! -f "$OUT/table.md" ] || cat "$OUT/table.md"
 for f in results pinned; do
     [ "$(wc -l <"$OUT/$f.csv")" -gt 1 ] || continue
     echo "== event model variants against measurement, $f.csv"
     /usr/bin/python3 "$HERE/headline.py" analyse "$OUT/$f.csv" "$OUT" "$fps" "$FRAME_STEP"
 done
+if [ -n "$FIT_R_CPS" ]; then
+    echo "== the correlation fitted to missed calibration events against the lag-1 estimate"
+    # shellcheck disable=SC2086
+    /usr/bin/python3 "$HERE/headline_fit_r.py" "$OUT" $FIT_R_CPS
+fi

@@ -63,7 +63,7 @@ static void test_mainstream_beats_both_baselines(void **state)
     char cmd[16384];
     snprintf(cmd, sizeof cmd,
              "cd '%s' && MS='%s' DATA='%s' APPS=3 NS=3 BUDGETS=0.25 POLICIES='mainstream maxsharing nosharing' "
-             "MINUTES=6 CALIB_MINUTES=3 RATE_SCALE=2 EPOCHS=2 THREADS=1 PIN_CPS= UNIT_MS='%s' "
+             "MINUTES=6 CALIB_MINUTES=3 RATE_SCALE=2 EPOCHS=2 THREADS=1 PIN_CPS= FIT_R_CPS= UNIT_MS='%s' "
              "sh bench/headline.sh '%s' >'%s/log.txt' 2>&1",
              MS_SOURCE_DIR, MS_CLI_PATH, ms_test_data(""), UNIT_MS, dir, dir);
     int rc = system(cmd);
