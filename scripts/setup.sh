@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake pkg-config libdnnl-dev libavformat-dev libavcodec-dev
           libswscale-dev libavutil-dev libcjson-dev libcmocka-dev valgrind
-          ffmpeg python3-numpy python3-pil) # the last three: scripts/make_streams.py
+          ffmpeg python3-numpy python3-pil jq) # scripts/make_streams.py, bench/headline.sh (e2e.headline)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
