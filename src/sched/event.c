@@ -6,6 +6,10 @@
  * P(pos|neg) = p(1-r). The event is missed when no run of x positives occurs (x = 1: no
  * positive at all, which gives the closed form (1-p)*c^(h-1), c = (1-p) + p*r).
  *
+ * With the observed event lengths (e->lengths_ms, default model), the miss probabilities of
+ * events and of non-event windows are their means over those lengths: short events are
+ * missed at low rates far more often than the mean length says.
+ *
  * Compat (ORIGINAL_MODEL.md §2): d = L/1000*F, the closed form for plain detection, and for
  * x-voting the original's chain in which a sample after a negative is positive w.p. p. */
 #include "sched/event.h"
@@ -72,10 +76,23 @@ void ms_event_eval(const ms_event_params *e, double tpr, double fpr, double stre
                    bool compat, ms_event_metrics *out)
 {
     double stride = stream_fps / fps;
-    double d = e->event_length_ms / 1000.0 * (compat ? fps : stream_fps);
-    double fnr = ms_event_miss(tpr, d, e->correlation, stride, e->x_vote, compat);
+    double fnr, negative_miss;
+    if (!compat && e->n_lengths > 0) {
+        fnr = negative_miss = 0;
+        for (int i = 0; i < e->n_lengths; i++) {
+            double d = e->lengths_ms[i] / 1000.0 * stream_fps;
+            fnr += ms_event_miss(tpr, d, e->correlation, stride, e->x_vote, compat);
+            negative_miss += ms_event_miss(fpr, d, e->correlation, stride, e->x_vote, compat);
+        }
+        fnr /= e->n_lengths;
+        negative_miss /= e->n_lengths;
+    } else {
+        double d = e->event_length_ms / 1000.0 * (compat ? fps : stream_fps);
+        fnr = ms_event_miss(tpr, d, e->correlation, stride, e->x_vote, compat);
+        negative_miss = ms_event_miss(fpr, d, e->correlation, stride, e->x_vote, compat);
+    }
     double recall = 1 - fnr;
-    double negative_recall = 1 - ms_event_miss(fpr, d, e->correlation, stride, e->x_vote, compat);
+    double negative_recall = 1 - negative_miss;
     double tp = e->event_frequency * recall;
     double fp = (1 - e->event_frequency) * negative_recall;
     double precision = tp + fp == 0 ? 1.0 : tp / (tp + fp);

@@ -14,6 +14,9 @@ typedef struct {
     double event_frequency; /* f: fraction of windows that hold an event */
     double correlation;     /* r: first-order correlation of successive samples */
     int x_vote;             /* 0: one positive sample detects; x: x consecutive needed */
+    int n_lengths;          /* 0, or the observed event lengths (the distribution; its holder owns it) */
+    double *lengths_ms;     /* default model: recall and the non-event firing rate are their means
+                             * over these lengths instead of their values at L; compat ignores them */
 } ms_event_params;
 
 typedef struct {
@@ -26,7 +29,9 @@ typedef struct {
  * missed, for per-sample positive rate p (exposed for tests). */
 double ms_event_miss(double p, double d, double r, double stride, int x_vote, bool compat);
 
-/* Event metrics of one (tpr, fpr, fps) choice. Requires 0 < fps <= stream_fps. */
+/* Event metrics of one (tpr, fpr, fps) choice. Requires 0 < fps <= stream_fps. With
+ * e->n_lengths > 0 (default model only) an event's length is drawn from e->lengths_ms: the
+ * miss probabilities of events and of non-event windows are averaged over the lengths. */
 void ms_event_eval(const ms_event_params *e, double tpr, double fpr, double stream_fps, double fps,
                    bool compat, ms_event_metrics *out);
 

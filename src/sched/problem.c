@@ -119,15 +119,18 @@ static int compare_options(const void *a, const void *b)
 
 /* Sorts by decreasing value and drops every option that another kept option beats in
  * every context: shares at least as much (cut >=), runs no faster (fps <=) and is worth
- * at least as much. Such an option never costs more (docs/scheduler.md, "Dominance"). */
-static int prune_dominated(ms_option *o, int n)
+ * at least as much. Such an option never costs more (docs/scheduler.md, "Dominance").
+ * With keep_ties, a faster option tied in value (MS_SCHED_TIE) is kept: the schedule may
+ * move to it when the budget allows (solve.c). */
+static int prune_dominated(ms_option *o, int n, bool keep_ties)
 {
     qsort(o, (size_t)n, sizeof *o, compare_options);
     int kept = 0;
     for (int i = 0; i < n; i++) {
         bool dominated = false;
         for (int k = 0; k < kept && !dominated; k++)
-            dominated = o[k].cut >= o[i].cut && o[k].fps <= o[i].fps;
+            dominated = o[k].cut >= o[i].cut && o[k].fps <= o[i].fps &&
+                        (!keep_ties || o[k].fps == o[i].fps || o[k].value > o[i].value + MS_SCHED_TIE);
         if (!dominated) o[kept++] = o[i];
     }
     return kept;
@@ -261,7 +264,7 @@ static ms_status build_app_options(const ms_scenario *s, const ms_sched_config *
     }
     free(branch_per_frame);
     pb->apps[a].options = o;
-    pb->apps[a].n_options = prune_dominated(o, n);
+    pb->apps[a].n_options = prune_dominated(o, n, !cfg->compat);
     return MS_OK;
 }
 

@@ -25,6 +25,12 @@ typedef struct {
     int group;          /* apps of one group have identical option lists (symmetry) */
 } ms_app_options;
 
+/* Outside --compat, options whose values differ by at most this are a tie: dominance
+ * keeps the faster of two tied options, and the solved schedule is moved, app by app,
+ * to the fastest tied option that fits the budget (solve.c), so that a saturated
+ * prediction does not leave the budget idle. Far below the 1e-9 the exactness tests allow. */
+#define MS_SCHED_TIE 1e-10
+
 typedef struct {
     int n_apps;
     ms_app_options *apps;

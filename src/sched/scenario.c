@@ -16,6 +16,7 @@ void ms_app_free(ms_app *a)
 {
     free(a->name);
     free(a->curve);
+    free(a->event.lengths_ms);
     memset(a, 0, sizeof *a);
 }
 
@@ -33,13 +34,19 @@ ms_status ms_app_copy(const ms_app *src, ms_app *dst, ms_error *err)
     *dst = *src;
     dst->name = strdup(src->name);
     dst->curve = malloc(sizeof *dst->curve * (size_t)src->n_points);
-    if (!dst->name || !dst->curve) {
+    dst->event.lengths_ms = NULL;
+    if (src->event.n_lengths > 0 && (dst->event.lengths_ms = malloc(sizeof(double) * (size_t)src->event.n_lengths)))
+        memcpy(dst->event.lengths_ms, src->event.lengths_ms, sizeof(double) * (size_t)src->event.n_lengths);
+    if (!dst->name || !dst->curve || (src->event.n_lengths > 0 && !dst->event.lengths_ms)) {
         ms_app_free(dst);
         return ms_errorf(err, MS_ERR_NOMEM, "out of memory copying app %s", src->name);
     }
     memcpy(dst->curve, src->curve, sizeof *dst->curve * (size_t)src->n_points);
     return MS_OK;
 }
+
+static ms_status parse_numbers(const cJSON *obj, const char *where, const char *field, bool positive,
+                               double **out, int *n, ms_error *err);
 
 static ms_status check_range(double v, double lo, double hi, const char *where, const char *field,
                              ms_error *err)
@@ -128,6 +135,9 @@ ms_status ms_scenario_parse_app(const cJSON *obj, const char *where, const char 
         goto fail;
     }
     e->x_vote = (int)x_vote;
+    if (cJSON_GetObjectItemCaseSensitive(obj, "event_lengths_ms") &&
+        parse_numbers(obj, where, "event_lengths_ms", true, &e->lengths_ms, &e->n_lengths, err))
+        goto fail;
     if (!(out->weight > 0)) {
         ms_errorf(err, MS_ERR_INVALID, "%s.weight: must be > 0, got %g", where, out->weight);
         goto fail;

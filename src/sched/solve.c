@@ -185,6 +185,27 @@ static ms_status solve_max_min(const ms_problem *pb, double deadline, int *choic
     return st;
 }
 
+/* Outside --compat: moves each app, in turn, to its fastest option worth at least its
+ * value in the solved schedule (less MS_SCHED_TIE) that still fits the budget, so that
+ * a tie in predicted value (a saturated prediction) is broken towards using the budget.
+ * The objective never drops by more than MS_SCHED_TIE per app. */
+static void use_idle_budget(const ms_problem *pb, int *choice)
+{
+    for (int a = 0; a < pb->n_apps; a++) {
+        const ms_app_options *ao = &pb->apps[a];
+        double floor_value = ao->options[choice[a]].value - MS_SCHED_TIE;
+        int best = choice[a];
+        for (int i = 0; i < ao->n_options; i++) {
+            if (ao->options[i].value < floor_value || ao->options[i].fps <= ao->options[best].fps) continue;
+            int was = choice[a];
+            choice[a] = i;
+            if (ms_problem_cost(pb, choice) <= pb->capacity) best = i;
+            choice[a] = was;
+        }
+        choice[a] = best;
+    }
+}
+
 static ms_status alloc_schedule(const ms_scenario *s, ms_schedule *out, ms_error *err)
 {
     memset(out, 0, sizeof *out);
@@ -218,6 +239,7 @@ ms_status ms_schedule_solve(const ms_scenario *s, const ms_sched_config *cfg, ms
             st = ms_search_exact(&pb, deadline, choice, &res, err);
         }
     }
+    if (!st && res.found && !cfg->compat) use_idle_budget(&pb, choice);
     if (!st) {
         out->feasible = res.found;
         out->exact = cfg->policy != MS_POLICY_GREEDY && res.exact;

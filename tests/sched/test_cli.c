@@ -130,6 +130,37 @@ static void expect_failure(const char *text, const char *extra, int status, cons
     free(err);
 }
 
+/* The value of `mainstream schedule --json` on a scenario text. */
+static double schedule_value(const char *text)
+{
+    char *out, *err;
+    assert_int_equal(run_schedule(text, "--json", &out, &err), 0);
+    cJSON *doc = cJSON_Parse(out);
+    assert_non_null(doc);
+    double v = cJSON_GetObjectItem(doc, "value")->valuedouble;
+    cJSON_Delete(doc);
+    free(out);
+    free(err);
+    return v;
+}
+
+/* event_lengths_ms: one length equal to the mean gives the same schedule value as the
+ * mean alone; lengths of 100 and 900 ms (mean 500) give a lower one (short events are
+ * missed more often than a 500 ms event at the same rates; x-voting app included). */
+static void test_event_lengths(void **state)
+{
+    (void)state;
+    const char *one = "{\"stream_fps\": 10, \"budget\": 40, \"unit_costs\": [2, 1.5, 0.5],\n"
+                      " \"apps\": [" APP("trains", ", \"event_lengths_ms\": [500]", CURVE) ", " APP(
+                          "cars", ", \"x_vote\": 2, \"weight\": 2, \"event_lengths_ms\": [500]", CURVE) "]}\n";
+    const char *two = "{\"stream_fps\": 10, \"budget\": 40, \"unit_costs\": [2, 1.5, 0.5],\n"
+                      " \"apps\": [" APP("trains", ", \"event_lengths_ms\": [100, 900]", CURVE) ", " APP(
+                          "cars", ", \"x_vote\": 2, \"weight\": 2, \"event_lengths_ms\": [100, 900]", CURVE) "]}\n";
+    double base = schedule_value(good);
+    assert_float_equal(schedule_value(one), base, 1e-12);
+    assert_true(schedule_value(two) < base - 1e-3);
+}
+
 static void test_bad_scenarios(void **state)
 {
     (void)state;
@@ -155,6 +186,12 @@ static void test_bad_scenarios(void **state)
     expect_failure("{\"stream_fps\": 10, \"budget\": 40, \"unit_costs\": [1, 1], \"apps\": [" APP(
                        "a", ", \"x_vote\": 0", CURVE) "]}",
                    NULL, 1, "apps[0].x_vote");
+    expect_failure("{\"stream_fps\": 10, \"budget\": 40, \"unit_costs\": [1, 1], \"apps\": [" APP(
+                       "a", ", \"event_lengths_ms\": []", CURVE) "]}",
+                   NULL, 1, "apps[0].event_lengths_ms: must not be empty");
+    expect_failure("{\"stream_fps\": 10, \"budget\": 40, \"unit_costs\": [1, 1], \"apps\": [" APP(
+                       "a", ", \"event_lengths_ms\": [500, 0]", CURVE) "]}",
+                   NULL, 1, "apps[0].event_lengths_ms[1]: must be a number > 0");
     expect_failure("{\"stream_fps\": 10, \"budget\": 40, \"unit_costs\": [1, 1], \"apps\": []}", NULL, 1,
                    "apps: must not be empty");
     expect_failure("{\"stream_fps\": 10, \"budget\": 40, \"unit_costs\": [1, 1], \"apps\": [", NULL, 1,
@@ -195,6 +232,7 @@ int main(void)
         cmocka_unit_test(test_schedule_table_policies_and_output),
         cmocka_unit_test(test_schedule_profile),
         cmocka_unit_test(test_bad_scenarios),
+        cmocka_unit_test(test_event_lengths),
         cmocka_unit_test(test_simulate),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -10,7 +10,7 @@
 
 static ms_event_params params(double L, double f, double r, int x)
 {
-    ms_event_params e = {L, f, r, x};
+    ms_event_params e = {.event_length_ms = L, .event_frequency = f, .correlation = r, .x_vote = x};
     return e;
 }
 
@@ -137,7 +137,7 @@ static void test_compat_monotone_fixup(void **state)
 {
     (void)state;
     ms_scenario_point curve[3] = {{0, 0.5, 0.2}, {3, 0.7, 0.1}, {5, 0.6, 0.3}};
-    ms_app app = {"a", {500, 0.3, 0.1, 0}, 1, 3, curve};
+    ms_app app = {"a", params(500, 0.3, 0.1, 0), 1, 3, curve};
     ms_event_metrics fixed, at3, raw, ev;
     ms_error err;
     assert_int_equal(ms_app_metrics(&app, 10, 0, 4, true, &fixed, &err), MS_OK);
@@ -150,6 +150,32 @@ static void test_compat_monotone_fixup(void **state)
     assert_int_equal(ms_app_metrics(&app, 10, 0, 11, false, &raw, &err), MS_ERR_INVALID);
 }
 
+/* The length distribution (default model): two events, 1000 ms and 200 ms, at S 10, F 5
+ * (stride 2); p .8, q .1, r .5, f .2. Events: 10 frames -> 5 samples, miss .2 * .6^4 =
+ * .02592; 2 frames -> 1 sample, miss .2; recall 1 - (.02592 + .2)/2 = .88704. Non-event
+ * windows (c = .9 + .05 = .95): .9 * .95^4 = .733055625 and .9, N = .1834721875;
+ * precision .177408 / (.177408 + .8 * .1834721875) = .54724182; F1 .67688982. The mean
+ * length (600 ms: 3 samples, miss .2 * .36 = .072) would say recall .928. Compat ignores
+ * the lengths. */
+static void test_length_distribution_by_hand(void **state)
+{
+    (void)state;
+    double lengths[2] = {1000, 200};
+    ms_event_params e = params(600, 0.2, 0.5, 0);
+    ms_event_metrics mean, dist, compat_mean, compat_dist;
+    ms_event_eval(&e, 0.8, 0.1, 10, 5, false, &mean);
+    ms_event_eval(&e, 0.8, 0.1, 10, 5, true, &compat_mean);
+    e.n_lengths = 2;
+    e.lengths_ms = lengths;
+    ms_event_eval(&e, 0.8, 0.1, 10, 5, false, &dist);
+    ms_event_eval(&e, 0.8, 0.1, 10, 5, true, &compat_dist);
+    assert_float_equal(mean.recall, 0.928, 1e-12);
+    assert_float_equal(dist.recall, 0.88704, 1e-12);
+    assert_float_equal(dist.precision, 0.5472418204686664, 1e-12);
+    assert_float_equal(dist.f1, 0.6768898238839953, 1e-12);
+    assert_true(compat_dist.f1 == compat_mean.f1 && compat_dist.recall == compat_mean.recall);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -160,6 +186,7 @@ int main(void)
         cmocka_unit_test(test_more_fps_never_lowers_recall),
         cmocka_unit_test(test_default_x1_is_plain),
         cmocka_unit_test(test_compat_monotone_fixup),
+        cmocka_unit_test(test_length_distribution_by_hand),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

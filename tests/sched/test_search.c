@@ -31,8 +31,10 @@ static void random_scenario(unsigned *seed, ms_scenario *s, bool fractional)
     for (int a = 0; a < s->n_apps; a++) {
         ms_app *app = &s->apps[a];
         app->name = strdup("app");
-        app->event = (ms_event_params){100 + uniform(seed) * 900, 0.05 + uniform(seed) * 0.9,
-                                       uniform(seed) * 0.5, uniform(seed) < 0.3 ? 2 : 0};
+        app->event = (ms_event_params){.event_length_ms = 100 + uniform(seed) * 900,
+                                       .event_frequency = 0.05 + uniform(seed) * 0.9,
+                                       .correlation = uniform(seed) * 0.5,
+                                       .x_vote = uniform(seed) < 0.3 ? 2 : 0};
         app->weight = uniform(seed) < 0.3 ? 0.5 + uniform(seed) : 1.0;
         /* identical apps now and then, to exercise symmetry breaking */
         if (a > 0 && uniform(seed) < 0.3) {
@@ -252,6 +254,53 @@ static void test_cost_by_hand(void **state)
     ms_stem_tree_free(&tree);
 }
 
+/* A saturated prediction: tpr 1, fpr 0, 2000 ms events on a 10 fps stream are caught
+ * with certainty at every rate from 0.5 fps (stride <= 20 frames), F1 1. One unit costing
+ * 1 per frame, budget 5: every rate from 0.5 to 5 ties; outside compat the schedule
+ * takes the fastest that fits (5 fps) instead of leaving 90% of the budget idle. With
+ * two such apps the budget holds 5 frames per second in all: 4 + 1 (or any split) would
+ * do, the first app is raised first. */
+static void test_saturated_tie_uses_the_budget(void **state)
+{
+    (void)state;
+    double units[1] = {1};
+    ms_scenario_point curve[1] = {{0, 1.0, 0.0}};
+    ms_app apps[2] = {{.name = "a", .event = {.event_length_ms = 2000, .event_frequency = 0.1},
+                       .weight = 1, .n_points = 1, .curve = curve},
+                      {.name = "b", .event = {.event_length_ms = 2000, .event_frequency = 0.1},
+                       .weight = 1, .n_points = 1, .curve = curve}};
+    double rates[10] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+    ms_scenario s = {10, 5, 1, units, 10, rates, 1, apps};
+    for (int p = 0; p < 4; p++) {
+        ms_policy policies[4] = {MS_POLICY_MAINSTREAM, MS_POLICY_GREEDY, MS_POLICY_MAXSHARING, MS_POLICY_NOSHARING};
+        ms_sched_config cfg = {.policy = policies[p], .objective = MS_OBJ_MEAN_F1};
+        ms_schedule sch;
+        ms_error err;
+        assert_int_equal(ms_schedule_solve(&s, &cfg, &sch, &err), MS_OK);
+        assert_true(sch.feasible);
+        assert_float_equal(sch.value, 1.0, 0);
+        assert_float_equal(sch.apps[0].fps, 5, 0);
+        assert_float_equal(sch.cost, 5, 1e-12);
+        ms_schedule_free(&sch);
+    }
+    s.n_apps = 2;
+    ms_sched_config cfg = {.policy = MS_POLICY_MAINSTREAM, .objective = MS_OBJ_MEAN_F1};
+    ms_schedule sch;
+    ms_error err;
+    assert_int_equal(ms_schedule_solve(&s, &cfg, &sch, &err), MS_OK);
+    assert_float_equal(sch.value, 1.0, 0);
+    assert_float_equal(sch.apps[0].fps + sch.apps[1].fps, 5, 1e-12);
+    assert_true(sch.apps[0].fps >= 4);
+    assert_float_equal(sch.cost, 5, 1e-12);
+    ms_schedule_free(&sch);
+    /* compat keeps the original's choice: the search's first optimum, not the budget's use */
+    cfg.compat = true;
+    s.n_apps = 1;
+    assert_int_equal(ms_schedule_solve(&s, &cfg, &sch, &err), MS_OK);
+    assert_true(sch.cost < 5);
+    ms_schedule_free(&sch);
+}
+
 static void test_costs_match_direct_recomputation(void **state)
 {
     (void)state;
@@ -284,6 +333,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cost_by_hand),
+        cmocka_unit_test(test_saturated_tie_uses_the_budget),
         cmocka_unit_test(test_costs_match_direct_recomputation),
         cmocka_unit_test(test_exact_matches_brute_force),
         cmocka_unit_test(test_exact_matches_brute_force_fractional_rates),
