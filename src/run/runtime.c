@@ -452,13 +452,11 @@ static ms_status replan_blame(ms_runtime *rt, rt_stream **failed, ms_error *err)
     for (int i = 0; i < n && st == MS_OK; i++) {
         rt_stream *s = rt->streams[in[i].index];
         if (s->has_plan && ms_planner_same(&s->plan, &out[i])) {
-            /* the same tree: nothing is compiled or reset; a new budget is still a re-plan */
-            if (s->plan.budget != out[i].budget) {
-                s->plan.budget = out[i].budget;
-                s->plans++;
-                rt->replans++;
-                print_plan(rt, s);
-            }
+            /* the same tree: nothing is compiled or reset, but the stream was re-planned */
+            s->plan.budget = out[i].budget;
+            s->plans++;
+            rt->replans++;
+            print_plan(rt, s);
             ms_stream_plan_free(&out[i]);
             continue;
         }
