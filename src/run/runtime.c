@@ -1250,10 +1250,14 @@ static ms_status add_app_at(ms_runtime *rt, const ms_deploy_app *d, const char *
                          MS_EVENT_MAX_X_VOTE);
     /* early refusals, so that a bad package is not read at all */
     pthread_mutex_lock(&rt->mu);
-    bool dup = name_used(rt, d->name, true), stream = find_stream_id(rt, d->stream) != NULL;
+    bool dup = name_used(rt, d->name, true);
+    rt_stream *on = find_stream_id(rt, d->stream);
+    double stream_fps = on ? on->desc.fps : 0;
     pthread_mutex_unlock(&rt->mu);
     if (dup) return ms_errorf(err, MS_ERR_INVALID, "%s.name: an app named '%s' exists already", where, d->name);
-    if (!stream) return ms_errorf(err, MS_ERR_INVALID, "%s.stream: no stream with id %d", where, d->stream);
+    if (!on) return ms_errorf(err, MS_ERR_INVALID, "%s.stream: no stream with id %d", where, d->stream);
+    if (d->fps < 0 || (stream_fps > 0 && d->fps > stream_fps))
+        return ms_errorf(err, MS_ERR_INVALID, "%s.fps: %g is above the stream's %g fps", where, d->fps, stream_fps);
     rt_app *a = calloc(1, sizeof *a);
     if (!a) return ms_errorf(err, MS_ERR_NOMEM, "%s: out of memory", where);
     a->desc = *d;
