@@ -217,7 +217,7 @@ static ms_status cheapest(ms_problem *pb, double capacity, double deadline, bool
     return st;
 }
 
-#define FIRST_WALK 8
+#define FIRST_WALK 32
 #define GROW_UP 0.5 /* a window grows up by this share of its span */
 
 /* The stream's best within the whole capacity, then a first window walked down from
