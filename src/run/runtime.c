@@ -15,7 +15,7 @@
 #include "base/timer.h"
 #include "run/app.h"
 #include "run/output.h"
-#include "run/plan.h"
+#include "run/stream_plan.h"
 #include "run/planner.h"
 
 #define MIN_WINDOW_FRAMES 4 /* root frames a re-plan decision needs at least */
@@ -267,7 +267,7 @@ static ms_status add_node(ms_runtime *rt, rt_stream *s, ms_exec_tree *t, ms_exec
     const ms_plan *from_plan = parent < 0 ? NULL : t->nodes[parent].plan1;
     ms_status st = cached_plans(rt, s, kind, from, to, app, from_plan, &c, err);
     if (st) return st;
-    double ms = ms_plan_units_ms(&rt->model, from, kind == MS_EXEC_SEGMENT ? to : rt->model.n_cps);
+    double ms = ms_run_model_units_ms(&rt->model, from, kind == MS_EXEC_SEGMENT ? to : rt->model.n_cps);
     return ms_exec_add_plans(t, kind, parent, from, to, app, rate, ms, c->plan1, c->planb, true, index, err);
 }
 
@@ -279,7 +279,7 @@ static ms_status add_branch(ms_runtime *rt, rt_stream *s, const ms_stream_plan *
                     p->schedule.apps[k].fps, &index, err);
 }
 
-/* The plan's stem tree from cached or new plans, in the order ms_plan_build_exec gives. */
+/* The plan's stem tree from cached or new plans, in the order ms_stream_plan_exec gives. */
 static ms_status build_tree(ms_runtime *rt, rt_stream *s, const ms_stream_plan *p, ms_exec_tree *t, ms_error *err)
 {
     const ms_input_spec *in = &rt->model.base->input_spec;
@@ -425,7 +425,7 @@ static ms_status replan_blame(ms_runtime *rt, rt_stream **failed, ms_error *err)
 {
     ms_planner_stream *in = calloc((size_t)rt->n_streams + 1, sizeof *in);
     ms_stream_plan *out = calloc((size_t)rt->n_streams + 1, sizeof *out);
-    ms_plan_app *apps = calloc((size_t)rt->n_apps + 1, sizeof *apps);
+    ms_stream_plan_app *apps = calloc((size_t)rt->n_apps + 1, sizeof *apps);
     char(*where)[400] = calloc((size_t)rt->n_streams + 1, sizeof *where);
     ms_status st = in && out && apps && where ? MS_OK : ms_errorf(err, MS_ERR_NOMEM, "planning: out of memory");
     int n = 0, used = 0, blame = -1;
@@ -436,7 +436,7 @@ static ms_status replan_blame(ms_runtime *rt, rt_stream **failed, ms_error *err)
         int first = used;
         for (int k = 0; k < rt->n_apps; k++)
             if (rt->apps[k]->stream == s)
-                apps[used++] = (ms_plan_app){rt->apps[k]->id, &rt->apps[k]->desc, &rt->apps[k]->pkg};
+                apps[used++] = (ms_stream_plan_app){rt->apps[k]->id, &rt->apps[k]->desc, &rt->apps[k]->pkg};
         if (used == first) unplan(s); /* no apps left: nothing to run */
         if (s->closed || used == first || !(fps > 0)) {
             used = first;
@@ -1270,7 +1270,7 @@ static ms_status add_app_at(ms_runtime *rt, const ms_deploy_app *d, const char *
     /* the package is read and checked here, on the caller's thread: the base model is
      * read-only once the runtime is open */
     ms_status st = ms_run_app_load(a->desc.package, rt->model.base, where, &a->pkg, err);
-    if (st == MS_OK) st = ms_plan_check_app(&rt->model, &a->desc, &a->pkg, where, err);
+    if (st == MS_OK) st = ms_stream_plan_check_app(&rt->model, &a->desc, &a->pkg, where, err);
     if (st) {
         free_app(a);
         return st;
