@@ -642,6 +642,12 @@ static int step_stream(ms_runtime *rt, rt_stream *s)
     /* planned as soon as the rate is known, before any frame is taken, so that the
      * decoder offers only the frames the tree needs from the second frame on (offline:
      * once every stream's rate is known, so that all are planned at once) */
+    /* a stream reopened at another rate is planned again for it */
+    if (s->has_plan && stream_rate(s) > 0 && stream_rate(s) != s->plan.stream_fps) {
+        fprintf(stderr, "%s: stream '%s': its rate is now %g fps; re-planning\n", log_name(rt), s->desc.name,
+                stream_rate(s));
+        unplan(s);
+    }
     if (!s->has_plan && has_apps(rt, s) && stream_rate(s) > 0) {
         if (!rt->o.live && rate_unknown(rt)) return did;
         if (replan_blame(rt, &blame, &err)) {
