@@ -261,3 +261,52 @@ ms_status ms_deployment_load(const char *path, ms_deployment *out, ms_error *err
     cJSON_Delete(root);
     return st;
 }
+
+/* ---- single objects and lists that may be empty (mainstream serve) ---- */
+
+ms_status ms_deploy_stream_parse(const cJSON *obj, const char *where, const char *base_path, ms_deploy_stream *out,
+                                 ms_error *err)
+{
+    memset(out, 0, sizeof *out);
+    ms_deployment d = {.path = (char *)base_path};
+    ms_status st = parse_stream(obj, where, &d, out, err);
+    if (st) ms_deploy_stream_free(out);
+    return st;
+}
+
+ms_status ms_deploy_app_parse(const cJSON *obj, const char *where, const char *base_path,
+                              const ms_deploy_stream *streams, int n_streams, ms_deploy_app *out, ms_error *err)
+{
+    memset(out, 0, sizeof *out);
+    ms_deployment d = {.path = (char *)base_path, .streams = (ms_deploy_stream *)streams, .n_streams = n_streams};
+    ms_status st = parse_app(obj, where, &d, out, err);
+    if (st) ms_deploy_app_free(out);
+    return st;
+}
+
+void ms_deploy_stream_free(ms_deploy_stream *s)
+{
+    free(s->name);
+    free(s->url);
+    memset(s, 0, sizeof *s);
+}
+
+void ms_deploy_app_free(ms_deploy_app *a)
+{
+    free(a->name);
+    free(a->package);
+    memset(a, 0, sizeof *a);
+}
+
+ms_status ms_deployment_parse_settings(const cJSON *root, const char *path, ms_deployment *out, ms_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (!(out->path = strdup(path))) return nomem(err, path);
+    ms_status st = MS_OK;
+    if (!cJSON_IsObject(root)) st = ms_errorf(err, MS_ERR_FORMAT, "%s: must be a JSON object", path);
+    if (st == MS_OK) st = parse_models(root, out, err);
+    if (st == MS_OK) st = parse_settings(root, out, err);
+    if (st == MS_OK) st = parse_budget(root, out, err);
+    if (st != MS_OK) ms_deployment_free(out);
+    return st;
+}

@@ -61,4 +61,16 @@ ms_status ms_deployment_parse(const cJSON *root, const char *path, ms_deployment
 
 void ms_deployment_free(ms_deployment *d);
 
+/* For `mainstream serve`, whose streams and apps arrive one at a time: the settings of a
+ * deployment only (model, backend, budget, ...; its streams and apps are left empty),
+ * and one stream or app object validated as in a file (`where` names it, base_path
+ * anchors relative paths, an app's stream is looked up by name in streams[]). */
+ms_status ms_deployment_parse_settings(const cJSON *root, const char *path, ms_deployment *out, ms_error *err);
+ms_status ms_deploy_stream_parse(const cJSON *obj, const char *where, const char *base_path, ms_deploy_stream *out,
+                                 ms_error *err);
+ms_status ms_deploy_app_parse(const cJSON *obj, const char *where, const char *base_path,
+                              const ms_deploy_stream *streams, int n_streams, ms_deploy_app *out, ms_error *err);
+void ms_deploy_stream_free(ms_deploy_stream *s);
+void ms_deploy_app_free(ms_deploy_app *a);
+
 #endif
