@@ -7,7 +7,7 @@
 
 #include "cli/commands.h"
 #include "run/deploy.h"
-#include "run/runner.h"
+#include "run/runtime.h"
 
 static volatile sig_atomic_t stop_requested;
 
@@ -40,7 +40,11 @@ static void usage(FILE *out)
 
 int cmd_run(int argc, char **argv)
 {
-    ms_runner_options o = {.live = true, .events_path = "-", .report_every_s = 10, .replan_check_s = 2};
+    struct {
+        bool live;
+        const char *events_path, *scores_path, *stats_path;
+        double report_every_s, replan_check_s;
+    } o = {.live = true, .events_path = "-", .report_every_s = 10, .replan_check_s = 2};
     const char *deployment = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -101,17 +105,39 @@ int cmd_run(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    o.stop = &stop_requested;
-    ms_runner_result result;
-    ms_status st = ms_runner_run(&d, &o, &result, &err);
+    ms_runtime_options ro;
+    ms_runtime_options_from_deployment(&d, &ro);
+    ro.live = o.live;
+    ro.until_streams_end = true;
+    ro.events_path = o.events_path;
+    ro.scores_path = o.scores_path;
+    ro.stats_path = o.stats_path;
+    ro.report_every_s = o.report_every_s;
+    ro.replan_check_s = o.replan_check_s;
+    ro.stop = &stop_requested;
+    ms_runtime *rt = NULL;
+    ms_status st = ms_runtime_open(&ro, &rt, &err);
+    if (st == MS_OK) st = ms_runtime_add_deployment(rt, &d, &err);
+    if (st == MS_OK) st = ms_runtime_run(rt, &err);
+    ms_runtime_stats stats = {0};
+    if (rt) {
+        ms_runtime_end(rt);
+        ms_error serr = {0};
+        ms_runtime_stats_get(rt, &stats, &serr);
+        ms_error cerr = {0};
+        if (ms_runtime_close(rt, &cerr) && st == MS_OK) st = ms_errorf(&err, cerr.status, "%s", cerr.msg);
+    }
     ms_deployment_free(&d);
     if (st) {
         fprintf(stderr, "mainstream run: %s\n", err.msg);
+        ms_runtime_stats_free(&stats);
         return 1;
     }
-    if (result.streams_failed) {
-        fprintf(stderr, "mainstream run: %d stream(s) failed (see above); %lld event(s) written\n", result.streams_failed,
-                result.events);
+    int failed = stats.streams_failed;
+    long long events = stats.events;
+    ms_runtime_stats_free(&stats);
+    if (failed) {
+        fprintf(stderr, "mainstream run: %d stream(s) failed (see above); %lld event(s) written\n", failed, events);
         return 1;
     }
     return 0;

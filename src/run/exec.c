@@ -19,8 +19,10 @@ void ms_exec_init(ms_exec_tree *t, const ms_backend *b, const ms_plan_options *o
 void ms_exec_free(ms_exec_tree *t)
 {
     for (int i = 0; i < t->n_nodes; i++) {
-        ms_plan_free(t->nodes[i].plan1);
-        ms_plan_free(t->nodes[i].planb);
+        if (!t->nodes[i].borrowed) {
+            ms_plan_free(t->nodes[i].plan1);
+            ms_plan_free(t->nodes[i].planb);
+        }
         free(t->nodes[i].rows);
         free(t->nodes[i].out);
     }
@@ -29,68 +31,72 @@ void ms_exec_free(ms_exec_tree *t)
     memset(t, 0, sizeof *t);
 }
 
-static ms_status compile(ms_exec_tree *t, const ms_graph *g, int batch, const ms_plan *from, bool native,
-                         ms_plan **out, ms_error *err)
+static ms_status compile(const ms_backend *b, const ms_plan_options *opts, const ms_graph *g, int batch,
+                         const ms_plan *from, bool native, ms_plan **out, ms_error *err)
 {
-    ms_plan_options o = t->opts;
+    ms_plan_options o = *opts;
     o.batch = batch;
     o.input_from = from;
     o.native_output = native;
-    return ms_plan_compile(t->backend, g, &o, out, err);
+    return ms_plan_compile(b, g, &o, out, err);
 }
 
 /* The node's batch-1 and batch-N plans, reading the parent's output (from; NULL: plain
  * frames). A segment's output is native when both plans lay it out alike, since its
  * rows may come from either; otherwise both write plain floats. */
-static ms_status compile_node(ms_exec_tree *t, ms_exec_node *n, const ms_graph *g, const ms_plan *from,
-                              ms_error *err)
+ms_status ms_exec_compile(const ms_backend *b, const ms_plan_options *opts, ms_exec_kind kind, const ms_graph *g,
+                          const ms_plan *from, ms_plan **plan1, ms_plan **planb, ms_error *err)
 {
-    bool native = n->kind == MS_EXEC_SEGMENT;
-    ms_status st = compile(t, g, 1, from, native, &n->plan1, err);
-    if (st == MS_OK && t->opts.batch > 1) st = compile(t, g, t->opts.batch, from, native, &n->planb, err);
-    if (st != MS_OK || !native || !n->planb || ms_plan_same_output(n->plan1, n->planb)) return st;
-    ms_plan_free(n->plan1);
-    ms_plan_free(n->planb);
-    n->plan1 = n->planb = NULL;
-    st = compile(t, g, 1, from, false, &n->plan1, err);
-    if (st == MS_OK) st = compile(t, g, t->opts.batch, from, false, &n->planb, err);
+    *plan1 = *planb = NULL;
+    bool native = kind == MS_EXEC_SEGMENT;
+    ms_status st = compile(b, opts, g, 1, from, native, plan1, err);
+    if (st == MS_OK && opts->batch > 1) st = compile(b, opts, g, opts->batch, from, native, planb, err);
+    if (st == MS_OK && native && *planb && !ms_plan_same_output(*plan1, *planb)) {
+        ms_plan_free(*plan1);
+        ms_plan_free(*planb);
+        *plan1 = *planb = NULL;
+        st = compile(b, opts, g, 1, from, false, plan1, err);
+        if (st == MS_OK) st = compile(b, opts, g, opts->batch, from, false, planb, err);
+    }
+    if (st != MS_OK) {
+        ms_plan_free(*plan1);
+        ms_plan_free(*planb);
+        *plan1 = *planb = NULL;
+    }
     return st;
 }
 
-ms_status ms_exec_add(ms_exec_tree *t, ms_exec_kind kind, int parent, int from, int to, int app, double rate,
-                      double planned_ms, const ms_graph *g, int *index, ms_error *err)
+ms_status ms_exec_add_plans(ms_exec_tree *t, ms_exec_kind kind, int parent, int from, int to, int app, double rate,
+                            double planned_ms, ms_plan *plan1, ms_plan *planb, bool borrowed, int *index,
+                            ms_error *err)
 {
+    ms_status st = MS_OK;
     if (parent >= t->n_nodes)
-        return ms_errorf(err, MS_ERR_INVALID, "stem tree: node %d has no parent %d", t->n_nodes, parent);
-    int64_t parent_out = parent < 0 ? t->frame_numel : t->nodes[parent].out_numel;
-    const ms_plan *parent_plan = parent < 0 ? NULL : t->nodes[parent].plan1;
-    if (t->n_nodes == t->cap_nodes) {
+        st = ms_errorf(err, MS_ERR_INVALID, "stem tree: node %d has no parent %d", t->n_nodes, parent);
+    int64_t parent_out = parent < 0 || st ? t->frame_numel : t->nodes[parent].out_numel;
+    if (st == MS_OK && plan1->in_numel != parent_out)
+        st = ms_errorf(err, MS_ERR_INVALID, "stem tree: a node takes %lld values per frame but its parent gives %lld",
+                       (long long)plan1->in_numel, (long long)parent_out);
+    if (st == MS_OK && kind == MS_EXEC_BRANCH && plan1->out_numel != 1)
+        st = ms_errorf(err, MS_ERR_INVALID, "stem tree: a branch gives %lld values per frame, not one probability",
+                       (long long)plan1->out_numel);
+    if (st == MS_OK && t->n_nodes == t->cap_nodes) {
         int cap = t->cap_nodes ? 2 * t->cap_nodes : 8;
         ms_exec_node *nodes = realloc(t->nodes, sizeof *nodes * (size_t)cap);
-        if (!nodes) return ms_errorf(err, MS_ERR_NOMEM, "stem tree: out of memory");
-        t->nodes = nodes;
-        t->cap_nodes = cap;
-        parent_plan = parent < 0 ? NULL : t->nodes[parent].plan1;
+        if (!nodes) st = ms_errorf(err, MS_ERR_NOMEM, "stem tree: out of memory");
+        else {
+            t->nodes = nodes;
+            t->cap_nodes = cap;
+        }
     }
-    ms_exec_node *n = &t->nodes[t->n_nodes];
-    *n = (ms_exec_node){.kind = kind, .parent = parent, .from = from, .to = to, .app = app, .rate = rate,
-                        .planned_ms = planned_ms};
-    ms_status st = MS_OK;
-    int in = g->n_inputs == 1 ? g->inputs[0] : -1;
-    if (in < 0 || in >= g->n_tensors || ms_tensor_numel(&g->tensors[in]) != parent_out)
-        st = ms_errorf(err, MS_ERR_INVALID, "stem tree: %s takes %lld values per frame but its parent gives %lld",
-                       g->source ? g->source : "a node",
-                       (long long)(in >= 0 && in < g->n_tensors ? ms_tensor_numel(&g->tensors[in]) : -1),
-                       (long long)parent_out);
-    if (st == MS_OK) st = compile_node(t, n, g, parent_plan, err);
-    if (st == MS_OK && kind == MS_EXEC_BRANCH && n->plan1->out_numel != 1)
-        st = ms_errorf(err, MS_ERR_INVALID, "stem tree: branch %s gives %lld values per frame, not one probability",
-                       g->source ? g->source : "", (long long)n->plan1->out_numel);
-    if (st == MS_OK) {
-        n->in_numel = n->plan1->in_numel;
-        n->out_numel = n->plan1->out_numel;
-        n->in_bytes = n->plan1->in_bytes;
-        n->out_bytes = n->plan1->out_bytes;
+    ms_exec_node *n = st ? NULL : &t->nodes[t->n_nodes];
+    if (n) {
+        *n = (ms_exec_node){.kind = kind, .parent = parent, .from = from, .to = to, .app = app, .rate = rate,
+                            .planned_ms = planned_ms, .plan1 = plan1, .planb = planb, .borrowed = borrowed};
+        n->in_numel = plan1->in_numel;
+        n->out_numel = plan1->out_numel;
+        n->in_bytes = plan1->in_bytes;
+        n->out_bytes = plan1->out_bytes;
         n->rows = malloc(sizeof *n->rows * (size_t)t->opts.batch);
         n->out = malloc((size_t)(n->out_bytes * t->opts.batch) + 1);
         if (!n->rows || !n->out) st = ms_errorf(err, MS_ERR_NOMEM, "stem tree: out of memory");
@@ -104,15 +110,44 @@ ms_status ms_exec_add(ms_exec_tree *t, ms_exec_kind kind, int parent, int from, 
         else t->gather = gather;
     }
     if (st != MS_OK) {
-        ms_plan_free(n->plan1);
-        ms_plan_free(n->planb);
-        free(n->rows);
-        free(n->out);
+        if (n) {
+            free(n->rows);
+            free(n->out);
+        }
+        if (!borrowed) {
+            ms_plan_free(plan1);
+            ms_plan_free(planb);
+        }
         return st;
     }
     ms_sampler_init(&n->sampler, rate, t->stream_fps);
     *index = t->n_nodes++;
     return MS_OK;
+}
+
+ms_status ms_exec_add(ms_exec_tree *t, ms_exec_kind kind, int parent, int from, int to, int app, double rate,
+                      double planned_ms, const ms_graph *g, int *index, ms_error *err)
+{
+    if (parent >= t->n_nodes)
+        return ms_errorf(err, MS_ERR_INVALID, "stem tree: node %d has no parent %d", t->n_nodes, parent);
+    int64_t parent_out = parent < 0 ? t->frame_numel : t->nodes[parent].out_numel;
+    int in = g->n_inputs == 1 ? g->inputs[0] : -1;
+    if (in < 0 || in >= g->n_tensors || ms_tensor_numel(&g->tensors[in]) != parent_out)
+        return ms_errorf(err, MS_ERR_INVALID, "stem tree: %s takes %lld values per frame but its parent gives %lld",
+                         g->source ? g->source : "a node",
+                         (long long)(in >= 0 && in < g->n_tensors ? ms_tensor_numel(&g->tensors[in]) : -1),
+                         (long long)parent_out);
+    ms_plan *plan1, *planb;
+    ms_status st = ms_exec_compile(t->backend, &t->opts, kind, g, parent < 0 ? NULL : t->nodes[parent].plan1, &plan1,
+                                   &planb, err);
+    if (st == MS_OK && kind == MS_EXEC_BRANCH && plan1->out_numel != 1) {
+        st = ms_errorf(err, MS_ERR_INVALID, "stem tree: branch %s gives %lld values per frame, not one probability",
+                       g->source ? g->source : "", (long long)plan1->out_numel);
+        ms_plan_free(plan1);
+        ms_plan_free(planb);
+    }
+    if (st) return st;
+    return ms_exec_add_plans(t, kind, parent, from, to, app, rate, planned_ms, plan1, planb, false, index, err);
 }
 
 double ms_exec_root_rate(const ms_exec_tree *t)

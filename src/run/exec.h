@@ -17,6 +17,7 @@
 #ifndef MS_RUN_EXEC_H
 #define MS_RUN_EXEC_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "backend/backend.h"
@@ -35,6 +36,7 @@ typedef struct {
     double planned_ms;  /* planned cost of one frame (profile units) */
     ms_plan *plan1;     /* batch 1 */
     ms_plan *planb;     /* batch `batch` (NULL when batch == 1) */
+    bool borrowed;      /* the plans belong to someone else (a plan cache): not freed with the tree */
     int64_t in_numel, out_numel;
     int64_t in_bytes, out_bytes; /* per frame, as the plans read and write them */
     ms_sampler sampler;
@@ -65,6 +67,17 @@ void ms_exec_init(ms_exec_tree *t, const ms_backend *b, const ms_plan_options *o
  * stays in the backend's layout; a branch's is one plain float per frame. */
 ms_status ms_exec_add(ms_exec_tree *t, ms_exec_kind kind, int parent, int from, int to, int app, double rate,
                       double planned_ms, const ms_graph *g, int *index, ms_error *err);
+
+/* The batch-1 and batch-N plans of a node of `kind` reading from's output (NULL: plain
+ * frames), as ms_exec_add compiles them (opts.batch: the chunk size). */
+ms_status ms_exec_compile(const ms_backend *b, const ms_plan_options *opts, ms_exec_kind kind, const ms_graph *g,
+                          const ms_plan *from, ms_plan **plan1, ms_plan **planb, ms_error *err);
+
+/* Adds a node with plans compiled already (ms_exec_compile against the parent's plan1);
+ * borrowed: the tree does not free them. On failure, plans it owns are freed. */
+ms_status ms_exec_add_plans(ms_exec_tree *t, ms_exec_kind kind, int parent, int from, int to, int app, double rate,
+                            double planned_ms, ms_plan *plan1, ms_plan *planb, bool borrowed, int *index,
+                            ms_error *err);
 
 /* The largest rate of the root nodes: the rate the stream must offer frames at. */
 double ms_exec_root_rate(const ms_exec_tree *t);

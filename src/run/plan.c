@@ -23,31 +23,29 @@ void ms_run_model_free(ms_run_model *m)
     memset(m, 0, sizeof *m);
 }
 
-static ms_status check_app(const ms_deployment *d, const ms_run_model *m, int i, ms_error *err)
+ms_status ms_plan_check_app(const ms_run_model *m, const ms_deploy_app *a, const ms_run_app *ra, const char *where,
+                            ms_error *err)
 {
-    const ms_deploy_app *a = &d->apps[i];
-    const ms_run_app *ra = &m->apps[i];
     if (a->chokepoint >= 0 && !ms_run_app_has(ra, a->chokepoint))
-        return ms_errorf(err, MS_ERR_INVALID, "%s: apps[%d].chokepoint: %s was not trained at chokepoint %d", d->path,
-                         i, a->package, a->chokepoint);
+        return ms_errorf(err, MS_ERR_INVALID, "%s.chokepoint: %s was not trained at chokepoint %d", where, a->package,
+                         a->chokepoint);
     for (int k = 0; k < ra->n_points; k++)
         if (ra->chokepoints[k] >= m->n_cps)
-            return ms_errorf(err, MS_ERR_INVALID, "%s: apps[%d].package: chokepoint %d is beyond the model's %d", d->path,
-                             i, ra->chokepoints[k], m->n_cps);
+            return ms_errorf(err, MS_ERR_INVALID, "%s.package: chokepoint %d is beyond the model's %d", where,
+                             ra->chokepoints[k], m->n_cps);
     bool given = a->event_length_ms > 0 && a->event_frequency > 0 && a->correlation >= 0;
     if (!ra->events_known && !given)
         return ms_errorf(err, MS_ERR_INVALID,
-                         "%s: apps[%d]: %s has no event statistics; give event_length_ms, event_frequency and "
-                         "correlation",
-                         d->path, i, a->package);
+                         "%s: %s has no event statistics; give event_length_ms, event_frequency and correlation", where,
+                         a->package);
     /* what the scheduler's event model needs, from the package or the deployment */
     double length = a->event_length_ms > 0 ? a->event_length_ms : ra->event_length_ms;
     double frequency = a->event_frequency > 0 ? a->event_frequency : ra->event_frequency;
     if (!(length > 0) || !(frequency > 0 && frequency < 1))
         return ms_errorf(err, MS_ERR_INVALID,
-                         "%s: apps[%d]: %s's events (%g ms long, frequency %g) cannot be scheduled; give "
+                         "%s: %s's events (%g ms long, frequency %g) cannot be scheduled; give "
                          "event_length_ms > 0 and event_frequency in (0, 1)",
-                         d->path, i, a->package, length, frequency);
+                         where, a->package, length, frequency);
     return MS_OK;
 }
 
@@ -67,6 +65,24 @@ static ms_status choose_resize(const ms_deployment *d, ms_run_model *m, ms_error
     return MS_OK;
 }
 
+ms_status ms_run_model_load_base(const ms_run_model_config *c, ms_run_model *m, ms_error *err)
+{
+    memset(m, 0, sizeof *m);
+    m->backend = ms_backend_find(c->backend);
+    if (!m->backend) return ms_errorf(err, MS_ERR_INVALID, "%s: backend: unknown backend '%s'", c->where, c->backend);
+    m->opts = (ms_plan_options){.batch = c->batch, .threads = c->threads, .precision = c->precision};
+    ms_status st = ms_model_load(c->models, c->n_models, &m->base, err);
+    if (st) return ms_error_prefix(err, "%s: model", c->where);
+    if ((st = ms_graph_chokepoints(m->base, &m->cps, &m->n_cps, err))) goto fail;
+    if (c->profile) st = ms_units_load(c->profile, m->base, m->n_cps, &m->unit_costs, err);
+    else st = ms_units_measure(m->base, m->cps, m->n_cps, m->backend, &m->opts, &m->unit_costs, err);
+    if (st) goto fail;
+    return MS_OK;
+fail:
+    ms_run_model_free(m);
+    return st;
+}
+
 ms_status ms_run_model_load(const ms_deployment *d, ms_run_model *m, ms_error *err)
 {
     memset(m, 0, sizeof *m);
@@ -84,7 +100,7 @@ ms_status ms_run_model_load(const ms_deployment *d, ms_run_model *m, ms_error *e
         snprintf(where, sizeof where, "%s: apps[%d]", d->path, i);
         if ((st = ms_run_app_load(d->apps[i].package, m->base, where, &m->apps[i], err))) goto fail;
         m->n_apps++;
-        if ((st = check_app(d, m, i, err))) goto fail;
+        if ((st = ms_plan_check_app(m, &d->apps[i], &m->apps[i], where, err))) goto fail;
     }
     if ((st = choose_resize(d, m, err))) goto fail;
     if (d->profile) st = ms_units_load(d->profile, m->base, m->n_cps, &m->unit_costs, err);
@@ -107,6 +123,7 @@ double ms_plan_budget_share(const ms_deployment *d, int stream)
 void ms_stream_plan_free(ms_stream_plan *p)
 {
     free(p->apps);
+    free(p->entries);
     ms_scenario_free(&p->scenario);
     ms_schedule_free(&p->schedule);
     ms_stem_tree_free(&p->tree);
@@ -120,7 +137,7 @@ static int compare_doubles(const void *a, const void *b)
 }
 
 /* 1, 2, ... floor(S), S itself, and every pinned rate; increasing, no repeats. */
-static ms_status fps_options(const ms_deployment *d, ms_stream_plan *p, ms_error *err)
+static ms_status fps_options(ms_stream_plan *p, ms_error *err)
 {
     ms_scenario *s = &p->scenario;
     int n = (int)floor(p->stream_fps) + 1 + p->n_apps;
@@ -130,7 +147,7 @@ static ms_status fps_options(const ms_deployment *d, ms_stream_plan *p, ms_error
     for (int f = 1; f <= (int)floor(p->stream_fps); f++) s->fps_options[k++] = f;
     s->fps_options[k++] = p->stream_fps;
     for (int i = 0; i < p->n_apps; i++)
-        if (d->apps[p->apps[i]].fps > 0) s->fps_options[k++] = fmin(d->apps[p->apps[i]].fps, p->stream_fps);
+        if (p->entries[i].desc->fps > 0) s->fps_options[k++] = fmin(p->entries[i].desc->fps, p->stream_fps);
     qsort(s->fps_options, (size_t)k, sizeof *s->fps_options, compare_doubles);
     int u = 0;
     for (int i = 0; i < k; i++)
@@ -156,7 +173,7 @@ static ms_status scenario_app(const ms_deploy_app *a, const ms_run_app *ra, ms_a
     return MS_OK;
 }
 
-static ms_status build_scenario(const ms_deployment *d, const ms_run_model *m, ms_stream_plan *p, ms_error *err)
+static ms_status build_scenario(const ms_run_model *m, ms_stream_plan *p, const char *where, ms_error *err)
 {
     ms_scenario *s = &p->scenario;
     s->stream_fps = p->stream_fps;
@@ -166,53 +183,54 @@ static ms_status build_scenario(const ms_deployment *d, const ms_run_model *m, m
     s->apps = calloc((size_t)p->n_apps, sizeof *s->apps);
     if (!s->unit_costs || !s->apps) return ms_errorf(err, MS_ERR_NOMEM, "out of memory");
     memcpy(s->unit_costs, m->unit_costs, sizeof *s->unit_costs * (size_t)m->n_cps);
-    if (fps_options(d, p, err)) return err->status;
+    if (fps_options(p, err)) return err->status;
     for (int i = 0; i < p->n_apps; i++) {
         s->n_apps++;
-        if (scenario_app(&d->apps[p->apps[i]], &m->apps[p->apps[i]], &s->apps[i], err)) return err->status;
+        if (scenario_app(p->entries[i].desc, p->entries[i].pkg, &s->apps[i], err)) return err->status;
     }
-    char where[300];
-    snprintf(where, sizeof where, "%s: stream '%s'", d->path, d->streams[p->stream].name);
     return ms_scenario_validate(s, where, err);
+}
+
+/* Puts pinned rates in place of the scheduler's (with the prediction of the rate that
+ * will run) and sets the schedule's cost; returns whether any app is pinned. */
+static ms_status apply_pins(ms_stream_plan *p, bool *pinned, ms_error *err)
+{
+    int n = p->n_apps;
+    int *cps = malloc(sizeof *cps * (size_t)(n ? n : 1));
+    double *fps = malloc(sizeof *fps * (size_t)(n ? n : 1));
+    ms_status st = cps && fps ? MS_OK : ms_errorf(err, MS_ERR_NOMEM, "out of memory");
+    *pinned = false;
+    for (int i = 0; i < n && st == MS_OK; i++) {
+        double pin = p->entries[i].desc->fps;
+        ms_assignment *as = &p->schedule.apps[i];
+        if (pin > 0) {
+            as->fps = fmin(pin, p->stream_fps);
+            st = ms_app_metrics(&p->scenario.apps[i], p->stream_fps, as->chokepoint, as->fps, false, &as->m, err);
+            *pinned = true;
+        }
+        cps[i] = as->chokepoint;
+        fps[i] = as->fps;
+    }
+    if (st == MS_OK) p->schedule.cost = ms_schedule_cost(&p->scenario, cps, fps, false);
+    free(cps);
+    free(fps);
+    return st;
 }
 
 /* Solves, puts pinned rates in place, and re-solves the rest with what the pins leave
  * when they overrun the budget. */
-static ms_status solve(const ms_deployment *d, ms_stream_plan *p, ms_error *err)
+static ms_status solve(ms_stream_plan *p, ms_policy policy, ms_objective objective, const char *where, ms_error *err)
 {
-    ms_sched_config cfg = {.policy = d->policy, .objective = d->objective, .time_limit_s = SEARCH_SECONDS};
+    ms_sched_config cfg = {.policy = policy, .objective = objective, .time_limit_s = SEARCH_SECONDS};
     double budget = p->budget;
-    int n = p->n_apps;
-    int *cps = malloc(sizeof *cps * (size_t)(n ? n : 1));
-    double *fps = malloc(sizeof *fps * (size_t)(n ? n : 1));
-    if (!cps || !fps) {
-        free(cps);
-        free(fps);
-        return ms_errorf(err, MS_ERR_NOMEM, "out of memory");
-    }
     ms_status st = MS_OK;
     for (int round = 0; round < PIN_ROUNDS; round++) {
         ms_schedule_free(&p->schedule);
         p->scenario.budget = budget;
         if ((st = ms_schedule_solve(&p->scenario, &cfg, &p->schedule, err))) break;
         if (!p->schedule.feasible) break;
-        bool pinned = false;
-        for (int i = 0; i < n; i++) {
-            double pin = d->apps[p->apps[i]].fps;
-            if (pin > 0) {
-                ms_assignment *as = &p->schedule.apps[i];
-                as->fps = fmin(pin, p->stream_fps);
-                /* the prediction must be of the rate that will run, not the one replaced */
-                if ((st = ms_app_metrics(&p->scenario.apps[i], p->stream_fps, as->chokepoint, as->fps, false, &as->m,
-                                         err)))
-                    break;
-                pinned = true;
-            }
-            cps[i] = p->schedule.apps[i].chokepoint;
-            fps[i] = p->schedule.apps[i].fps;
-        }
-        if (st) break;
-        p->schedule.cost = ms_schedule_cost(&p->scenario, cps, fps, false);
+        bool pinned;
+        if ((st = apply_pins(p, &pinned, err))) break;
         if (!pinned || p->schedule.cost <= p->budget * (1 + 1e-9)) break;
         budget -= p->schedule.cost - p->budget;
         if (budget <= 0) {
@@ -221,52 +239,72 @@ static ms_status solve(const ms_deployment *d, ms_stream_plan *p, ms_error *err)
         }
     }
     p->scenario.budget = p->budget;
-    free(cps);
-    free(fps);
     if (st) return st;
     if (!p->schedule.feasible || p->schedule.cost > p->budget * (1 + 1e-9))
-        return ms_errorf(err, MS_ERR_INVALID,
-                         "%s: stream '%s': no schedule of its %d app(s) fits its budget of %.4g ms per second", d->path,
-                         d->streams[p->stream].name, n, p->budget);
+        return ms_errorf(err, MS_ERR_INVALID, "%s: no schedule of its %d app(s) fits its budget of %.4g ms per second",
+                         where, p->n_apps, p->budget);
     return MS_OK;
+}
+
+ms_status ms_plan_stream_apps(const ms_run_model *m, ms_policy policy, ms_objective objective, const ms_plan_app *apps,
+                              int n_apps, double stream_fps, double budget, const char *where, ms_stream_plan *out,
+                              ms_error *err)
+{
+    memset(out, 0, sizeof *out);
+    out->stream = -1;
+    out->stream_fps = stream_fps;
+    out->budget = budget;
+    out->apps = malloc(sizeof *out->apps * (size_t)(n_apps ? n_apps : 1));
+    out->entries = malloc(sizeof *out->entries * (size_t)(n_apps ? n_apps : 1));
+    if (!out->apps || !out->entries) {
+        ms_stream_plan_free(out);
+        return ms_errorf(err, MS_ERR_NOMEM, "out of memory");
+    }
+    for (int i = 0; i < n_apps; i++) {
+        out->apps[i] = apps[i].id;
+        out->entries[i] = apps[i];
+    }
+    out->n_apps = n_apps;
+    ms_status st = n_apps ? build_scenario(m, out, where, err) : MS_OK;
+    if (st == MS_OK && n_apps) st = solve(out, policy, objective, where, err);
+    if (st == MS_OK && n_apps) st = ms_stem_tree_build(&out->scenario, &out->schedule, &out->tree, err);
+    if (st) ms_stream_plan_free(out);
+    return st;
 }
 
 ms_status ms_plan_stream(const ms_deployment *d, const ms_run_model *m, int stream, double stream_fps, double budget,
                          ms_stream_plan *out, ms_error *err)
 {
-    memset(out, 0, sizeof *out);
-    out->stream = stream;
-    out->stream_fps = stream_fps;
-    out->budget = budget;
-    out->apps = malloc(sizeof *out->apps * (size_t)d->n_apps);
-    if (!out->apps) return ms_errorf(err, MS_ERR_NOMEM, "out of memory");
+    ms_plan_app *apps = malloc(sizeof *apps * (size_t)d->n_apps);
+    if (!apps) return ms_errorf(err, MS_ERR_NOMEM, "out of memory");
+    int n = 0;
     for (int i = 0; i < d->n_apps; i++)
-        if (d->apps[i].stream == stream) out->apps[out->n_apps++] = i;
-    ms_status st = out->n_apps ? build_scenario(d, m, out, err) : MS_OK;
-    if (st == MS_OK && out->n_apps) st = solve(d, out, err);
-    if (st == MS_OK && out->n_apps) st = ms_stem_tree_build(&out->scenario, &out->schedule, &out->tree, err);
-    if (st) ms_stream_plan_free(out);
+        if (d->apps[i].stream == stream) apps[n++] = (ms_plan_app){i, &d->apps[i], &m->apps[i]};
+    char where[300];
+    snprintf(where, sizeof where, "%s: stream '%s'", d->path, d->streams[stream].name);
+    ms_status st = ms_plan_stream_apps(m, d->policy, d->objective, apps, n, stream_fps, budget, where, out, err);
+    if (st == MS_OK) out->stream = stream;
+    free(apps);
     return st;
 }
 
-static double units_ms(const ms_run_model *m, int from, int to)
+double ms_plan_units_ms(const ms_run_model *m, int from, int to)
 {
     double ms = 0;
     for (int u = from; u < to; u++) ms += m->unit_costs[u];
     return ms;
 }
 
-static ms_status add_branch(const ms_deployment *d, const ms_run_model *m, const ms_stream_plan *p, ms_exec_tree *t,
-                            int parent, int scenario_app, ms_error *err)
+static ms_status add_branch(const ms_run_model *m, const ms_stream_plan *p, ms_exec_tree *t, int parent,
+                            int scenario_app, ms_error *err)
 {
-    int app = p->apps[scenario_app];
+    const ms_plan_app *a = &p->entries[scenario_app];
     int c = p->schedule.apps[scenario_app].chokepoint;
     ms_graph *g;
-    if (ms_run_app_branch(&m->apps[app], m->base, c, &g, err))
-        return ms_error_prefix(err, "%s: apps[%d]", d->path, app);
+    if (ms_run_app_branch(a->pkg, m->base, c, &g, err)) return ms_error_prefix(err, "app '%s'", a->desc->name);
     int index;
-    ms_status st = ms_exec_add(t, MS_EXEC_BRANCH, parent, c, -1, app, p->schedule.apps[scenario_app].fps,
-                               units_ms(m, c, m->n_cps), g, &index, err);
+    ms_status st = ms_exec_add(t, MS_EXEC_BRANCH, parent, c, -1, a->id, p->schedule.apps[scenario_app].fps,
+                               ms_plan_units_ms(m, c, m->n_cps), g, &index, err);
     ms_graph_free(g);
     return st;
 }
@@ -274,11 +312,12 @@ static ms_status add_branch(const ms_deployment *d, const ms_run_model *m, const
 ms_status ms_plan_build_exec(const ms_deployment *d, const ms_run_model *m, const ms_stream_plan *p, ms_exec_tree *t,
                              ms_error *err)
 {
+    (void)d;
     ms_exec_init(t, m->backend, &m->opts, p->stream_fps,
                  (int64_t)m->base->input_spec.height * m->base->input_spec.width * m->base->input_spec.channels);
     ms_status st = MS_OK;
     for (int i = 0; i < p->tree.n_root_branches && st == MS_OK; i++)
-        st = add_branch(d, m, p, t, -1, p->tree.root_branches[i], err);
+        st = add_branch(m, p, t, -1, p->tree.root_branches[i], err);
     int parent = -1;
     for (int s = 0; s < p->tree.n_segments && st == MS_OK; s++) {
         const ms_stem_segment *seg = &p->tree.segments[s];
@@ -287,10 +326,10 @@ ms_status ms_plan_build_exec(const ms_deployment *d, const ms_run_model *m, cons
         int index = -1;
         if (st == MS_OK)
             st = ms_exec_add(t, MS_EXEC_SEGMENT, parent, seg->from, seg->to, -1, seg->fps,
-                             units_ms(m, seg->from, seg->to), g, &index, err);
+                             ms_plan_units_ms(m, seg->from, seg->to), g, &index, err);
         ms_graph_free(g);
         parent = index;
-        for (int b = 0; b < seg->n_branches && st == MS_OK; b++) st = add_branch(d, m, p, t, parent, seg->branches[b], err);
+        for (int b = 0; b < seg->n_branches && st == MS_OK; b++) st = add_branch(m, p, t, parent, seg->branches[b], err);
     }
     if (st) ms_exec_free(t);
     return st;

@@ -31,17 +31,46 @@ typedef struct {
     ms_resize_mode resize; /* how every stream's frames are fitted to the base input */
 } ms_run_model;
 
+/* What a model is loaded with: the base network's files, the backend settings and the
+ * unit costs (a profile, or NULL: measured now); `where` names the source in messages. */
+typedef struct {
+    const char *const *models;
+    int n_models;
+    const char *backend;
+    ms_precision precision;
+    int threads, batch;
+    const char *profile;
+    const char *where;
+} ms_run_model_config;
+
+/* The base model, its chokepoints and unit costs, with no apps (m->apps NULL). */
+ms_status ms_run_model_load_base(const ms_run_model_config *c, ms_run_model *m, ms_error *err);
+
+/* Checks a loaded package against the model and the app's description (pinned
+ * chokepoint, event statistics); `where` names the app ("d.json: apps[1]"). */
+ms_status ms_plan_check_app(const ms_run_model *m, const ms_deploy_app *a, const ms_run_app *ra, const char *where,
+                            ms_error *err);
+
 /* Loads the base model, every package (checked against it and against pinned
  * chokepoints) and the unit costs (read or measured). Nothing is read from a stream. */
 ms_status ms_run_model_load(const ms_deployment *d, ms_run_model *m, ms_error *err);
 void ms_run_model_free(ms_run_model *m);
 
+/* An app as a stream plan sees it: its id (a deployment index, or a runtime id), its
+ * description and its package. */
 typedef struct {
-    int stream;
+    int id;
+    const ms_deploy_app *desc;
+    const ms_run_app *pkg;
+} ms_plan_app;
+
+typedef struct {
+    int stream;          /* deployment index; -1 when planned from a list of apps */
     double stream_fps;
     double budget;       /* the stream's share, ms per second */
     int n_apps;
-    int *apps;           /* deployment indices of the stream's apps, scenario order */
+    int *apps;           /* ids of the stream's apps, scenario order */
+    ms_plan_app *entries; /* the same apps, scenario order */
     ms_scenario scenario;
     ms_schedule schedule;
     ms_stem_tree tree;
@@ -52,12 +81,21 @@ typedef struct {
 ms_status ms_plan_stream(const ms_deployment *d, const ms_run_model *m, int stream, double stream_fps, double budget,
                          ms_stream_plan *out, ms_error *err);
 
+/* The schedule of a stream's apps (scenario order = the order given); `where` names the
+ * stream in messages. */
+ms_status ms_plan_stream_apps(const ms_run_model *m, ms_policy policy, ms_objective objective, const ms_plan_app *apps,
+                              int n_apps, double stream_fps, double budget, const char *where, ms_stream_plan *out,
+                              ms_error *err);
+
+/* Planned ms per frame of units [from, to). */
+double ms_plan_units_ms(const ms_run_model *m, int from, int to);
+
 /* The budget share of a stream (before any correction). */
 double ms_plan_budget_share(const ms_deployment *d, int stream);
 
 /* Compiles a plan's stem tree: one segment node per stem segment (parent: the previous
  * segment), one branch node per app (parent: the segment it leaves from, or the stream
- * for chokepoint 0). */
+ * for chokepoint 0); a branch node's app is the app's id. d is not used (may be NULL). */
 ms_status ms_plan_build_exec(const ms_deployment *d, const ms_run_model *m, const ms_stream_plan *p,
                              ms_exec_tree *t, ms_error *err);
 

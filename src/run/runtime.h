@@ -93,6 +93,7 @@ typedef struct {
     void *ctx;                 /* passed to the callbacks */
     volatile sig_atomic_t *stop; /* set asynchronously (a signal handler) to stop; may be NULL */
     const char *where;         /* names the source in messages (a deployment's path); NULL: "runtime" */
+    const char *log_name;      /* prefix of the lines on stderr; NULL: "mainstream run" */
 } ms_runtime_options;
 
 /* The options of a deployment (its settings; its streams and apps are added separately,
@@ -141,9 +142,13 @@ ms_status ms_runtime_run(ms_runtime *rt, ms_error *err);
 void ms_runtime_stop(ms_runtime *rt);
 /* Waits until the executor started by ms_runtime_start has returned. */
 void ms_runtime_wait(ms_runtime *rt);
-/* Stops (if running), closes every stream (open events written), writes the final stats
- * and the progress line, closes the outputs and frees everything. Returns the first
- * output error (a write that failed) in err; NULL rt is a no-op. */
+/* Stops (if running), closes every stream (open events written: a stream's end) and,
+ * when the runtime ran, writes the final stats and progress line. The runtime stays
+ * readable (stats, schedule) until closed; adding streams after it is refused. */
+void ms_runtime_end(ms_runtime *rt);
+/* Ends the runtime (ms_runtime_end) unless ended, closes the outputs and frees
+ * everything. Returns the first output error (a write that failed) in err; NULL rt is
+ * a no-op. */
 ms_status ms_runtime_close(ms_runtime *rt, ms_error *err);
 
 /* ---- snapshots (taken by the executor between chunks; owned by the caller) ---- */
@@ -199,6 +204,7 @@ typedef struct {
     double observed_cost; /* ms of node compute per second of elapsed time */
     long long events;
     int streams_failed;
+    long long plans_compiled; /* backend plans compiled so far (a re-plan compiles only new nodes) */
     int n_streams;
     ms_runtime_stream_stats *streams; /* in order of addition */
     int n_apps;

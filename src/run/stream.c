@@ -69,6 +69,8 @@ static void notify(ms_notifier *n)
     pthread_mutex_unlock(&n->mu);
 }
 
+void ms_notifier_signal(ms_notifier *n) { notify(n); }
+
 static struct timespec deadline_after(double seconds)
 {
     struct timespec ts;

@@ -44,6 +44,8 @@ typedef struct {
 void ms_notifier_init(ms_notifier *n);
 void ms_notifier_destroy(ms_notifier *n);
 uint64_t ms_notifier_seq(ms_notifier *n);
+/* Bumps seq and wakes the waiters (a stream's frame, or a command for the executor). */
+void ms_notifier_signal(ms_notifier *n);
 /* Waits until seq differs from `seen` or timeout_s passes. */
 void ms_notifier_wait(ms_notifier *n, uint64_t seen, double timeout_s);
 
