@@ -197,7 +197,15 @@ ms_status ms_serve_add_app(ms_server *s, const cJSON *obj, const char *where, cJ
 static cJSON *parse_body(const ms_http_request *rq, ms_http_reply *rp)
 {
     const char *end = NULL;
-    cJSON *j = cJSON_ParseWithLengthOpts(rq->body, rq->body_len, &end, 1);
+    cJSON *j = cJSON_ParseWithLengthOpts(rq->body, rq->body_len, &end, 0);
+    if (j) { /* nothing but white space may follow the value */
+        for (const char *c = end; c < rq->body + rq->body_len; c++)
+            if (!isspace((unsigned char)*c)) {
+                cJSON_Delete(j);
+                j = NULL;
+                break;
+            }
+    }
     if (!j) {
         size_t at = end && end >= rq->body ? (size_t)(end - rq->body) : 0;
         ms_http_reply_error(rp, 400, "body: not valid JSON (near byte %zu)", at);

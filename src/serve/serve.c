@@ -93,6 +93,7 @@ static ms_status open_runtime(ms_server *s, const ms_serve_options *o, const cha
     ro.ctx = s;
     ro.stop = o->stop;
     ro.where = path;
+    ro.log_name = "mainstream serve";
     if (ms_model_load((const char *const *)s->settings.models, s->settings.n_models, &s->base, err))
         return err->status;
     return ms_runtime_open(&ro, &s->rt, err);
