@@ -1,6 +1,7 @@
 /* Serve's persistent state under --state (see state.h). */
 #include "serve/state.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -52,6 +53,25 @@ static ms_status check_root(const ms_serve_state *s, ms_error *err)
     return MS_OK;
 }
 
+/* Removes uploads a killed serve left half-written (packages/.upload-*). */
+static void remove_partial_uploads(const char *packages)
+{
+    DIR *d = opendir(packages);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, ".upload-", 8)) continue;
+        size_t n = strlen(packages) + strlen(e->d_name) + 2;
+        char *p = malloc(n);
+        if (p) {
+            snprintf(p, n, "%s/%s", packages, e->d_name);
+            unlink(p);
+        }
+        free(p);
+    }
+    closedir(d);
+}
+
 static ms_status take_lock(ms_serve_state *s, ms_error *err)
 {
     char *p = ms_serve_state_path(s, "lock");
@@ -76,9 +96,10 @@ ms_status ms_serve_state_open(const char *dir, ms_serve_state *s, ms_error *err)
     if (!st) st = make_dir(dir, err);
     if (!st) st = make_dir(pk, err);
     if (!st) st = make_dir(sp, err);
+    if (!st) st = take_lock(s, err);
+    if (!st) remove_partial_uploads(pk);
     free(pk);
     free(sp);
-    if (!st) st = take_lock(s, err);
     if (!st && access(s->file, F_OK) == 0) {
         s->existed = true;
         if (!(st = ms_json_load(s->file, STATE_MAX_BYTES, &s->root, err))) st = check_root(s, err);

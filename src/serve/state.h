@@ -6,6 +6,7 @@
  *                    replaced atomically (temporary file, fsync, rename) after every
  *                    change the API accepts, before the change is acknowledged
  *   DIR/packages/    uploaded M-Packages, NAME.mpk, each checked and renamed into place
+ *                    (half-written uploads, .upload-*, are removed at open)
  *   DIR/spool/       one spool per event output (spool.h)
  *   DIR/lock         held (flock) while a serve uses DIR: a second one is refused
  *
