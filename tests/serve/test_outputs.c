@@ -179,9 +179,52 @@ static void test_file_delivery(void **state)
     ms_outputs_config_free(&c);
 }
 
+/* A full spool refuses the event for that output only, counts it, and takes events
+ * again once delivery makes room. */
+static void test_full_spool(void **state)
+{
+    (void)state;
+    char sub[4096], path[4200], spool[4096], json[8600];
+    snprintf(sub, sizeof sub, "%s/full", dir);
+    snprintf(path, sizeof path, "%s/ev.jsonl", sub);
+    snprintf(spool, sizeof spool, "%s/spool-full", dir);
+    snprintf(json, sizeof json,
+             "[{\"type\":\"file\",\"path\":\"%s\",\"spool_bytes\":4096},{\"type\":\"file\",\"path\":\"%s/other.jsonl\"}]",
+             path, dir);
+    ms_outputs_config c;
+    ms_error err;
+    if (parse(json, &c, &err)) fail_msg("%s", err.msg);
+    ms_outputs *o;
+    if (ms_outputs_open(&c, spool, &o, &err)) fail_msg("%s", err.msg);
+    /* 51-byte lines: 80 fit in 4096 bytes; the 81st is refused by the first output */
+    int refused = 0, i;
+    for (i = 1; i <= 100; i++) {
+        char id[16], ev[64];
+        snprintf(id, sizeof id, "x-%06d", i);
+        snprintf(ev, sizeof ev, "{\"id\":\"%s\",\"stream\":\"s\",\"app\":\"a\",\"n\":\"%03d\"}", id, i);
+        assert_int_equal(strlen(ev), 50);
+        ms_sink_event e = {id, "s", "a", ev, strlen(ev)};
+        refused += ms_outputs_publish(o, &e);
+    }
+    ms_output_stats st = ms_outputs_stats(o, 0);
+    assert_int_equal(st.pending, 80);
+    assert_int_equal(st.dropped, 20);
+    assert_int_equal(refused, 20);
+    assert_int_equal(ms_outputs_stats(o, 1).dropped, 0); /* the other output got all 100 */
+    for (int k = 0; k < 500 && ms_outputs_stats(o, 1).delivered < 100; k++) usleep(10000);
+    assert_int_equal(ms_outputs_stats(o, 1).delivered, 100);
+    assert_int_equal(mkdir(sub, 0700), 0);
+    wait_delivered(o, 80);
+    publish(o, 101);
+    wait_delivered(o, 81);
+    assert_int_equal(ms_outputs_stats(o, 0).dropped, 20);
+    ms_outputs_close(o, 1);
+    ms_outputs_config_free(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_good), cmocka_unit_test(test_bad),
-                                       cmocka_unit_test(test_file_delivery)};
+                                       cmocka_unit_test(test_file_delivery), cmocka_unit_test(test_full_spool)};
     return cmocka_run_group_tests(tests, setup, teardown);
 }
