@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake pkg-config libdnnl-dev libavformat-dev libavcodec-dev
           libswscale-dev libavutil-dev libcjson-dev libcmocka-dev valgrind
-          libmicrohttpd-dev libmosquitto-dev libhiredis-dev mosquitto mosquitto-clients redis-server curl)
+          libmicrohttpd-dev libmosquitto-dev libhiredis-dev mosquitto mosquitto-clients redis-server curl
+          python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good gstreamer1.0-plugins-bad)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -23,13 +23,8 @@ set -euo pipefail
 MS=$1
 DATA=$(cd "$2" 2>/dev/null && pwd || echo "$2")
 PY=$(command -v python3)
-HERE=$(cd "$(dirname "$0")" && pwd)
-WRAP=${MS_SERVE_WRAP:-}
-# each wait is bounded; slower under sanitizers and valgrind
-SLOW=1
-[ -n "$WRAP" ] && SLOW=6
-
-skip() { echo "skipped: $*"; exit 77; }
+# shellcheck source=tests/e2e/serve_lib.sh
+. "$(dirname "$0")/serve_lib.sh"
 MOSQUITTO=$(command -v mosquitto || echo /usr/sbin/mosquitto)
 for tool in "$MOSQUITTO" mosquitto_sub mosquitto_pub redis-server redis-cli curl; do
     command -v "$tool" >/dev/null || skip "$tool is not installed (scripts/setup.sh installs it)"
@@ -41,14 +36,6 @@ done
 
 WORK=$(mktemp -d)
 SERVE_PID= MOSQ_PID= REDIS_PID= SUB_PID= SSE_PID=
-stop_pid() { # PID: TERM, wait a bounded time, then KILL
-    local p=$1
-    [ -n "$p" ] && kill -0 "$p" 2>/dev/null || return 0
-    kill -TERM "$p" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$p" 2>/dev/null || true
-    wait "$p" 2>/dev/null || true
-}
 cleanup() {
     local rc=$?
     for p in "$SSE_PID" "$SUB_PID" "$SERVE_PID" "$MOSQ_PID" "$REDIS_PID"; do stop_pid "$p"; done
@@ -58,18 +45,6 @@ cleanup() {
     rm -rf "$WORK"
 }
 trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-step() { echo "== $*"; }
-
-free_port() {
-    "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-wait_for() { # SECONDS WHAT CMD...: runs CMD until it succeeds
-    local limit=$(( $1 * SLOW )) what=$2; shift 2
-    for _ in $(seq $(( limit * 5 ))); do "$@" && return 0; sleep 0.2; done
-    fail "timed out after ${limit}s waiting for $what"
-}
-
 # ---- brokers ----
 MQTT_PORT=$(free_port)
 REDIS_PORT=$(free_port)
@@ -108,56 +83,20 @@ for app in car person; do
         -o "$WORK/$app.mpk" > "$WORK/train-$app.log" 2>&1 || { cat "$WORK/train-$app.log"; fail "train $app"; }
 done
 
+# the unit costs measured here, outside any wrapper, so that the plans are the same under
+# valgrind; every app's rate is pinned ("fps") so that each gets samples inside events
+"$MS" profile --model "$MODEL" --threads 1 --runs 5 -o "$WORK/profile.json" > /dev/null 2>&1 || fail "profile"
+
 # ---- serve ----
 TOKEN=$("$PY" -c 'import secrets; print(secrets.token_hex(16))')
 echo "$TOKEN" > "$WORK/token"
 cat > "$WORK/serve.json" <<EOF
-{"model": "$MODEL", "backend": "cpu", "threads": 1, "budget": 300, "streams": [], "apps": [],
+{"model": "$MODEL", "backend": "cpu", "threads": 1, "budget": 300, "profile": "profile.json",
+ "streams": [], "apps": [],
  "outputs": [{"type": "file", "path": "events.jsonl"},
              {"type": "mqtt", "host": "127.0.0.1", "port": $MQTT_PORT, "topic": "ms/events", "qos": 1},
              {"type": "redis", "host": "127.0.0.1", "port": $REDIS_PORT, "stream": "ms:events"}]}
 EOF
-N_SERVE=0
-start_serve() { # [CONFIG]
-    N_SERVE=$((N_SERVE + 1))
-    local log=$WORK/serve$N_SERVE.log
-    # shellcheck disable=SC2086
-    $WRAP "$MS" serve "$@" --listen 127.0.0.1:0 --token-file "$WORK/token" --state "$WORK/state" > "$log" 2>&1 &
-    SERVE_PID=$!
-    wait_for 60 "serve to listen" grep -q "listening on" "$log"
-    PORT=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\).*|\1|p' "$log" | head -1)
-    BASE=http://127.0.0.1:$PORT
-}
-
-api() { # METHOD PATH [curl args]: sets CODE, the body in $WORK/body
-    local m=$1 p=$2; shift 2
-    CODE=$(curl -sS --path-as-is -o "$WORK/body" -w '%{http_code}' -X "$m" \
-        -H "Authorization: Bearer $TOKEN" "$@" "$BASE$p" 2>/dev/null || true)
-    [ -n "$CODE" ] || CODE=000
-}
-expect() { # STATUS METHOD PATH [curl args]
-    local want=$1; shift
-    api "$@"
-    [ "$CODE" = "$want" ] || fail "$1 $2 -> $CODE (want $want): $(cat "$WORK/body")"
-}
-expect_error() { # STATUS TEXT METHOD PATH [curl args]: a 4xx whose {"error"} names TEXT
-    local want=$1 text=$2; shift 2
-    expect "$want" "$@"
-    "$PY" - "$WORK/body" "$text" <<'EOF' || fail "$1 $2: error body lacks '$text': $(cat "$WORK/body")"
-import json, sys
-e = json.load(open(sys.argv[1]))["error"]
-sys.exit(0 if sys.argv[2] in e else 1)
-EOF
-}
-body_check() { # PYTHON-EXPR over `j` (the JSON body); fails when false
-    "$PY" - "$WORK/body" "$1" <<'EOF' || fail "check '$1' failed on: $(head -c 2000 "$WORK/body")"
-import json, sys
-j = json.load(open(sys.argv[1]))
-sys.exit(0 if eval(sys.argv[2]) else 1)
-EOF
-}
-json_post() { expect "$1" POST "$2" -H 'Content-Type: application/json' --data-binary "$3"; }
-
 streams_done() { # NAME...: every named stream has ended
     api GET /v1/streams
     [ "$CODE" = 200 ] || return 1
@@ -165,18 +104,6 @@ streams_done() { # NAME...: every named stream has ended
 import json, sys
 s = {x["name"]: x["state"] for x in json.load(open(sys.argv[1]))["streams"]}
 sys.exit(0 if all(s.get(n) in ("ended", "failed") for n in sys.argv[2:]) else 1)
-EOF
-}
-metrics() { # fetches /metrics and checks it strictly; samples in $WORK/metrics.txt
-    api GET /metrics
-    [ "$CODE" = 200 ] || return 1
-    "$PY" "$HERE/prom_check.py" "$WORK/body" "$@" > "$WORK/metrics.txt"
-}
-metric() { # SERIES-PREFIX: prints the sum of the matching samples
-    "$PY" - "$WORK/metrics.txt" "$1" <<'EOF'
-import sys
-t = sum(float(l.rsplit(" ", 1)[1]) for l in open(sys.argv[1]) if l.startswith(sys.argv[2]))
-print(f"{t:g}")
 EOF
 }
 spooled() { metrics && metric 'mainstream_output_spooled_events{output="'"$1"; }
@@ -225,8 +152,8 @@ expect_error 400 "not a valid M-Package" PUT /v1/packages/junk --data-binary "@$
 VIDEO_CAR=$DATA/videos/car.mp4
 VIDEO_PERSON=$DATA/videos/person.mp4
 json_post 201 /v1/streams '{"name": "s1", "url": "'"$VIDEO_CAR"'", "fps": 50}'
-json_post 201 /v1/apps '{"name": "car1", "stream": "s1", "package": "car", "threshold": 0.5}'
-json_post 201 /v1/apps '{"name": "person1", "stream": "s1", "package": "'"$WORK/person.mpk"'", "threshold": 0.5}'
+json_post 201 /v1/apps '{"name": "car1", "stream": "s1", "package": "car", "threshold": 0.5, "fps": 5}'
+json_post 201 /v1/apps '{"name": "person1", "stream": "s1", "package": "'"$WORK/person.mpk"'", "threshold": 0.5, "fps": 5}'
 expect 200 GET /v1/apps
 body_check '[a["name"] for a in j["apps"]] == ["car1", "person1"]'
 wait_for 60 "stream s1 to end" streams_done s1
@@ -274,7 +201,7 @@ grep -q 'app="person1"' "$WORK/metrics.txt" && fail "removed app still in /metri
 step "2. mosquitto stopped while a stream runs"
 stop_pid "$MOSQ_PID"; MOSQ_PID=
 json_post 201 /v1/streams '{"name": "s2", "url": "'"$VIDEO_CAR"'", "fps": 50}'
-json_post 201 /v1/apps '{"name": "car2", "stream": "s2", "package": "car", "threshold": 0.5}'
+json_post 201 /v1/apps '{"name": "car2", "stream": "s2", "package": "car", "threshold": 0.5, "fps": 5}'
 wait_for 60 "stream s2 to end" streams_done s2
 [ "$(count_app car2)" -ge 1 ] || fail "no car2 event"
 wait_for 10 "the mqtt spool" some_spooled 127.0.0.1:$MQTT_PORT
@@ -288,7 +215,7 @@ check_same_ids
 step "3. redis stopped, serve killed with kill -9 and restarted"
 stop_pid "$REDIS_PID"; REDIS_PID=
 json_post 201 /v1/streams '{"name": "s3", "url": "'"$VIDEO_CAR"'", "fps": 50}'
-json_post 201 /v1/apps '{"name": "car3", "stream": "s3", "package": "car", "threshold": 0.5}'
+json_post 201 /v1/apps '{"name": "car3", "stream": "s3", "package": "car", "threshold": 0.5, "fps": 5}'
 wait_for 60 "stream s3 to end" streams_done s3
 wait_for 10 "the redis spool" some_spooled 127.0.0.1:$REDIS_PORT
 ids "$WORK/events.jsonl" file > "$WORK/ids.before"
@@ -316,10 +243,10 @@ expect_error 400 '"url"' POST /v1/streams --data-binary '{"name": "x"}'
 expect_error 400 "body.name" POST /v1/streams --data-binary '{"name": "a/b", "url": "'"$VIDEO_CAR"'"}'
 expect_error 400 "body.name" POST /v1/streams --data-binary '{"name": "..", "url": "'"$VIDEO_CAR"'"}'
 expect_error 409 "exists" POST /v1/streams --data-binary '{"name": "s1", "url": "'"$VIDEO_CAR"'"}'
-expect_error 404 "no stream named 'nope'" POST /v1/apps --data-binary '{"name": "a", "stream": "nope", "package": "car", "threshold": 0.5}'
+expect_error 404 "no stream named 'nope'" POST /v1/apps --data-binary '{"name": "a", "stream": "nope", "package": "car", "threshold": 0.5, "fps": 5}'
 expect_error 400 "body.threshold" POST /v1/apps --data-binary '{"name": "a", "stream": "s1", "package": "car", "threshold": 2}'
 expect_error 400 "nonexistent.mpk" POST /v1/apps --data-binary '{"name": "a", "stream": "s1", "package": "/nonexistent.mpk", "threshold": 0.5}'
-expect_error 409 "exists" POST /v1/apps --data-binary '{"name": "car1", "stream": "s1", "package": "car", "threshold": 0.5}'
+expect_error 409 "exists" POST /v1/apps --data-binary '{"name": "car1", "stream": "s1", "package": "car", "threshold": 0.5, "fps": 5}'
 expect_error 400 "body.budget" PUT /v1/budget --data-binary '{"budget": -1}'
 expect_error 400 "body.budjet: unknown field" PUT /v1/budget --data-binary '{"budjet": 5}'
 expect_error 400 "no '/' or '..'" DELETE /v1/apps/..
@@ -343,7 +270,7 @@ kill -0 "$SERVE_PID" || fail "serve died"
 
 step "5. SIGTERM with an event open"
 json_post 201 /v1/streams '{"name": "s4", "url": "'"$VIDEO_PERSON"'", "fps": 20}'
-json_post 201 /v1/apps '{"name": "person4", "stream": "s4", "package": "'"$WORK/person.mpk"'", "threshold": 0.5}'
+json_post 201 /v1/apps '{"name": "person4", "stream": "s4", "package": "'"$WORK/person.mpk"'", "threshold": 0.5, "fps": 5}'
 # the first person is in frames 61-200: stop inside it
 app_past() { # APP FRAME: the app has sampled a frame past FRAME
     api GET /v1/stats
