@@ -8,6 +8,7 @@
 
 #include "base/json.h"
 #include "cli/commands.h"
+#include "sched/joint.h"
 #include "sched/schedule.h"
 
 static void usage(FILE *out)
@@ -43,6 +44,52 @@ static void print_table(FILE *out, const ms_scenario *s, const ms_sched_config *
             ms_objective_name(cfg->objective), cfg->compat ? "compat" : "default", sch->value);
     if (!sch->exact && isfinite(sch->bound)) fprintf(out, " (bound %.6f)", sch->bound);
     fprintf(out, ", cost %.3f of %g, %.3f s\n", sch->cost, s->budget, sch->seconds);
+}
+
+static void print_joint(FILE *out, const ms_multi_scenario *m, const ms_sched_config *cfg, const ms_joint_schedule *j)
+{
+    if (!j->feasible) {
+        fprintf(out, "no schedule fits the budget %g\n", m->budget);
+        return;
+    }
+    fprintf(out, "%-12s %-20s %10s %6s %7s %9s %7s %10s\n", "stream", "app", "chokepoint", "fps", "recall",
+            "precision", "F1", "own cost");
+    for (int s = 0; s < m->n_streams; s++) {
+        const ms_scenario *sc = &m->streams[s];
+        for (int a = 0; a < sc->n_apps; a++) {
+            const ms_assignment *x = &j->streams[s].apps[a];
+            double own = 0;
+            for (int u = x->chokepoint; u < sc->n_units; u++) own += sc->unit_costs[u];
+            fprintf(out, "%-12s %-20s %10d %6g %7.4f %9.4f %7.4f %10.3f\n", m->names[s], sc->apps[a].name,
+                    x->chokepoint, x->fps, x->m.recall, x->m.precision, x->m.f1, own * x->fps);
+        }
+        fprintf(out, "%-12s stream cost %.3f\n", m->names[s], j->streams[s].cost);
+    }
+    fprintf(out, "policy %s, objective %s (%s model), %d streams: value %.6f, cost %.3f of %g, %.3f s%s\n",
+            ms_policy_name(cfg->policy), ms_objective_name(cfg->objective), cfg->compat ? "compat" : "default",
+            m->n_streams, j->value, j->cost, m->budget, j->seconds, j->exact ? "" : " (not proven optimal)");
+}
+
+/* The multi-stream format: one joint schedule under the shared budget. */
+static int schedule_streams(ms_multi_scenario *m, const ms_sched_config *cfg, bool json, const char *output)
+{
+    ms_joint_schedule j;
+    ms_error err;
+    if (ms_joint_solve(m->streams, m->n_streams, m->budget, cfg, &j, &err)) {
+        fprintf(stderr, "mainstream schedule: %s\n", err.msg);
+        return 1;
+    }
+    cJSON *doc = ms_joint_schedule_to_json(m->streams, (const char *const *)m->names, m->n_streams, m->budget, cfg, &j);
+    ms_status st = doc ? MS_OK : ms_errorf(&err, MS_ERR_NOMEM, "out of memory");
+    if (!st && output) st = ms_json_write(output, doc, true, &err);
+    if (!st && json) st = ms_json_write("-", doc, true, &err);
+    if (!st && !json) print_joint(stdout, m, cfg, &j);
+    cJSON_Delete(doc);
+    int rc = st ? 1 : j.feasible ? 0 : 1;
+    if (st) fprintf(stderr, "mainstream schedule: %s\n", err.msg);
+    else if (!j.feasible) fprintf(stderr, "mainstream schedule: no schedule fits the budget %g\n", m->budget);
+    ms_joint_schedule_free(&j);
+    return rc;
 }
 
 int cmd_schedule(int argc, char **argv)
@@ -87,20 +134,31 @@ int cmd_schedule(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    ms_scenario s;
-    if (ms_scenario_load(argv[optind], &s, &err)) {
-        fprintf(stderr, "mainstream schedule: %s\n", err.msg);
-        return 1;
-    }
+    double budget_value = 0;
     if (budget) {
         char *end;
-        s.budget = strtod(budget, &end);
-        if (*end || !(s.budget >= 0) || !isfinite(s.budget)) {
+        budget_value = strtod(budget, &end);
+        if (*end || !(budget_value >= 0) || !isfinite(budget_value)) {
             fprintf(stderr, "mainstream schedule: --budget: expected a number >= 0, got '%s'\n", budget);
-            ms_scenario_free(&s);
             return 2;
         }
     }
+    ms_multi_scenario multi;
+    if (ms_multi_scenario_load(argv[optind], &multi, &err)) {
+        fprintf(stderr, "mainstream schedule: %s\n", err.msg);
+        return 1;
+    }
+    if (budget) multi.budget = budget_value;
+    if (!multi.single) {
+        int code = schedule_streams(&multi, &cfg, json, output);
+        ms_multi_scenario_free(&multi);
+        return code;
+    }
+    /* the single-stream format: the scenario itself, as before */
+    ms_scenario s = multi.streams[0];
+    memset(&multi.streams[0], 0, sizeof multi.streams[0]);
+    ms_multi_scenario_free(&multi);
+    if (budget) s.budget = budget_value;
     ms_schedule sch;
     ms_stem_tree tree = {0};
     int rc = 1;

@@ -278,50 +278,123 @@ static ms_status load_unit_costs(const cJSON *root, const char *path, ms_scenari
     return st;
 }
 
+/* A stream's fields (stream_fps, fps_options, apps) into s, whose unit costs are set;
+ * `where` names the object in messages. */
+static ms_status parse_stream(const cJSON *obj, const char *where, ms_scenario *s, ms_error *err)
+{
+    const cJSON *apps;
+    if (ms_json_number(obj, where, "stream_fps", &s->stream_fps, err)) return err->status;
+    if (cJSON_GetObjectItemCaseSensitive(obj, "fps_options")) {
+        if (parse_numbers(obj, where, "fps_options", true, &s->fps_options, &s->n_fps, err)) return err->status;
+    } else if (!(s->stream_fps > 0)) {
+        return ms_errorf(err, MS_ERR_INVALID, "%s: stream_fps must be > 0, got %g", where, s->stream_fps);
+    } else if (default_fps_options(s, where, err)) {
+        return err->status;
+    }
+    if (ms_json_array(obj, where, "apps", &apps, err)) return err->status;
+    int n = cJSON_GetArraySize(apps);
+    if (n > 0 && !(s->apps = calloc((size_t)n, sizeof *s->apps)))
+        return ms_errorf(err, MS_ERR_NOMEM, "%s: out of memory", where);
+    for (int i = 0; i < n; i++) {
+        char at[400];
+        snprintf(at, sizeof at, "%s: apps[%d]", where, i);
+        if (ms_scenario_parse_app(cJSON_GetArrayItem(apps, i), at, "chokepoint", s->n_units, &s->apps[i], err))
+            return err->status;
+        s->n_apps = i + 1;
+    }
+    return ms_scenario_validate(s, where, err);
+}
+
+static ms_status parse_single(const cJSON *root, const char *path, ms_scenario *s, ms_error *err)
+{
+    if (ms_json_number(root, path, "budget", &s->budget, err) || load_unit_costs(root, path, s, err))
+        return err->status;
+    return parse_stream(root, path, s, err);
+}
+
 ms_status ms_scenario_load(const char *path, ms_scenario *out, ms_error *err)
 {
     memset(out, 0, sizeof *out);
     cJSON *root;
     if (ms_json_load(path, SCENARIO_MAX_BYTES, &root, err)) return err->status;
-    ms_scenario *s = out;
-    const cJSON *apps;
+    ms_status st = cJSON_IsObject(root) ? parse_single(root, path, out, err)
+                                        : ms_errorf(err, MS_ERR_FORMAT, "%s: must be a JSON object", path);
+    cJSON_Delete(root);
+    if (st) ms_scenario_free(out);
+    return st;
+}
+
+void ms_multi_scenario_free(ms_multi_scenario *m)
+{
+    for (int i = 0; m->streams && i < m->n_streams; i++) {
+        ms_scenario_free(&m->streams[i]);
+        free(m->names[i]);
+    }
+    free(m->streams);
+    free(m->names);
+    memset(m, 0, sizeof *m);
+}
+
+static ms_status parse_multi(const cJSON *root, const char *path, const cJSON *streams, ms_multi_scenario *m,
+                             ms_error *err)
+{
+    ms_scenario costs = {0};
+    if (ms_json_number(root, path, "budget", &m->budget, err) || load_unit_costs(root, path, &costs, err))
+        return err->status;
+    int n = cJSON_GetArraySize(streams);
+    ms_status st = MS_OK;
+    if (n == 0) st = ms_errorf(err, MS_ERR_INVALID, "%s: streams: must not be empty", path);
+    if (st == MS_OK && (!(m->streams = calloc((size_t)n, sizeof *m->streams)) ||
+                        !(m->names = calloc((size_t)n, sizeof *m->names))))
+        st = ms_errorf(err, MS_ERR_NOMEM, "%s: out of memory", path);
+    for (int i = 0; i < n && st == MS_OK; i++) {
+        char where[400];
+        snprintf(where, sizeof where, "%s: streams[%d]", path, i);
+        const cJSON *obj = cJSON_GetArrayItem(streams, i);
+        ms_scenario *s = &m->streams[i];
+        m->n_streams = i + 1;
+        const char *name;
+        if (!cJSON_IsObject(obj)) st = ms_errorf(err, MS_ERR_FORMAT, "%s: must be an object", where);
+        else if (ms_json_string(obj, where, "name", &name, err)) st = err->status;
+        else if (!(m->names[i] = strdup(name)) || !(s->unit_costs = malloc(sizeof *s->unit_costs * (size_t)costs.n_units)))
+            st = ms_errorf(err, MS_ERR_NOMEM, "%s: out of memory", where);
+        if (st) break;
+        for (int k = 0; k < i; k++)
+            if (!strcmp(m->names[k], name)) st = ms_errorf(err, MS_ERR_INVALID, "%s.name: '%s' is used by streams[%d] too", where, name, k);
+        if (st) break;
+        memcpy(s->unit_costs, costs.unit_costs, sizeof *s->unit_costs * (size_t)costs.n_units);
+        s->n_units = costs.n_units;
+        s->budget = m->budget;
+        st = parse_stream(obj, where, s, err);
+    }
+    free(costs.unit_costs);
+    return st;
+}
+
+ms_status ms_multi_scenario_load(const char *path, ms_multi_scenario *out, ms_error *err)
+{
+    memset(out, 0, sizeof *out);
+    cJSON *root;
+    if (ms_json_load(path, SCENARIO_MAX_BYTES, &root, err)) return err->status;
+    ms_status st = MS_OK;
+    const cJSON *streams = cJSON_GetObjectItemCaseSensitive(root, "streams");
     if (!cJSON_IsObject(root)) {
-        ms_errorf(err, MS_ERR_FORMAT, "%s: must be a JSON object", path);
-        goto fail;
-    }
-    if (ms_json_number(root, path, "stream_fps", &s->stream_fps, err) ||
-        ms_json_number(root, path, "budget", &s->budget, err) || load_unit_costs(root, path, s, err))
-        goto fail;
-    if (cJSON_GetObjectItemCaseSensitive(root, "fps_options")) {
-        if (parse_numbers(root, path, "fps_options", true, &s->fps_options, &s->n_fps, err)) goto fail;
-    } else if (!(s->stream_fps > 0)) {
-        ms_errorf(err, MS_ERR_INVALID, "%s: stream_fps must be > 0, got %g", path, s->stream_fps);
-        goto fail;
-    } else if (default_fps_options(s, path, err)) {
-        goto fail;
-    }
-    if (ms_json_array(root, path, "apps", &apps, err)) goto fail;
-    int n = cJSON_GetArraySize(apps);
-    if (n > 0) {
-        s->apps = calloc((size_t)n, sizeof *s->apps);
-        if (!s->apps) {
-            ms_errorf(err, MS_ERR_NOMEM, "%s: out of memory", path);
-            goto fail;
+        st = ms_errorf(err, MS_ERR_FORMAT, "%s: must be a JSON object", path);
+    } else if (streams) {
+        if (!cJSON_IsArray(streams)) st = ms_errorf(err, MS_ERR_FORMAT, "%s: streams: must be an array", path);
+        else st = parse_multi(root, path, streams, out, err);
+    } else {
+        out->single = true;
+        out->streams = calloc(1, sizeof *out->streams);
+        out->names = calloc(1, sizeof *out->names);
+        if (!out->streams || !out->names) st = ms_errorf(err, MS_ERR_NOMEM, "%s: out of memory", path);
+        else {
+            out->n_streams = 1;
+            st = parse_single(root, path, &out->streams[0], err);
+            out->budget = out->streams[0].budget;
         }
     }
-    for (int i = 0; i < n; i++) {
-        char where[300];
-        snprintf(where, sizeof where, "%s: apps[%d]", path, i);
-        if (ms_scenario_parse_app(cJSON_GetArrayItem(apps, i), where, "chokepoint", s->n_units,
-                                  &s->apps[i], err))
-            goto fail;
-        s->n_apps = i + 1;
-    }
-    if (ms_scenario_validate(s, path, err)) goto fail;
     cJSON_Delete(root);
-    return MS_OK;
-fail:
-    cJSON_Delete(root);
-    ms_scenario_free(s);
-    return err->status;
+    if (st) ms_multi_scenario_free(out);
+    return st;
 }

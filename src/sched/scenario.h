@@ -5,6 +5,7 @@
 #define MS_SCHED_SCENARIO_H
 
 #include <cjson/cJSON.h>
+#include <stdbool.h>
 
 #include "base/error.h"
 #include "sched/event.h"
@@ -37,6 +38,21 @@ typedef struct {
 /* Loads and validates a scenario file; a "profile" field is read relative to the
  * scenario's folder when not absolute. */
 ms_status ms_scenario_load(const char *path, ms_scenario *out, ms_error *err);
+
+/* Several streams under one budget (docs/scheduler.md): {"budget", "unit_costs" |
+ * "profile", "streams": [{"name", "stream_fps", "fps_options", "apps"}]}; every stream
+ * gets a copy of the unit costs and the total budget. A file in the single-stream format
+ * loads as one unnamed stream with `single` set. */
+typedef struct {
+    bool single;
+    double budget;
+    int n_streams;
+    ms_scenario *streams;
+    char **names;      /* NULL for the single-stream format */
+} ms_multi_scenario;
+
+ms_status ms_multi_scenario_load(const char *path, ms_multi_scenario *out, ms_error *err);
+void ms_multi_scenario_free(ms_multi_scenario *m);
 
 /* Validates and fills one app from its JSON object; point_key names the curve's
  * chokepoint field ("chokepoint", or "num_frozen" in the original's reference data). */
