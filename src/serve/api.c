@@ -83,14 +83,14 @@ static cJSON *with_string(const cJSON *obj, const char *field, const char *value
 
 /* ---- adding (shared with the start-up replay) ---- */
 
-ms_status ms_serve_add_stream(ms_server *s, const cJSON *obj, const char *where, cJSON **stored, int *status,
-                              ms_error *err)
+ms_status ms_serve_add_stream(ms_server *s, const cJSON *obj, const char *where, const char *base_path,
+                              cJSON **stored, int *status, ms_error *err)
 {
     *stored = NULL;
     *status = 400;
     ms_deploy_stream ds;
     if (check_keys(obj, STREAM_KEYS, where, err) || check_name(obj, where, err) ||
-        ms_deploy_stream_parse(obj, where, "", &ds, err))
+        ms_deploy_stream_parse(obj, where, base_path, &ds, err))
         return err->status;
     ms_status st = MS_OK;
     char *url = absolute(ds.url);
@@ -118,14 +118,14 @@ ms_status ms_serve_add_stream(ms_server *s, const cJSON *obj, const char *where,
 }
 
 /* The package an app names: an uploaded one (a bare name with DIR/packages/NAME.mpk),
- * else a path on the server. */
-static char *package_path(ms_server *s, const char *package)
+ * else a path on the server (already resolved against base_path by the parser). */
+static char *package_path(ms_server *s, const char *name, const char *package)
 {
-    if (!strchr(package, '/') && name_ok(package)) {
-        size_t n = strlen(s->packages_dir) + strlen(package) + 8;
+    if (!strchr(name, '/') && name_ok(name)) {
+        size_t n = strlen(s->packages_dir) + strlen(name) + 8;
         char *p = malloc(n);
         if (!p) return NULL;
-        snprintf(p, n, "%s/%s.mpk", s->packages_dir, package);
+        snprintf(p, n, "%s/%s.mpk", s->packages_dir, name);
         if (access(p, R_OK) == 0) return p;
         free(p);
     }
@@ -155,8 +155,8 @@ static ms_status app_stream(ms_server *s, const cJSON *obj, const char *where, m
     return MS_OK;
 }
 
-ms_status ms_serve_add_app(ms_server *s, const cJSON *obj, const char *where, cJSON **stored, int *status,
-                           ms_error *err)
+ms_status ms_serve_add_app(ms_server *s, const cJSON *obj, const char *where, const char *base_path,
+                           cJSON **stored, int *status, ms_error *err)
 {
     *stored = NULL;
     *status = 400;
@@ -165,9 +165,10 @@ ms_status ms_serve_add_app(ms_server *s, const cJSON *obj, const char *where, cJ
         app_stream(s, obj, where, &stream, status, err))
         return err->status;
     ms_deploy_app da;
-    if (ms_deploy_app_parse(obj, where, "", &stream, 1, &da, err)) return err->status;
+    if (ms_deploy_app_parse(obj, where, base_path, &stream, 1, &da, err)) return err->status;
     ms_status st = MS_OK;
-    char *pkg = package_path(s, da.package);
+    const cJSON *given = cJSON_GetObjectItemCaseSensitive(obj, "package");
+    char *pkg = package_path(s, given->valuestring, da.package);
     if (!pkg) st = ms_errorf(err, MS_ERR_NOMEM, "%s: out of memory", where);
     if (!st && ms_runtime_find_app(s->rt, da.name) >= 0) {
         *status = 409;
@@ -251,7 +252,7 @@ static void post_stream(ms_server *s, const ms_http_request *rq, ms_http_reply *
     if (!body) return;
     ms_error err;
     int status;
-    if (ms_serve_add_stream(s, body, "body", &stored, &status, &err)) {
+    if (ms_serve_add_stream(s, body, "body", "", &stored, &status, &err)) {
         ms_http_reply_error(rp, status, "%s", err.msg);
     } else {
         const char *name = cJSON_GetObjectItemCaseSensitive(stored, "name")->valuestring;
@@ -275,7 +276,7 @@ static void post_app(ms_server *s, const ms_http_request *rq, ms_http_reply *rp)
     if (!body) return;
     ms_error err;
     int status;
-    if (ms_serve_add_app(s, body, "body", &stored, &status, &err)) {
+    if (ms_serve_add_app(s, body, "body", "", &stored, &status, &err)) {
         ms_http_reply_error(rp, status, "%s", err.msg);
     } else {
         char keep[NAME_MAX_LEN + 1];

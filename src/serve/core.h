@@ -36,12 +36,14 @@ typedef struct {
 /* The request handler (api.c), an ms_http_handler with ctx = ms_server. */
 void ms_serve_handle(void *ctx, const ms_http_request *rq, ms_http_reply *rp);
 
-/* Adds a stream or app object (already strict-checked or from the state) to the
- * runtime; on success *stored is the object to keep in the state (paths absolute).
- * `where` names it in messages; *status gets the HTTP status of a refusal. */
-ms_status ms_serve_add_stream(ms_server *s, const cJSON *obj, const char *where, cJSON **stored, int *status,
-                              ms_error *err);
-ms_status ms_serve_add_app(ms_server *s, const cJSON *obj, const char *where, cJSON **stored, int *status,
-                           ms_error *err);
+/* Checks a stream or app object strictly and adds it to the runtime; on success
+ * *stored is the object to keep in the state (local paths absolute). `where` names it
+ * in messages; relative paths resolve against base_path's folder (the config's), or the
+ * working folder when base_path is "" (API requests); *status gets the HTTP status of a
+ * refusal. */
+ms_status ms_serve_add_stream(ms_server *s, const cJSON *obj, const char *where, const char *base_path,
+                              cJSON **stored, int *status, ms_error *err);
+ms_status ms_serve_add_app(ms_server *s, const cJSON *obj, const char *where, const char *base_path,
+                           cJSON **stored, int *status, ms_error *err);
 
 #endif

@@ -36,6 +36,7 @@ typedef struct {
     char *body;
     size_t len, cap;
     bool too_large;
+    uint64_t discarded;
     int fd;
     char *tmp;
     uint64_t upload_len;
@@ -242,8 +243,11 @@ static bool take_chunk(ms_http *h, request *rq, const char *data, size_t n)
     uint64_t limit = rq->upload ? h->o.max_upload : h->o.max_json;
     uint64_t have = rq->upload ? rq->upload_len : rq->len;
     if (rq->too_large || have + n > limit) {
+        /* past the limit (a body without Content-Length): what follows is discarded, and
+         * the connection closed when the client keeps sending as much again */
         rq->too_large = true;
-        return true;
+        rq->discarded += n;
+        return rq->discarded <= limit;
     }
     if (rq->upload) {
         while (n > 0) {
@@ -287,7 +291,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
     if (*data_size) {
-        if (!take_chunk(h, rq, data, *data_size)) return refuse(c, rq, 500, "cannot store the body");
+        if (!take_chunk(h, rq, data, *data_size))
+            return rq->too_large ? MHD_NO : refuse(c, rq, 500, "cannot store the body");
         *data_size = 0;
         return MHD_YES;
     }

@@ -9,7 +9,9 @@
  * 401 with WWW-Authenticate; a wrong token: 403); a body over the limit is refused with
  * 413 (by Content-Length before it is read, or as soon as it grows past the limit).
  * Bodies of upload routes (the upload_prefix) go to a temporary file in upload_dir
- * (limit max_upload); every other body is kept in memory (limit max_json). */
+ * (limit max_upload); every other body is kept in memory (limit max_json). A body sent
+ * without Content-Length that grows past the limit is read on and discarded, then
+ * answered 413; one that goes on to twice the limit has its connection closed. */
 #ifndef MS_SERVE_HTTP_H
 #define MS_SERVE_HTTP_H
 

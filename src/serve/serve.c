@@ -123,8 +123,8 @@ static ms_status replay(ms_server *s, const cJSON *config, const char *path, ms_
             snprintf(where, sizeof where, "%s: %s[%d]", source, names[l], i++);
             cJSON *stored;
             int status;
-            st = l == 0 ? ms_serve_add_stream(s, item, where, &stored, &status, err)
-                        : ms_serve_add_app(s, item, where, &stored, &status, err);
+            st = l == 0 ? ms_serve_add_stream(s, item, where, path, &stored, &status, err)
+                        : ms_serve_add_app(s, item, where, path, &stored, &status, err);
             if (!st) cJSON_AddItemToArray(lists[l], stored);
             if (!st && l == 0 && !s->state.existed) /* apps look their stream up in the state */
                 cJSON_AddItemToArray(ms_serve_state_list(&s->state, "streams"), cJSON_Duplicate(stored, 1));
