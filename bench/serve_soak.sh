@@ -64,8 +64,8 @@ while :; do
         next_sample=$((next_sample + 10))
     fi
     # a stream that ended is deleted (its apps with it) and added again
-    api GET /v1/streams
     for s in a b; do
+        api GET /v1/streams
         if body_true "[x for x in j['streams'] if x['name'] == '$s' and x['state'] in ('ended', 'failed')]"; then
             expect 204 DELETE /v1/streams/$s
             for k in "${!live[@]}"; do [ "${live[$k]}" = $s ] && unset "live[$k]"; done
