@@ -126,7 +126,7 @@ static ms_status check_fps(double fps, const char *where, ms_error *err)
     return MS_OK;
 }
 
-static ms_status parse_stream(const cJSON *obj, const char *where, ms_deployment *d, ms_deploy_stream *s,
+static ms_status parse_stream(const cJSON *obj, const char *where, const char *relative_to, ms_deploy_stream *s,
                               ms_error *err)
 {
     if (!cJSON_IsObject(obj)) return ms_errorf(err, MS_ERR_FORMAT, "%s: must be an object", where);
@@ -147,7 +147,7 @@ static ms_status parse_stream(const cJSON *obj, const char *where, ms_deployment
         return ms_errorf(err, MS_ERR_INVALID, "%s.retry_s: must be in [0, 60] seconds", where);
     s->retries = (int)retries;
     s->network = is_url(url) && strncmp(url, "file:", 5) != 0;
-    if (!(s->name = strdup(name)) || !(s->url = resolve(d->path, url))) return nomem(err, where);
+    if (!(s->name = strdup(name)) || !(s->url = resolve(relative_to, url))) return nomem(err, where);
     return MS_OK;
 }
 
@@ -158,8 +158,9 @@ static int find_stream(const ms_deployment *d, const char *name)
     return -1;
 }
 
-static ms_status parse_app(const cJSON *obj, const char *where, ms_deployment *d, ms_deploy_app *a,
-                           ms_error *err)
+/* An app's fields; its stream by name in *stream (pointing into obj). */
+static ms_status parse_app_fields(const cJSON *obj, const char *where, const char *relative_to, ms_deploy_app *a,
+                                  const char **stream_name, ms_error *err)
 {
     if (!cJSON_IsObject(obj)) return ms_errorf(err, MS_ERR_FORMAT, "%s: must be an object", where);
     const char *name, *stream, *package;
@@ -184,8 +185,8 @@ static ms_status parse_app(const cJSON *obj, const char *where, ms_deployment *d
         return ms_errorf(err, MS_ERR_INVALID, "%s.correlation: must be in [0, 1]", where);
     if (!name[0]) return ms_errorf(err, MS_ERR_INVALID, "%s.name: must not be empty", where);
     if (!package[0]) return ms_errorf(err, MS_ERR_INVALID, "%s.package: must not be empty", where);
-    if ((a->stream = find_stream(d, stream)) < 0)
-        return ms_errorf(err, MS_ERR_INVALID, "%s.stream: no stream named '%s'", where, stream);
+    *stream_name = stream;
+    a->stream = -1;
     if (x_vote < 1 || x_vote > MS_EVENT_MAX_X_VOTE)
         return ms_errorf(err, MS_ERR_INVALID, "%s.x_vote: must be in [1, %d], got %lld", where, MS_EVENT_MAX_X_VOTE,
                          (long long)x_vote);
@@ -194,14 +195,58 @@ static ms_status parse_app(const cJSON *obj, const char *where, ms_deployment *d
     if (chokepoint < -1 || chokepoint > 4096)
         return ms_errorf(err, MS_ERR_INVALID, "%s.chokepoint: must be a chokepoint index >= 0", where);
     if (cJSON_GetObjectItemCaseSensitive(obj, "fps") && check_fps(a->fps, where, err)) return err->status;
+    a->x_vote = (int)x_vote;
+    a->chokepoint = (int)chokepoint;
+    if (!(a->name = strdup(name)) || !(a->package = resolve(relative_to, package))) return nomem(err, where);
+    return MS_OK;
+}
+
+static ms_status parse_app(const cJSON *obj, const char *where, ms_deployment *d, ms_deploy_app *a, ms_error *err)
+{
+    const char *stream;
+    if (parse_app_fields(obj, where, d->path, a, &stream, err)) return err->status;
+    if ((a->stream = find_stream(d, stream)) < 0)
+        return ms_errorf(err, MS_ERR_INVALID, "%s.stream: no stream named '%s'", where, stream);
     double stream_fps = d->streams[a->stream].fps;
     if (stream_fps > 0 && a->fps > stream_fps)
         return ms_errorf(err, MS_ERR_INVALID, "%s.fps: %g is above stream '%s''s %g fps", where, a->fps, stream,
                          stream_fps);
-    a->x_vote = (int)x_vote;
-    a->chokepoint = (int)chokepoint;
-    if (!(a->name = strdup(name)) || !(a->package = resolve(d->path, package))) return nomem(err, where);
     return MS_OK;
+}
+
+void ms_deploy_stream_free(ms_deploy_stream *s)
+{
+    free(s->name);
+    free(s->url);
+    memset(s, 0, sizeof *s);
+}
+
+void ms_deploy_app_free(ms_deploy_app *a)
+{
+    free(a->name);
+    free(a->package);
+    memset(a, 0, sizeof *a);
+}
+
+ms_status ms_deploy_stream_parse(const cJSON *obj, const char *where, const char *relative_to, ms_deploy_stream *out,
+                                 ms_error *err)
+{
+    memset(out, 0, sizeof *out);
+    ms_status st = parse_stream(obj, where, relative_to, out, err);
+    if (st) ms_deploy_stream_free(out);
+    return st;
+}
+
+ms_status ms_deploy_app_parse(const cJSON *obj, const char *where, const char *relative_to, ms_deploy_app *out,
+                              char **stream, ms_error *err)
+{
+    memset(out, 0, sizeof *out);
+    *stream = NULL;
+    const char *name = NULL;
+    ms_status st = parse_app_fields(obj, where, relative_to, out, &name, err);
+    if (st == MS_OK && !(*stream = strdup(name))) st = nomem(err, where);
+    if (st) ms_deploy_app_free(out);
+    return st;
 }
 
 static ms_status parse_list(const cJSON *root, ms_deployment *d, const char *field, ms_error *err)
@@ -220,7 +265,7 @@ static ms_status parse_list(const cJSON *root, ms_deployment *d, const char *fie
         const char *name;
         if (streams) {
             d->n_streams++;
-            if (parse_stream(item, where, d, &d->streams[i], err)) return err->status;
+            if (parse_stream(item, where, d->path, &d->streams[i], err)) return err->status;
             name = d->streams[i].name;
             for (int j = 0; j < i; j++)
                 if (!strcmp(d->streams[j].name, name))
@@ -262,42 +307,8 @@ ms_status ms_deployment_load(const char *path, ms_deployment *out, ms_error *err
     return st;
 }
 
-/* ---- single objects and lists that may be empty (mainstream serve) ---- */
-
-ms_status ms_deploy_stream_parse(const cJSON *obj, const char *where, const char *base_path, ms_deploy_stream *out,
-                                 ms_error *err)
-{
-    memset(out, 0, sizeof *out);
-    ms_deployment d = {.path = (char *)base_path};
-    ms_status st = parse_stream(obj, where, &d, out, err);
-    if (st) ms_deploy_stream_free(out);
-    return st;
-}
-
-ms_status ms_deploy_app_parse(const cJSON *obj, const char *where, const char *base_path,
-                              const ms_deploy_stream *streams, int n_streams, ms_deploy_app *out, ms_error *err)
-{
-    memset(out, 0, sizeof *out);
-    ms_deployment d = {.path = (char *)base_path, .streams = (ms_deploy_stream *)streams, .n_streams = n_streams};
-    ms_status st = parse_app(obj, where, &d, out, err);
-    if (st) ms_deploy_app_free(out);
-    return st;
-}
-
-void ms_deploy_stream_free(ms_deploy_stream *s)
-{
-    free(s->name);
-    free(s->url);
-    memset(s, 0, sizeof *s);
-}
-
-void ms_deploy_app_free(ms_deploy_app *a)
-{
-    free(a->name);
-    free(a->package);
-    memset(a, 0, sizeof *a);
-}
-
+/* The settings alone, streams and apps left empty (mainstream serve: they arrive one at a
+ * time). */
 ms_status ms_deployment_parse_settings(const cJSON *root, const char *path, ms_deployment *out, ms_error *err)
 {
     memset(out, 0, sizeof *out);

@@ -61,15 +61,17 @@ ms_status ms_deployment_parse(const cJSON *root, const char *path, ms_deployment
 
 void ms_deployment_free(ms_deployment *d);
 
-/* For `mainstream serve`, whose streams and apps arrive one at a time: the settings of a
- * deployment only (model, backend, budget, ...; its streams and apps are left empty),
- * and one stream or app object validated as in a file (`where` names it, base_path
- * anchors relative paths, an app's stream is looked up by name in streams[]). */
-ms_status ms_deployment_parse_settings(const cJSON *root, const char *path, ms_deployment *out, ms_error *err);
-ms_status ms_deploy_stream_parse(const cJSON *obj, const char *where, const char *base_path, ms_deploy_stream *out,
+/* One stream or app object as a deployment's lists hold them, on its own (a request to a
+ * running service): `where` names it in messages; relative paths resolve against the
+ * folder of `relative_to` (a file path; "./" for the current folder). An app's stream
+ * comes back by name in *stream (to free); out->stream is -1. */
+ms_status ms_deploy_stream_parse(const cJSON *obj, const char *where, const char *relative_to, ms_deploy_stream *out,
                                  ms_error *err);
-ms_status ms_deploy_app_parse(const cJSON *obj, const char *where, const char *base_path,
-                              const ms_deploy_stream *streams, int n_streams, ms_deploy_app *out, ms_error *err);
+ms_status ms_deploy_app_parse(const cJSON *obj, const char *where, const char *relative_to, ms_deploy_app *out,
+                              char **stream, ms_error *err);
+/* For `mainstream serve`, whose streams and apps arrive one at a time: the settings of a
+ * deployment only (model, backend, budget, ...); its streams and apps are left empty. */
+ms_status ms_deployment_parse_settings(const cJSON *root, const char *path, ms_deployment *out, ms_error *err);
 void ms_deploy_stream_free(ms_deploy_stream *s);
 void ms_deploy_app_free(ms_deploy_app *a);
 

@@ -173,7 +173,8 @@ static ms_status scenario_app(const ms_deploy_app *a, const ms_run_app *ra, ms_a
     return MS_OK;
 }
 
-static ms_status build_scenario(const ms_run_model *m, ms_stream_plan *p, const char *where, ms_error *err)
+ms_status ms_plan_build_scenario(const ms_run_model *m, ms_stream_plan *p, double correction, const char *where,
+                                 ms_error *err)
 {
     ms_scenario *s = &p->scenario;
     s->stream_fps = p->stream_fps;
@@ -182,7 +183,7 @@ static ms_status build_scenario(const ms_run_model *m, ms_stream_plan *p, const 
     s->unit_costs = malloc(sizeof *s->unit_costs * (size_t)m->n_cps);
     s->apps = calloc((size_t)p->n_apps, sizeof *s->apps);
     if (!s->unit_costs || !s->apps) return ms_errorf(err, MS_ERR_NOMEM, "out of memory");
-    memcpy(s->unit_costs, m->unit_costs, sizeof *s->unit_costs * (size_t)m->n_cps);
+    for (int u = 0; u < m->n_cps; u++) s->unit_costs[u] = m->unit_costs[u] * correction;
     if (fps_options(p, err)) return err->status;
     for (int i = 0; i < p->n_apps; i++) {
         s->n_apps++;
@@ -193,7 +194,7 @@ static ms_status build_scenario(const ms_run_model *m, ms_stream_plan *p, const 
 
 /* Puts pinned rates in place of the scheduler's (with the prediction of the rate that
  * will run) and sets the schedule's cost; returns whether any app is pinned. */
-static ms_status apply_pins(ms_stream_plan *p, bool *pinned, ms_error *err)
+ms_status ms_plan_apply_pins(ms_stream_plan *p, bool *pinned, ms_error *err)
 {
     int n = p->n_apps;
     int *cps = malloc(sizeof *cps * (size_t)(n ? n : 1));
@@ -230,7 +231,7 @@ static ms_status solve(ms_stream_plan *p, ms_policy policy, ms_objective objecti
         if ((st = ms_schedule_solve(&p->scenario, &cfg, &p->schedule, err))) break;
         if (!p->schedule.feasible) break;
         bool pinned;
-        if ((st = apply_pins(p, &pinned, err))) break;
+        if ((st = ms_plan_apply_pins(p, &pinned, err))) break;
         if (!pinned || p->schedule.cost <= p->budget * (1 + 1e-9)) break;
         budget -= p->schedule.cost - p->budget;
         if (budget <= 0) {
@@ -243,6 +244,27 @@ static ms_status solve(ms_stream_plan *p, ms_policy policy, ms_objective objecti
     if (!p->schedule.feasible || p->schedule.cost > p->budget * (1 + 1e-9))
         return ms_errorf(err, MS_ERR_INVALID, "%s: no schedule of its %d app(s) fits its budget of %.4g ms per second",
                          where, p->n_apps, p->budget);
+    return MS_OK;
+}
+
+ms_status ms_plan_stream_init(ms_stream_plan *out, const ms_plan_app *apps, int n_apps, double stream_fps,
+                              double budget, ms_error *err)
+{
+    memset(out, 0, sizeof *out);
+    out->stream = -1;
+    out->stream_fps = stream_fps;
+    out->budget = budget;
+    out->apps = malloc(sizeof *out->apps * (size_t)(n_apps ? n_apps : 1));
+    out->entries = malloc(sizeof *out->entries * (size_t)(n_apps ? n_apps : 1));
+    if (!out->apps || !out->entries) {
+        ms_stream_plan_free(out);
+        return ms_errorf(err, MS_ERR_NOMEM, "out of memory");
+    }
+    for (int i = 0; i < n_apps; i++) {
+        out->apps[i] = apps[i].id;
+        out->entries[i] = apps[i];
+    }
+    out->n_apps = n_apps;
     return MS_OK;
 }
 
@@ -265,7 +287,7 @@ ms_status ms_plan_stream_apps(const ms_run_model *m, ms_policy policy, ms_object
         out->entries[i] = apps[i];
     }
     out->n_apps = n_apps;
-    ms_status st = n_apps ? build_scenario(m, out, where, err) : MS_OK;
+    ms_status st = n_apps ? ms_plan_build_scenario(m, out, 1, where, err) : MS_OK;
     if (st == MS_OK && n_apps) st = solve(out, policy, objective, where, err);
     if (st == MS_OK && n_apps) st = ms_stem_tree_build(&out->scenario, &out->schedule, &out->tree, err);
     if (st) ms_stream_plan_free(out);

@@ -87,6 +87,17 @@ ms_status ms_plan_stream_apps(const ms_run_model *m, ms_policy policy, ms_object
                               int n_apps, double stream_fps, double budget, const char *where, ms_stream_plan *out,
                               ms_error *err);
 
+/* The parts of ms_plan_stream_apps, for planners that solve several streams at once:
+ * a plan with its apps and nothing else; its scenario (unit costs times correction,
+ * the apps' curves and events, the rates 1..floor(S), S and the pinned ones); pinned
+ * rates put in place of a schedule's (with their predictions), the schedule's cost
+ * recomputed, *pinned whether any app is pinned. */
+ms_status ms_plan_stream_init(ms_stream_plan *out, const ms_plan_app *apps, int n_apps, double stream_fps,
+                              double budget, ms_error *err);
+ms_status ms_plan_build_scenario(const ms_run_model *m, ms_stream_plan *p, double correction, const char *where,
+                                 ms_error *err);
+ms_status ms_plan_apply_pins(ms_stream_plan *p, bool *pinned, ms_error *err);
+
 /* Planned ms per frame of units [from, to). */
 double ms_plan_units_ms(const ms_run_model *m, int from, int to);
 

@@ -447,18 +447,16 @@ static ms_status replan_blame(ms_runtime *rt, rt_stream **failed, ms_error *err)
         n++;
     }
     if (st == MS_OK && n > 0)
-        st = ms_planner_solve(&rt->model, rt->policy, rt->objective, rt->budget, rt->n_apps, in, n, out, &blame, err);
+        st = ms_planner_solve(&rt->model, rt->policy, rt->objective, rt->budget, in, n, out, &blame, err);
     if (st && blame >= 0 && failed) *failed = rt->streams[in[blame].index];
     for (int i = 0; i < n && st == MS_OK; i++) {
         rt_stream *s = rt->streams[in[i].index];
         if (s->has_plan && ms_planner_same(&s->plan, &out[i])) {
-            /* the same tree: nothing is compiled or reset; a new budget is still a re-plan */
-            if (s->plan.budget != out[i].budget) {
-                s->plan.budget = out[i].budget;
-                s->plans++;
-                rt->replans++;
-                print_plan(rt, s);
-            }
+            /* the same tree: nothing is compiled or reset, but the stream was re-planned */
+            s->plan.budget = out[i].budget;
+            s->plans++;
+            rt->replans++;
+            print_plan(rt, s);
             ms_stream_plan_free(&out[i]);
             continue;
         }
@@ -605,12 +603,23 @@ static void check_cost(ms_runtime *rt, rt_stream *s)
     }
 }
 
-enum { STEP_TOOK = 1, STEP_RAN = 2 };
-
 static bool has_apps(ms_runtime *rt, rt_stream *s)
 {
     for (int i = 0; i < rt->n_apps; i++)
         if (rt->apps[i]->stream == s) return true;
+    return false;
+}
+
+enum { STEP_TOOK = 1, STEP_RAN = 2 };
+
+/* Whether an open stream with apps does not know its rate yet (its decoder is opening). */
+static bool rate_unknown(ms_runtime *rt)
+{
+    for (int i = 0; i < rt->n_streams; i++) {
+        rt_stream *s = rt->streams[i];
+        if (!s->closed && s->stream && !(stream_rate(s) > 0) && !ms_stream_finished(s->stream) && has_apps(rt, s))
+            return true;
+    }
     return false;
 }
 
@@ -620,19 +629,25 @@ static int step_stream(ms_runtime *rt, rt_stream *s)
 {
     int did = 0;
     int batch = rt->model.opts.batch;
+    ms_error err = {0};
+    rt_stream *blame = NULL;
+    /* planned as soon as the rate is known, before any frame is taken, so that the
+     * decoder offers only the frames the tree needs from the second frame on (offline:
+     * once every stream's rate is known, so that all are planned at once) */
+    if (!s->has_plan && has_apps(rt, s) && stream_rate(s) > 0) {
+        if (!rt->o.live && rate_unknown(rt)) return did;
+        if (replan_blame(rt, &blame, &err)) {
+            if (!blame) blame = s;
+            snprintf(blame->error, sizeof blame->error, "%s", err.msg);
+            close_stream(rt, blame);
+            if (blame == s) return did;
+        }
+    }
     while (s->n_chunk < batch && ms_stream_take(s->stream, &s->chunk[s->n_chunk])) {
         s->n_chunk++;
         did |= STEP_TOOK;
     }
     bool finished = ms_stream_finished(s->stream);
-    ms_error err = {0};
-    rt_stream *blame = NULL;
-    if (s->n_chunk > 0 && !s->has_plan && has_apps(rt, s) && replan_blame(rt, &blame, &err)) {
-        if (!blame) blame = s;
-        snprintf(blame->error, sizeof blame->error, "%s", err.msg);
-        close_stream(rt, blame);
-        if (blame == s) return did;
-    }
     if (s->n_chunk > 0 && !s->has_plan) { /* no apps: the frames are not needed */
         s->n_chunk = 0;
         did |= STEP_RAN;

@@ -26,3 +26,9 @@ bool ms_sampler_take(ms_sampler *s, int64_t index)
     s->last_tick = tick;
     return true;
 }
+
+void ms_sampler_resume(ms_sampler *s, int64_t index)
+{
+    s->started = true;
+    s->last_tick = tick_of(s, index);
+}

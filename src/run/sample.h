@@ -29,6 +29,10 @@ typedef struct {
 
 void ms_sampler_init(ms_sampler *s, double rate, double stream_fps);
 
+/* Continues as if frame `index` had been the last frame taken: the next one taken is
+ * the first whose tick advances past index's (a rate change keeps the phase). */
+void ms_sampler_resume(ms_sampler *s, int64_t index);
+
 /* Whether the sampler takes frame `index` (offered in increasing order). */
 bool ms_sampler_take(ms_sampler *s, int64_t index);
 

@@ -136,8 +136,19 @@ static bool publish(ms_stream *s, ms_frame *work)
     return true;
 }
 
+/* Offline: waits until the executor took the mailbox's frame; false when stopped. */
+static bool wait_slot_free(ms_stream *s)
+{
+    pthread_mutex_lock(&s->mu);
+    while (s->full && !s->stop) pthread_cond_wait(&s->cond, &s->mu);
+    bool stopped = s->stop;
+    pthread_mutex_unlock(&s->mu);
+    return !stopped;
+}
+
 typedef struct {
     ms_sampler sampler;
+    int64_t offered;      /* the last frame offered; -1: none yet */
     double rate;
     int64_t next_index;   /* stream frame index across reopenings */
     double time_offset;   /* added to a reopened stream's timestamps */
@@ -156,9 +167,14 @@ static bool wanted(ms_stream *s, decode_state *d, int64_t index)
         d->rate = s->rate;
         s->rate_changed = false;
         ms_sampler_init(&d->sampler, d->rate > 0 ? d->rate : s->status.fps, s->status.fps);
+        /* the phase goes on from the last frame offered: whether the new rate arrived
+         * before or after a frame, the same frames are offered after it */
+        if (d->offered >= 0) ms_sampler_resume(&d->sampler, d->offered);
     }
     pthread_mutex_unlock(&s->mu);
-    return ms_sampler_take(&d->sampler, index);
+    bool take = ms_sampler_take(&d->sampler, index);
+    if (take) d->offered = index;
+    return take;
 }
 
 /* Live: waits until the frame is due (its time after the first frame's, on the wall
@@ -209,6 +225,12 @@ static ms_status decode_all(ms_stream *s, ms_video *v, decode_state *d, bool *st
         int64_t index = d->next_index++;
         double seconds = base + pts;
         d->last_seconds = seconds;
+        /* offline: whether a frame is wanted is decided once the executor has taken the
+         * previous one, so a rate it sets on taking a frame applies from the next one */
+        if (!s->cfg.live && !wait_slot_free(s)) {
+            *stopped = true;
+            return MS_OK;
+        }
         if (!wanted(s, d, index)) continue;
         if (!pace(s, d, pts)) {
             *stopped = true;
@@ -264,7 +286,7 @@ static ms_status run_once(ms_stream *s, decode_state *d, bool *stopped, bool *pr
 static void *stream_main(void *arg)
 {
     ms_stream *s = arg;
-    decode_state d = {.work = {.pixels = malloc(s->frame_floats * sizeof(float))}};
+    decode_state d = {.offered = -1, .work = {.pixels = malloc(s->frame_floats * sizeof(float))}};
     if (!d.work.pixels) {
         set_state(s, MS_STREAM_FAILED, "out of memory for a frame buffer");
         return NULL;

@@ -2,6 +2,7 @@
 #include "sched/joint.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,23 +16,39 @@ typedef struct {
     int *choice;
 } front_point;
 
+/* A window of a stream's frontier: every frontier point with cost in (bottom, start]
+ * (consecutive, found walking down from capacity `start`). Points above start are
+ * stood for by one virtual option (cost just above start, the stream's best value
+ * within the whole budget), points below by another (the cheapest any schedule can
+ * cost, the value of the window's cheapest point): both bound what they stand for, so
+ * a combination that picks neither is optimal. */
 typedef struct {
     ms_problem pb;
-    bool built;
+    ms_search_ctx *search; /* the exact search on pb, set up once */
     front_point *pts; /* decreasing cost and value */
     int n, cap;
+    double start;     /* the walk's first capacity */
+    double top_value; /* the best value within the whole budget */
+    double top_cost;
+    bool bottom;      /* the walk went below the cheapest schedule: nothing below */
+    double low_cost;  /* no schedule costs less */
+    int grow;         /* points to walk when the window grows down */
+    bool feasible;    /* some schedule fits the whole budget */
     bool exact;
 } stream_front;
 
-static void front_free(stream_front *f)
+static void front_clear(stream_front *f)
 {
+    ms_search_ctx_free(f->search);
+    f->search = NULL;
     for (int i = 0; i < f->n; i++) free(f->pts[i].choice);
     free(f->pts);
     f->pts = NULL;
     f->n = f->cap = 0;
 }
 
-static ms_status front_push(stream_front *f, int n_apps, double cost, double value, const int *choice, ms_error *err)
+static ms_status front_insert(stream_front *f, int at, int n_apps, double cost, double value, const int *choice,
+                              ms_error *err)
 {
     if (f->n == f->cap) {
         int cap = f->cap ? 2 * f->cap : 16;
@@ -43,83 +60,453 @@ static ms_status front_push(stream_front *f, int n_apps, double cost, double val
     int *c = malloc(sizeof *c * (size_t)(n_apps ? n_apps : 1));
     if (!c) return ms_errorf(err, MS_ERR_NOMEM, "scheduler: out of memory");
     memcpy(c, choice, sizeof *c * (size_t)n_apps);
-    f->pts[f->n++] = (front_point){cost, value, c};
+    memmove(f->pts + at + 1, f->pts + at, sizeof *f->pts * (size_t)(f->n - at));
+    f->pts[at] = (front_point){cost, value, c};
+    f->n++;
     return MS_OK;
 }
 
-/* The frontier of pb from capacity `top` down: solve at the capacity, record the
- * schedule (cost c, value v), solve again just below c, until nothing fits. Every
- * optimum for a budget in [c, previous c) is v, so the points are all the frontier. */
-static ms_status walk(stream_front *f, ms_policy policy, double top, double deadline, ms_error *err)
+/* A starting incumbent for the search within cap: the schedule `from` (the frontier
+ * point just above) with one app moved to another option, the best such that fits.
+ * The next frontier point is often one of them, and a good incumbent prunes most of
+ * the search. Returns whether one fits (choice filled). */
+static bool neighbour(const ms_problem *pb, const int *from, double cap, int *choice, int *work)
+{
+    bool found = false;
+    double best = -INFINITY, base = 0;
+    for (int a = 0; a < pb->n_apps; a++) base += pb->apps[a].options[from[a]].value;
+    memcpy(work, from, sizeof *work * (size_t)pb->n_apps);
+    for (int a = 0; a < pb->n_apps; a++) {
+        const ms_app_options *ao = &pb->apps[a];
+        for (int i = 0; i < ao->n_options; i++) {
+            double v = base - ao->options[from[a]].value + ao->options[i].value;
+            if (i == from[a] || v <= best) continue;
+            work[a] = i;
+            if (ms_problem_cost(pb, work) <= cap) {
+                best = v;
+                found = true;
+                memcpy(choice, work, sizeof *choice * (size_t)pb->n_apps);
+            }
+        }
+        work[a] = from[a];
+    }
+    return found;
+}
+
+/* The best schedule within capacity cap: *found, its cost and value. seed: a schedule
+ * just above cap to start the search from a neighbour of (may be NULL). */
+static ms_status best_within(stream_front *f, ms_policy policy, double cap, double deadline, const int *seed,
+                             int *choice, bool *found, double *cost, double *value, ms_error *err)
 {
     ms_problem *pb = &f->pb;
-    int n = pb->n_apps;
+    pb->capacity = cap;
+    ms_search_result res = {0};
+    if (seed && policy != MS_POLICY_GREEDY) {
+        int *work = malloc(sizeof *work * (size_t)(pb->n_apps + 1));
+        if (!work) return ms_errorf(err, MS_ERR_NOMEM, "scheduler: out of memory");
+        res.found = neighbour(pb, seed, cap, choice, work);
+        free(work);
+    }
+    ms_status st = MS_OK;
+    if (policy == MS_POLICY_GREEDY) {
+        st = ms_search_greedy(pb, false, choice, &res, err);
+    } else {
+        if (!f->search) st = ms_search_ctx_new(pb, &f->search, err);
+        if (st == MS_OK) ms_search_ctx_exact(f->search, deadline, choice, &res);
+    }
+    if (st) return st;
+    if (policy != MS_POLICY_GREEDY) f->exact &= res.exact;
+    *found = res.found;
+    *cost = res.found ? ms_problem_cost(pb, choice) : 0;
+    *value = res.value;
+    return MS_OK;
+}
+
+/* Walks down from capacity cap: the optimum within it, then within just less than its
+ * cost, and so on; points go in at position `at` onwards (in decreasing cost). Stops
+ * after `max` points, at a point costing `stop` or less (already known), or below the
+ * cheapest schedule (f->bottom). Every optimum for a budget in [c, previous c) has the
+ * value of the point of cost c, so the points found are consecutive frontier points. */
+static ms_status walk(stream_front *f, ms_policy policy, double cap, double stop, int at, int max, double deadline,
+                      int *added, ms_error *err)
+{
+    int n = f->pb.n_apps;
     int *choice = calloc((size_t)n + 1, sizeof *choice);
     if (!choice) return ms_errorf(err, MS_ERR_NOMEM, "scheduler: out of memory");
     ms_status st = MS_OK;
-    f->exact = true;
-    double cap = top;
-    for (;;) {
-        pb->capacity = cap;
-        ms_search_result res;
-        if ((st = ms_search_greedy(pb, false, choice, &res, err))) break;
-        if (policy != MS_POLICY_GREEDY && (st = ms_search_exact(pb, deadline, choice, &res, err))) break;
-        if (policy != MS_POLICY_GREEDY) f->exact &= res.exact;
-        if (!res.found) break;
-        double cost = ms_problem_cost(pb, choice);
-        if (f->n > 0 && (cost >= f->pts[f->n - 1].cost || res.value >= f->pts[f->n - 1].value)) {
-            /* float noise at the capacity (or the greedy's non-monotone answer): step on */
-            cap = fmin(cap, f->pts[f->n - 1].cost) * (1 - 1e-9);
-            if (cost >= f->pts[f->n - 1].cost) continue;
-        } else if ((st = front_push(f, n, cost, res.value, choice, err))) {
+    /* the point above the insertion (when growing down): nothing may repeat it */
+    double last_cost = at > 0 ? f->pts[at - 1].cost : INFINITY, last_value = at > 0 ? f->pts[at - 1].value : INFINITY;
+    *added = 0;
+    int *seed = malloc(sizeof *seed * (size_t)(n + 1));
+    bool seeded = seed && at > 0;
+    if (seeded) memcpy(seed, f->pts[at - 1].choice, sizeof *seed * (size_t)n);
+    while (*added < max && seed) {
+        bool found;
+        double cost, value;
+        if ((st = best_within(f, policy, cap, deadline, seeded ? seed : NULL, choice, &found, &cost, &value, err)))
+            break;
+        if (found) {
+            memcpy(seed, choice, sizeof *seed * (size_t)n);
+            seeded = true;
+        }
+        if (!found) {
+            if (stop < 0) f->bottom = true;
             break;
         }
-        if (cost <= 0) break;
+        if (cost <= stop) break;
+        if (cost >= last_cost || value >= last_value) { /* float noise at the capacity: step on */
+            cap = fmin(cap, last_cost) * (1 - 1e-9);
+            if (cost >= last_cost) continue;
+        } else {
+            if ((st = front_insert(f, at + *added, n, cost, value, choice, err))) break;
+            (*added)++;
+            last_cost = cost;
+            last_value = value;
+        }
+        if (cost <= 0) {
+            if (stop < 0) f->bottom = true;
+            break;
+        }
         cap = fmin(cap, cost) * (1 - STEP_DOWN);
         if (deadline > 0 && ms_now() > deadline) {
             f->exact = false;
             break;
         }
     }
+    if (!seed) st = ms_errorf(err, MS_ERR_NOMEM, "scheduler: out of memory");
+    free(seed);
     free(choice);
     return st;
 }
 
-/* The multiple-choice knapsack over the streams' frontiers, solved by the exact search
- * as a problem without a stem: stream i is "app" i whose options are its points. */
+/* No schedule costs less than every app's cheapest branch (the stem is extra). */
+static double lowest_cost(const ms_problem *pb)
+{
+    double low = 0;
+    for (int a = 0; a < pb->n_apps; a++) {
+        double m = INFINITY;
+        for (int i = 0; i < pb->apps[a].n_options; i++) m = fmin(m, pb->apps[a].options[i].branch);
+        low += isfinite(m) ? m : 0;
+    }
+    return low;
+}
+
+/* The cheapest schedule of pb: feasibility searches at shrinking capacities. */
+static ms_status cheapest(ms_problem *pb, double capacity, double deadline, bool *found, double *cost, bool *exact,
+                          ms_error *err)
+{
+    int *choice = calloc((size_t)pb->n_apps + 1, sizeof *choice);
+    if (!choice) return ms_errorf(err, MS_ERR_NOMEM, "scheduler: out of memory");
+    ms_status st = MS_OK;
+    *found = false;
+    double cap = capacity;
+    for (;;) {
+        pb->capacity = cap;
+        ms_search_result res;
+        if ((st = ms_search_feasible(pb, deadline, choice, &res, err))) break;
+        *exact &= res.exact;
+        if (!res.found) break;
+        double c = ms_problem_cost(pb, choice);
+        if (*found && c >= *cost) break; /* float noise: no cheaper one */
+        *found = true;
+        *cost = c;
+        if (c <= 0) break;
+        cap = c * (1 - STEP_DOWN);
+    }
+    free(choice);
+    return st;
+}
+
+#define FIRST_WALK 8
+#define GROW_UP 0.5 /* a window grows up by this share of its span */
+
+/* The stream's best within the whole capacity, then a first window walked down from
+ * `guess` (clamped to the best's cost). Returns with f->n == 0 when nothing fits. */
+static ms_status front_init(stream_front *f, ms_policy policy, double capacity, double guess, double deadline,
+                            ms_error *err)
+{
+    f->exact = true;
+    f->bottom = false;
+    f->low_cost = lowest_cost(&f->pb);
+    f->grow = FIRST_WALK;
+    int *choice = calloc((size_t)f->pb.n_apps + 1, sizeof *choice);
+    if (!choice) return ms_errorf(err, MS_ERR_NOMEM, "scheduler: out of memory");
+    bool found;
+    ms_status st = best_within(f, policy, capacity, deadline, NULL, choice, &found, &f->top_cost, &f->top_value, err);
+    free(choice);
+    f->feasible = found;
+    if (st || !found) {
+        f->bottom = true;
+        return st;
+    }
+    /* the cheapest schedule bounds what lies below the window much better than the apps'
+     * cheapest branches do */
+    bool any, ex = true;
+    double low;
+    if ((st = cheapest(&f->pb, capacity, deadline, &any, &low, &ex, err))) return st;
+    f->exact &= ex;
+    if (any) f->low_cost = fmax(f->low_cost, low);
+    f->start = guess >= f->top_cost ? capacity : guess;
+    int added;
+    return walk(f, policy, f->start, -1, 0, FIRST_WALK, deadline, &added, err);
+}
+
+/* Grows the window up (up: to a start twice as far above its top point) or down. */
+static ms_status front_grow(stream_front *f, ms_policy policy, double capacity, bool up, double deadline, ms_error *err)
+{
+    int added;
+    if (!up) {
+        ms_status st = walk(f, policy, f->n ? f->pts[f->n - 1].cost * (1 - STEP_DOWN) : f->start, -1, f->n, f->grow,
+                            deadline, &added, err);
+        return st;
+    }
+    double top = f->n ? f->pts[0].cost : -1; /* an empty window: nothing below its start */
+    double span = f->start - (f->n ? f->pts[f->n - 1].cost : 0);
+    double start = fmin(capacity, f->start + GROW_UP * (span > 0 ? span : f->start));
+    if (start >= f->top_cost || !(start > f->start)) start = capacity;
+    ms_status st = walk(f, policy, start, top, 0, INT32_MAX, deadline, &added, err);
+    f->start = start;
+    return st;
+}
+
+static bool has_above(const stream_front *f, double capacity) { return f->start < capacity && f->start < f->top_cost; }
+
+/* An option of the combination: a window point (mark = its index) or a virtual one
+ * (mark -1: above the window, -2: below). */
+typedef struct {
+    double cost, value;
+    int mark;
+} copt;
+
+typedef struct {
+    double dcost, dvalue;
+    int stream;
+} lp_step;
+
+typedef struct {
+    double cost, value;
+    int parent, option;
+} dp_state;
+
+static int by_cost(const void *a, const void *b)
+{
+    const copt *x = a, *y = b;
+    if (x->cost != y->cost) return x->cost < y->cost ? -1 : 1;
+    return (x->value < y->value) - (x->value > y->value);
+}
+
+static int by_slope(const void *a, const void *b)
+{
+    const lp_step *x = a, *y = b;
+    double l = x->dvalue * y->dcost, r = y->dvalue * x->dcost;
+    return (l < r) - (l > r);
+}
+
+static int dp_order(const void *a, const void *b)
+{
+    const dp_state *x = a, *y = b;
+    if (x->cost != y->cost) return x->cost < y->cost ? -1 : 1;
+    return (x->value < y->value) - (x->value > y->value);
+}
+
+/* The LP relaxation of streams k.. (each stream's cheapest option, then the steps of
+ * every upper convex hull by decreasing value per cost, the last one in part). */
+typedef struct {
+    double base_cost, base_value;
+    int n_steps;
+    double *cum_cost, *cum_value; /* prefix sums over the steps by slope */
+} lp_suffix;
+
+static double lp_bound(const lp_suffix *l, double capacity)
+{
+    double room = capacity - l->base_cost;
+    if (room < 0) return -INFINITY;
+    int lo = 0, hi = l->n_steps; /* steps [0, lo) fit whole */
+    while (lo < hi) {
+        int mid = (lo + hi + 1) / 2;
+        if (l->cum_cost[mid - 1] <= room) lo = mid;
+        else hi = mid - 1;
+    }
+    double v = l->base_value + (lo > 0 ? l->cum_value[lo - 1] : 0);
+    if (lo < l->n_steps) {
+        double dc = l->cum_cost[lo] - (lo > 0 ? l->cum_cost[lo - 1] : 0);
+        double dv = l->cum_value[lo] - (lo > 0 ? l->cum_value[lo - 1] : 0);
+        if (dc > 0) v += dv * (room - (lo > 0 ? l->cum_cost[lo - 1] : 0)) / dc;
+    }
+    return v;
+}
+
+/* Stream k's options by cost, its cheapest one and its hull steps (appended to steps). */
+static int hull_steps(copt *o, int n, lp_step *steps, double *cheap_cost, double *cheap_value)
+{
+    qsort(o, (size_t)n, sizeof *o, by_cost);
+    *cheap_cost = o[0].cost;
+    *cheap_value = o[0].value;
+    int m = 0;
+    double c = o[0].cost, v = o[0].value;
+    int at = 0;
+    for (;;) { /* the next hull vertex: the steepest rise from (c, v) */
+        int best = -1;
+        double slope = 0;
+        for (int i = at + 1; i < n; i++) {
+            if (o[i].value <= v) continue;
+            double dc = o[i].cost - c;
+            double sl = dc > 0 ? (o[i].value - v) / dc : INFINITY;
+            if (best < 0 || sl >= slope) {
+                best = i;
+                slope = sl;
+            }
+        }
+        if (best < 0) break;
+        steps[m++] = (lp_step){o[best].cost - c, o[best].value - v, 0};
+        c = o[best].cost;
+        v = o[best].value;
+        at = best;
+    }
+    return m;
+}
+
+/* The multiple-choice knapsack over the streams' windows and their virtual options,
+ * exactly: a dynamic programme over the streams keeping the Pareto set of (cost,
+ * value) of the streams so far, each state dropped when even the LP bound of the
+ * streams after it cannot reach a feasible schedule already known (the LP rounded).
+ * pick[i] is an index into stream i's window, or -1 / -2 for a virtual option. */
 static ms_status combine(stream_front *fs, int n, double capacity, double deadline, int *pick, bool *found,
                          bool *exact, ms_error *err)
 {
-    ms_problem cb = {0};
-    cb.n_apps = n;
-    cb.apps = calloc((size_t)n, sizeof *cb.apps);
-    cb.bounds = calloc(1, sizeof *cb.bounds);
-    cb.levels = malloc(sizeof *cb.levels);
-    ms_status st = cb.apps && cb.bounds && cb.levels ? MS_OK : ms_errorf(err, MS_ERR_NOMEM, "scheduler: out of memory");
-    if (st == MS_OK) {
-        cb.n_bounds = 1;
-        cb.n_levels = 1;
-        cb.levels[0] = 1;
-        cb.capacity = capacity;
-    }
+    (void)deadline;
+    *found = false;
+    *exact = true;
+    int total = 0;
+    for (int s = 0; s < n; s++) total += fs[s].n + 2;
+    copt **opts = calloc((size_t)n, sizeof *opts);
+    int *nopt = calloc((size_t)n, sizeof *nopt);
+    lp_suffix *suf = calloc((size_t)n + 1, sizeof *suf);
+    lp_step *steps = malloc(sizeof *steps * (size_t)(total + 1));
+    lp_step *merged = malloc(sizeof *merged * (size_t)(total + 1));
+    dp_state **stage = calloc((size_t)n + 1, sizeof *stage);
+    int *nstage = calloc((size_t)n + 1, sizeof *nstage);
+    ms_status st = opts && nopt && suf && steps && merged && stage && nstage
+                       ? MS_OK
+                       : ms_errorf(err, MS_ERR_NOMEM, "scheduler: out of memory");
     for (int s = 0; s < n && st == MS_OK; s++) {
-        ms_app_options *ao = &cb.apps[s];
-        ao->group = s;
-        ao->options = calloc((size_t)fs[s].n, sizeof *ao->options);
-        if (!ao->options) {
+        stream_front *f = &fs[s];
+        if (!(opts[s] = malloc(sizeof **opts * (size_t)(f->n + 2)))) {
             st = ms_errorf(err, MS_ERR_NOMEM, "scheduler: out of memory");
             break;
         }
-        ao->n_options = fs[s].n;
-        for (int k = 0; k < fs[s].n; k++) /* by decreasing value, as the search wants */
-            ao->options[k] = (ms_option){.cut = 0, .level = 0, .fps = 1, .branch = fs[s].pts[k].cost,
-                                         .value = fs[s].pts[k].value, .metric = fs[s].pts[k].value};
+        copt *o = opts[s];
+        int k = 0;
+        if (has_above(f, capacity)) o[k++] = (copt){f->start * (1 + 1e-12) + 1e-300, f->top_value, -1};
+        for (int i = 0; i < f->n; i++) o[k++] = (copt){f->pts[i].cost, f->pts[i].value, i};
+        if (!f->bottom && f->n > 0) o[k++] = (copt){f->low_cost, f->pts[f->n - 1].value, -2};
+        nopt[s] = k;
+        if (k == 0) goto done; /* nothing of this stream fits: infeasible */
     }
-    ms_search_result res = {0};
-    if (st == MS_OK) st = ms_search_exact(&cb, deadline, pick, &res, err);
-    *found = st == MS_OK && res.found;
-    *exact = st == MS_OK && res.exact;
-    ms_problem_free(&cb);
+    /* LP bounds of every suffix of streams, from the back */
+    int n_merged = 0;
+    for (int s = n - 1; s >= 0 && st == MS_OK; s--) {
+        double cc, cv;
+        int m = hull_steps(opts[s], nopt[s], steps, &cc, &cv);
+        for (int i = 0; i < m; i++) steps[i].stream = s;
+        qsort(steps, (size_t)m, sizeof *steps, by_slope);
+        /* merge this stream's steps into the suffix's (both by decreasing slope) */
+        lp_step *out = malloc(sizeof *out * (size_t)(n_merged + m + 1));
+        suf[s].cum_cost = malloc(sizeof(double) * (size_t)(n_merged + m + 1));
+        suf[s].cum_value = malloc(sizeof(double) * (size_t)(n_merged + m + 1));
+        if (!out || !suf[s].cum_cost || !suf[s].cum_value) {
+            free(out);
+            st = ms_errorf(err, MS_ERR_NOMEM, "scheduler: out of memory");
+            break;
+        }
+        int a = 0, b = 0, k = 0;
+        while (a < n_merged || b < m)
+            out[k++] = b >= m || (a < n_merged && by_slope(&merged[a], &steps[b]) <= 0) ? merged[a++] : steps[b++];
+        memcpy(merged, out, sizeof *merged * (size_t)k);
+        free(out);
+        n_merged = k;
+        suf[s].base_cost = suf[s + 1].base_cost + cc;
+        suf[s].base_value = suf[s + 1].base_value + cv;
+        suf[s].n_steps = k;
+        double c = 0, v = 0;
+        for (int i = 0; i < k; i++) {
+            suf[s].cum_cost[i] = c += merged[i].dcost;
+            suf[s].cum_value[i] = v += merged[i].dvalue;
+        }
+    }
+    if (st || suf[0].base_cost > capacity) goto done;
+    /* a feasible schedule to prune against: the LP of all streams rounded down (hull
+     * steps by decreasing slope while they fit; a stream whose step does not fit takes
+     * none after it) */
+    double lb = suf[0].base_value, used = suf[0].base_cost;
+    bool *blocked = calloc((size_t)n, sizeof *blocked);
+    if (!blocked) {
+        st = ms_errorf(err, MS_ERR_NOMEM, "scheduler: out of memory");
+        goto done;
+    }
+    for (int i = 0; i < n_merged; i++) {
+        const lp_step *x = &merged[i];
+        if (blocked[x->stream]) continue;
+        if (used + x->dcost > capacity) {
+            blocked[x->stream] = true;
+            continue;
+        }
+        used += x->dcost;
+        lb += x->dvalue;
+    }
+    free(blocked);
+    double tol = 1e-12 * fmax(1, fabs(lb));
+    if (!(stage[0] = malloc(sizeof **stage))) st = ms_errorf(err, MS_ERR_NOMEM, "scheduler: out of memory");
+    if (st == MS_OK) {
+        stage[0][0] = (dp_state){0, 0, -1, -1};
+        nstage[0] = 1;
+    }
+    for (int s = 0; s < n && st == MS_OK; s++) {
+        size_t cap = (size_t)nstage[s] * (size_t)nopt[s];
+        dp_state *next = malloc(sizeof *next * (cap ? cap : 1));
+        if (!next) {
+            st = ms_errorf(err, MS_ERR_NOMEM, "scheduler: out of memory");
+            break;
+        }
+        int k = 0;
+        for (int i = 0; i < nstage[s]; i++)
+            for (int o = 0; o < nopt[s]; o++) {
+                double c = stage[s][i].cost + opts[s][o].cost, v = stage[s][i].value + opts[s][o].value;
+                if (c > capacity) continue;
+                if (v + lp_bound(&suf[s + 1], capacity - c) < lb - tol) continue;
+                next[k++] = (dp_state){c, v, i, o};
+            }
+        qsort(next, (size_t)k, sizeof *next, dp_order);
+        int u = 0; /* the Pareto set: value strictly rising with cost */
+        for (int i = 0; i < k; i++)
+            if (u == 0 || next[i].value > next[u - 1].value) next[u++] = next[i];
+        stage[s + 1] = next;
+        nstage[s + 1] = u;
+        if (u == 0) goto done;
+    }
+    if (st == MS_OK && nstage[n] > 0) {
+        int at = nstage[n] - 1; /* the most valuable within the capacity */
+        for (int s = n; s > 0; s--) {
+            const dp_state *d = &stage[s][at];
+            pick[s - 1] = opts[s - 1][d->option].mark;
+            at = d->parent;
+        }
+        *found = true;
+    }
+done:
+    for (int s = 0; opts && s < n; s++) free(opts[s]);
+    for (int s = 0; suf && s <= n; s++) {
+        free(suf[s].cum_cost);
+        free(suf[s].cum_value);
+    }
+    for (int s = 0; stage && s <= n; s++) free(stage[s]);
+    free(opts);
+    free(nopt);
+    free(suf);
+    free(steps);
+    free(merged);
+    free(stage);
+    free(nstage);
     return st;
 }
 
@@ -185,26 +572,41 @@ void ms_joint_schedule_free(ms_joint_schedule *j)
     memset(j, 0, sizeof *j);
 }
 
-/* Frontiers of every stream (problems already built), combined; pick[s] the point. */
-static ms_status solve_fronts(stream_front *fs, int n, double capacity, ms_policy policy, double deadline, int *pick,
-                              bool *found, bool *exact, long *points, ms_error *err)
+/* Windows of every stream (problems already built) grown until the combination picks
+ * no virtual option; pick[s] is then the point of stream s. guess[s]: where to start. */
+static ms_status solve_fronts(stream_front *fs, int n, double capacity, const double *guess, ms_policy policy,
+                              double deadline, int *pick, bool *found, bool *exact, long *points, ms_error *err)
 {
     ms_status st = MS_OK;
     *exact = true;
-    *points = 0;
-    for (int s = 0; s < n && st == MS_OK; s++) {
-        front_free(&fs[s]);
-        st = walk(&fs[s], policy, capacity, deadline, err);
-        *exact &= fs[s].exact;
-        *points += fs[s].n;
-    }
     *found = false;
-    if (st) return st;
-    for (int s = 0; s < n; s++)
-        if (fs[s].n == 0) return MS_OK; /* a stream that fits no budget */
-    bool cexact;
-    st = combine(fs, n, capacity, deadline, pick, found, &cexact, err);
-    *exact &= cexact;
+    for (int s = 0; s < n && st == MS_OK; s++) {
+        front_clear(&fs[s]);
+        st = front_init(&fs[s], policy, capacity, guess[s], deadline, err);
+    }
+    for (int s = 0; s < n && st == MS_OK; s++)
+        if (!fs[s].feasible) return MS_OK; /* a stream that fits no budget */
+    while (st == MS_OK) {
+        bool cexact, virtual = false;
+        if ((st = combine(fs, n, capacity, deadline, pick, found, &cexact, err)) || !*found) break;
+        *exact &= cexact;
+        for (int s = 0; s < n && st == MS_OK; s++) {
+            if (pick[s] >= 0) continue;
+            virtual = true;
+            st = front_grow(&fs[s], policy, capacity, pick[s] == -1, deadline, err);
+        }
+        if (!virtual) break;
+        if (deadline > 0 && ms_now() > deadline) {
+            *exact = false;
+            *found = false;
+            break;
+        }
+    }
+    *points = 0;
+    for (int s = 0; s < n; s++) {
+        *points += fs[s].n;
+        *exact &= fs[s].exact;
+    }
     return st;
 }
 
@@ -215,11 +617,11 @@ static int compare_doubles(const void *a, const void *b)
 }
 
 /* Max-min: the largest threshold t (among the values options take) such that every
- * stream, restricted to options reaching t, fits the budget together; then the best
- * mean F1 of those restricted streams. Feasibility at t is the cheapest schedule of each
- * restricted stream (its frontier's last point) summed. */
-static ms_status solve_max_min(stream_front *fs, const ms_problem *full, int n, double capacity, ms_policy policy,
-                               double deadline, int *pick, bool *found, bool *exact, long *points, ms_error *err)
+ * stream, restricted to options reaching t, fits the budget together (each stream's
+ * cheapest schedule, summed); then the best mean F1 of those restricted streams. */
+static ms_status solve_max_min(stream_front *fs, const ms_problem *full, int n, double capacity, const double *guess,
+                               ms_policy policy, double deadline, int *pick, bool *found, bool *exact, long *points,
+                               ms_error *err)
 {
     int total = 0;
     for (int s = 0; s < n; s++)
@@ -242,17 +644,13 @@ static ms_status solve_max_min(stream_front *fs, const ms_problem *full, int n, 
         double need = 0;
         bool ok = true;
         for (int s = 0; s < n && st == MS_OK && ok; s++) {
-            ms_problem_free(&fs[s].pb);
-            front_free(&fs[s]);
-            if ((st = ms_problem_restrict(&full[s], cand[mid], &fs[s].pb, err))) break;
-            for (int a = 0; a < fs[s].pb.n_apps; a++) ok &= fs[s].pb.apps[a].n_options > 0;
-            if (!ok) break;
-            /* the cheapest schedule reaching t: the feasibility search at shrinking capacities */
-            if ((st = walk(&fs[s], policy, capacity, deadline, err))) break;
-            *exact &= fs[s].exact;
-            *points += fs[s].n;
-            ok = fs[s].n > 0;
-            if (ok) need += fs[s].pts[fs[s].n - 1].cost;
+            ms_problem sub;
+            if ((st = ms_problem_restrict(&full[s], cand[mid], &sub, err))) break;
+            for (int a = 0; a < sub.n_apps; a++) ok &= sub.apps[a].n_options > 0;
+            double c = 0;
+            if (ok) st = cheapest(&sub, capacity - need, deadline, &ok, &c, exact, err);
+            need += c;
+            ms_problem_free(&sub);
         }
         if (st) break;
         if (ok && need <= capacity) lo = mid;
@@ -264,11 +662,9 @@ static ms_status solve_max_min(stream_front *fs, const ms_problem *full, int n, 
             ms_problem_free(&fs[s].pb);
             st = ms_problem_restrict(&full[s], cand[lo], &fs[s].pb, err);
         }
-        long pts = 0;
         bool ex = true;
-        if (st == MS_OK) st = solve_fronts(fs, n, capacity, policy, deadline, pick, found, &ex, &pts, err);
+        if (st == MS_OK) st = solve_fronts(fs, n, capacity, guess, policy, deadline, pick, found, &ex, points, err);
         *exact &= ex;
-        *points += pts;
     }
     free(cand);
     return st;
@@ -297,14 +693,21 @@ ms_status ms_joint_solve(const ms_scenario *streams, int n, double budget, const
         }
     }
     bool found = false, exact = true;
+    /* first windows where the budget split by app count would put each stream */
+    double *guess = calloc((size_t)n + 1, sizeof *guess);
+    int all = 0;
+    for (int s = 0; s < n; s++) all += streams[s].n_apps;
+    for (int s = 0; guess && s < n; s++) guess[s] = all ? capacity * streams[s].n_apps / all : capacity;
+    if (st == MS_OK && !guess) st = ms_errorf(err, MS_ERR_NOMEM, "scheduler: out of memory");
     if (st == MS_OK && n > 0) {
         if (cfg->objective == MS_OBJ_MIN_F1)
-            st = solve_max_min(fs, full, n, capacity, cfg->policy, deadline, pick, &found, &exact,
+            st = solve_max_min(fs, full, n, capacity, guess, cfg->policy, deadline, pick, &found, &exact,
                                &out->frontier_points, err);
         else
-            st = solve_fronts(fs, n, capacity, cfg->policy, deadline, pick, &found, &exact, &out->frontier_points,
-                              err);
+            st = solve_fronts(fs, n, capacity, guess, cfg->policy, deadline, pick, &found, &exact,
+                              &out->frontier_points, err);
     }
+    free(guess);
     if (st == MS_OK && found) {
         for (int s = 0; s < n && st == MS_OK; s++) {
             st = fill_stream(&streams[s], &sum_cfg, &fs[s].pb, fs[s].pts[pick[s]].choice, &out->streams[s], err);
@@ -317,7 +720,7 @@ ms_status ms_joint_solve(const ms_scenario *streams, int n, double budget, const
     out->exact = exact && cfg->policy != MS_POLICY_GREEDY;
     out->seconds = ms_now() - start;
     for (int s = 0; fs && s < n; s++) {
-        front_free(&fs[s]);
+        front_clear(&fs[s]);
         ms_problem_free(&fs[s].pb);
         if (full) ms_problem_free(&full[s]);
     }

@@ -60,6 +60,14 @@ typedef struct {
  * found; it may hold a starting incumbent when `found` is set on entry). */
 ms_status ms_search_exact(const ms_problem *pb, double deadline, int *choice, ms_search_result *res,
                           ms_error *err);
+/* The exact search run many times on one problem whose capacity changes between runs
+ * (the sorting it does up front is done once): ms_search_ctx_exact is ms_search_exact
+ * with pb->capacity as it is at the call. pb must outlive the context. */
+typedef struct ms_search_ctx ms_search_ctx;
+ms_status ms_search_ctx_new(const ms_problem *pb, ms_search_ctx **out, ms_error *err);
+void ms_search_ctx_exact(ms_search_ctx *c, double deadline, int *choice, ms_search_result *res);
+void ms_search_ctx_free(ms_search_ctx *c);
+
 /* Whether some schedule fits the capacity (cheapest-first depth-first search). */
 ms_status ms_search_feasible(const ms_problem *pb, double deadline, int *choice, ms_search_result *res,
                              ms_error *err);

@@ -416,33 +416,71 @@ static void stairs_free(stairs *S)
     free(S->best);
 }
 
+/* One exact search on an initialised S (the problem's capacity as it is now). */
+static void exact_run(stairs *S, double deadline, bool had_incumbent, int *choice, ms_search_result *res)
+{
+    const ms_problem *pb = S->pb;
+    S->deadline = deadline;
+    S->open_bound = -INFINITY;
+    S->found = false;
+    S->best_value = 0;
+    S->nodes = 0;
+    S->aborted = false;
+    memset(res, 0, sizeof *res);
+    if (had_incumbent) {
+        S->found = true;
+        for (int a = 0; a < pb->n_apps; a++) {
+            S->best[a] = choice[a];
+            S->best_value += pb->apps[a].options[choice[a]].value;
+        }
+    }
+    outer(S, 0, 0.0, -1, 0);
+    res->found = S->found;
+    res->value = S->best_value;
+    res->exact = !S->aborted;
+    res->bound = S->aborted ? fmax(S->open_bound, S->best_value) : S->best_value;
+    if (!S->found && !S->aborted) res->bound = -INFINITY;
+    res->nodes = S->nodes;
+    if (S->found) memcpy(choice, S->best, sizeof *choice * (size_t)pb->n_apps);
+}
+
 ms_status ms_search_exact(const ms_problem *pb, double deadline, int *choice, ms_search_result *res,
                           ms_error *err)
 {
     stairs S;
     bool had_incumbent = res->found;
-    memset(res, 0, sizeof *res);
     if (!stairs_init(&S, pb, deadline)) {
         stairs_free(&S);
         return ms_errorf(err, MS_ERR_NOMEM, "scheduler: out of memory");
     }
-    if (had_incumbent) {
-        S.found = true;
-        for (int a = 0; a < pb->n_apps; a++) {
-            S.best[a] = choice[a];
-            S.best_value += pb->apps[a].options[choice[a]].value;
-        }
-    }
-    outer(&S, 0, 0.0, -1, 0);
-    res->found = S.found;
-    res->value = S.best_value;
-    res->exact = !S.aborted;
-    res->bound = S.aborted ? fmax(S.open_bound, S.best_value) : S.best_value;
-    if (!S.found && !S.aborted) res->bound = -INFINITY;
-    res->nodes = S.nodes;
-    if (S.found) memcpy(choice, S.best, sizeof *choice * (size_t)pb->n_apps);
+    exact_run(&S, deadline, had_incumbent, choice, res);
     stairs_free(&S);
     return MS_OK;
+}
+
+struct ms_search_ctx {
+    stairs S;
+};
+
+ms_status ms_search_ctx_new(const ms_problem *pb, ms_search_ctx **out, ms_error *err)
+{
+    *out = calloc(1, sizeof **out);
+    if (*out && stairs_init(&(*out)->S, pb, 0)) return MS_OK;
+    ms_search_ctx_free(*out);
+    *out = NULL;
+    return ms_errorf(err, MS_ERR_NOMEM, "scheduler: out of memory");
+}
+
+void ms_search_ctx_exact(ms_search_ctx *c, double deadline, int *choice, ms_search_result *res)
+{
+    exact_run(&c->S, deadline, res->found, choice, res);
+}
+
+void ms_search_ctx_free(ms_search_ctx *c)
+{
+    if (!c) return;
+    stairs_free(&c->S);
+    free(c);
 }
 
 /* The knapsack under one staircase, rounded greedily: every app at its cheapest allowed

@@ -165,11 +165,16 @@ ms_status ms_serve_add_app(ms_server *s, const cJSON *obj, const char *where, co
         app_stream(s, obj, where, &stream, status, err))
         return err->status;
     ms_deploy_app da;
-    if (ms_deploy_app_parse(obj, where, base_path, &stream, 1, &da, err)) return err->status;
+    char *stream_name;
+    if (ms_deploy_app_parse(obj, where, base_path, &da, &stream_name, err)) return err->status;
+    free(stream_name); /* the same as stream.name, checked above */
     ms_status st = MS_OK;
+    if (stream.fps > 0 && da.fps > stream.fps)
+        st = ms_errorf(err, MS_ERR_INVALID, "%s.fps: %g is above stream '%s''s %g fps", where, da.fps, stream.name,
+                       stream.fps);
     const cJSON *given = cJSON_GetObjectItemCaseSensitive(obj, "package");
-    char *pkg = package_path(s, given->valuestring, da.package);
-    if (!pkg) st = ms_errorf(err, MS_ERR_NOMEM, "%s: out of memory", where);
+    char *pkg = st ? NULL : package_path(s, given->valuestring, da.package);
+    if (!st && !pkg) st = ms_errorf(err, MS_ERR_NOMEM, "%s: out of memory", where);
     if (!st && ms_runtime_find_app(s->rt, da.name) >= 0) {
         *status = 409;
         st = ms_errorf(err, MS_ERR_INVALID, "%s.name: an app named '%s' exists", where, da.name);
@@ -335,7 +340,12 @@ static void put_budget(ms_server *s, const ms_http_request *rq, ms_http_reply *r
     else if (!cJSON_IsNumber(b) || !isfinite(b->valuedouble) || b->valuedouble <= 0 || b->valuedouble > 1e9)
         ms_http_reply_error(rp, 400, "body.budget: must be a positive number of ms per second");
     else {
-        double old = ms_serve_state_budget(&s->state) > 0 ? ms_serve_state_budget(&s->state) : s->settings.budget;
+        ms_runtime_stats now;
+        double old = 0;
+        if (!ms_runtime_stats_get(s->rt, &now, &err)) {
+            old = now.budget; /* the budget in force, to restore if the state cannot be written */
+            ms_runtime_stats_free(&now);
+        }
         cJSON *next = cJSON_Duplicate(s->state.root, 1), *nb = cJSON_CreateNumber(b->valuedouble);
         if (next && nb && !cJSON_GetObjectItemCaseSensitive(next, "budget")) cJSON_AddItemToObject(next, "budget", nb);
         else if (next && nb) cJSON_ReplaceItemInObjectCaseSensitive(next, "budget", nb);

@@ -3,6 +3,7 @@
 #include "testutil.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "run/deploy.h"
@@ -135,12 +136,55 @@ static void test_missing_file(void **state)
     assert_non_null(strstr(err.msg, "/nonexistent/d.json"));
 }
 
+/* A stream and an app on their own, as a request to a running service gives them. */
+static void test_one_object(void **state)
+{
+    (void)state;
+    ms_error err;
+    cJSON *o = cJSON_Parse("{\"name\":\"gate\",\"url\":\"v/g.mp4\",\"fps\":12.5,\"retries\":3}");
+    ms_deploy_stream s;
+    assert_int_equal(ms_deploy_stream_parse(o, "request", "/srv/x/", &s, &err), MS_OK);
+    assert_string_equal(s.name, "gate");
+    assert_string_equal(s.url, "/srv/x/v/g.mp4");
+    assert_float_equal(s.fps, 12.5, 0);
+    assert_int_equal(s.retries, 3);
+    assert_false(s.network);
+    ms_deploy_stream_free(&s);
+    cJSON_Delete(o);
+    o = cJSON_Parse("{\"name\":\"red\",\"stream\":\"gate\",\"package\":\"p/r.mpk\",\"threshold\":0.6,"
+                    "\"x_vote\":2,\"chokepoint\":9}");
+    ms_deploy_app a;
+    char *stream;
+    assert_int_equal(ms_deploy_app_parse(o, "request", "/srv/x/", &a, &stream, &err), MS_OK);
+    assert_string_equal(a.name, "red");
+    assert_string_equal(stream, "gate");
+    assert_string_equal(a.package, "/srv/x/p/r.mpk");
+    assert_int_equal(a.stream, -1);
+    assert_int_equal(a.x_vote, 2);
+    assert_int_equal(a.chokepoint, 9);
+    assert_float_equal(a.threshold, 0.6, 0);
+    assert_true(a.event_length_ms < 0 && a.fps == 0);
+    free(stream);
+    ms_deploy_app_free(&a);
+    cJSON_Delete(o);
+    o = cJSON_Parse("{\"name\":\"red\",\"stream\":\"gate\",\"package\":\"p/r.mpk\",\"threshold\":1.5}");
+    assert_int_equal(ms_deploy_app_parse(o, "request", "./", &a, &stream, &err), MS_ERR_INVALID);
+    assert_non_null(strstr(err.msg, "request.threshold"));
+    assert_null(stream);
+    cJSON_Delete(o);
+    o = cJSON_Parse("{\"name\":\"gate\"}");
+    assert_int_not_equal(ms_deploy_stream_parse(o, "request", "./", &s, &err), MS_OK);
+    assert_non_null(strstr(err.msg, "url"));
+    cJSON_Delete(o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good),
         cmocka_unit_test(test_bad_fields),
         cmocka_unit_test(test_missing_file),
+        cmocka_unit_test(test_one_object),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
