@@ -41,7 +41,7 @@ static ms_status solve_once(ms_stream_plan *out, int n, const ms_sched_config *c
         out[i].schedule = j.streams[i];
         memset(&j.streams[i], 0, sizeof j.streams[i]);
         bool p;
-        st = ms_plan_apply_pins(&out[i], &p, err);
+        st = ms_stream_plan_pins(&out[i], &p, err);
         *pinned |= p;
         *total += out[i].schedule.cost;
     }
@@ -54,7 +54,7 @@ ms_status ms_planner_solve(const ms_run_model *m, ms_policy policy, ms_objective
 {
     *failed = -1;
     if (n == 1) { /* one stream: the scheduler's own search, as a single-stream scenario gets */
-        ms_status st = ms_plan_stream_apps(m, policy, objective, in[0].apps, in[0].n_apps, in[0].stream_fps,
+        ms_status st = ms_stream_plan_solve(m, policy, objective, in[0].apps, in[0].n_apps, in[0].stream_fps,
                                            budget / in[0].correction, in[0].where, &out[0], err);
         if (st) *failed = 0;
         return st;
@@ -62,9 +62,9 @@ ms_status ms_planner_solve(const ms_run_model *m, ms_policy policy, ms_objective
     ms_status st = MS_OK;
     int made = 0;
     for (int i = 0; i < n && st == MS_OK; i++) {
-        st = ms_plan_stream_init(&out[i], in[i].apps, in[i].n_apps, in[i].stream_fps, budget, err);
+        st = ms_stream_plan_init(&out[i], in[i].apps, in[i].n_apps, in[i].stream_fps, budget, err);
         if (st == MS_OK) made++;
-        if (st == MS_OK) st = ms_plan_build_scenario(m, &out[i], in[i].correction, in[i].where, err);
+        if (st == MS_OK) st = ms_stream_plan_scenario(m, &out[i], in[i].correction, in[i].where, err);
         if (st) *failed = i;
     }
     ms_sched_config cfg = {.policy = policy, .objective = objective, .time_limit_s = SEARCH_SECONDS};

@@ -1,15 +1,15 @@
 /* The stream planner: the schedules of every planned stream of a runtime at once, for
- * its app set, budget, policy and objective (one joint budget, sched/joint.h), turned into stream plans (run/plan.h) whose
+ * its app set, budget, policy and objective (one joint budget, sched/joint.h), turned into stream plans (run/stream_plan.h) whose
  * stem trees the runtime compiles. Streams may carry a cost correction (observed /
  * planned node cost, measured live): their unit costs are taken as that much larger. */
 #ifndef MS_RUN_PLANNER_H
 #define MS_RUN_PLANNER_H
 
-#include "run/plan.h"
+#include "run/stream_plan.h"
 
 typedef struct {
     int index;               /* the caller's, copied into nothing: for the caller to map back */
-    const ms_plan_app *apps; /* the stream's apps, in the order the plan lists them */
+    const ms_stream_plan_app *apps; /* the stream's apps, in the order the plan lists them */
     int n_apps;              /* >= 1 */
     double stream_fps;       /* > 0 */
     double correction;       /* > 0; 1: the unit costs as measured */

@@ -12,9 +12,10 @@
 
 #include "base/clock.h"
 #include "base/json.h"
+#include "base/timer.h"
 #include "run/app.h"
 #include "run/output.h"
-#include "run/plan.h"
+#include "run/stream_plan.h"
 #include "run/planner.h"
 
 #define MIN_WINDOW_FRAMES 4 /* root frames a re-plan decision needs at least */
@@ -60,7 +61,6 @@ struct rt_stream {
     int n_chunk;
     int64_t last_frame;
     double correction;     /* observed / planned cost the current plan was made for */
-    double next_check;
     double win_obs_ms, win_plan_ms;
     int64_t win_frames;    /* root frames at the start of the window; -1: before the first chunk */
     int plans;             /* plans installed (the first is not a re-plan) */
@@ -107,7 +107,8 @@ struct ms_runtime {
     double start;
     int replans, streams_failed;
     long long n_events, plans_compiled;
-    double next_report;
+    ms_timers timers;        /* reports, and (live) cost checks */
+    int report_timer, cost_timer;
     /* the command queue */
     pthread_mutex_t mu;
     pthread_cond_t done_cond;
@@ -266,7 +267,7 @@ static ms_status add_node(ms_runtime *rt, rt_stream *s, ms_exec_tree *t, ms_exec
     const ms_plan *from_plan = parent < 0 ? NULL : t->nodes[parent].plan1;
     ms_status st = cached_plans(rt, s, kind, from, to, app, from_plan, &c, err);
     if (st) return st;
-    double ms = ms_plan_units_ms(&rt->model, from, kind == MS_EXEC_SEGMENT ? to : rt->model.n_cps);
+    double ms = ms_run_model_units_ms(&rt->model, from, kind == MS_EXEC_SEGMENT ? to : rt->model.n_cps);
     return ms_exec_add_plans(t, kind, parent, from, to, app, rate, ms, c->plan1, c->planb, true, index, err);
 }
 
@@ -278,7 +279,7 @@ static ms_status add_branch(ms_runtime *rt, rt_stream *s, const ms_stream_plan *
                     p->schedule.apps[k].fps, &index, err);
 }
 
-/* The plan's stem tree from cached or new plans, in the order ms_plan_build_exec gives. */
+/* The plan's stem tree from cached or new plans, in the order ms_stream_plan_exec gives. */
 static ms_status build_tree(ms_runtime *rt, rt_stream *s, const ms_stream_plan *p, ms_exec_tree *t, ms_error *err)
 {
     const ms_input_spec *in = &rt->model.base->input_spec;
@@ -424,7 +425,7 @@ static ms_status replan_blame(ms_runtime *rt, rt_stream **failed, ms_error *err)
 {
     ms_planner_stream *in = calloc((size_t)rt->n_streams + 1, sizeof *in);
     ms_stream_plan *out = calloc((size_t)rt->n_streams + 1, sizeof *out);
-    ms_plan_app *apps = calloc((size_t)rt->n_apps + 1, sizeof *apps);
+    ms_stream_plan_app *apps = calloc((size_t)rt->n_apps + 1, sizeof *apps);
     char(*where)[400] = calloc((size_t)rt->n_streams + 1, sizeof *where);
     ms_status st = in && out && apps && where ? MS_OK : ms_errorf(err, MS_ERR_NOMEM, "planning: out of memory");
     int n = 0, used = 0, blame = -1;
@@ -435,7 +436,7 @@ static ms_status replan_blame(ms_runtime *rt, rt_stream **failed, ms_error *err)
         int first = used;
         for (int k = 0; k < rt->n_apps; k++)
             if (rt->apps[k]->stream == s)
-                apps[used++] = (ms_plan_app){rt->apps[k]->id, &rt->apps[k]->desc, &rt->apps[k]->pkg};
+                apps[used++] = (ms_stream_plan_app){rt->apps[k]->id, &rt->apps[k]->desc, &rt->apps[k]->pkg};
         if (used == first) unplan(s); /* no apps left: nothing to run */
         if (s->closed || used == first || !(fps > 0)) {
             used = first;
@@ -564,27 +565,35 @@ static void free_app(rt_app *a)
     free(a);
 }
 
-/* Observed against planned node cost over a window of at least MIN_WINDOW_FRAMES root
- * frames (the first chunk of a tree, which pays for warming caches, is left out);
- * re-plans when they differ by more than the tolerance from what the plan assumed. */
+/* The observed and planned node cost of the stream's tree so far, and its root frames. */
+static void tree_cost(const rt_stream *s, double *obs, double *planned, int64_t *root_frames)
+{
+    *obs = *planned = 0;
+    *root_frames = 0;
+    for (int i = 0; i < s->tree.n_nodes; i++) {
+        *obs += s->tree.nodes[i].seconds * 1000.0;
+        *planned += s->tree.nodes[i].planned_ms * (double)s->tree.nodes[i].frames;
+        if (s->tree.nodes[i].parent < 0) *root_frames += s->tree.nodes[i].frames;
+    }
+}
+
+/* After a tree's first chunk (which pays for warming caches): the cost window starts. */
+static void cost_window_begin(rt_stream *s)
+{
+    if (s->win_frames >= 0) return;
+    tree_cost(s, &s->win_obs_ms, &s->win_plan_ms, &s->win_frames);
+}
+
+/* On the cost timer: observed against planned node cost over the window (at least
+ * MIN_WINDOW_FRAMES root frames); a ratio that differs by more than the tolerance from
+ * the one the plan was made for becomes the stream's cost correction and re-plans. */
 static void check_cost(ms_runtime *rt, rt_stream *s)
 {
-    double now = ms_now(), obs = 0, planned = 0;
-    int64_t root_frames = 0;
-    for (int i = 0; i < s->tree.n_nodes; i++) {
-        obs += s->tree.nodes[i].seconds * 1000.0;
-        planned += s->tree.nodes[i].planned_ms * (double)s->tree.nodes[i].frames;
-        if (s->tree.nodes[i].parent < 0) root_frames += s->tree.nodes[i].frames;
-    }
-    if (s->win_frames < 0) {
-        s->win_obs_ms = obs;
-        s->win_plan_ms = planned;
-        s->win_frames = root_frames;
-        s->next_check = now + rt->o.replan_check_s;
-        return;
-    }
-    if (now < s->next_check || root_frames - s->win_frames < MIN_WINDOW_FRAMES) return;
-    s->next_check = now + rt->o.replan_check_s;
+    double obs, planned;
+    int64_t root_frames;
+    if (!s->has_plan || s->win_frames < 0) return;
+    tree_cost(s, &obs, &planned, &root_frames);
+    if (root_frames - s->win_frames < MIN_WINDOW_FRAMES) return;
     double d_obs = obs - s->win_obs_ms, d_plan = planned - s->win_plan_ms;
     s->win_obs_ms = obs;
     s->win_plan_ms = planned;
@@ -597,10 +606,9 @@ static void check_cost(ms_runtime *rt, rt_stream *s)
     fprintf(stderr, "%s: stream '%s': nodes cost %.2fx what the plan assumed; re-planning\n", log_name(rt),
             s->desc.name, ratio);
     ms_error err = {0};
-    if (replan(rt, &err)) {
+    if (replan(rt, &err))
         fprintf(stderr, "%s: stream '%s': re-planning failed, keeping the current plan: %s\n", log_name(rt),
                 s->desc.name, err.msg);
-    }
 }
 
 static bool has_apps(ms_runtime *rt, rt_stream *s)
@@ -634,6 +642,12 @@ static int step_stream(ms_runtime *rt, rt_stream *s)
     /* planned as soon as the rate is known, before any frame is taken, so that the
      * decoder offers only the frames the tree needs from the second frame on (offline:
      * once every stream's rate is known, so that all are planned at once) */
+    /* a stream reopened at another rate is planned again for it */
+    if (s->has_plan && stream_rate(s) > 0 && stream_rate(s) != s->plan.stream_fps) {
+        fprintf(stderr, "%s: stream '%s': its rate is now %g fps; re-planning\n", log_name(rt), s->desc.name,
+                stream_rate(s));
+        unplan(s);
+    }
     if (!s->has_plan && has_apps(rt, s) && stream_rate(s) > 0) {
         if (!rt->o.live && rate_unknown(rt)) return did;
         if (replan_blame(rt, &blame, &err)) {
@@ -662,7 +676,7 @@ static int step_stream(ms_runtime *rt, rt_stream *s)
         s->last_frame = s->chunk[s->n_chunk - 1].index;
         s->n_chunk = 0;
         did |= STEP_RAN;
-        if (rt->o.live) check_cost(rt, s);
+        cost_window_begin(s);
     }
     if (finished && s->n_chunk == 0) close_stream(rt, s);
     return did;
@@ -1242,10 +1256,14 @@ static ms_status add_app_at(ms_runtime *rt, const ms_deploy_app *d, const char *
                          MS_EVENT_MAX_X_VOTE);
     /* early refusals, so that a bad package is not read at all */
     pthread_mutex_lock(&rt->mu);
-    bool dup = name_used(rt, d->name, true), stream = find_stream_id(rt, d->stream) != NULL;
+    bool dup = name_used(rt, d->name, true);
+    rt_stream *on = find_stream_id(rt, d->stream);
+    double stream_fps = on ? on->desc.fps : 0;
     pthread_mutex_unlock(&rt->mu);
     if (dup) return ms_errorf(err, MS_ERR_INVALID, "%s.name: an app named '%s' exists already", where, d->name);
-    if (!stream) return ms_errorf(err, MS_ERR_INVALID, "%s.stream: no stream with id %d", where, d->stream);
+    if (!on) return ms_errorf(err, MS_ERR_INVALID, "%s.stream: no stream with id %d", where, d->stream);
+    if (d->fps < 0 || (stream_fps > 0 && d->fps > stream_fps))
+        return ms_errorf(err, MS_ERR_INVALID, "%s.fps: %g is above the stream's %g fps", where, d->fps, stream_fps);
     rt_app *a = calloc(1, sizeof *a);
     if (!a) return ms_errorf(err, MS_ERR_NOMEM, "%s: out of memory", where);
     a->desc = *d;
@@ -1258,7 +1276,7 @@ static ms_status add_app_at(ms_runtime *rt, const ms_deploy_app *d, const char *
     /* the package is read and checked here, on the caller's thread: the base model is
      * read-only once the runtime is open */
     ms_status st = ms_run_app_load(a->desc.package, rt->model.base, where, &a->pkg, err);
-    if (st == MS_OK) st = ms_plan_check_app(&rt->model, &a->desc, &a->pkg, where, err);
+    if (st == MS_OK) st = ms_stream_plan_check_app(&rt->model, &a->desc, &a->pkg, where, err);
     if (st) {
         free_app(a);
         return st;
@@ -1374,16 +1392,22 @@ static void offline_turn(ms_runtime *rt, int id)
     }
 }
 
-static void timers(ms_runtime *rt)
+/* The timers that are due: a progress report, the live cost checks. */
+static void run_timers(ms_runtime *rt)
 {
-    if (ms_now() < rt->next_report) return;
-    report(rt, false);
-    rt->next_report = ms_now() + rt->o.report_every_s;
+    double now = ms_now();
+    if (ms_timers_due(&rt->timers, rt->report_timer, now)) report(rt, false);
+    if (ms_timers_due(&rt->timers, rt->cost_timer, now))
+        for (int i = 0; i < rt->n_streams; i++)
+            if (!rt->streams[i]->closed) check_cost(rt, rt->streams[i]);
 }
 
 static void loop(ms_runtime *rt)
 {
-    rt->next_report = rt->o.report_every_s > 0 ? ms_now() + rt->o.report_every_s : INFINITY;
+    double now = ms_now();
+    rt->timers.n = 0;
+    rt->report_timer = ms_timers_add(&rt->timers, rt->o.report_every_s > 0 ? rt->o.report_every_s : 0, now);
+    rt->cost_timer = ms_timers_add(&rt->timers, rt->o.live ? rt->o.replan_check_s : 0, now);
     int *ids = NULL, cap = 0;
     for (;;) {
         apply_pending(rt);
@@ -1413,8 +1437,8 @@ static void loop(ms_runtime *rt)
             }
         }
         if (stop_asked(rt) || (rt->o.until_streams_end && !any_open(rt))) break;
-        timers(rt);
-        if (!busy) ms_notifier_wait(&rt->notify, seq, IDLE_WAIT_S);
+        run_timers(rt);
+        if (!busy) ms_notifier_wait(&rt->notify, seq, ms_timers_wait(&rt->timers, ms_now(), IDLE_WAIT_S));
     }
     free(ids);
 }

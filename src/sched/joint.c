@@ -217,7 +217,7 @@ static ms_status cheapest(ms_problem *pb, double capacity, double deadline, bool
     return st;
 }
 
-#define FIRST_WALK 8
+#define FIRST_WALK 32
 #define GROW_UP 0.5 /* a window grows up by this share of its span */
 
 /* The stream's best within the whole capacity, then a first window walked down from
@@ -371,10 +371,9 @@ static int hull_steps(copt *o, int n, lp_step *steps, double *cheap_cost, double
  * value) of the streams so far, each state dropped when even the LP bound of the
  * streams after it cannot reach a feasible schedule already known (the LP rounded).
  * pick[i] is an index into stream i's window, or -1 / -2 for a virtual option. */
-static ms_status combine(stream_front *fs, int n, double capacity, double deadline, int *pick, bool *found,
+static ms_status combine(stream_front *fs, int n, double capacity, bool real_only, int *pick, bool *found,
                          bool *exact, ms_error *err)
 {
-    (void)deadline;
     *found = false;
     *exact = true;
     int total = 0;
@@ -397,9 +396,9 @@ static ms_status combine(stream_front *fs, int n, double capacity, double deadli
         }
         copt *o = opts[s];
         int k = 0;
-        if (has_above(f, capacity)) o[k++] = (copt){f->start * (1 + 1e-12) + 1e-300, f->top_value, -1};
+        if (!real_only && has_above(f, capacity)) o[k++] = (copt){f->start * (1 + 1e-12) + 1e-300, f->top_value, -1};
         for (int i = 0; i < f->n; i++) o[k++] = (copt){f->pts[i].cost, f->pts[i].value, i};
-        if (!f->bottom && f->n > 0) o[k++] = (copt){f->low_cost, f->pts[f->n - 1].value, -2};
+        if (!real_only && !f->bottom && f->n > 0) o[k++] = (copt){f->low_cost, f->pts[f->n - 1].value, -2};
         nopt[s] = k;
         if (k == 0) goto done; /* nothing of this stream fits: infeasible */
     }
@@ -588,7 +587,7 @@ static ms_status solve_fronts(stream_front *fs, int n, double capacity, const do
         if (!fs[s].feasible) return MS_OK; /* a stream that fits no budget */
     while (st == MS_OK) {
         bool cexact, virtual = false;
-        if ((st = combine(fs, n, capacity, deadline, pick, found, &cexact, err)) || !*found) break;
+        if ((st = combine(fs, n, capacity, false, pick, found, &cexact, err)) || !*found) break;
         *exact &= cexact;
         for (int s = 0; s < n && st == MS_OK; s++) {
             if (pick[s] >= 0) continue;
@@ -597,8 +596,10 @@ static ms_status solve_fronts(stream_front *fs, int n, double capacity, const do
         }
         if (!virtual) break;
         if (deadline > 0 && ms_now() > deadline) {
+            /* out of time: the best combination of the points walked so far (feasible,
+             * not proven optimal) */
             *exact = false;
-            *found = false;
+            st = combine(fs, n, capacity, true, pick, found, &cexact, err);
             break;
         }
     }

@@ -14,7 +14,7 @@
 
 #include "fixtures.h"
 #include "formats/model.h"
-#include "run/plan.h"
+#include "run/stream_plan.h"
 
 #define MODEL "models/mobilenet_v1_0.25_128_quant.tflite"
 #define N_APPS 5
@@ -111,7 +111,7 @@ static void run_tree(fixture *fx, int batch, app_scores *got, float **own_scores
     if (ms_run_model_load(&d, &m, &err)) fail_msg("%s", err.msg);
     assert_int_equal(m.resize, MS_RESIZE_CENTER_CROP);
     ms_stream_plan p;
-    if (ms_plan_stream(&d, &m, 0, STREAM_FPS, 1000, &p, &err)) fail_msg("%s", err.msg);
+    if (ms_stream_plan_deployment(&d, &m, 0, STREAM_FPS, 1000, &p, &err)) fail_msg("%s", err.msg);
     /* the stem: [0,4) at 10 fps, then [4,8), [8,11) and [11,15) at 5 fps */
     assert_int_equal(p.tree.n_segments, 4);
     assert_int_equal(p.tree.n_root_branches, 1);
@@ -122,7 +122,7 @@ static void run_tree(fixture *fx, int batch, app_scores *got, float **own_scores
         assert_float_equal(p.tree.segments[s].fps, seg_fps[s], 1e-12);
     }
     ms_exec_tree t;
-    if (ms_plan_build_exec(&d, &m, &p, &t, &err)) fail_msg("%s", err.msg);
+    if (ms_stream_plan_exec(&d, &m, &p, &t, &err)) fail_msg("%s", err.msg);
     assert_int_equal(t.n_nodes, 4 + N_APPS);
     /* On cpu the segments hand their children oneDNN's layout, not plain floats. */
     for (int i = 0; i < t.n_nodes; i++)

@@ -164,6 +164,60 @@ static void test_bad_scenarios(void **state)
     expect_failure(good, "--budget=0.001", 1, "no schedule fits the budget");
 }
 
+/* Several streams under one budget: the JSON names every stream with its apps, costs
+ * within the budget, and the value is the mean F1 over all apps (weights honoured). */
+static void test_schedule_streams(void **state)
+{
+    (void)state;
+    const char *text =
+        "{\"budget\": 30, \"unit_costs\": [2, 1.5, 0.5], \"streams\": ["
+        "{\"name\": \"gate\", \"stream_fps\": 10, \"apps\": [" APP("trains", "", CURVE) "]},"
+        "{\"name\": \"yard\", \"stream_fps\": 5, \"apps\": [" APP("cars", ", \"weight\": 2", CURVE) ", "
+        APP("bikes", "", CURVE) "]}]}";
+    char *out = NULL, *err = NULL;
+    assert_int_equal(run_schedule(text, "--json", &out, &err), 0);
+    cJSON *doc = cJSON_Parse(out);
+    assert_non_null(doc);
+    const cJSON *streams = cJSON_GetObjectItemCaseSensitive(doc, "streams");
+    assert_int_equal(cJSON_GetArraySize(streams), 2);
+    double cost = 0, sum = 0, weight = 0;
+    const char *names[2] = {"gate", "yard"};
+    const double weights[2][2] = {{1, 0}, {2, 1}};
+    for (int s = 0; s < 2; s++) {
+        const cJSON *st = cJSON_GetArrayItem(streams, s);
+        assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(st, "name")), names[s]);
+        cost += cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(st, "cost"));
+        assert_non_null(cJSON_GetObjectItemCaseSensitive(st, "stem_tree"));
+        const cJSON *apps = cJSON_GetObjectItemCaseSensitive(st, "apps");
+        assert_int_equal(cJSON_GetArraySize(apps), s + 1);
+        for (int a = 0; a <= s; a++) {
+            sum += weights[s][a] * cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(apps, a), "f1"));
+            weight += weights[s][a];
+        }
+    }
+    assert_true(cost <= 30 * (1 + 1e-9));
+    assert_float_equal(cost, cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(doc, "cost")), 1e-9);
+    assert_float_equal(sum / weight, cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(doc, "value")), 1e-9);
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(doc, "exact")));
+    cJSON_Delete(doc);
+    free(out);
+    free(err);
+    /* the table lists both streams */
+    assert_int_equal(run_schedule(text, NULL, &out, &err), 0);
+    assert_non_null(strstr(out, "yard"));
+    assert_non_null(strstr(out, "2 streams"));
+    free(out);
+    free(err);
+    expect_failure("{\"budget\": 3, \"unit_costs\": [2, 1.5, 0.5], \"streams\": [{\"name\": \"a\", \"stream_fps\": 5, "
+                   "\"apps\": [" APP("x", "", CURVE) "]}, {\"name\": \"a\", \"stream_fps\": 5, \"apps\": ["
+                   APP("y", "", CURVE) "]}]}",
+                   NULL, 1, "streams[1].name: 'a' is used by streams[0] too");
+    expect_failure("{\"budget\": 3, \"unit_costs\": [2, 1.5, 0.5], \"streams\": [{\"name\": \"a\", \"apps\": ["
+                   APP("x", "", CURVE) "]}]}", NULL, 1, "streams[0]: missing field \"stream_fps\"");
+    expect_failure("{\"budget\": 3, \"unit_costs\": [1], \"streams\": []}", NULL, 1, "streams: must not be empty");
+    expect_failure("{\"budget\": 3, \"unit_costs\": [1], \"streams\": 5}", NULL, 1, "streams: must be an array");
+}
+
 static void test_simulate(void **state)
 {
     (void)state;
@@ -195,6 +249,7 @@ int main(void)
         cmocka_unit_test(test_schedule_table_policies_and_output),
         cmocka_unit_test(test_schedule_profile),
         cmocka_unit_test(test_bad_scenarios),
+        cmocka_unit_test(test_schedule_streams),
         cmocka_unit_test(test_simulate),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

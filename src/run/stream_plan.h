@@ -1,15 +1,16 @@
-/* From a deployment to running stem trees: the base model and the apps loaded once (the
- * model), then per stream a schedule (the scheduler, called with the stream's rate and
- * its share of the budget) and its stem tree compiled into an executor.
+/* A stream plan (ms_stream_plan_*; `ms_plan_*` is a backend's compiled plan): the base
+ * model loaded once with its chokepoints and unit costs (ms_run_model), then for one
+ * stream its scenario, the scheduler's schedule and its stem tree compiled into an
+ * executor. The stream planner (planner.h) makes these for all streams under one joint
+ * budget; ms_stream_plan_solve schedules one stream alone.
  *
- * Budget: with several streams each gets a share proportional to its number of apps.
- * "auto" is 900 ms of compute per second of video: the machine's threads busy, less 10%
- * kept for decoding and conversion. Pinned apps: a pinned chokepoint restricts the
- * app's curve to that point, so the scheduler can only choose it; a pinned fps replaces
- * the scheduler's choice, and when that overruns the budget the others are re-solved
- * within what remains. */
-#ifndef MS_RUN_PLAN_H
-#define MS_RUN_PLAN_H
+ * "auto" budget is 900 ms of compute per second of video: the machine's threads busy,
+ * less 10% kept for decoding and conversion. Pinned apps: a pinned chokepoint restricts
+ * the app's curve to that point, so the scheduler can only choose it; a pinned fps
+ * replaces the scheduler's choice, and when that overruns the budget the others are
+ * re-solved within what remains. */
+#ifndef MS_RUN_STREAM_PLAN_H
+#define MS_RUN_STREAM_PLAN_H
 
 #include "graph/cut.h"
 #include "run/app.h"
@@ -48,7 +49,7 @@ ms_status ms_run_model_load_base(const ms_run_model_config *c, ms_run_model *m, 
 
 /* Checks a loaded package against the model and the app's description (pinned
  * chokepoint, event statistics); `where` names the app ("d.json: apps[1]"). */
-ms_status ms_plan_check_app(const ms_run_model *m, const ms_deploy_app *a, const ms_run_app *ra, const char *where,
+ms_status ms_stream_plan_check_app(const ms_run_model *m, const ms_deploy_app *a, const ms_run_app *ra, const char *where,
                             ms_error *err);
 
 /* Loads the base model, every package (checked against it and against pinned
@@ -62,7 +63,7 @@ typedef struct {
     int id;
     const ms_deploy_app *desc;
     const ms_run_app *pkg;
-} ms_plan_app;
+} ms_stream_plan_app;
 
 typedef struct {
     int stream;          /* deployment index; -1 when planned from a list of apps */
@@ -70,7 +71,7 @@ typedef struct {
     double budget;       /* the stream's share, ms per second */
     int n_apps;
     int *apps;           /* ids of the stream's apps, scenario order */
-    ms_plan_app *entries; /* the same apps, scenario order */
+    ms_stream_plan_app *entries; /* the same apps, scenario order */
     ms_scenario scenario;
     ms_schedule schedule;
     ms_stem_tree tree;
@@ -78,36 +79,33 @@ typedef struct {
 
 /* The schedule of one stream. budget: the stream's share (already corrected when
  * re-planning). Fails when no schedule fits. */
-ms_status ms_plan_stream(const ms_deployment *d, const ms_run_model *m, int stream, double stream_fps, double budget,
+ms_status ms_stream_plan_deployment(const ms_deployment *d, const ms_run_model *m, int stream, double stream_fps, double budget,
                          ms_stream_plan *out, ms_error *err);
 
 /* The schedule of a stream's apps (scenario order = the order given); `where` names the
  * stream in messages. */
-ms_status ms_plan_stream_apps(const ms_run_model *m, ms_policy policy, ms_objective objective, const ms_plan_app *apps,
+ms_status ms_stream_plan_solve(const ms_run_model *m, ms_policy policy, ms_objective objective, const ms_stream_plan_app *apps,
                               int n_apps, double stream_fps, double budget, const char *where, ms_stream_plan *out,
                               ms_error *err);
 
-/* The parts of ms_plan_stream_apps, for planners that solve several streams at once:
+/* The parts of ms_stream_plan_solve, for planners that solve several streams at once:
  * a plan with its apps and nothing else; its scenario (unit costs times correction,
  * the apps' curves and events, the rates 1..floor(S), S and the pinned ones); pinned
  * rates put in place of a schedule's (with their predictions), the schedule's cost
  * recomputed, *pinned whether any app is pinned. */
-ms_status ms_plan_stream_init(ms_stream_plan *out, const ms_plan_app *apps, int n_apps, double stream_fps,
+ms_status ms_stream_plan_init(ms_stream_plan *out, const ms_stream_plan_app *apps, int n_apps, double stream_fps,
                               double budget, ms_error *err);
-ms_status ms_plan_build_scenario(const ms_run_model *m, ms_stream_plan *p, double correction, const char *where,
+ms_status ms_stream_plan_scenario(const ms_run_model *m, ms_stream_plan *p, double correction, const char *where,
                                  ms_error *err);
-ms_status ms_plan_apply_pins(ms_stream_plan *p, bool *pinned, ms_error *err);
+ms_status ms_stream_plan_pins(ms_stream_plan *p, bool *pinned, ms_error *err);
 
 /* Planned ms per frame of units [from, to). */
-double ms_plan_units_ms(const ms_run_model *m, int from, int to);
-
-/* The budget share of a stream (before any correction). */
-double ms_plan_budget_share(const ms_deployment *d, int stream);
+double ms_run_model_units_ms(const ms_run_model *m, int from, int to);
 
 /* Compiles a plan's stem tree: one segment node per stem segment (parent: the previous
  * segment), one branch node per app (parent: the segment it leaves from, or the stream
  * for chokepoint 0); a branch node's app is the app's id. d is not used (may be NULL). */
-ms_status ms_plan_build_exec(const ms_deployment *d, const ms_run_model *m, const ms_stream_plan *p,
+ms_status ms_stream_plan_exec(const ms_deployment *d, const ms_run_model *m, const ms_stream_plan *p,
                              ms_exec_tree *t, ms_error *err);
 
 void ms_stream_plan_free(ms_stream_plan *p);

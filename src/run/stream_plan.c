@@ -1,5 +1,5 @@
-/* Scheduling a deployment's streams and compiling their stem trees (see plan.h). */
-#include "run/plan.h"
+/* Scheduling a stream and compiling its stem tree (see stream_plan.h). */
+#include "run/stream_plan.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -23,7 +23,7 @@ void ms_run_model_free(ms_run_model *m)
     memset(m, 0, sizeof *m);
 }
 
-ms_status ms_plan_check_app(const ms_run_model *m, const ms_deploy_app *a, const ms_run_app *ra, const char *where,
+ms_status ms_stream_plan_check_app(const ms_run_model *m, const ms_deploy_app *a, const ms_run_app *ra, const char *where,
                             ms_error *err)
 {
     if (a->chokepoint >= 0 && !ms_run_app_has(ra, a->chokepoint))
@@ -100,7 +100,7 @@ ms_status ms_run_model_load(const ms_deployment *d, ms_run_model *m, ms_error *e
         snprintf(where, sizeof where, "%s: apps[%d]", d->path, i);
         if ((st = ms_run_app_load(d->apps[i].package, m->base, where, &m->apps[i], err))) goto fail;
         m->n_apps++;
-        if ((st = ms_plan_check_app(m, &d->apps[i], &m->apps[i], where, err))) goto fail;
+        if ((st = ms_stream_plan_check_app(m, &d->apps[i], &m->apps[i], where, err))) goto fail;
     }
     if ((st = choose_resize(d, m, err))) goto fail;
     if (d->profile) st = ms_units_load(d->profile, m->base, m->n_cps, &m->unit_costs, err);
@@ -110,14 +110,6 @@ ms_status ms_run_model_load(const ms_deployment *d, ms_run_model *m, ms_error *e
 fail:
     ms_run_model_free(m);
     return st;
-}
-
-double ms_plan_budget_share(const ms_deployment *d, int stream)
-{
-    int mine = 0;
-    for (int i = 0; i < d->n_apps; i++) mine += d->apps[i].stream == stream;
-    double total = d->budget > 0 ? d->budget : MS_AUTO_BUDGET;
-    return total * mine / d->n_apps;
 }
 
 void ms_stream_plan_free(ms_stream_plan *p)
@@ -173,7 +165,7 @@ static ms_status scenario_app(const ms_deploy_app *a, const ms_run_app *ra, ms_a
     return MS_OK;
 }
 
-ms_status ms_plan_build_scenario(const ms_run_model *m, ms_stream_plan *p, double correction, const char *where,
+ms_status ms_stream_plan_scenario(const ms_run_model *m, ms_stream_plan *p, double correction, const char *where,
                                  ms_error *err)
 {
     ms_scenario *s = &p->scenario;
@@ -194,7 +186,7 @@ ms_status ms_plan_build_scenario(const ms_run_model *m, ms_stream_plan *p, doubl
 
 /* Puts pinned rates in place of the scheduler's (with the prediction of the rate that
  * will run) and sets the schedule's cost; returns whether any app is pinned. */
-ms_status ms_plan_apply_pins(ms_stream_plan *p, bool *pinned, ms_error *err)
+ms_status ms_stream_plan_pins(ms_stream_plan *p, bool *pinned, ms_error *err)
 {
     int n = p->n_apps;
     int *cps = malloc(sizeof *cps * (size_t)(n ? n : 1));
@@ -231,7 +223,7 @@ static ms_status solve(ms_stream_plan *p, ms_policy policy, ms_objective objecti
         if ((st = ms_schedule_solve(&p->scenario, &cfg, &p->schedule, err))) break;
         if (!p->schedule.feasible) break;
         bool pinned;
-        if ((st = ms_plan_apply_pins(p, &pinned, err))) break;
+        if ((st = ms_stream_plan_pins(p, &pinned, err))) break;
         if (!pinned || p->schedule.cost <= p->budget * (1 + 1e-9)) break;
         budget -= p->schedule.cost - p->budget;
         if (budget <= 0) {
@@ -247,7 +239,7 @@ static ms_status solve(ms_stream_plan *p, ms_policy policy, ms_objective objecti
     return MS_OK;
 }
 
-ms_status ms_plan_stream_init(ms_stream_plan *out, const ms_plan_app *apps, int n_apps, double stream_fps,
+ms_status ms_stream_plan_init(ms_stream_plan *out, const ms_stream_plan_app *apps, int n_apps, double stream_fps,
                               double budget, ms_error *err)
 {
     memset(out, 0, sizeof *out);
@@ -268,7 +260,7 @@ ms_status ms_plan_stream_init(ms_stream_plan *out, const ms_plan_app *apps, int 
     return MS_OK;
 }
 
-ms_status ms_plan_stream_apps(const ms_run_model *m, ms_policy policy, ms_objective objective, const ms_plan_app *apps,
+ms_status ms_stream_plan_solve(const ms_run_model *m, ms_policy policy, ms_objective objective, const ms_stream_plan_app *apps,
                               int n_apps, double stream_fps, double budget, const char *where, ms_stream_plan *out,
                               ms_error *err)
 {
@@ -287,30 +279,30 @@ ms_status ms_plan_stream_apps(const ms_run_model *m, ms_policy policy, ms_object
         out->entries[i] = apps[i];
     }
     out->n_apps = n_apps;
-    ms_status st = n_apps ? ms_plan_build_scenario(m, out, 1, where, err) : MS_OK;
+    ms_status st = n_apps ? ms_stream_plan_scenario(m, out, 1, where, err) : MS_OK;
     if (st == MS_OK && n_apps) st = solve(out, policy, objective, where, err);
     if (st == MS_OK && n_apps) st = ms_stem_tree_build(&out->scenario, &out->schedule, &out->tree, err);
     if (st) ms_stream_plan_free(out);
     return st;
 }
 
-ms_status ms_plan_stream(const ms_deployment *d, const ms_run_model *m, int stream, double stream_fps, double budget,
+ms_status ms_stream_plan_deployment(const ms_deployment *d, const ms_run_model *m, int stream, double stream_fps, double budget,
                          ms_stream_plan *out, ms_error *err)
 {
-    ms_plan_app *apps = malloc(sizeof *apps * (size_t)d->n_apps);
+    ms_stream_plan_app *apps = malloc(sizeof *apps * (size_t)d->n_apps);
     if (!apps) return ms_errorf(err, MS_ERR_NOMEM, "out of memory");
     int n = 0;
     for (int i = 0; i < d->n_apps; i++)
-        if (d->apps[i].stream == stream) apps[n++] = (ms_plan_app){i, &d->apps[i], &m->apps[i]};
+        if (d->apps[i].stream == stream) apps[n++] = (ms_stream_plan_app){i, &d->apps[i], &m->apps[i]};
     char where[300];
     snprintf(where, sizeof where, "%s: stream '%s'", d->path, d->streams[stream].name);
-    ms_status st = ms_plan_stream_apps(m, d->policy, d->objective, apps, n, stream_fps, budget, where, out, err);
+    ms_status st = ms_stream_plan_solve(m, d->policy, d->objective, apps, n, stream_fps, budget, where, out, err);
     if (st == MS_OK) out->stream = stream;
     free(apps);
     return st;
 }
 
-double ms_plan_units_ms(const ms_run_model *m, int from, int to)
+double ms_run_model_units_ms(const ms_run_model *m, int from, int to)
 {
     double ms = 0;
     for (int u = from; u < to; u++) ms += m->unit_costs[u];
@@ -320,18 +312,18 @@ double ms_plan_units_ms(const ms_run_model *m, int from, int to)
 static ms_status add_branch(const ms_run_model *m, const ms_stream_plan *p, ms_exec_tree *t, int parent,
                             int scenario_app, ms_error *err)
 {
-    const ms_plan_app *a = &p->entries[scenario_app];
+    const ms_stream_plan_app *a = &p->entries[scenario_app];
     int c = p->schedule.apps[scenario_app].chokepoint;
     ms_graph *g;
     if (ms_run_app_branch(a->pkg, m->base, c, &g, err)) return ms_error_prefix(err, "app '%s'", a->desc->name);
     int index;
     ms_status st = ms_exec_add(t, MS_EXEC_BRANCH, parent, c, -1, a->id, p->schedule.apps[scenario_app].fps,
-                               ms_plan_units_ms(m, c, m->n_cps), g, &index, err);
+                               ms_run_model_units_ms(m, c, m->n_cps), g, &index, err);
     ms_graph_free(g);
     return st;
 }
 
-ms_status ms_plan_build_exec(const ms_deployment *d, const ms_run_model *m, const ms_stream_plan *p, ms_exec_tree *t,
+ms_status ms_stream_plan_exec(const ms_deployment *d, const ms_run_model *m, const ms_stream_plan *p, ms_exec_tree *t,
                              ms_error *err)
 {
     (void)d;
@@ -348,7 +340,7 @@ ms_status ms_plan_build_exec(const ms_deployment *d, const ms_run_model *m, cons
         int index = -1;
         if (st == MS_OK)
             st = ms_exec_add(t, MS_EXEC_SEGMENT, parent, seg->from, seg->to, -1, seg->fps,
-                             ms_plan_units_ms(m, seg->from, seg->to), g, &index, err);
+                             ms_run_model_units_ms(m, seg->from, seg->to), g, &index, err);
         ms_graph_free(g);
         parent = index;
         for (int b = 0; b < seg->n_branches && st == MS_OK; b++) st = add_branch(m, p, t, parent, seg->branches[b], err);
