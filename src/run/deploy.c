@@ -310,3 +310,18 @@ ms_status ms_deployment_load(const char *path, ms_deployment *out, ms_error *err
     cJSON_Delete(root);
     return st;
 }
+
+/* The settings alone, streams and apps left empty (mainstream serve: they arrive one at a
+ * time). */
+ms_status ms_deployment_parse_settings(const cJSON *root, const char *path, ms_deployment *out, ms_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (!(out->path = strdup(path))) return nomem(err, path);
+    ms_status st = MS_OK;
+    if (!cJSON_IsObject(root)) st = ms_errorf(err, MS_ERR_FORMAT, "%s: must be a JSON object", path);
+    if (st == MS_OK) st = parse_models(root, out, err);
+    if (st == MS_OK) st = parse_settings(root, out, err);
+    if (st == MS_OK) st = parse_budget(root, out, err);
+    if (st != MS_OK) ms_deployment_free(out);
+    return st;
+}

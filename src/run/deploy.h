@@ -69,6 +69,9 @@ ms_status ms_deploy_stream_parse(const cJSON *obj, const char *where, const char
                                  ms_error *err);
 ms_status ms_deploy_app_parse(const cJSON *obj, const char *where, const char *relative_to, ms_deploy_app *out,
                               char **stream, ms_error *err);
+/* For `mainstream serve`, whose streams and apps arrive one at a time: the settings of a
+ * deployment only (model, backend, budget, ...); its streams and apps are left empty. */
+ms_status ms_deployment_parse_settings(const cJSON *root, const char *path, ms_deployment *out, ms_error *err);
 void ms_deploy_stream_free(ms_deploy_stream *s);
 void ms_deploy_app_free(ms_deploy_app *a);
 
