@@ -82,7 +82,7 @@ static int parse(int argc, char **argv, eval_args *a)
 static ms_status print_json(const ms_curve_point *pts, int n, ms_error *err)
 {
     cJSON *root = cJSON_CreateObject(), *arr = root ? cJSON_AddArrayToObject(root, "chokepoints") : NULL;
-    bool ok = arr != NULL;
+    bool ok = arr != NULL && ms_json_add_version(root, 1);
     for (int i = 0; ok && i < n; i++) {
         cJSON *o = cJSON_CreateObject();
         ok = o && cJSON_AddItemToArray(arr, o) && cJSON_AddNumberToObject(o, "index", pts[i].chokepoint) &&

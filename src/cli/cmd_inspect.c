@@ -179,6 +179,7 @@ static ms_status print_json(const ms_graph *g, const bool *is_state, const ms_ch
 {
     cJSON *root = cJSON_CreateObject();
     if (!root) return ms_errorf(err, MS_ERR_NOMEM, "out of memory building JSON");
+    ms_json_add_version(root, 1);
     cJSON_AddStringToObject(root, "source", g->source ? g->source : "");
     cJSON_AddItemToObject(root, "inputs", tensors_json(g, g->inputs, g->n_inputs));
     cJSON_AddItemToObject(root, "outputs", tensors_json(g, g->outputs, g->n_outputs));

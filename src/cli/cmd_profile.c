@@ -178,6 +178,7 @@ static cJSON *profile_json(const ms_graph *g, const profile_args *a, double net_
     cJSON_AddStringToObject(root, "precision", a->precision == MS_PREC_INT8 ? "int8" : "fp32");
     cJSON_AddNumberToObject(root, "batch", a->batch);
     cJSON_AddNumberToObject(root, "threads", a->threads);
+    ms_json_add_version(root, 1);
     cJSON_AddStringToObject(root, "model_fingerprint", hex);
     cJSON_AddNumberToObject(root, "network_ms", net_ms);
     cJSON_AddItemToObject(root, "segments", arr);

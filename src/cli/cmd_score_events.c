@@ -81,7 +81,7 @@ static int parse(int argc, char **argv, score_args *a)
 static ms_status print_json(const score_args *a, const ms_event_score *sc, ms_error *err)
 {
     cJSON *o = cJSON_CreateObject();
-    bool ok = o && cJSON_AddStringToObject(o, "stream", a->stream) && cJSON_AddStringToObject(o, "app", a->app) &&
+    bool ok = o && ms_json_add_version(o, 1) && cJSON_AddStringToObject(o, "stream", a->stream) && cJSON_AddStringToObject(o, "app", a->app) &&
               cJSON_AddNumberToObject(o, "from_frame", (double)a->from_frame) &&
               cJSON_AddNumberToObject(o, "labelled", (double)sc->labelled) &&
               cJSON_AddNumberToObject(o, "detected", (double)sc->detected) &&

@@ -11,6 +11,15 @@
 #define DEPLOY_MAX_BYTES (4u << 20)
 #define DEFAULT_RETRIES 5
 #define DEFAULT_RETRY_S 0.5
+#define DEPLOY_FORMAT_VERSION 1
+
+/* Every key a deployment may have, per object: anything else is a mistake worth naming. */
+static const char *const root_keys[] = {"format_version", "model", "backend", "precision", "threads", "batch",
+                                        "budget", "profile", "policy", "objective", "resize", "streams", "apps",
+                                        NULL};
+static const char *const stream_keys[] = {"name", "url", "fps", "retries", "retry_s", NULL};
+static const char *const app_keys[] = {"name", "stream", "package", "x_vote", "threshold", "chokepoint", "fps",
+                                       "event_length_ms", "event_frequency", "correlation", NULL};
 
 void ms_deployment_free(ms_deployment *d)
 {
@@ -130,6 +139,7 @@ static ms_status parse_stream(const cJSON *obj, const char *where, ms_deployment
                               ms_error *err)
 {
     if (!cJSON_IsObject(obj)) return ms_errorf(err, MS_ERR_FORMAT, "%s: must be an object", where);
+    if (ms_json_check_keys(obj, where, stream_keys, err)) return err->status;
     const char *name, *url;
     int64_t retries = DEFAULT_RETRIES;
     s->retry_s = DEFAULT_RETRY_S;
@@ -162,6 +172,7 @@ static ms_status parse_app(const cJSON *obj, const char *where, ms_deployment *d
                            ms_error *err)
 {
     if (!cJSON_IsObject(obj)) return ms_errorf(err, MS_ERR_FORMAT, "%s: must be an object", where);
+    if (ms_json_check_keys(obj, where, app_keys, err)) return err->status;
     const char *name, *stream, *package;
     int64_t x_vote = 1, chokepoint = -1;
     a->fps = 0;
@@ -243,6 +254,8 @@ ms_status ms_deployment_parse(const cJSON *root, const char *path, ms_deployment
     if (!(out->path = strdup(path))) return nomem(err, path);
     ms_status st = MS_OK;
     if (!cJSON_IsObject(root)) st = ms_errorf(err, MS_ERR_FORMAT, "%s: must be a JSON object", path);
+    if (st == MS_OK) st = ms_json_check_version(root, path, DEPLOY_FORMAT_VERSION, err);
+    if (st == MS_OK) st = ms_json_check_keys(root, path, root_keys, err);
     if (st == MS_OK) st = parse_models(root, out, err);
     if (st == MS_OK) st = parse_settings(root, out, err);
     if (st == MS_OK) st = parse_budget(root, out, err);

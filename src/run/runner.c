@@ -200,6 +200,7 @@ static cJSON *stats_json(runner *r)
 {
     cJSON *root = cJSON_CreateObject();
     if (!root) return NULL;
+    ms_json_add_version(root, 1);
     cJSON_AddNumberToObject(root, "elapsed_s", ms_now() - r->start);
     cJSON_AddStringToObject(root, "mode", r->o->live ? "live" : "offline");
     cJSON_AddNumberToObject(root, "replans", r->result->replans);

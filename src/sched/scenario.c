@@ -11,6 +11,17 @@
 #include "base/json.h"
 
 #define SCENARIO_MAX_BYTES (64u << 20)
+#define SCENARIO_FORMAT_VERSION 1
+#define PROFILE_FORMAT_VERSION 1
+
+/* Every key each object may have ("package" is known, and refused as not supported yet). */
+static const char *const scenario_keys[] = {"format_version", "stream_fps", "budget", "unit_costs", "profile",
+                                            "fps_options", "apps", NULL};
+static const char *const app_keys[] = {"name", "event_length_ms", "event_frequency", "correlation", "x_vote",
+                                       "weight", "curve", "package", NULL};
+static const char *const profile_keys[] = {"format_version", "backend", "precision", "batch", "threads",
+                                           "model_fingerprint", "network_ms", "segments", NULL};
+static const char *const segment_keys[] = {"from", "to", "ms", NULL};
 
 void ms_app_free(ms_app *a)
 {
@@ -71,6 +82,8 @@ static ms_status parse_curve(const cJSON *obj, const char *where, const char *po
         char at[320];
         snprintf(at, sizeof at, "%s.curve[%d]", where, i);
         if (!cJSON_IsObject(pt)) return ms_errorf(err, MS_ERR_FORMAT, "%s: must be an object", at);
+        const char *const point_keys[] = {point_key, "tpr", "fpr", NULL};
+        if (ms_json_check_keys(pt, at, point_keys, err)) return err->status;
         int64_t c;
         ms_scenario_point *p = &app->curve[i];
         if (ms_json_int(pt, at, point_key, &c, err) || ms_json_number(pt, at, "tpr", &p->tpr, err) ||
@@ -97,6 +110,7 @@ ms_status ms_scenario_parse_app(const cJSON *obj, const char *where, const char 
     memset(out, 0, sizeof *out);
     out->weight = 1.0;
     if (!cJSON_IsObject(obj)) return ms_errorf(err, MS_ERR_FORMAT, "%s: must be an object", where);
+    if (ms_json_check_keys(obj, where, app_keys, err)) return err->status;
     const char *name;
     int64_t x_vote = 0;
     ms_event_params *e = &out->event;
@@ -174,7 +188,13 @@ ms_status ms_profile_unit_costs(const char *path, double **costs, int *n, ms_err
     if (ms_json_load(path, SCENARIO_MAX_BYTES, &root, err)) return err->status;
     const cJSON *segs;
     double *v = NULL;
-    if (ms_json_array(root, path, "segments", &segs, err)) goto fail;
+    if (!cJSON_IsObject(root)) {
+        ms_errorf(err, MS_ERR_FORMAT, "%s: must be a JSON object", path);
+        goto fail;
+    }
+    if (ms_json_check_version(root, path, PROFILE_FORMAT_VERSION, err) ||
+        ms_json_check_keys(root, path, profile_keys, err) || ms_json_array(root, path, "segments", &segs, err))
+        goto fail;
     int count = cJSON_GetArraySize(segs);
     if (count == 0) {
         ms_errorf(err, MS_ERR_INVALID, "%s.segments: must not be empty", path);
@@ -193,7 +213,7 @@ ms_status ms_profile_unit_costs(const char *path, double **costs, int *n, ms_err
             ms_errorf(err, MS_ERR_FORMAT, "%s: must be an object", at);
             goto fail;
         }
-        if (ms_json_number(seg, at, "ms", &v[i], err)) goto fail;
+        if (ms_json_check_keys(seg, at, segment_keys, err) || ms_json_number(seg, at, "ms", &v[i], err)) goto fail;
         if (v[i] < 0) {
             ms_errorf(err, MS_ERR_INVALID, "%s.ms: must be >= 0, got %g", at, v[i]);
             goto fail;
@@ -289,7 +309,9 @@ ms_status ms_scenario_load(const char *path, ms_scenario *out, ms_error *err)
         ms_errorf(err, MS_ERR_FORMAT, "%s: must be a JSON object", path);
         goto fail;
     }
-    if (ms_json_number(root, path, "stream_fps", &s->stream_fps, err) ||
+    if (ms_json_check_version(root, path, SCENARIO_FORMAT_VERSION, err) ||
+        ms_json_check_keys(root, path, scenario_keys, err) ||
+        ms_json_number(root, path, "stream_fps", &s->stream_fps, err) ||
         ms_json_number(root, path, "budget", &s->budget, err) || load_unit_costs(root, path, s, err))
         goto fail;
     if (cJSON_GetObjectItemCaseSensitive(root, "fps_options")) {

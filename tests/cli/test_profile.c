@@ -4,6 +4,8 @@
  * belongs in bench/. */
 #include "testutil.h"
 
+#include "sched/scenario.h"
+
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +40,7 @@ static void test_profile_json(void **state)
     assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(root, "precision")), "int8");
     assert_int_equal((int)number(root, "batch"), 2);
     assert_int_equal((int)number(root, "threads"), 2);
+    assert_int_equal((int)number(root, "format_version"), 1);
     const char *fp = cJSON_GetStringValue(cJSON_GetObjectItem(root, "model_fingerprint"));
     assert_non_null(fp);
     assert_int_equal(strlen(fp), 64);
@@ -65,6 +68,13 @@ static void test_profile_json(void **state)
     assert_non_null(saved);
     assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(saved, "model_fingerprint")), fp);
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(saved, "segments")), 16);
+    /* ...which the strict reader (unknown keys, format_version) accepts. */
+    double *costs = NULL;
+    int n_costs = 0;
+    ms_error err;
+    if (ms_profile_unit_costs(path, &costs, &n_costs, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(n_costs, 16);
+    free(costs);
     cJSON_Delete(saved);
     cJSON_Delete(root);
     free(out);

@@ -62,6 +62,7 @@ static void test_schedule_json(void **state)
     assert_int_equal(run_schedule(good, "--json", &out, &err), 0);
     cJSON *doc = cJSON_Parse(out);
     assert_non_null(doc);
+    assert_int_equal(cJSON_GetObjectItem(doc, "format_version")->valueint, 1);
     assert_string_equal(cJSON_GetObjectItem(doc, "policy")->valuestring, "mainstream");
     assert_string_equal(cJSON_GetObjectItem(doc, "objective")->valuestring, "f1");
     double value = cJSON_GetObjectItem(doc, "value")->valuedouble;
@@ -159,6 +160,27 @@ static void test_bad_scenarios(void **state)
                    "apps: must not be empty");
     expect_failure("{\"stream_fps\": 10, \"budget\": 40, \"unit_costs\": [1, 1], \"apps\": [", NULL, 1,
                    "invalid JSON");
+    /* strict keys, with the nearest known key suggested; versions */
+    expect_failure("{\"stream_fps\": 10, \"budget\": 40, \"unit_cost\": [1, 1], \"apps\": [" APP("a", "", CURVE) "]}",
+                   NULL, 1, "s.json: unknown key \"unit_cost\" (did you mean \"unit_costs\"?)");
+    expect_failure("{\"stream_fps\": 10, \"budget\": 40, \"unit_costs\": [1, 1], \"apps\": [" APP(
+                       "a", ", \"xvote\": 2", CURVE) "]}",
+                   NULL, 1, "s.json: apps[0]: unknown key \"xvote\" (did you mean \"x_vote\"?)");
+    expect_failure("{\"stream_fps\": 10, \"budget\": 40, \"unit_costs\": [1, 1], \"apps\": [" APP(
+                       "a", "", "[{\"chokepoint\": 0, \"tpr\": 0.9, \"fnr\": 0.05}]") "]}",
+                   NULL, 1, "s.json: apps[0].curve[0]: unknown key \"fnr\" (did you mean \"fpr\"?)");
+    expect_failure("{\"format_version\": 7, \"stream_fps\": 10, \"budget\": 40, \"unit_costs\": [1, 1], \"apps\": [" APP(
+                       "a", "", CURVE) "]}",
+                   NULL, 1, "s.json: format_version 7 is newer than this build reads (1)");
+    write_file("p2.json", "{\"format_version\": 1, \"segments\": [{\"from\": 0, \"to\": 1, \"msec\": 2}]}");
+    expect_failure("{\"stream_fps\": 10, \"budget\": 40, \"profile\": \"p2.json\", \"apps\": [" APP("a", "", CURVE) "]}",
+                   NULL, 1, "p2.json: segments[0]: unknown key \"msec\" (did you mean \"ms\"?)");
+    write_file("p3.json", "{\"format_version\": 2, \"segments\": [{\"from\": 0, \"to\": 1, \"ms\": 2}]}");
+    expect_failure("{\"stream_fps\": 10, \"budget\": 40, \"profile\": \"p3.json\", \"apps\": [" APP("a", "", CURVE) "]}",
+                   NULL, 1, "p3.json: format_version 2 is newer");
+    write_file("p4.json", "{\"segments\": [{\"from\": 0, \"to\": 1, \"ms\": 2}], \"fingerprint\": \"ab\"}");
+    expect_failure("{\"stream_fps\": 10, \"budget\": 40, \"profile\": \"p4.json\", \"apps\": [" APP("a", "", CURVE) "]}",
+                   NULL, 1, "p4.json: unknown key \"fingerprint\"");
     expect_failure(good, "--policy=best", 2, "unknown policy 'best'");
     expect_failure(good, "--objective=auc", 2, "unknown objective 'auc'");
     expect_failure(good, "--budget=0.001", 1, "no schedule fits the budget");
