@@ -13,6 +13,7 @@
 #include "backend/backend.h"
 #include "base/file.h"
 #include "cli/commands.h"
+#include "formats/labels.h"
 #include "formats/model.h"
 #include "media/image.h"
 
@@ -99,55 +100,37 @@ static void free_items(item *items, int n)
     free(items);
 }
 
-/* The class of `path` in the CSV, by file name; -1 if absent. */
-static int csv_class(const lines *csv, const char *path)
-{
-    const char *base = strrchr(path, '/');
-    base = base ? base + 1 : path;
-    size_t n = strlen(base);
-    for (int i = 1; i < csv->n; i++)
-        if (!strncmp(csv->lines[i], base, n) && csv->lines[i][n] == ',') return atoi(csv->lines[i] + n + 1);
-    return -1;
-}
-
-/* The images to classify: the command line's, or (none given) every row of the CSV. */
+/* The images to classify: the command line's, or (none given) every row of the CSV,
+ * relative to its folder unless absolute. */
 static ms_status collect_items(const options *o, int n_args, char **args, item **out, int *n_out,
                                ms_error *err)
 {
-    lines csv = {0};
+    ms_class_labels csv = {0};
     ms_status st = MS_OK;
-    if (o->labels_csv) {
-        st = read_lines(o->labels_csv, &csv, err);
-        if (st != MS_OK) return st;
-        if (csv.n < 1 || strcmp(csv.lines[0], "file,class"))
-            st = ms_errorf(err, MS_ERR_FORMAT, "%s: line 1: expected the header \"file,class\"", o->labels_csv);
-    }
-    int n = n_args ? n_args : (csv.n > 0 ? csv.n - 1 : 0);
+    if (o->labels_csv && (st = ms_class_labels_load(o->labels_csv, &csv, err))) return st;
+    int n = n_args ? n_args : csv.n;
     item *items = calloc((size_t)(n ? n : 1), sizeof *items);
-    if (st == MS_OK && !items) st = ms_errorf(err, MS_ERR_NOMEM, "no memory for %d images", n);
+    if (!items) st = ms_errorf(err, MS_ERR_NOMEM, "no memory for %d images", n);
     char *dir_copy = o->labels_csv ? strdup(o->labels_csv) : NULL;
     const char *dir = dir_copy ? dirname(dir_copy) : ".";
     for (int i = 0; st == MS_OK && i < n; i++) {
         if (n_args) {
             items[i].path = strdup(args[i]);
+            items[i].truth = o->labels_csv ? ms_class_labels_find(&csv, args[i]) : -1;
         } else {
-            const char *row = csv.lines[i + 1];
-            const char *comma = strchr(row, ',');
-            if (!comma || comma == row) {
-                st = ms_errorf(err, MS_ERR_FORMAT, "%s: line %d: expected file,class", o->labels_csv, i + 2);
-                break;
-            }
-            size_t len = strlen(dir) + 1 + (size_t)(comma - row) + 1;
-            if ((items[i].path = malloc(len)))
-                snprintf(items[i].path, len, "%s/%.*s", dir, (int)(comma - row), row);
+            const char *f = csv.files[i];
+            size_t len = strlen(dir) + 1 + strlen(f) + 1;
+            if (f[0] == '/') items[i].path = strdup(f);
+            else if ((items[i].path = malloc(len))) snprintf(items[i].path, len, "%s/%s", dir, f);
+            items[i].truth = csv.classes[i];
         }
         if (!items[i].path) st = ms_errorf(err, MS_ERR_NOMEM, "no memory");
-        else items[i].truth = o->labels_csv ? csv_class(&csv, items[i].path) : -1;
     }
+    if (o->labels_csv && !dir_copy && st == MS_OK) st = ms_errorf(err, MS_ERR_NOMEM, "no memory");
     free(dir_copy);
-    free_lines(&csv);
+    ms_class_labels_free(&csv);
     if (st != MS_OK) {
-        free_items(items, n);
+        if (items) free_items(items, n);
         return st;
     }
     *out = items;

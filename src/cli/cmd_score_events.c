@@ -14,7 +14,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: mainstream score-events --events EVENTS.jsonl --labels CSV --stream NAME --app NAME\n"
-            "                               [--from-frame N] [--json]\n"
+            "                               [--stats STATS.json] [--from-frame N] [--json]\n"
             "\n"
             "Scores the events of one stream and app in a `mainstream run` events file against a\n"
             "\"frame,present\" label file. Labelled events are the maximal runs of present frames.\n"
@@ -26,11 +26,14 @@ static void usage(FILE *out)
             "absent time, so the false-alarm fraction is printed too: of the frames labelled absent\n"
             "(from N on), those inside a predicted event. --json prints {\"stream\",\"app\",\n"
             "\"from_frame\",\"labelled\",\"detected\",\"recall\",\"predicted\",\"true_positives\",\n"
-            "\"precision\",\"f1\",\"absent_frames\",\"false_alarm_frames\",\"false_alarm_fraction\"}.\n");
+            "\"precision\",\"f1\",\"absent_frames\",\"false_alarm_frames\",\"false_alarm_fraction\"}.\n"
+            "A stream or app with no event in the file is an error (a misspelt name would score\n"
+            "recall 0); --stats FILE (the run's `--stats` output) vouches that the app ran on the\n"
+            "stream, so one that detected nothing scores recall 0.\n");
 }
 
 typedef struct {
-    const char *events, *labels, *stream, *app;
+    const char *events, *labels, *stream, *app, *stats;
     long long from_frame;
     bool json;
 } score_args;
@@ -57,6 +60,7 @@ static int parse(int argc, char **argv, score_args *a)
         else if (!strcmp(opt, "--labels")) a->labels = v;
         else if (!strcmp(opt, "--stream")) a->stream = v;
         else if (!strcmp(opt, "--app")) a->app = v;
+        else if (!strcmp(opt, "--stats")) a->stats = v;
         else if (!strcmp(opt, "--from-frame")) {
             char *end;
             errno = 0;
@@ -108,7 +112,8 @@ int cmd_score_events(int argc, char **argv)
     int64_t n_predicted = 0;
     ms_event_score sc;
     ms_status s = ms_score_load_labels(a.labels, &labels, &err);
-    if (!s) s = ms_score_load_events(a.events, a.stream, a.app, &predicted, &n_predicted, &err);
+    if (!s && a.stats) s = ms_score_check_stats(a.stats, a.stream, a.app, &err);
+    if (!s) s = ms_score_load_events(a.events, a.stream, a.app, a.stats != NULL, &predicted, &n_predicted, &err);
     if (!s) s = ms_score_events(&labels, predicted, n_predicted, a.from_frame, &sc, &err);
     if (!s && a.json) s = print_json(&a, &sc, &err);
     if (!s && !a.json) {
