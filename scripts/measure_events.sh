@@ -45,10 +45,11 @@ val_start() {
     awk -v n="$rows" -v f="$TRAIN_FRACTION" 'BEGIN { printf "%d\n", f * n + 0.5 }'
 }
 
-# score EVENTS LABELS STREAM APP FROM_FRAME: "recall precision f1 detected/labelled tp/predicted
+# score EVENTS LABELS STREAM APP FROM_FRAME (the run's stats beside EVENTS vouch for the app): "recall precision f1 detected/labelled tp/predicted
 # false-alarm-fraction".
 score() {
-    "$MS" score-events --events "$1" --labels "$2" --stream "$3" --app "$4" --from-frame "$5" --json |
+    "$MS" score-events --events "$1" --labels "$2" --stream "$3" --app "$4" --from-frame "$5" \
+        --stats "${1%.events.jsonl}.stats.json" --json |
         jq -r '"\(.recall) \(.precision) \(.f1) \(.detected)/\(.labelled) \(.true_positives)/\(.predicted) \(.false_alarm_fraction)"'
 }
 

@@ -44,5 +44,7 @@ echo "events:"
 cat "$out/events.jsonl"
 
 echo "== 5. measured event recall, precision and F1 against the videos' frame labels"
-"$ms" score-events --events "$out/events.jsonl" --labels "$data/videos/person.labels.csv" --stream crossing --app person
-"$ms" score-events --events "$out/events.jsonl" --labels "$data/videos/car.labels.csv" --stream road --app car
+"$ms" score-events --events "$out/events.jsonl" --labels "$data/videos/person.labels.csv" --stream crossing --app person \
+    --stats "$out/stats.json"
+"$ms" score-events --events "$out/events.jsonl" --labels "$data/videos/car.labels.csv" --stream road --app car \
+    --stats "$out/stats.json"
