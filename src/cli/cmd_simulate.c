@@ -7,10 +7,11 @@
 #include <unistd.h>
 
 #include "base/file.h"
+#include "base/path.h"
 #include "cli/commands.h"
 #include "sched/simulate.h"
 
-#define DEFAULT_REFERENCE "../shared/data/reference/mobilenet_apps.json"
+#define DEFAULT_REFERENCE "reference/mobilenet_apps.json" /* under the data folder */
 
 static void usage(FILE *out)
 {
@@ -20,7 +21,8 @@ static void usage(FILE *out)
             "                           [-o PREFIX]\n"
             "  mean event F1 against 1..N apps for mainstream, maxsharing and nosharing, in the\n"
             "  default and compat models; writes PREFIX.csv and PREFIX.svg (default 'simulate').\n"
-            "  --reference defaults to " DEFAULT_REFERENCE " (relative to the current folder).\n"
+            "  --reference defaults to $MAINSTREAM_DATA/" DEFAULT_REFERENCE "\n"
+            "  (MAINSTREAM_DATA unset: the build's data folder, ../shared/data beside the sources).\n"
             "  defaults: --budget 100 --stream-fps 10 --max-apps 30 --trials 1 --seed 1 --time-limit 10\n");
 }
 
@@ -66,7 +68,8 @@ int cmd_simulate(int argc, char **argv)
         {"time-limit", required_argument, 0, 'l'}, {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     ms_sim_config cfg = {100, 10, 30, 1, 1, 10};
-    const char *reference = DEFAULT_REFERENCE, *prefix = "simulate";
+    const char *reference = NULL, *prefix = "simulate";
+    char default_reference[4096];
     double v;
     int c;
     optind = 1;
@@ -111,10 +114,14 @@ int cmd_simulate(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    if (!reference) {
+        snprintf(default_reference, sizeof default_reference, "%s/%s", ms_data_dir(), DEFAULT_REFERENCE);
+        reference = default_reference;
+    }
     if (access(reference, R_OK) != 0) {
         fprintf(stderr,
-                "mainstream simulate: reference data %s not found: run from the project root "
-                "beside ../shared, or give --reference FILE\n",
+                "mainstream simulate: reference data %s not found: set MAINSTREAM_DATA to the shared "
+                "data folder, or give --reference FILE\n",
                 reference);
         return 1;
     }

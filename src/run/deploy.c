@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/json.h"
+#include "base/path.h"
 
 #define DEPLOY_MAX_BYTES (4u << 20)
 #define DEFAULT_RETRIES 5
@@ -43,11 +44,18 @@ void ms_deployment_free(ms_deployment *d)
 
 static bool is_url(const char *s) { return strstr(s, "://") != NULL; }
 
-/* A path relative to the deployment's folder, or the path itself when absolute or a URL. */
-static char *resolve(const char *deploy_path, const char *p)
+/* A path relative to the deployment's folder, or the path itself when absolute or a URL;
+ * a leading $MAINSTREAM_DATA names the shared data folder (base/path.h). */
+static char *resolve(const char *deploy_path, const char *raw)
 {
-    const char *slash = strrchr(deploy_path, '/');
-    if (p[0] == '/' || is_url(p) || !slash) return strdup(p);
+    char *expanded = ms_path_expand(raw);
+    if (!expanded) return NULL;
+    const char *slash = strrchr(deploy_path, '/'), *p = expanded;
+    /* an expanded path is the data folder's, taken as given (a relative MAINSTREAM_DATA
+     * is relative to the current folder, like any path in the environment) */
+    if (p[0] == '/' || is_url(p) || !slash || strcmp(raw, expanded)) return expanded;
+    free(expanded);
+    p = raw;
     size_t dir = (size_t)(slash - deploy_path) + 1, n = strlen(p);
     char *out = malloc(dir + n + 1);
     if (!out) return NULL;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "base/json.h"
+#include "base/path.h"
 
 #define SCENARIO_MAX_BYTES (64u << 20)
 #define SCENARIO_FORMAT_VERSION 1
@@ -281,8 +282,11 @@ static ms_status load_unit_costs(const cJSON *root, const char *path, ms_scenari
         return ms_errorf(err, MS_ERR_INVALID, "%s: give either \"unit_costs\" or \"profile\", not both",
                          path);
     if (!profile) return parse_numbers(root, path, "unit_costs", false, &s->unit_costs, &s->n_units, err);
-    char *resolved = NULL;
-    if (profile[0] != '/') {
+    char *resolved = ms_path_expand(profile);
+    if (!resolved) return ms_errorf(err, MS_ERR_NOMEM, "%s: out of memory", path);
+    if (!strcmp(resolved, profile) && profile[0] != '/') {
+        free(resolved);
+        resolved = NULL;
         char *copy = strdup(path);
         if (!copy) return ms_errorf(err, MS_ERR_NOMEM, "%s: out of memory", path);
         const char *dir = dirname(copy);
