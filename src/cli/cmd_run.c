@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/log.h"
 #include "cli/commands.h"
 #include "run/deploy.h"
 #include "run/runner.h"
@@ -96,6 +97,7 @@ int cmd_run(int argc, char **argv)
         fprintf(stderr, "mainstream run: %s\n", err.msg);
         return 1;
     }
+    ms_log_set_timestamps(true); /* a long run: say when */
     struct sigaction sa = {0};
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);

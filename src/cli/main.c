@@ -1,6 +1,9 @@
 /* `mainstream <command> [args]`: finds the subcommand and hands it the arguments. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "base/log.h"
 
 #include "cli/commands.h"
 
@@ -32,6 +35,8 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+    /* The command says what it is doing (info); a library user's default stays warn. */
+    if (!getenv("MS_LOG")) ms_log_set_level(MS_LOG_INFO);
     if (argc < 2) {
         usage(stderr);
         return 2;

@@ -2,12 +2,14 @@
 #include "run/runner.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/clock.h"
 #include "base/json.h"
+#include "base/log.h"
 #include "run/output.h"
 #include "run/plan.h"
 #include "run/stream.h"
@@ -78,15 +80,28 @@ static void finish_detectors(runner *r, int stream)
     }
 }
 
+/* Appends to a log line being built (cut at the buffer's end). */
+static void append(char *line, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void append(char *line, size_t size, const char *fmt, ...)
+{
+    size_t n = strlen(line);
+    if (n + 1 >= size) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line + n, size - n, fmt, ap);
+    va_end(ap);
+}
+
 static void print_plan(runner *r, int s)
 {
     const ms_stream_plan *p = &r->streams[s].plan;
-    fprintf(stderr, "mainstream run: stream '%s': %g fps, budget %.4g ms/s, plan costs %.4g ms/s:", r->d->streams[s].name,
-            p->stream_fps, p->budget, p->schedule.cost);
+    char line[2048] = "";
+    append(line, sizeof line, "run: stream '%s': %g fps, budget %.4g ms/s, plan costs %.4g ms/s:", r->d->streams[s].name,
+           p->stream_fps, p->budget, p->schedule.cost);
     for (int i = 0; i < p->n_apps; i++)
-        fprintf(stderr, " %s@cp%d/%.3gfps", r->d->apps[p->apps[i]].name, p->schedule.apps[i].chokepoint,
-                p->schedule.apps[i].fps);
-    fputc('\n', stderr);
+        append(line, sizeof line, " %s@cp%d/%.3gfps", r->d->apps[p->apps[i]].name, p->schedule.apps[i].chokepoint,
+               p->schedule.apps[i].fps);
+    ms_info("%s", line);
 }
 
 /* Makes `next` the stream's plan and tree (freeing the old ones). */
@@ -138,16 +153,14 @@ static void close_stream(runner *r, int s)
     ms_stream_get_status(st->stream, &status);
     const char *name = r->d->streams[s].name;
     if (st->error[0]) {
-        fprintf(stderr, "mainstream run: stream '%s': stopped: %s\n", name, st->error);
+        ms_log_error("run: stream '%s': stopped: %s", name, st->error);
         r->result->streams_failed++;
     } else if (status.state == MS_STREAM_FAILED) {
-        fprintf(stderr, "mainstream run: stream '%s': failed after %lld frames: %s\n", name, (long long)status.decoded,
-                status.error);
+        ms_log_error("run: stream '%s': failed after %lld frames: %s", name, (long long)status.decoded, status.error);
         snprintf(st->error, sizeof st->error, "%s", status.error);
         r->result->streams_failed++;
     } else if (status.state == MS_STREAM_ENDED) {
-        fprintf(stderr, "mainstream run: stream '%s': ended after %lld frames (%lld dropped, %lld damaged packets skipped)\n",
-                name, (long long)status.decoded, (long long)status.dropped, (long long)status.damaged);
+        ms_info("run: stream '%s': ended after %lld frames (%lld dropped, %lld damaged packets skipped)", name, (long long)status.decoded, (long long)status.dropped, (long long)status.damaged);
     }
     st->n_chunk = 0;
 }
@@ -184,12 +197,11 @@ static void check_cost(runner *r, int s)
     /* decided on this ratio, whether or not a new plan comes of it: no retry storm */
     st->correction = ratio;
     double budget = ms_plan_budget_share(r->d, s) / ratio;
-    fprintf(stderr, "mainstream run: stream '%s': nodes cost %.2fx what the plan assumed; re-planning with %.4g ms/s\n",
-            r->d->streams[s].name, ratio, budget);
+    ms_info("run: stream '%s': nodes cost %.2fx what the plan assumed; re-planning with %.4g ms/s", r->d->streams[s].name,
+            ratio, budget);
     ms_error err = {0};
     if (plan(r, s, budget, &err)) {
-        fprintf(stderr, "mainstream run: stream '%s': re-planning failed, keeping the current plan: %s\n",
-                r->d->streams[s].name, err.msg);
+        ms_warn("run: stream '%s': re-planning failed, keeping the current plan: %s", r->d->streams[s].name, err.msg);
         return;
     }
     st->replans++;
@@ -288,22 +300,23 @@ static void report(runner *r, bool final)
 {
     cJSON *stats = stats_json(r);
     if (!stats) return;
-    fprintf(stderr, "mainstream run: %s %.1f s:", final ? "done after" : "at", ms_now() - r->start);
+    char line[4096] = "";
+    append(line, sizeof line, "run: %s %.1f s:", final ? "done after" : "at", ms_now() - r->start);
     const cJSON *o;
     cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(stats, "apps"))
     {
-        fprintf(stderr, " %s %.3g fps (plan %.3g)", field_str(o, "name"), field_num(o, "observed_fps"),
-                field_num(o, "planned_fps"));
+        append(line, sizeof line, " %s %.3g fps (plan %.3g)", field_str(o, "name"), field_num(o, "observed_fps"),
+               field_num(o, "planned_fps"));
     }
     cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(stats, "streams"))
     {
-        fprintf(stderr, "; %s %s, %g dropped", field_str(o, "name"), field_str(o, "state"), field_num(o, "dropped"));
+        append(line, sizeof line, "; %s %s, %g dropped", field_str(o, "name"), field_str(o, "state"),
+               field_num(o, "dropped"));
     }
-    fputc('\n', stderr);
+    ms_info("%s", line);
     if (r->o->stats_path) {
         ms_error err = {0};
-        if (ms_json_write(r->o->stats_path, stats, true, &err))
-            fprintf(stderr, "mainstream run: stats: %s\n", err.msg);
+        if (ms_json_write(r->o->stats_path, stats, true, &err)) ms_warn("run: stats: %s", err.msg);
     }
     cJSON_Delete(stats);
 }
