@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "mainstream_version.h"
 
 #include "cli/commands.h"
 
@@ -30,7 +31,7 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: mainstream <command> [options]\n\ncommands:\n");
     for (const command *c = commands; c->name; c++) fprintf(out, "  %-13s %s\n", c->name, c->summary);
-    fprintf(out, "\n`mainstream <command> --help` describes a command.\n");
+    fprintf(out, "\n`mainstream <command> --help` describes a command; `mainstream --version` prints the version.\n");
 }
 
 int main(int argc, char **argv)
@@ -40,6 +41,10 @@ int main(int argc, char **argv)
     if (argc < 2) {
         usage(stderr);
         return 2;
+    }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
+        printf("mainstream %s\n", MAINSTREAM_VERSION_STRING);
+        return 0;
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(stdout);

@@ -187,6 +187,13 @@ ms_status ms_profile_unit_costs(const char *path, double **costs, int *n, ms_err
 {
     cJSON *root;
     if (ms_json_load(path, SCENARIO_MAX_BYTES, &root, err)) return err->status;
+    ms_status s = ms_profile_parse(root, path, costs, n, err);
+    cJSON_Delete(root);
+    return s;
+}
+
+ms_status ms_profile_parse(const cJSON *root, const char *path, double **costs, int *n, ms_error *err)
+{
     const cJSON *segs;
     double *v = NULL;
     if (!cJSON_IsObject(root)) {
@@ -220,13 +227,11 @@ ms_status ms_profile_unit_costs(const char *path, double **costs, int *n, ms_err
             goto fail;
         }
     }
-    cJSON_Delete(root);
     *costs = v;
     *n = count;
     return MS_OK;
 fail:
     free(v);
-    cJSON_Delete(root);
     return err->status;
 }
 
@@ -307,6 +312,14 @@ ms_status ms_scenario_load(const char *path, ms_scenario *out, ms_error *err)
     memset(out, 0, sizeof *out);
     cJSON *root;
     if (ms_json_load(path, SCENARIO_MAX_BYTES, &root, err)) return err->status;
+    ms_status st = ms_scenario_parse(root, path, out, err);
+    cJSON_Delete(root);
+    return st;
+}
+
+ms_status ms_scenario_parse(const cJSON *root, const char *path, ms_scenario *out, ms_error *err)
+{
+    memset(out, 0, sizeof *out);
     ms_scenario *s = out;
     const cJSON *apps;
     if (!cJSON_IsObject(root)) {
@@ -344,10 +357,8 @@ ms_status ms_scenario_load(const char *path, ms_scenario *out, ms_error *err)
         s->n_apps = i + 1;
     }
     if (ms_scenario_validate(s, path, err)) goto fail;
-    cJSON_Delete(root);
     return MS_OK;
 fail:
-    cJSON_Delete(root);
     ms_scenario_free(s);
     return err->status;
 }
