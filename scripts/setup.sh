@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake pkg-config libdnnl-dev libavformat-dev libavcodec-dev
           libswscale-dev libavutil-dev libcjson-dev libcmocka-dev valgrind
-          help2man) # help2man: the man page, made at build time from the help texts
+          help2man                  # the man page, made at build time from the help texts
+          clang libclang-rt-14-dev) # the libFuzzer targets (scripts/fuzz.sh)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
