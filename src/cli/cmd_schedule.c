@@ -8,23 +8,26 @@
 
 #include "base/json.h"
 #include "cli/commands.h"
+#include "base/file.h"
 #include "sched/schedule.h"
+#include "sched/stem_draw.h"
 
 static void usage(FILE *out)
 {
     fprintf(out,
             "usage: mainstream schedule SCENARIO [--policy P] [--objective O] [--budget B]\n"
-            "                           [--compat] [--time-limit S] [--json] [-o FILE]\n"
+            "                           [--compat] [--time-limit S] [--json] [-o FILE] [--dot FILE]\n"
             "  --policy     mainstream (exact, default), greedy, maxsharing, nosharing\n"
             "  --objective  f1 (mean F1, default), min-f1, fnr (mean), fpr (mean 1-precision)\n"
             "  --budget     overrides the scenario's budget (cost units per second)\n"
             "  --compat     the original Mainstream's event model and arithmetic\n"
             "  --time-limit stop the exact search after S seconds; report value and bound\n"
-            "  --json       print the schedule as JSON (also the format of -o FILE)\n");
+            "  --json       print the schedule as JSON (also the format of -o FILE)\n"
+            "  --dot FILE   write the stem tree as a Graphviz graph (\"-\": stdout; dot -Tsvg draws it)\n");
 }
 
 static void print_table(FILE *out, const ms_scenario *s, const ms_sched_config *cfg,
-                        const ms_schedule *sch)
+                        const ms_schedule *sch, const ms_stem_tree *tree)
 {
     if (!sch->feasible) {
         fprintf(out, "no schedule fits the budget %g\n", s->budget);
@@ -43,6 +46,18 @@ static void print_table(FILE *out, const ms_scenario *s, const ms_sched_config *
             ms_objective_name(cfg->objective), cfg->compat ? "compat" : "default", sch->value);
     if (!sch->exact && isfinite(sch->bound)) fprintf(out, " (bound %.6f)", sch->bound);
     fprintf(out, ", cost %.3f of %g, %.3f s\n", sch->cost, s->budget, sch->seconds);
+    fprintf(out, "\nstem tree:\n");
+    ms_stem_tree_print(out, s, sch, tree);
+}
+
+static ms_status write_dot(const char *path, const ms_scenario *s, const ms_schedule *sch, const ms_stem_tree *tree,
+                           ms_error *err)
+{
+    ms_atomic_file f;
+    ms_status st = ms_atomic_open(&f, path, err);
+    if (st) return st;
+    ms_stem_tree_write_dot(f.fp, s, sch, tree);
+    return ms_atomic_commit(&f, err);
 }
 
 int cmd_schedule(int argc, char **argv)
@@ -51,9 +66,10 @@ int cmd_schedule(int argc, char **argv)
         {"policy", required_argument, 0, 'p'},  {"objective", required_argument, 0, 'O'},
         {"budget", required_argument, 0, 'b'},  {"compat", no_argument, 0, 'c'},
         {"json", no_argument, 0, 'j'},          {"time-limit", required_argument, 0, 't'},
-        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+        {"dot", required_argument, 0, 'd'},     {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
     ms_sched_config cfg = {MS_POLICY_MAINSTREAM, MS_OBJ_MEAN_F1, false, 0};
-    const char *output = NULL, *budget = NULL;
+    const char *output = NULL, *budget = NULL, *dot = NULL;
     bool json = false;
     ms_error err;
     int c;
@@ -79,6 +95,7 @@ int cmd_schedule(int argc, char **argv)
             break;
         }
         case 'o': output = optarg; break;
+        case 'd': dot = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -114,7 +131,8 @@ int cmd_schedule(int argc, char **argv)
     ms_status st = MS_OK;
     if (output) st = ms_json_write(output, doc, true, &err);
     if (!st && json) st = ms_json_write("-", doc, true, &err);
-    if (!st && !json) print_table(stdout, &s, &cfg, &sch);
+    if (!st && dot && sch.feasible) st = write_dot(dot, &s, &sch, &tree, &err);
+    if (!st && !json && !(dot && !strcmp(dot, "-"))) print_table(stdout, &s, &cfg, &sch, &tree);
     cJSON_Delete(doc);
     if (st) goto fail_tree;
     rc = sch.feasible ? 0 : 1;

@@ -13,6 +13,7 @@
 #include "train/events.h"
 #include "train/features.h"
 #include "train/trainer.h"
+#include "train/trainlog.h"
 
 static void usage(FILE *out)
 {
@@ -44,12 +45,16 @@ static void usage(FILE *out)
             "  --backend cpu|ref (cpu: oneDNN; runs the prefix, the training and the scoring)\n"
             "  --cp-threads N (chokepoints trained at once; default min(T, chokepoints); on cpu\n"
             "                 each train plan gets T / N threads)\n"
-            "  --app NAME\n");
+            "  --app NAME\n"
+            "  --log PREFIX (default: -o without its extension) writes PREFIX.epochs.csv (per\n"
+            "                 chokepoint and epoch: losses, val accuracy, tpr, fpr) and\n"
+            "                 PREFIX.curve.svg (tpr and fpr against the chokepoint); --no-log: neither\n");
 }
 
 typedef struct {
     ms_data_args data;
-    const char *chokepoints, *output, *app, *backend;
+    const char *chokepoints, *output, *app, *backend, *log;
+    bool no_log;
     int epochs, batch, patience, augment, threads, cp_threads;
     int optimizer, schedule;
     double lr, momentum, weight_decay, base_lr_scale, memory_mb;
@@ -81,6 +86,10 @@ static int parse(int argc, char **argv, train_args *a)
             usage(stdout);
             return 0;
         }
+        if (!strcmp(opt, "--no-log")) {
+            a->no_log = true;
+            continue;
+        }
         if (i + 1 >= argc) {
             fprintf(stderr, "train: unknown option or missing value: %s\n", opt);
             return 2;
@@ -91,6 +100,7 @@ static int parse(int argc, char **argv, train_args *a)
         if (!strcmp(opt, "-o")) a->output = v;
         else if (!strcmp(opt, "--chokepoints")) a->chokepoints = v;
         else if (!strcmp(opt, "--app")) a->app = v;
+        else if (!strcmp(opt, "--log")) a->log = v;
         else if (!strcmp(opt, "--backend")) a->backend = v;
         else if (!strcmp(opt, "--epochs")) bad = parse_num(opt, v, 1, 100000, &x), a->epochs = (int)x;
         else if (!strcmp(opt, "--batch")) bad = parse_num(opt, v, 1, 4096, &x), a->batch = (int)x;
@@ -219,6 +229,19 @@ static void print_costs(const ms_feature_cache *fc, const ms_cp_result *res, int
            (prefix + training) / (prefix + steps));
 }
 
+/* PREFIX.epochs.csv and PREFIX.curve.svg; PREFIX defaults to -o without its extension. */
+static ms_status save_log(const train_args *a, const char *app, const ms_cp_result *res, int n, ms_error *err)
+{
+    if (a->log) return ms_trainlog_save(a->log, app, res, n, err);
+    char *prefix = strdup(a->output);
+    if (!prefix) return ms_errorf(err, MS_ERR_NOMEM, "out of memory");
+    char *dot = strrchr(prefix, '.'), *slash = strrchr(prefix, '/');
+    if (dot && (!slash || dot > slash + 1)) *dot = '\0';
+    ms_status s = ms_trainlog_save(prefix, app, res, n, err);
+    free(prefix);
+    return s;
+}
+
 static char *app_name(const char *output)
 {
     const char *base = strrchr(output, '/');
@@ -295,6 +318,7 @@ static int run(const train_args *a)
         snprintf(pkg->training.schedule, sizeof pkg->training.schedule, "%s", ms_schedule_name(a->schedule));
     }
     if (!s) s = ms_mpackage_save(pkg, a->output, &err);
+    if (!s && !a->no_log) s = save_log(a, name, res, n_cps, &err);
     if (!s) {
         printf("app %s: %lld training frames (%lld positive), %lld validation (%lld positive); features %.1f s decode + "
                "%.1f s prefix for %lld rows\n",

@@ -96,9 +96,27 @@ static void test_schedule_table_policies_and_output(void **state)
         assert_non_null(strstr(out, "trains"));
         assert_non_null(strstr(out, policies[i]));
         assert_int_equal(access(outpath, R_OK), 0);
+        assert_non_null(strstr(out, "\nstem tree:\ninput\n"));
         free(out);
         free(err);
     }
+    /* --dot FILE: the stem tree for Graphviz, beside the table */
+    const char *path = write_file("s.json", good);
+    char dotpath[512];
+    snprintf(dotpath, sizeof dotpath, "%s/tree.dot", dir);
+    const char *args[] = {"schedule", path, "--dot", dotpath, NULL};
+    char *out, *err;
+    assert_int_equal(ms_test_run_cli(args, &out, &err), 0);
+    assert_non_null(strstr(out, "trains"));
+    FILE *f = fopen(dotpath, "r");
+    assert_non_null(f);
+    char text[4096];
+    text[fread(text, 1, sizeof text - 1, f)] = '\0';
+    fclose(f);
+    assert_non_null(strstr(text, "digraph stem_tree {"));
+    assert_non_null(strstr(text, "trains\\ncp "));
+    free(out);
+    free(err);
 }
 
 static void test_schedule_profile(void **state)
