@@ -31,7 +31,10 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: mainstream <command> [options]\n\ncommands:\n");
     for (const command *c = commands; c->name; c++) fprintf(out, "  %-13s %s\n", c->name, c->summary);
-    fprintf(out, "\n`mainstream <command> --help` describes a command; `mainstream --version` prints the version.\n");
+    fprintf(out, "\n`mainstream help <command>` (or `mainstream <command> --help`) describes a command, with an\n"
+                 "example. Every command takes -q (warnings only) and -v (debug messages); MS_LOG=debug|info|\n"
+                 "warn|error sets the level too, MS_LOG_TIME=1 timestamps the log, MAINSTREAM_DATA names the\n"
+                 "shared data folder. `mainstream --version` prints the version.\n");
 }
 
 int main(int argc, char **argv)
@@ -45,6 +48,16 @@ int main(int argc, char **argv)
     if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
         printf("mainstream %s\n", MAINSTREAM_VERSION_STRING);
         return 0;
+    }
+    if (!strcmp(argv[1], "help") && argc > 2) { /* `mainstream help CMD` is `mainstream CMD --help` */
+        for (const command *c = commands; c->name; c++)
+            if (!strcmp(argv[2], c->name)) {
+                char *help_argv[] = {argv[2], "--help", NULL};
+                return c->run(2, help_argv);
+            }
+        fprintf(stderr, "mainstream: unknown command '%s'\n", argv[2]);
+        usage(stderr);
+        return 2;
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(stdout);
