@@ -107,14 +107,19 @@ static void test_profile_errors(void **state)
     FILE *f = fopen(path, "r");
     assert_null(f); /* nothing half-written */
     free(errout);
-    const char *no_files[] = {"profile", "--model", "--runs", "1", NULL};
+    const char *no_files[] = {"profile", "--runs", "1", NULL};
     assert_int_equal(ms_test_run_cli(no_files, NULL, &errout), 2);
-    assert_non_null(strstr(errout, "--model needs at least one file"));
+    assert_non_null(strstr(errout, "--model FILE is required"));
+    free(errout);
+    const char *no_value[] = {"profile", "--runs", "1", "--model", NULL};
+    assert_int_equal(ms_test_run_cli(no_value, NULL, &errout), 2);
+    assert_non_null(strstr(errout, "--model needs a value"));
     free(errout);
     ms_test_rmdir(dir);
 }
 
-/* Several files after one --model: the second is read as a model file. */
+/* --model repeated: the second file is read and chained; a second file after one
+ * --model is a usage error that says how to give it. */
 static void test_profile_model_list(void **state)
 {
     (void)state;
@@ -122,10 +127,14 @@ static void test_profile_model_list(void **state)
     char *dir = ms_test_tmpdir(), model[4096], missing[4096];
     snprintf(model, sizeof model, "%s", ms_test_data(V1_025));
     snprintf(missing, sizeof missing, "%s/second.tflite", dir);
-    const char *two_files[] = {"profile", "--model", model, missing, "--runs", "1", NULL};
+    const char *two_files[] = {"profile", "--model", model, "--model", missing, "--runs", "1", NULL};
     char *errout = NULL;
     assert_int_equal(ms_test_run_cli(two_files, NULL, &errout), 1);
     assert_non_null(strstr(errout, "second.tflite"));
+    free(errout);
+    const char *one_flag[] = {"profile", "--model", model, missing, "--runs", "1", NULL};
+    assert_int_equal(ms_test_run_cli(one_flag, NULL, &errout), 2);
+    assert_non_null(strstr(errout, "give each model file its own --model"));
     free(errout);
     ms_test_rmdir(dir);
 }
