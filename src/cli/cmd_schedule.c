@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/json.h"
+#include "cli/args.h"
 #include "cli/commands.h"
 #include "base/file.h"
 #include "sched/schedule.h"
@@ -23,7 +24,11 @@ static void usage(FILE *out)
             "  --compat     the original Mainstream's event model and arithmetic\n"
             "  --time-limit stop the exact search after S seconds; report value and bound\n"
             "  --json       print the schedule as JSON (also the format of -o FILE)\n"
-            "  --dot FILE   write the stem tree as a Graphviz graph (\"-\": stdout; dot -Tsvg draws it)\n");
+            "  --dot FILE   write the stem tree as a Graphviz graph (\"-\": stdout; dot -Tsvg draws it)\n"
+            "  -o, --output FILE  write the schedule as JSON to FILE;  -q, -v  fewer or more log messages\n"
+            "\n"
+            "Example:\n"
+            "  mainstream schedule examples/scenario.json --budget 5 --dot - | dot -Tsvg > tree.svg\n");
 }
 
 static void print_table(FILE *out, const ms_scenario *s, const ms_sched_config *cfg,
@@ -62,62 +67,47 @@ static ms_status write_dot(const char *path, const ms_scenario *s, const ms_sche
 
 int cmd_schedule(int argc, char **argv)
 {
-    static const struct option longopts[] = {
+    static const struct option opts[] = {
         {"policy", required_argument, 0, 'p'},  {"objective", required_argument, 0, 'O'},
         {"budget", required_argument, 0, 'b'},  {"compat", no_argument, 0, 'c'},
         {"json", no_argument, 0, 'j'},          {"time-limit", required_argument, 0, 't'},
-        {"dot", required_argument, 0, 'd'},     {"help", no_argument, 0, 'h'},
+        {"dot", required_argument, 0, 'd'},     {"output", required_argument, 0, 'o'},
         {0, 0, 0, 0}};
     ms_sched_config cfg = {MS_POLICY_MAINSTREAM, MS_OBJ_MEAN_F1, false, 0};
-    const char *output = NULL, *budget = NULL, *dot = NULL;
+    const char *output = NULL, *dot = NULL;
+    double budget = -1;
     bool json = false;
     ms_error err;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
-        switch (c) {
+    ms_cli c;
+    int code, bad = 0;
+    ms_cli_begin(&c, "schedule", usage, opts, "o:");
+    while (!bad && (code = ms_cli_next(&c, argc, argv)) != MS_CLI_DONE) {
+        switch (code) {
+        case MS_CLI_EXIT: return c.exit_code;
         case 'p':
-            if (ms_policy_parse(optarg, &cfg.policy, &err)) goto usage_error;
+            if (ms_policy_parse(optarg, &cfg.policy, &err)) bad = ms_cli_fail(&c, "--policy: %s", err.msg);
             break;
         case 'O':
-            if (ms_objective_parse(optarg, &cfg.objective, &err)) goto usage_error;
+            if (ms_objective_parse(optarg, &cfg.objective, &err)) bad = ms_cli_fail(&c, "--objective: %s", err.msg);
             break;
-        case 'b': budget = optarg; break;
+        case 'b': bad = ms_cli_number(&c, optarg, 0, 1e300, &budget); break;
         case 'c': cfg.compat = true; break;
         case 'j': json = true; break;
-        case 't': {
-            char *end;
-            cfg.time_limit_s = strtod(optarg, &end);
-            if (*end || !(cfg.time_limit_s > 0)) {
-                fprintf(stderr, "mainstream schedule: --time-limit: expected seconds > 0, got '%s'\n", optarg);
-                return 2;
-            }
-            break;
-        }
+        case 't': bad = ms_cli_number(&c, optarg, 1e-6, 1e9, &cfg.time_limit_s); break;
         case 'o': output = optarg; break;
         case 'd': dot = optarg; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
         }
     }
-    if (optind != argc - 1) {
-        usage(stderr);
-        return 2;
-    }
+    if (bad) return bad;
+    if (c.n_models) return ms_cli_fail(&c, "--model: schedule reads no model (the scenario holds the costs)");
+    if (optind == argc) return ms_cli_fail(&c, "no SCENARIO given");
+    if (optind + 1 < argc) return ms_cli_fail(&c, "one SCENARIO only ('%s' is extra)", argv[optind + 1]);
     ms_scenario s;
     if (ms_scenario_load(argv[optind], &s, &err)) {
         fprintf(stderr, "mainstream schedule: %s\n", err.msg);
         return 1;
     }
-    if (budget) {
-        char *end;
-        s.budget = strtod(budget, &end);
-        if (*end || !(s.budget >= 0) || !isfinite(s.budget)) {
-            fprintf(stderr, "mainstream schedule: --budget: expected a number >= 0, got '%s'\n", budget);
-            ms_scenario_free(&s);
-            return 2;
-        }
-    }
+    if (budget >= 0) s.budget = budget;
     ms_schedule sch;
     ms_stem_tree tree = {0};
     int rc = 1;
@@ -149,7 +139,4 @@ fail_scenario:
     fprintf(stderr, "mainstream schedule: %s\n", err.msg);
     ms_scenario_free(&s);
     return 1;
-usage_error:
-    fprintf(stderr, "mainstream schedule: %s\n", err.msg);
-    return 2;
 }
