@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/json.h"
+#include "cli/args.h"
 #include "cli/commands.h"
 #include "run/score.h"
 
@@ -29,7 +30,11 @@ static void usage(FILE *out)
             "\"precision\",\"f1\",\"absent_frames\",\"false_alarm_frames\",\"false_alarm_fraction\"}.\n"
             "A stream or app with no event in the file is an error (a misspelt name would score\n"
             "recall 0); --stats FILE (the run's `--stats` output) vouches that the app ran on the\n"
-            "stream, so one that detected nothing scores recall 0.\n");
+            "stream, so one that detected nothing scores recall 0. -q, -v: fewer or more log messages.\n"
+            "\n"
+            "Example:\n"
+            "  mainstream score-events --events out/default/events.jsonl --stats out/default/stats.json \\\n"
+            "      --labels $MAINSTREAM_DATA/videos/person.labels.csv --stream crossing --app person\n");
 }
 
 typedef struct {
@@ -38,47 +43,40 @@ typedef struct {
     bool json;
 } score_args;
 
+/* -1 when parsed, else the exit status (0 after --help, 2 on a usage error). */
 static int parse(int argc, char **argv, score_args *a)
 {
+    static const struct option opts[] = {
+        {"events", required_argument, NULL, 'e'}, {"labels", required_argument, NULL, 'l'},
+        {"stream", required_argument, NULL, 's'}, {"app", required_argument, NULL, 'a'},
+        {"stats", required_argument, NULL, 't'},  {"from-frame", required_argument, NULL, 'f'},
+        {"json", no_argument, NULL, 'j'},         {NULL, 0, NULL, 0}};
     *a = (score_args){0};
-    for (int i = 1; i < argc; i++) {
-        const char *opt = argv[i];
-        if (!strcmp(opt, "--help") || !strcmp(opt, "-h")) {
-            usage(stdout);
-            return 0;
-        }
-        if (!strcmp(opt, "--json")) {
-            a->json = true;
-            continue;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "score-events: unknown option or missing value: %s\n", opt);
-            return 2;
-        }
-        const char *v = argv[++i];
-        if (!strcmp(opt, "--events")) a->events = v;
-        else if (!strcmp(opt, "--labels")) a->labels = v;
-        else if (!strcmp(opt, "--stream")) a->stream = v;
-        else if (!strcmp(opt, "--app")) a->app = v;
-        else if (!strcmp(opt, "--stats")) a->stats = v;
-        else if (!strcmp(opt, "--from-frame")) {
-            char *end;
-            errno = 0;
-            a->from_frame = strtoll(v, &end, 10);
-            if (errno || end == v || *end || a->from_frame < 0) {
-                fprintf(stderr, "score-events: --from-frame: '%s' is not a whole number >= 0\n", v);
-                return 2;
-            }
-        } else {
-            fprintf(stderr, "score-events: unknown option %s\n", opt);
-            return 2;
+    ms_cli c;
+    int code, bad = 0;
+    double from = 0;
+    ms_cli_begin(&c, "score-events", usage, opts, "");
+    while (!bad && (code = ms_cli_next(&c, argc, argv)) != MS_CLI_DONE) {
+        switch (code) {
+        case MS_CLI_EXIT: return c.exit_code;
+        case 'e': a->events = optarg; break;
+        case 'l': a->labels = optarg; break;
+        case 's': a->stream = optarg; break;
+        case 'a': a->app = optarg; break;
+        case 't': a->stats = optarg; break;
+        case 'j': a->json = true; break;
+        case 'f':
+            bad = ms_cli_number(&c, optarg, 0, 1e15, &from);
+            if (!bad && from != (double)(long long)from) bad = ms_cli_fail(&c, "--from-frame: '%s' is not a whole number >= 0", optarg);
+            a->from_frame = (long long)from;
+            break;
         }
     }
-    if (!a->events || !a->labels || !a->stream || !a->app) {
-        fprintf(stderr, "score-events: --events, --labels, --stream and --app are required "
-                        "(see mainstream score-events --help)\n");
-        return 2;
-    }
+    if (bad) return bad;
+    if (optind < argc) return ms_cli_fail(&c, "unexpected argument '%s'", argv[optind]);
+    if (c.n_models) return ms_cli_fail(&c, "--model: score-events reads no model");
+    if (!a->events || !a->labels || !a->stream || !a->app)
+        return ms_cli_fail(&c, "--events, --labels, --stream and --app are required");
     return -1;
 }
 
