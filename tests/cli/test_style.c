@@ -9,7 +9,7 @@
 #include <string.h>
 
 /* The commands in the shared style (src/cli/args.c). */
-static const char *const commands[] = {"inspect", "classify", "profile", "schedule", "simulate", "run", "score-events", NULL};
+static const char *const commands[] = {"inspect", "classify", "profile", "schedule", "simulate", "run", "score-events", "train", "evaluate", NULL};
 
 static int run(const char *const *args, char **out, char **err) { return ms_test_run_cli(args, out, err); }
 
