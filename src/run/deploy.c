@@ -195,8 +195,9 @@ static ms_status parse_app(const cJSON *obj, const char *where, ms_deployment *d
         ms_json_number_opt(obj, where, "event_frequency", &a->event_frequency, err) ||
         ms_json_number_opt(obj, where, "correlation", &a->correlation, err))
         return err->status;
-    if (cJSON_GetObjectItemCaseSensitive(obj, "event_length_ms") && !(a->event_length_ms > 0 && isfinite(a->event_length_ms)))
-        return ms_errorf(err, MS_ERR_INVALID, "%s.event_length_ms: must be a positive number of milliseconds", where);
+    if (cJSON_GetObjectItemCaseSensitive(obj, "event_length_ms") && !(a->event_length_ms > 0 && a->event_length_ms <= MS_EVENT_MAX_LENGTH_MS))
+        return ms_errorf(err, MS_ERR_INVALID, "%s.event_length_ms: must be a positive number of milliseconds, at most %g",
+                         where, MS_EVENT_MAX_LENGTH_MS);
     if (cJSON_GetObjectItemCaseSensitive(obj, "event_frequency") && !(a->event_frequency > 0 && a->event_frequency < 1))
         return ms_errorf(err, MS_ERR_INVALID, "%s.event_frequency: must be in (0, 1)", where);
     if (cJSON_GetObjectItemCaseSensitive(obj, "correlation") && !(a->correlation >= 0 && a->correlation <= 1))

@@ -43,11 +43,11 @@ static ms_status check_app(const ms_deployment *d, const ms_run_model *m, int i,
     /* what the scheduler's event model needs, from the package or the deployment */
     double length = a->event_length_ms > 0 ? a->event_length_ms : ra->event_length_ms;
     double frequency = a->event_frequency > 0 ? a->event_frequency : ra->event_frequency;
-    if (!(length > 0) || !(frequency > 0 && frequency < 1))
+    if (!(length > 0 && length <= MS_EVENT_MAX_LENGTH_MS) || !(frequency > 0 && frequency < 1))
         return ms_errorf(err, MS_ERR_INVALID,
                          "%s: apps[%d]: %s's events (%g ms long, frequency %g) cannot be scheduled; give "
-                         "event_length_ms > 0 and event_frequency in (0, 1)",
-                         d->path, i, a->package, length, frequency);
+                         "event_length_ms in (0, %g] and event_frequency in (0, 1)",
+                         d->path, i, a->package, length, frequency, MS_EVENT_MAX_LENGTH_MS);
     return MS_OK;
 }
 
@@ -235,6 +235,9 @@ ms_status ms_plan_stream(const ms_deployment *d, const ms_run_model *m, int stre
                          ms_stream_plan *out, ms_error *err)
 {
     memset(out, 0, sizeof *out);
+    if (!(stream_fps > 0 && stream_fps <= 1000)) /* a video's own rate comes from the file */
+        return ms_errorf(err, MS_ERR_INVALID, "%s: stream '%s': %g fps is outside (0, 1000]", d->path,
+                         d->streams[stream].name, stream_fps);
     out->stream = stream;
     out->stream_fps = stream_fps;
     out->budget = budget;

@@ -129,8 +129,8 @@ ms_status ms_scenario_parse_app(const cJSON *obj, const char *where, const char 
                   where);
         goto fail;
     }
-    if (!(e->event_length_ms > 0)) {
-        ms_errorf(err, MS_ERR_INVALID, "%s.event_length_ms: must be > 0, got %g", where,
+    if (!(e->event_length_ms > 0) || e->event_length_ms > MS_EVENT_MAX_LENGTH_MS) {
+        ms_errorf(err, MS_ERR_INVALID, "%s.event_length_ms: must be in (0, %g], got %g", where, MS_EVENT_MAX_LENGTH_MS,
                   e->event_length_ms);
         goto fail;
     }
@@ -265,6 +265,9 @@ ms_status ms_scenario_validate(const ms_scenario *s, const char *where, ms_error
 
 static ms_status default_fps_options(ms_scenario *s, const char *where, ms_error *err)
 {
+    /* checked here too, before the conversion to int (ms_scenario_validate runs later) */
+    if (!(s->stream_fps > 0) || s->stream_fps > 1000)
+        return ms_errorf(err, MS_ERR_INVALID, "%s: stream_fps must be in (0, 1000], got %g", where, s->stream_fps);
     int n = (int)floor(s->stream_fps);
     if (n < 1)
         return ms_errorf(err, MS_ERR_INVALID,

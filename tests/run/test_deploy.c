@@ -131,6 +131,8 @@ static void test_bad_fields(void **state)
         {WRAP("", "{\"name\":\"a\",\"stream\":\"cam\",\"package\":\"p\",\"threshold\":0.5,\"event_frequency\":2}"),
          "apps[0].event_frequency: must be in (0, 1)"},
         {WRAP("", GOOD_APP "," GOOD_APP), "apps[1].name: 'a' is used by apps[0] too"},
+        {WRAP("", "{\"name\":\"a\",\"stream\":\"cam\",\"package\":\"p\",\"threshold\":0.5,\"event_length_ms\":4e6}"),
+         "apps[0].event_length_ms: must be a positive number of milliseconds, at most 3.6e+06"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         ms_deployment d;

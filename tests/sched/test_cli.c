@@ -199,6 +199,15 @@ static void test_bad_scenarios(void **state)
     write_file("p4.json", "{\"segments\": [{\"from\": 0, \"to\": 1, \"ms\": 2}], \"fingerprint\": \"ab\"}");
     expect_failure("{\"stream_fps\": 10, \"budget\": 40, \"profile\": \"p4.json\", \"apps\": [" APP("a", "", CURVE) "]}",
                    NULL, 1, "p4.json: unknown key \"fingerprint\"");
+    /* found by fuzz_scenario: a huge stream_fps without fps_options overflowed the
+     * conversion that makes the default options */
+    expect_failure("{\"stream_fps\": 44444444444444444444444444444444444410, \"budget\": 3, \"unit_costs\": [1, 1], \"apps\": ["
+                   APP("a", "", CURVE) "]}",
+                   NULL, 1, "s.json: stream_fps must be in (0, 1000], got 4.44444e+37");
+    /* an event so long that the event model would count its samples for ever */
+    expect_failure("{\"stream_fps\": 10, \"budget\": 3, \"unit_costs\": [1, 1], \"apps\": [{\"name\": \"a\", "
+                   "\"event_length_ms\": 1e30, \"event_frequency\": 0.2, \"correlation\": 0.1, \"curve\": " CURVE "}]}",
+                   NULL, 1, "apps[0].event_length_ms: must be in (0, 3.6e+06], got 1e+30");
     expect_failure(good, "--policy=best", 2, "unknown policy 'best'");
     expect_failure(good, "--objective=auc", 2, "unknown objective 'auc'");
     expect_failure(good, "--budget=0.001", 1, "no schedule fits the budget");
