@@ -11,7 +11,7 @@
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 build=${1:-$here/../build-rel}
-data=$here/../../shared/data/models
+data=${MAINSTREAM_DATA:-$here/../../shared/data}/models
 RUNS=${RUNS:-30}
 WARMUP=${WARMUP:-5}
 BATCHES=${BATCHES:-1,8}

@@ -13,7 +13,7 @@
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 build=${1:-$here/../build-rel}
-data=$here/../../shared/data
+data=${MAINSTREAM_DATA:-$here/../../shared/data}
 MODEL=${MODEL:-v1_224}
 APPS=${APPS:-1,2,4,8,16}
 FRAMES=${FRAMES:-20}

@@ -15,7 +15,7 @@
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 build=${1:-$here/../build-rel}
-data=$here/../../shared/data
+data=${MAINSTREAM_DATA:-$here/../../shared/data}
 MODEL=${MODEL:-mobilenet_v1_0.5_160_quant.tflite}
 PER_CLASS=${PER_CLASS:-80}
 CHOKEPOINTS=${CHOKEPOINTS:-all}

@@ -16,7 +16,7 @@
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 build=${1:-$here/../build-rel}
-data=$here/../../shared/data/models
+data=${MAINSTREAM_DATA:-$here/../../shared/data}/models
 BACKEND=${BACKEND:-cpu}
 MODELS=${MODELS:-v1_050,v1_224}
 CHOKEPOINTS=${CHOKEPOINTS:-1,5,11,13,15}
@@ -26,7 +26,7 @@ STEPS=${STEPS:-10}
 WARMUP=${WARMUP:-2}
 OPTIMIZER=${OPTIMIZER:-adam}
 VARIANTS=${VARIANTS:-eager,channels_last}
-IMAGES=${IMAGES-$here/../../shared/data/imagenet-sample}
+IMAGES=${IMAGES-${MAINSTREAM_DATA:-$here/../../shared/data}/imagenet-sample}
 export OMP_WAIT_POLICY=PASSIVE
 out=$(mktemp)
 cell=$(mktemp)

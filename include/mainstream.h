@@ -9,13 +9,14 @@
  *   media     images and video decoded through FFmpeg into a model's input
  *   sched     scenarios, the event model, ms_schedule_solve and the stem tree
  *
- * Build against it with the include paths of the `mainstream` CMake target (include/
- * and src/): the room headers below are the reference for each call. */
+ * Installed, it is <mainstream/mainstream.h> (`pkg-config --cflags --libs mainstream`, or
+ * CMake's find_package(mainstream) and the target mainstream::mainstream); in the source
+ * tree, the include paths of the `mainstream` CMake target (include/ and src/). The room
+ * headers below are the reference for each call. */
 #ifndef MAINSTREAM_H
 #define MAINSTREAM_H
 
-#define MAINSTREAM_VERSION_MAJOR 0
-#define MAINSTREAM_VERSION_MINOR 1
+#include "mainstream_version.h" /* MAINSTREAM_VERSION_MAJOR, _MINOR, _PATCH, _STRING (from CMake) */
 
 #include "base/error.h"
 #include "base/log.h"

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 build=${1:-build}
 shift || true
-data=${MS_DATA:-../shared/data}
+data=${MAINSTREAM_DATA:-../shared/data}
 models=$data/models
 csv=$data/imagenet-sample/labels.csv
 cli=$build/mainstream

@@ -13,7 +13,7 @@
 # Frames are fitted to the model's input as the packages record (mainstream train: short
 # side to 128/0.875, centre crop), so the apps see at run time what they were trained on.
 #
-# Knobs (environment): MS (the mainstream binary, default build-rel/mainstream), DATA
+# Knobs (environment): MS (the mainstream binary, default build-rel/mainstream), MAINSTREAM_DATA
 # (../shared/data), BUDGET (ms of compute per second of video for both streams together,
 # default 6: 3 ms/s per stream, a few frames/s at this model's 0.8-1.1 ms per frame),
 # CHOKEPOINTS (0,11,13,15: nosharing needs 0), EPOCHS (3), FRAME_STEP (2), THREADS (2,
@@ -22,7 +22,7 @@
 set -eu
 OUT=${1:-/tmp/mainstream-measure-events}
 MS=${MS:-build-rel/mainstream}
-DATA=${DATA:-../shared/data}
+DATA=${MAINSTREAM_DATA:-${DATA:-../shared/data}}
 BUDGET=${BUDGET:-6}
 CHOKEPOINTS=${CHOKEPOINTS:-0,11,13,15}
 EPOCHS=${EPOCHS:-3}
@@ -45,10 +45,11 @@ val_start() {
     awk -v n="$rows" -v f="$TRAIN_FRACTION" 'BEGIN { printf "%d\n", f * n + 0.5 }'
 }
 
-# score EVENTS LABELS STREAM APP FROM_FRAME: "recall precision f1 detected/labelled tp/predicted
+# score EVENTS LABELS STREAM APP FROM_FRAME (the run's stats beside EVENTS vouch for the app): "recall precision f1 detected/labelled tp/predicted
 # false-alarm-fraction".
 score() {
-    "$MS" score-events --events "$1" --labels "$2" --stream "$3" --app "$4" --from-frame "$5" --json |
+    "$MS" score-events --events "$1" --labels "$2" --stream "$3" --app "$4" --from-frame "$5" \
+        --stats "${1%.events.jsonl}.stats.json" --json |
         jq -r '"\(.recall) \(.precision) \(.f1) \(.detected)/\(.labelled) \(.true_positives)/\(.predicted) \(.false_alarm_fraction)"'
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job on the embedded default (examples/default/deployment.json): builds
 # Mainstream, then runs the whole pipeline on the MobileNetV1 0.25_128 base model and two
-# labelled videos of ../shared/data:
+# labelled videos of the shared data ($MAINSTREAM_DATA, default ../shared/data):
 #   1. inspect  the base model's chokepoints
 #   2. profile  this machine's cost of every segment between chokepoints (the cost model)
 #   3. train    two apps (person on person.mp4, car on car.mp4) at three chokepoints each
@@ -14,11 +14,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/setup.sh build
-data=../shared/data
+# The shared data: $MAINSTREAM_DATA, by default ../shared/data beside the project; made
+# absolute and exported, so the deployment's ${MAINSTREAM_DATA} paths name the same folder.
+data=${MAINSTREAM_DATA:-../shared/data}
 [ -d "$data/models" ] && [ -d "$data/videos" ] || {
-    echo "run: the shared data is not at $data (models/ and videos/ are needed)" >&2
+    echo "run: the shared data is not at $data (models/ and videos/ are needed; set MAINSTREAM_DATA)" >&2
     exit 1
 }
+export MAINSTREAM_DATA=$(cd "$data" && pwd)
+data=$MAINSTREAM_DATA
 ms=build/mainstream
 out=out/default
 mkdir -p "$out"
@@ -44,5 +48,7 @@ echo "events:"
 cat "$out/events.jsonl"
 
 echo "== 5. measured event recall, precision and F1 against the videos' frame labels"
-"$ms" score-events --events "$out/events.jsonl" --labels "$data/videos/person.labels.csv" --stream crossing --app person
-"$ms" score-events --events "$out/events.jsonl" --labels "$data/videos/car.labels.csv" --stream road --app car
+"$ms" score-events --events "$out/events.jsonl" --labels "$data/videos/person.labels.csv" --stream crossing --app person \
+    --stats "$out/stats.json"
+"$ms" score-events --events "$out/events.jsonl" --labels "$data/videos/car.labels.csv" --stream road --app car \
+    --stats "$out/stats.json"

@@ -8,7 +8,9 @@ packages=(build-essential cmake pkg-config libdnnl-dev libavformat-dev libavcode
           libswscale-dev libavutil-dev libcjson-dev libcmocka-dev valgrind
           ffmpeg python3-numpy python3-pil jq # scripts/make_streams.py, bench/headline.sh (e2e.headline)
           libmicrohttpd-dev libmosquitto-dev libhiredis-dev mosquitto mosquitto-clients redis-server curl
-          python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good gstreamer1.0-plugins-bad)
+          python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
+          help2man                  # the man page, made at build time from the help texts
+          clang libclang-rt-14-dev) # the libFuzzer targets (scripts/fuzz.sh)
 # The cuda backend (libmainstream_cuda.so) needs no package from this list: it is built
 # when CMake finds nvcc, cuDNN 9 and cuBLAS under MS_CUDA_ROOT (default /usr/local/cuda,
 # NVIDIA's packages, not Debian's); without them everything else builds and its tests skip.

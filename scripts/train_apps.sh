@@ -6,14 +6,14 @@
 #   scripts/train_apps.sh [OUT_DIR]
 #
 # Knobs (environment): MS (the mainstream binary, default build-rel/mainstream),
-# DATA (../shared/data), MODEL (models/mobilenet_v1_0.5_160_quant.tflite under DATA),
+# MAINSTREAM_DATA (../shared/data), MODEL (models/mobilenet_v1_0.5_160_quant.tflite under DATA),
 # PER_CLASS (images per class for the image apps; 0 = all), FRAME_STEP (every N-th video
 # frame, default 1), EPOCHS (10), THREADS (nproc), APPS (default "sunflower vehicle cat
 # person train"). Image subsets are symbolic links in OUT_DIR/data, never copies.
 set -eu
 OUT=${1:-/tmp/mainstream-train-apps}
 MS=${MS:-build-rel/mainstream}
-DATA=${DATA:-../shared/data}
+DATA=${MAINSTREAM_DATA:-${DATA:-../shared/data}}
 MODEL=${MODEL:-$DATA/models/mobilenet_v1_0.5_160_quant.tflite}
 PER_CLASS=${PER_CLASS:-0}
 FRAME_STEP=${FRAME_STEP:-1}

@@ -11,7 +11,8 @@
 const char *ms_test_data(const char *relative)
 {
     static char path[4096];
-    snprintf(path, sizeof path, "%s/%s", MS_SHARED_DATA, relative);
+    const char *dir = getenv("MAINSTREAM_DATA"); /* as the library's ms_data_dir() */
+    snprintf(path, sizeof path, "%s/%s", dir && dir[0] ? dir : MS_SHARED_DATA, relative);
     return path;
 }
 

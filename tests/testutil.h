@@ -9,7 +9,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-/* Path of a file under ../shared/data (static buffer, valid until the next call). */
+/* Path of a file under the shared data: $MAINSTREAM_DATA, or the build's MS_DATA_DIR
+ * (../shared/data beside the sources). Static buffer, valid until the next call. */
 const char *ms_test_data(const char *relative);
 
 /* Skips the current test, saying which file is missing, unless the data file exists. */

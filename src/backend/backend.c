@@ -18,6 +18,16 @@ const ms_backend *ms_backend_find(const char *name)
     return NULL;
 }
 
+ms_status ms_backend_get(const char *name, const ms_backend **out, ms_error *err)
+{
+    *out = ms_backend_find(name);
+    if (*out) return MS_OK;
+    if (!strcmp(name, "cuda"))
+        return ms_errorf(err, MS_ERR_UNSUPPORTED,
+                         "backend 'cuda' is not available here (libmainstream_cuda.so not built, or no CUDA driver)");
+    return ms_errorf(err, MS_ERR_INVALID, "unknown backend '%s' (ref, cpu, cuda)", name);
+}
+
 const char *ms_precision_name(ms_precision p)
 {
     return p == MS_PREC_INT8 ? "int8" : p == MS_PREC_FP16 ? "fp16" : "fp32";

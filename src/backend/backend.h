@@ -98,6 +98,9 @@ const char *ms_precision_name(ms_precision p);
 /* "ref", "cpu" (also "dnnl") or "cuda" (loaded from libmainstream_cuda.so, see
  * backend_module.c); NULL if unknown or, for "cuda", not built or not loadable. */
 const ms_backend *ms_backend_find(const char *name);
+/* ms_backend_find with an error naming the backend when it is unknown or not available
+ * here (cuda: the module not built, or not loadable on this machine). */
+ms_status ms_backend_get(const char *name, const ms_backend **out, ms_error *err);
 
 ms_status ms_plan_compile(const ms_backend *b, const ms_graph *g, const ms_plan_options *opts,
                           ms_plan **out, ms_error *err);

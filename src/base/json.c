@@ -1,6 +1,8 @@
 /* JSON helpers over cJSON with field-naming validation messages. */
 #include "base/json.h"
 
+#include <assert.h>
+#include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,4 +136,80 @@ ms_status ms_json_write(const char *path, const cJSON *root, bool pretty, ms_err
     ms_status s = ms_write_file_atomic(path, line, n + 1, err);
     free(line);
     return s;
+}
+
+/* Levenshtein distance with case folded, two rows; keys longer than 63 bytes never match. */
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t n = strlen(a), m = strlen(b);
+    if (n > 63 || m > 63) return (size_t)-1;
+    size_t prev[64], cur[64];
+    for (size_t j = 0; j <= m; j++) prev[j] = j;
+    for (size_t i = 1; i <= n; i++) {
+        cur[0] = i;
+        for (size_t j = 1; j <= m; j++) {
+            size_t sub = prev[j - 1] + (tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]));
+            size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
+            cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+        }
+        memcpy(prev, cur, sizeof prev);
+    }
+    return prev[m];
+}
+
+const char *ms_json_nearest_key(const char *key, const char *const *known)
+{
+    size_t limit = strlen(key) / 3 > 2 ? strlen(key) / 3 : 2, best_d = (size_t)-1;
+    const char *best = NULL;
+    for (const char *const *k = known; *k; k++) {
+        size_t d = edit_distance(key, *k);
+        if (d < best_d) {
+            best_d = d;
+            best = *k;
+        }
+    }
+    return best_d <= limit ? best : NULL;
+}
+
+ms_status ms_json_check_keys(const cJSON *obj, const char *where, const char *const *known, ms_error *err)
+{
+    if (!cJSON_IsObject(obj)) return MS_OK; /* the caller reports what obj should be */
+    uint64_t seen = 0;
+    for (const cJSON *c = obj->child; c; c = c->next) {
+        const char *key = c->string ? c->string : "";
+        int found = -1;
+        for (int k = 0; known[k] && found < 0; k++)
+            if (!strcmp(key, known[k])) found = k;
+        assert(found < 64); /* known lists are short */
+        if (found >= 0 && (seen >> found & 1))
+            return ms_errorf(err, MS_ERR_FORMAT, "%s: key \"%s\" appears twice", where, key);
+        if (found >= 0) {
+            seen |= (uint64_t)1 << found;
+            continue;
+        }
+        const char *near = ms_json_nearest_key(key, known);
+        if (near)
+            return ms_errorf(err, MS_ERR_FORMAT, "%s: unknown key \"%.200s\" (did you mean \"%s\"?)", where, key, near);
+        return ms_errorf(err, MS_ERR_FORMAT, "%s: unknown key \"%.200s\"", where, key);
+    }
+    return MS_OK;
+}
+
+ms_status ms_json_check_version(const cJSON *root, const char *where, int supported, ms_error *err)
+{
+    int64_t v = 1;
+    if (ms_json_int_opt(root, where, MS_JSON_FORMAT_VERSION_KEY, &v, err)) return err->status;
+    if (v < 1)
+        return ms_errorf(err, MS_ERR_FORMAT, "%s: " MS_JSON_FORMAT_VERSION_KEY ": %lld is not a version (>= 1)", where,
+                         (long long)v);
+    if (v > supported)
+        return ms_errorf(err, MS_ERR_UNSUPPORTED,
+                         "%s: " MS_JSON_FORMAT_VERSION_KEY " %lld is newer than this build reads (%d): upgrade mainstream",
+                         where, (long long)v, supported);
+    return MS_OK;
+}
+
+bool ms_json_add_version(cJSON *root, int version)
+{
+    return cJSON_AddNumberToObject(root, MS_JSON_FORMAT_VERSION_KEY, version) != NULL;
 }

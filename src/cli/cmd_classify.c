@@ -7,16 +7,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
 #include "backend/backend.h"
 #include "base/file.h"
+#include "cli/args.h"
 #include "cli/commands.h"
+#include "formats/labels.h"
 #include "formats/model.h"
 #include "media/image.h"
 
-#define MAX_MODELS 8
+#define MAX_MODELS MS_CLI_MAX_MODELS
 #define MAX_TOP 100
 #define MAX_TEXT_BYTES ((size_t)16 << 20)
 
@@ -59,8 +62,16 @@ static void usage(FILE *out)
             "are chained (e.g. an embedding extractor, then its classifier head). --labels-csv\n"
             "reads file,class lines (class: the 1001-way index) and also reports top-1 and top-5\n"
             "accuracy; without IMAGE arguments it classifies every file the CSV lists, relative\n"
-            "to the CSV's folder. Defaults: --top 5 --backend ref --batch 8 --threads 1\n"
-            "--resize stretch (the whole image; crop: short side to size/0.875, centre crop).\n");
+            "to the CSV's folder. Defaults: --top 5 --backend cpu (oneDNN; ref: the plain-C\n"
+            "reference) --batch 8 --threads (every core) --resize stretch (the whole image; crop:\n"
+            "short side to size/0.875, centre crop). A model whose output is not a class\n"
+            "distribution (softmax) is refused: an embedding extractor needs its head.\n"
+            "\n"
+            "Example:\n"
+            "  m=$MAINSTREAM_DATA/models\n"
+            "  mainstream classify --model $m/mobilenet_v1_1.0_224_quant_embedding_extractor.tflite \\\n"
+            "      --model $m/mobilenet_v1_1.0_224_quant_head_layers.tflite --labels $m/imagenet_labels.txt \\\n"
+            "      --top 3 $MAINSTREAM_DATA/images/cat.bmp\n");
 }
 
 static ms_status read_lines(const char *path, lines *out, ms_error *err)
@@ -99,55 +110,37 @@ static void free_items(item *items, int n)
     free(items);
 }
 
-/* The class of `path` in the CSV, by file name; -1 if absent. */
-static int csv_class(const lines *csv, const char *path)
-{
-    const char *base = strrchr(path, '/');
-    base = base ? base + 1 : path;
-    size_t n = strlen(base);
-    for (int i = 1; i < csv->n; i++)
-        if (!strncmp(csv->lines[i], base, n) && csv->lines[i][n] == ',') return atoi(csv->lines[i] + n + 1);
-    return -1;
-}
-
-/* The images to classify: the command line's, or (none given) every row of the CSV. */
+/* The images to classify: the command line's, or (none given) every row of the CSV,
+ * relative to its folder unless absolute. */
 static ms_status collect_items(const options *o, int n_args, char **args, item **out, int *n_out,
                                ms_error *err)
 {
-    lines csv = {0};
+    ms_class_labels csv = {0};
     ms_status st = MS_OK;
-    if (o->labels_csv) {
-        st = read_lines(o->labels_csv, &csv, err);
-        if (st != MS_OK) return st;
-        if (csv.n < 1 || strcmp(csv.lines[0], "file,class"))
-            st = ms_errorf(err, MS_ERR_FORMAT, "%s: line 1: expected the header \"file,class\"", o->labels_csv);
-    }
-    int n = n_args ? n_args : (csv.n > 0 ? csv.n - 1 : 0);
+    if (o->labels_csv && (st = ms_class_labels_load(o->labels_csv, &csv, err))) return st;
+    int n = n_args ? n_args : csv.n;
     item *items = calloc((size_t)(n ? n : 1), sizeof *items);
-    if (st == MS_OK && !items) st = ms_errorf(err, MS_ERR_NOMEM, "no memory for %d images", n);
+    if (!items) st = ms_errorf(err, MS_ERR_NOMEM, "no memory for %d images", n);
     char *dir_copy = o->labels_csv ? strdup(o->labels_csv) : NULL;
     const char *dir = dir_copy ? dirname(dir_copy) : ".";
     for (int i = 0; st == MS_OK && i < n; i++) {
         if (n_args) {
             items[i].path = strdup(args[i]);
+            items[i].truth = o->labels_csv ? ms_class_labels_find(&csv, args[i]) : -1;
         } else {
-            const char *row = csv.lines[i + 1];
-            const char *comma = strchr(row, ',');
-            if (!comma || comma == row) {
-                st = ms_errorf(err, MS_ERR_FORMAT, "%s: line %d: expected file,class", o->labels_csv, i + 2);
-                break;
-            }
-            size_t len = strlen(dir) + 1 + (size_t)(comma - row) + 1;
-            if ((items[i].path = malloc(len)))
-                snprintf(items[i].path, len, "%s/%.*s", dir, (int)(comma - row), row);
+            const char *f = csv.files[i];
+            size_t len = strlen(dir) + 1 + strlen(f) + 1;
+            if (f[0] == '/') items[i].path = strdup(f);
+            else if ((items[i].path = malloc(len))) snprintf(items[i].path, len, "%s/%s", dir, f);
+            items[i].truth = csv.classes[i];
         }
         if (!items[i].path) st = ms_errorf(err, MS_ERR_NOMEM, "no memory");
-        else items[i].truth = o->labels_csv ? csv_class(&csv, items[i].path) : -1;
     }
+    if (o->labels_csv && !dir_copy && st == MS_OK) st = ms_errorf(err, MS_ERR_NOMEM, "no memory");
     free(dir_copy);
-    free_lines(&csv);
+    ms_class_labels_free(&csv);
     if (st != MS_OK) {
-        free_items(items, n);
+        if (items) free_items(items, n);
         return st;
     }
     *out = items;
@@ -271,66 +264,61 @@ static ms_status classify_all(const ms_graph *g, ms_plan *plan, const options *o
     return st;
 }
 
-static int parse_int(const char *flag, const char *v, int lo, int hi, int *out)
+/* Returns 0 and fills o, or the exit status of --help (0) or a usage error (2) with *done. */
+static int parse_options(int argc, char **argv, options *o, bool *done)
 {
-    char *end;
-    long x = strtol(v, &end, 10);
-    if (*end || end == v || x < lo || x > hi) {
-        fprintf(stderr, "mainstream classify: %s must be an integer in [%d, %d], got '%s'\n", flag, lo, hi, v);
-        return -1;
+    static const struct option opts[] = {
+        {"labels", required_argument, NULL, 'l'},  {"top", required_argument, NULL, 'k'},
+        {"json", no_argument, NULL, 'j'},          {"backend", required_argument, NULL, 'b'},
+        {"batch", required_argument, NULL, 'n'},   {"threads", required_argument, NULL, 't'},
+        {"resize", required_argument, NULL, 'r'},  {"labels-csv", required_argument, NULL, 'c'},
+        {NULL, 0, NULL, 0},
+    };
+    /* every core by default: classifying a folder is a throughput job */
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    *o = (options){.backend = "cpu", .top = 5, .batch = 8, .threads = cores > 0 ? (int)cores : 1,
+                   .resize = MS_RESIZE_STRETCH};
+    *done = true;
+    ms_cli c;
+    int code, mode, bad = 0;
+    ms_cli_begin(&c, "classify", usage, opts, "");
+    while (!bad && (code = ms_cli_next(&c, argc, argv)) != MS_CLI_DONE) {
+        switch (code) {
+        case MS_CLI_EXIT: return c.exit_code;
+        case 'l': o->labels_path = optarg; break;
+        case 'c': o->labels_csv = optarg; break;
+        case 'b':
+            bad = ms_cli_backend(&c, optarg, &o->backend);
+            break;
+        case 'j': o->json = true; break;
+        case 'k': bad = ms_cli_int(&c, optarg, 1, MAX_TOP, &o->top); break;
+        case 'n': bad = ms_cli_int(&c, optarg, 1, 1024, &o->batch); break;
+        case 't': bad = ms_cli_int(&c, optarg, 1, 1024, &o->threads); break;
+        case 'r':
+            if ((mode = ms_resize_mode_parse(optarg)) < 0) bad = ms_cli_fail(&c, "--resize: '%s' is not crop or stretch", optarg);
+            else o->resize = (ms_resize_mode)mode;
+            break;
+        }
     }
-    *out = (int)x;
+    if (bad) return bad;
+    if (!c.n_models) return ms_cli_fail(&c, "no --model given");
+    if (optind == argc && !o->labels_csv) return ms_cli_fail(&c, "no IMAGE given (nor --labels-csv)");
+    memcpy(o->models, c.models, sizeof *o->models * (size_t)c.n_models);
+    o->n_models = c.n_models;
+    *done = false;
     return 0;
 }
 
-/* Returns 0 and fills o, or the exit status for a usage error (2) or --help (0 with *done). */
-static int parse_options(int argc, char **argv, options *o, bool *done)
+/* classify prints a class distribution: a model whose output is anything else (an
+ * embedding extractor's features, an app's sigmoid) is refused, naming what it ends in. */
+static ms_status check_classifier(const ms_graph *g, ms_error *err)
 {
-    static const struct option longopts[] = {
-        {"model", required_argument, NULL, 'm'},   {"labels", required_argument, NULL, 'l'},
-        {"top", required_argument, NULL, 'k'},     {"json", no_argument, NULL, 'j'},
-        {"backend", required_argument, NULL, 'b'}, {"batch", required_argument, NULL, 'n'},
-        {"threads", required_argument, NULL, 't'}, {"resize", required_argument, NULL, 'r'},
-        {"labels-csv", required_argument, NULL, 'c'}, {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    *o = (options){.backend = "ref", .top = 5, .batch = 8, .threads = 1, .resize = MS_RESIZE_STRETCH};
-    *done = false;
-    optind = 1;
-    int c, mode;
-    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'm':
-            if (o->n_models == MAX_MODELS) {
-                fprintf(stderr, "mainstream classify: at most %d --model files\n", MAX_MODELS);
-                return 2;
-            }
-            o->models[o->n_models++] = optarg;
-            break;
-        case 'l': o->labels_path = optarg; break;
-        case 'c': o->labels_csv = optarg; break;
-        case 'b': o->backend = optarg; break;
-        case 'j': o->json = true; break;
-        case 'k': if (parse_int("--top", optarg, 1, MAX_TOP, &o->top)) return 2; break;
-        case 'n': if (parse_int("--batch", optarg, 1, 1024, &o->batch)) return 2; break;
-        case 't': if (parse_int("--threads", optarg, 1, 1024, &o->threads)) return 2; break;
-        case 'r':
-            if ((mode = ms_resize_mode_parse(optarg)) < 0) {
-                fprintf(stderr, "mainstream classify: --resize must be crop or stretch, got '%s'\n", optarg);
-                return 2;
-            }
-            o->resize = (ms_resize_mode)mode;
-            break;
-        case 'h': usage(stdout); *done = true; return 0;
-        default: usage(stderr); return 2;
-        }
-    }
-    if (!o->n_models || (optind == argc && !o->labels_csv)) {
-        fprintf(stderr, "mainstream classify: need --model and at least one IMAGE (or --labels-csv)\n");
-        usage(stderr);
-        return 2;
-    }
-    return 0;
+    const ms_node *last = ms_graph_output_node(g);
+    if (last && last->kind == MS_OP_SOFTMAX) return MS_OK;
+    return ms_errorf(err, MS_ERR_INVALID,
+                     "%s: the output is not a class distribution (the model ends in %s, not softmax): chain a "
+                     "classifier head with another --model",
+                     g->source ? g->source : "the model", last ? ms_op_name(last->kind) : "no single computed output");
 }
 
 int cmd_classify(int argc, char **argv)
@@ -338,12 +326,8 @@ int cmd_classify(int argc, char **argv)
     options o;
     bool done;
     int rc = parse_options(argc, argv, &o, &done);
-    if (rc || done) return rc;
-    const ms_backend *backend = ms_backend_find(o.backend);
-    if (!backend) {
-        fprintf(stderr, "mainstream classify: unknown backend '%s'\n", o.backend);
-        return 2;
-    }
+    if (done) return rc;
+    const ms_backend *backend = NULL;
     ms_error err = {0};
     ms_graph *g = NULL;
     ms_plan *plan = NULL;
@@ -351,7 +335,9 @@ int cmd_classify(int argc, char **argv)
     int n_items = 0;
     lines labels = {0};
     tally t = {0, 0, 0, 0};
-    ms_status st = ms_model_load(o.models, o.n_models, &g, &err);
+    ms_status st = ms_backend_get(o.backend, &backend, &err);
+    if (st == MS_OK) st = ms_model_load(o.models, o.n_models, &g, &err);
+    if (st == MS_OK) st = check_classifier(g, &err);
     if (st == MS_OK && o.labels_path) st = read_lines(o.labels_path, &labels, &err);
     if (st == MS_OK) st = collect_items(&o, argc - optind, argv + optind, &items, &n_items, &err);
     if (st == MS_OK) {

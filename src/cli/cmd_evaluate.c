@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "base/json.h"
+#include "backend/backend.h"
 #include "cli/commands.h"
 #include "cli/data_args.h"
 #include "formats/model.h"
@@ -16,13 +17,19 @@
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: mainstream evaluate --package APP.mpkg --model FILE... DATA [--json]\n"
+            "usage: mainstream evaluate --package APP.mpkg --model FILE [--model FILE]... DATA [--json]\n"
             "\n"
             "Runs the app at every chokepoint it was trained at on all the labelled frames of\n"
             "DATA (the same data options as train; no split: every frame counts) and prints\n"
             "the true- and false-positive rates. --json prints\n"
             "{\"chokepoints\": [{\"index\", \"tpr\", \"fpr\", \"positives\", \"negatives\"}, ...]}.\n"
-            "Options: --batch N (16)  --threads T (1)  --memory-mb M (2048)  --backend cpu|ref (cpu)\n");
+            "Options: --batch N (16)  --threads T (every core)  --memory-mb M (2048)  --backend cpu|ref (cpu)\n"
+            "         -q, -v (fewer or more log messages)\n"
+            "\n"
+            "Example:\n"
+            "  mainstream evaluate --package out/default/person.mpkg \\\n"
+            "      --model $MAINSTREAM_DATA/models/mobilenet_v1_0.25_128_quant.tflite \\\n"
+            "      --video $MAINSTREAM_DATA/videos/person.mp4 --labels $MAINSTREAM_DATA/videos/person.labels.csv\n");
 }
 
 typedef struct {
@@ -33,56 +40,51 @@ typedef struct {
     double memory_mb;
 } eval_args;
 
+/* -1 when parsed, else the exit status (0 after --help, 2 on a usage error). */
 static int parse(int argc, char **argv, eval_args *a)
 {
-    *a = (eval_args){.data.train_fraction = -1, .backend = "cpu", .batch = 16, .threads = 1, .memory_mb = 2048};
-    for (int i = 1; i < argc; i++) {
-        int r = ms_data_arg(&a->data, argc, argv, &i);
-        if (r < 0) return 2;
-        if (r) continue;
-        const char *opt = argv[i];
-        if (!strcmp(opt, "--help") || !strcmp(opt, "-h")) {
-            usage(stdout);
-            return 0;
-        }
-        if (!strcmp(opt, "--json")) {
-            a->json = true;
-            continue;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "evaluate: unknown option or missing value: %s\n", opt);
-            return 2;
-        }
-        const char *v = argv[++i];
-        char *end = NULL;
-        long n = 0;
-        if (!strcmp(opt, "--package")) a->package = v;
-        else if (!strcmp(opt, "--backend")) a->backend = v;
-        else if (!strcmp(opt, "--batch") || !strcmp(opt, "--threads") || !strcmp(opt, "--memory-mb")) {
-            n = strtol(v, &end, 10);
-            if (*end || n < 1 || n > 1000000) {
-                fprintf(stderr, "%s: '%s' is not a whole number in [1, 1000000]\n", opt, v);
-                return 2;
-            }
-            if (!strcmp(opt, "--batch")) a->batch = (int)n;
-            else if (!strcmp(opt, "--threads")) a->threads = (int)n;
-            else a->memory_mb = (double)n;
-        } else {
-            fprintf(stderr, "evaluate: unknown option %s\n", opt);
-            return 2;
+    static const struct option opts[] = {
+        MS_DATA_OPTIONS,
+        {"package", required_argument, NULL, 'p'}, {"backend", required_argument, NULL, 'b'},
+        {"batch", required_argument, NULL, 'n'},   {"threads", required_argument, NULL, 't'},
+        {"memory-mb", required_argument, NULL, 'm'}, {"json", no_argument, NULL, 'j'},
+        {NULL, 0, NULL, 0}};
+    long cores = sysconf(_SC_NPROCESSORS_ONLN); /* scoring every frame is a throughput job */
+    *a = (eval_args){.data.train_fraction = -1, .backend = "cpu", .batch = 16, .threads = cores > 0 ? (int)cores : 1,
+                     .memory_mb = 2048};
+    ms_cli c;
+    int code, bad = 0, mb = 0;
+    ms_cli_begin(&c, "evaluate", usage, opts, "");
+    while (!bad && (code = ms_cli_next(&c, argc, argv)) != MS_CLI_DONE) {
+        if (code == MS_CLI_EXIT) return c.exit_code;
+        if ((bad = ms_data_option(&c, &a->data, code, optarg)) >= 0) continue;
+        bad = 0;
+        switch (code) {
+        case 'p': a->package = optarg; break;
+        case 'b':
+            bad = ms_cli_backend(&c, optarg, &a->backend);
+            break;
+        case 'n': bad = ms_cli_int(&c, optarg, 1, 1000000, &a->batch); break;
+        case 't': bad = ms_cli_int(&c, optarg, 1, 1024, &a->threads); break;
+        case 'm':
+            bad = ms_cli_int(&c, optarg, 1, 1000000, &mb);
+            a->memory_mb = mb;
+            break;
+        case 'j': a->json = true; break;
         }
     }
-    if (!a->package || !a->data.n_models) {
-        fprintf(stderr, "evaluate: --package and --model are required (see mainstream evaluate --help)\n");
-        return 2;
-    }
+    if (bad) return bad;
+    if (optind < argc) return ms_cli_fail(&c, "unexpected argument '%s' (give each model file its own --model)", argv[optind]);
+    if (!a->package || !c.n_models) return ms_cli_fail(&c, "--package and --model are required");
+    memcpy(a->data.models, c.models, sizeof *c.models * (size_t)c.n_models);
+    a->data.n_models = c.n_models;
     return -1;
 }
 
 static ms_status print_json(const ms_curve_point *pts, int n, ms_error *err)
 {
     cJSON *root = cJSON_CreateObject(), *arr = root ? cJSON_AddArrayToObject(root, "chokepoints") : NULL;
-    bool ok = arr != NULL;
+    bool ok = arr != NULL && ms_json_add_version(root, 1);
     for (int i = 0; ok && i < n; i++) {
         cJSON *o = cJSON_CreateObject();
         ok = o && cJSON_AddItemToArray(arr, o) && cJSON_AddNumberToObject(o, "index", pts[i].chokepoint) &&

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "base/json.h"
+#include "cli/args.h"
 #include "cli/commands.h"
 #include "formats/model.h"
 #include "graph/cut.h"
@@ -13,14 +14,19 @@
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: mainstream inspect [--json] MODEL...\n"
+            "usage: mainstream inspect [--json] MODEL...   (or --model MODEL, repeatable)\n"
             "\n"
             "Prints the layers of MODEL (index, op, name, output shape, parameters, multiply-adds),\n"
             "the totals and the chokepoints: the cuts where one tensor carries all state, at which\n"
             "apps can share the layers before and fine-tune the layers after. Several files are\n"
             "chained into one network (e.g. a feature extractor and its classifier head).\n"
             "\n"
-            "  --json   print one JSON object instead of tables\n");
+            "  --json         print one JSON object instead of tables\n"
+            "  --model FILE   a model file (the same as a MODEL argument; files chain in order)\n"
+            "  -q, -v         fewer or more log messages\n"
+            "\n"
+            "Example:\n"
+            "  mainstream inspect $MAINSTREAM_DATA/models/mobilenet_v1_0.25_128_quant.tflite\n");
 }
 
 /* A node's parameters: elements of the constants it reads (a reshape's target shape
@@ -179,6 +185,7 @@ static ms_status print_json(const ms_graph *g, const bool *is_state, const ms_ch
 {
     cJSON *root = cJSON_CreateObject();
     if (!root) return ms_errorf(err, MS_ERR_NOMEM, "out of memory building JSON");
+    ms_json_add_version(root, 1);
     cJSON_AddStringToObject(root, "source", g->source ? g->source : "");
     cJSON_AddItemToObject(root, "inputs", tensors_json(g, g->inputs, g->n_inputs));
     cJSON_AddItemToObject(root, "outputs", tensors_json(g, g->outputs, g->n_outputs));
@@ -203,30 +210,24 @@ static void name_files(ms_error *err, const char *const *paths, int n)
 
 int cmd_inspect(int argc, char **argv)
 {
+    static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {0, 0, 0, 0}};
+    ms_cli c;
     bool json = false;
-    int first = 1;
-    for (; first < argc && argv[first][0] == '-'; first++) {
-        if (!strcmp(argv[first], "--json")) {
-            json = true;
-        } else if (!strcmp(argv[first], "--help") || !strcmp(argv[first], "-h")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(argv[first], "--")) {
-            first++;
-            break;
-        } else {
-            fprintf(stderr, "mainstream inspect: unknown option '%s'\n", argv[first]);
-            usage(stderr);
-            return 2;
-        }
+    int code;
+    ms_cli_begin(&c, "inspect", usage, opts, "");
+    while ((code = ms_cli_next(&c, argc, argv)) != MS_CLI_DONE) {
+        if (code == MS_CLI_EXIT) return c.exit_code;
+        json = true; /* 'j', the only option of its own */
     }
-    if (first >= argc) {
-        fprintf(stderr, "mainstream inspect: no model file given\n");
-        usage(stderr);
-        return 2;
+    /* --model files first, then the MODEL arguments, in order */
+    const char *paths[MS_CLI_MAX_MODELS];
+    int n_paths = c.n_models;
+    memcpy(paths, c.models, sizeof *paths * (size_t)c.n_models);
+    for (int i = optind; i < argc; i++) {
+        if (n_paths == MS_CLI_MAX_MODELS) return ms_cli_fail(&c, "at most %d model files", MS_CLI_MAX_MODELS);
+        paths[n_paths++] = argv[i];
     }
-    const char *const *paths = (const char *const *)argv + first;
-    int n_paths = argc - first;
+    if (!n_paths) return ms_cli_fail(&c, "no model file given");
 
     ms_error err;
     ms_error_clear(&err);

@@ -9,13 +9,13 @@
 #include "backend/backend.h"
 #include "backend/plan_time.h"
 #include "base/json.h"
+#include "cli/args.h"
 #include "cli/commands.h"
-#include "cli/data_args.h"
 #include "formats/model.h"
 #include "graph/cut.h"
 
 typedef struct {
-    const char *models[MS_MAX_MODEL_FILES];
+    const char *models[MS_CLI_MAX_MODELS];
     int n_models;
     const char *backend;
     ms_precision precision;
@@ -32,7 +32,7 @@ typedef struct {
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: mainstream profile --model FILE... [--backend ref|cpu|cuda]\n"
+            "usage: mainstream profile --model FILE [--model FILE]... [--backend ref|cpu|cuda]\n"
             "                          [--precision fp32|int8|fp16] [--batch N] [--threads T]\n"
             "                          [--runs R] [--warmup W] [--json] [-o profile.json]\n"
             "\n"
@@ -41,71 +41,54 @@ static void usage(FILE *out)
             "one's output in the backend's own layout, as in the network): W warm-up passes,\n"
             "then the median of R passes, reported as milliseconds per frame (per batch / N).\n"
             "Several model files are chained into one network. Defaults: cpu, fp32, batch 1,\n"
-            "1 thread, 20 runs, 3 warm-up runs.\n"
+            "1 thread, 20 runs, 3 warm-up runs. One thread by default because a profile must be\n"
+            "measured at the thread count the deployment will run with (its \"threads\", 1 by\n"
+            "default); give --threads T to profile a deployment of T threads.\n"
             "\n"
-            "  --json      print the profile as JSON on stdout\n"
-            "  -o FILE     write the JSON profile to FILE (atomically)\n");
+            "  --json          print the profile as JSON on stdout\n"
+            "  -o, --output F  write the JSON profile to F (atomically)\n"
+            "  -q, -v          fewer or more log messages\n"
+            "\n"
+            "Example:\n"
+            "  mainstream profile --model $MAINSTREAM_DATA/models/mobilenet_v1_0.25_128_quant.tflite \\\n"
+            "      --threads 2 -o profile.json\n");
 }
 
-static bool parse_int(const char *s, int lo, int *out)
+/* Returns 0 when parsed, else the exit status: 0 after --help, 2 on a usage error. */
+static int parse(int argc, char **argv, profile_args *a, bool *done)
 {
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || v < lo || v > INT_MAX) return false;
-    *out = (int)v;
-    return true;
-}
-
-/* Returns 0 when parsed, 2 on a usage error (already reported), -1 for --help. */
-static int parse(int argc, char **argv, profile_args *a)
-{
+    static const struct option opts[] = {
+        {"backend", required_argument, NULL, 'b'}, {"precision", required_argument, NULL, 'p'},
+        {"batch", required_argument, NULL, 'n'},   {"threads", required_argument, NULL, 't'},
+        {"runs", required_argument, NULL, 'r'},    {"warmup", required_argument, NULL, 'w'},
+        {"json", no_argument, NULL, 'j'},          {"output", required_argument, NULL, 'o'},
+        {NULL, 0, NULL, 0}};
     *a = (profile_args){.backend = "cpu", .precision = MS_PREC_FP32, .batch = 1, .threads = 1, .runs = 20, .warmup = 3};
-    for (int i = 1; i < argc; i++) {
-        const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        bool takes = strcmp(o, "--json") && strcmp(o, "--help") && strcmp(o, "-h");
-        if (takes && !v) {
-            fprintf(stderr, "mainstream profile: %s needs a value\n", o);
-            return 2;
-        }
-        if (!strcmp(o, "--help") || !strcmp(o, "-h")) return -1;
-        if (!strcmp(o, "--json")) {
-            a->json = true;
-            continue;
-        }
-        if (!strcmp(o, "--model")) {
-            if (ms_model_args(argc, argv, &i, a->models, &a->n_models, MS_MAX_MODEL_FILES) < 0) return 2;
-            continue;
-        }
-        i++;
-        bool ok = true;
-        if (!strcmp(o, "--backend")) {
-            a->backend = v;
-        } else if (!strcmp(o, "--precision")) {
-            ok = !strcmp(v, "fp32") || !strcmp(v, "int8") || !strcmp(v, "fp16");
-            a->precision = !strcmp(v, "int8") ? MS_PREC_INT8 : !strcmp(v, "fp16") ? MS_PREC_FP16 : MS_PREC_FP32;
-        } else if (!strcmp(o, "--batch")) {
-            ok = parse_int(v, 1, &a->batch);
-        } else if (!strcmp(o, "--threads")) {
-            ok = parse_int(v, 1, &a->threads);
-        } else if (!strcmp(o, "--runs")) {
-            ok = parse_int(v, 1, &a->runs);
-        } else if (!strcmp(o, "--warmup")) {
-            ok = parse_int(v, 0, &a->warmup);
-        } else if (!strcmp(o, "-o")) {
-            a->out = v;
-        } else {
-            fprintf(stderr, "mainstream profile: unknown option '%s'\n", o);
-            return 2;
-        }
-        if (!ok) {
-            fprintf(stderr, "mainstream profile: bad value '%s' for %s\n", v, o);
-            return 2;
+    *done = true;
+    ms_cli c;
+    int code, bad = 0;
+    ms_cli_begin(&c, "profile", usage, opts, "o:");
+    while (!bad && (code = ms_cli_next(&c, argc, argv)) != MS_CLI_DONE) {
+        switch (code) {
+        case MS_CLI_EXIT: return c.exit_code;
+        case 'b':
+            bad = ms_cli_backend(&c, optarg, &a->backend);
+            break;
+        case 'p': bad = ms_cli_precision(&c, optarg, &a->precision); break;
+        case 'n': bad = ms_cli_int(&c, optarg, 1, 4096, &a->batch); break;
+        case 't': bad = ms_cli_int(&c, optarg, 1, 1024, &a->threads); break;
+        case 'r': bad = ms_cli_int(&c, optarg, 1, 1000000, &a->runs); break;
+        case 'w': bad = ms_cli_int(&c, optarg, 0, 1000000, &a->warmup); break;
+        case 'j': a->json = true; break;
+        case 'o': a->out = optarg; break;
         }
     }
-    if (!a->n_models) {
-        fprintf(stderr, "mainstream profile: --model FILE is required\n");
-        return 2;
-    }
+    if (bad) return bad;
+    if (optind < argc) return ms_cli_fail(&c, "unexpected argument '%s' (give each model file its own --model)", argv[optind]);
+    if (!c.n_models) return ms_cli_fail(&c, "--model FILE is required");
+    memcpy(a->models, c.models, sizeof *a->models * (size_t)c.n_models);
+    a->n_models = c.n_models;
+    *done = false;
     return 0;
 }
 
@@ -178,6 +161,7 @@ static cJSON *profile_json(const ms_graph *g, const profile_args *a, double net_
     cJSON_AddStringToObject(root, "precision", ms_precision_name(a->precision));
     cJSON_AddNumberToObject(root, "batch", a->batch);
     cJSON_AddNumberToObject(root, "threads", a->threads);
+    ms_json_add_version(root, 1);
     cJSON_AddStringToObject(root, "model_fingerprint", hex);
     cJSON_AddNumberToObject(root, "network_ms", net_ms);
     cJSON_AddItemToObject(root, "segments", arr);
@@ -212,26 +196,17 @@ static void print_table(const profile_args *a, double net_ms, const segment_time
 int cmd_profile(int argc, char **argv)
 {
     profile_args a;
-    int rc = parse(argc, argv, &a);
-    if (rc < 0) {
-        usage(stdout);
-        return 0;
-    }
-    if (rc) {
-        usage(stderr);
-        return rc;
-    }
-    const ms_backend *b = ms_backend_find(a.backend);
-    if (!b) {
-        fprintf(stderr, "mainstream profile: unknown backend '%s' (ref, cpu)\n", a.backend);
-        return 2;
-    }
+    bool done;
+    int rc = parse(argc, argv, &a, &done);
+    if (done) return rc;
+    const ms_backend *b = NULL;
     ms_error err;
     ms_graph *g = NULL;
     segment_time *seg = NULL;
     int n = 0;
     double net_ms = 0;
-    ms_status st = ms_model_load(a.models, a.n_models, &g, &err);
+    ms_status st = ms_backend_get(a.backend, &b, &err);
+    if (!st) st = ms_model_load(a.models, a.n_models, &g, &err);
     if (!st) st = profile(b, g, &a, &net_ms, &seg, &n, &err);
     if (!st && (a.json || a.out)) {
         cJSON *root = profile_json(g, &a, net_ms, seg, n);

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/log.h"
+#include "cli/args.h"
 #include "cli/commands.h"
 #include "run/deploy.h"
 #include "run/runtime.h"
@@ -35,71 +37,59 @@ static void usage(FILE *out)
             "  --replan-every S  live: compare observed and planned costs every S seconds (default 2);\n"
             "                    a gap over 20%% re-plans the stream with the budget corrected\n"
             "\n"
-            "Ctrl-C stops cleanly: open events are closed and written.\n");
+            "  -q, -v            fewer (warnings only) or more log messages; log lines carry UTC times\n"
+            "\n"
+            "Ctrl-C stops cleanly: open events are closed and written.\n"
+            "\n"
+            "Example:\n"
+            "  mainstream run examples/default/deployment.json --mode offline --events events.jsonl \\\n"
+            "      --stats stats.json\n");
 }
 
 int cmd_run(int argc, char **argv)
 {
+    static const struct option opts[] = {
+        {"mode", required_argument, NULL, 'm'},         {"events", required_argument, NULL, 'e'},
+        {"scores", required_argument, NULL, 's'},       {"stats", required_argument, NULL, 't'},
+        {"report-every", required_argument, NULL, 'r'}, {"replan-every", required_argument, NULL, 'p'},
+        {NULL, 0, NULL, 0}};
     struct {
         bool live;
         const char *events_path, *scores_path, *stats_path;
         double report_every_s, replan_check_s;
     } o = {.live = true, .events_path = "-", .report_every_s = 10, .replan_check_s = 2};
-    const char *deployment = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        bool has_value = i + 1 < argc;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--mode") && has_value) {
-            const char *m = argv[++i];
-            if (strcmp(m, "live") && strcmp(m, "offline")) {
-                fprintf(stderr, "mainstream run: --mode: '%s' is not live or offline\n", m);
-                return 2;
-            }
-            o.live = !strcmp(m, "live");
-        } else if (!strcmp(a, "--events") && has_value) {
-            o.events_path = argv[++i];
-        } else if (!strcmp(a, "--scores") && has_value) {
-            o.scores_path = argv[++i];
-        } else if (!strcmp(a, "--stats") && has_value) {
-            o.stats_path = argv[++i];
-        } else if (!strcmp(a, "--report-every") && has_value) {
-            char *end;
-            o.report_every_s = strtod(argv[++i], &end);
-            if (*end || !(o.report_every_s >= 0)) {
-                fprintf(stderr, "mainstream run: --report-every: '%s' is not a number of seconds\n", argv[i]);
-                return 2;
-            }
-        } else if (!strcmp(a, "--replan-every") && has_value) {
-            char *end;
-            o.replan_check_s = strtod(argv[++i], &end);
-            if (*end || !(o.replan_check_s > 0)) {
-                fprintf(stderr, "mainstream run: --replan-every: '%s' is not a positive number of seconds\n", argv[i]);
-                return 2;
-            }
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "mainstream run: unknown or incomplete option '%s'\n", a);
-            usage(stderr);
-            return 2;
-        } else if (!deployment) {
-            deployment = a;
-        } else {
-            fprintf(stderr, "mainstream run: one deployment only ('%s' is extra)\n", a);
-            return 2;
+    ms_cli c;
+    int code, bad = 0;
+    ms_cli_begin(&c, "run", usage, opts, "");
+    while (!bad && (code = ms_cli_next(&c, argc, argv)) != MS_CLI_DONE) {
+        switch (code) {
+        case MS_CLI_EXIT: return c.exit_code;
+        case 'm':
+            if (strcmp(optarg, "live") && strcmp(optarg, "offline")) bad = ms_cli_fail(&c, "--mode: '%s' is not live or offline", optarg);
+            o.live = !strcmp(optarg, "live");
+            break;
+        case 'e': o.events_path = optarg; break;
+        case 's': o.scores_path = optarg; break;
+        case 't': o.stats_path = optarg; break;
+        case 'r': bad = ms_cli_number(&c, optarg, 0, 1e9, &o.report_every_s); break;
+        case 'p':
+            bad = ms_cli_number(&c, optarg, 0, 1e9, &o.replan_check_s);
+            if (!bad && !(o.replan_check_s > 0)) bad = ms_cli_fail(&c, "--replan-every: must be > 0 seconds");
+            break;
         }
     }
-    if (!deployment) {
-        usage(stderr);
-        return 2;
-    }
+    if (bad) return bad;
+    if (c.n_models) return ms_cli_fail(&c, "--model: the deployment names its model (\"model\")");
+    if (optind == argc) return ms_cli_fail(&c, "no DEPLOYMENT.json given");
+    if (optind + 1 < argc) return ms_cli_fail(&c, "one deployment only ('%s' is extra)", argv[optind + 1]);
+    const char *deployment = argv[optind];
     ms_deployment d;
     ms_error err = {0};
     if (ms_deployment_load(deployment, &d, &err)) {
         fprintf(stderr, "mainstream run: %s\n", err.msg);
         return 1;
     }
+    ms_log_set_timestamps(true); /* a long run: say when */
     struct sigaction sa = {0};
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);

@@ -6,26 +6,34 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/file.h"
 #include "base/json.h"
+#include "cli/args.h"
 #include "cli/commands.h"
 #include "sched/joint.h"
 #include "sched/schedule.h"
+#include "sched/stem_draw.h"
 
 static void usage(FILE *out)
 {
     fprintf(out,
             "usage: mainstream schedule SCENARIO [--policy P] [--objective O] [--budget B]\n"
-            "                           [--compat] [--time-limit S] [--json] [-o FILE]\n"
+            "                           [--compat] [--time-limit S] [--json] [-o FILE] [--dot FILE]\n"
             "  --policy     mainstream (exact, default), greedy, maxsharing, nosharing\n"
             "  --objective  f1 (mean F1, default), min-f1, fnr (mean), fpr (mean 1-precision)\n"
             "  --budget     overrides the scenario's budget (cost units per second)\n"
             "  --compat     the original Mainstream's event model and arithmetic\n"
             "  --time-limit stop the exact search after S seconds; report value and bound\n"
-            "  --json       print the schedule as JSON (also the format of -o FILE)\n");
+            "  --json       print the schedule as JSON (also the format of -o FILE)\n"
+            "  --dot FILE   write the stem tree as a Graphviz graph (\"-\": stdout; dot -Tsvg draws it)\n"
+            "  -o, --output FILE  write the schedule as JSON to FILE;  -q, -v  fewer or more log messages\n"
+            "\n"
+            "Example:\n"
+            "  mainstream schedule examples/scenario.json --budget 5 --dot - | dot -Tsvg > tree.svg\n");
 }
 
 static void print_table(FILE *out, const ms_scenario *s, const ms_sched_config *cfg,
-                        const ms_schedule *sch)
+                        const ms_schedule *sch, const ms_stem_tree *tree)
 {
     if (!sch->feasible) {
         fprintf(out, "no schedule fits the budget %g\n", s->budget);
@@ -44,6 +52,18 @@ static void print_table(FILE *out, const ms_scenario *s, const ms_sched_config *
             ms_objective_name(cfg->objective), cfg->compat ? "compat" : "default", sch->value);
     if (!sch->exact && isfinite(sch->bound)) fprintf(out, " (bound %.6f)", sch->bound);
     fprintf(out, ", cost %.3f of %g, %.3f s\n", sch->cost, s->budget, sch->seconds);
+    fprintf(out, "\nstem tree:\n");
+    ms_stem_tree_print(out, s, sch, tree);
+}
+
+static ms_status write_dot(const char *path, const ms_scenario *s, const ms_schedule *sch, const ms_stem_tree *tree,
+                           ms_error *err)
+{
+    ms_atomic_file f;
+    ms_status st = ms_atomic_open(&f, path, err);
+    if (st) return st;
+    ms_stem_tree_write_dot(f.fp, s, sch, tree);
+    return ms_atomic_commit(&f, err);
 }
 
 static void print_joint(FILE *out, const ms_multi_scenario *m, const ms_sched_config *cfg, const ms_joint_schedule *j)
@@ -94,71 +114,59 @@ static int schedule_streams(ms_multi_scenario *m, const ms_sched_config *cfg, bo
 
 int cmd_schedule(int argc, char **argv)
 {
-    static const struct option longopts[] = {
+    static const struct option opts[] = {
         {"policy", required_argument, 0, 'p'},  {"objective", required_argument, 0, 'O'},
         {"budget", required_argument, 0, 'b'},  {"compat", no_argument, 0, 'c'},
         {"json", no_argument, 0, 'j'},          {"time-limit", required_argument, 0, 't'},
-        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+        {"dot", required_argument, 0, 'd'},     {"output", required_argument, 0, 'o'},
+        {0, 0, 0, 0}};
     ms_sched_config cfg = {MS_POLICY_MAINSTREAM, MS_OBJ_MEAN_F1, false, 0};
-    const char *output = NULL, *budget = NULL;
+    const char *output = NULL, *dot = NULL;
+    double budget = -1;
     bool json = false;
     ms_error err;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
-        switch (c) {
+    ms_cli c;
+    int code, bad = 0;
+    ms_cli_begin(&c, "schedule", usage, opts, "o:");
+    while (!bad && (code = ms_cli_next(&c, argc, argv)) != MS_CLI_DONE) {
+        switch (code) {
+        case MS_CLI_EXIT: return c.exit_code;
         case 'p':
-            if (ms_policy_parse(optarg, &cfg.policy, &err)) goto usage_error;
+            if (ms_policy_parse(optarg, &cfg.policy, &err)) bad = ms_cli_fail(&c, "--policy: %s", err.msg);
             break;
         case 'O':
-            if (ms_objective_parse(optarg, &cfg.objective, &err)) goto usage_error;
+            if (ms_objective_parse(optarg, &cfg.objective, &err)) bad = ms_cli_fail(&c, "--objective: %s", err.msg);
             break;
-        case 'b': budget = optarg; break;
+        case 'b': bad = ms_cli_number(&c, optarg, 0, 1e300, &budget); break;
         case 'c': cfg.compat = true; break;
         case 'j': json = true; break;
-        case 't': {
-            char *end;
-            cfg.time_limit_s = strtod(optarg, &end);
-            if (*end || !(cfg.time_limit_s > 0)) {
-                fprintf(stderr, "mainstream schedule: --time-limit: expected seconds > 0, got '%s'\n", optarg);
-                return 2;
-            }
-            break;
-        }
+        case 't': bad = ms_cli_number(&c, optarg, 1e-6, 1e9, &cfg.time_limit_s); break;
         case 'o': output = optarg; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'd': dot = optarg; break;
         }
     }
-    if (optind != argc - 1) {
-        usage(stderr);
-        return 2;
-    }
-    double budget_value = 0;
-    if (budget) {
-        char *end;
-        budget_value = strtod(budget, &end);
-        if (*end || !(budget_value >= 0) || !isfinite(budget_value)) {
-            fprintf(stderr, "mainstream schedule: --budget: expected a number >= 0, got '%s'\n", budget);
-            return 2;
-        }
-    }
+    if (bad) return bad;
+    if (c.n_models) return ms_cli_fail(&c, "--model: schedule reads no model (the scenario holds the costs)");
+    if (optind == argc) return ms_cli_fail(&c, "no SCENARIO given");
+    if (optind + 1 < argc) return ms_cli_fail(&c, "one SCENARIO only ('%s' is extra)", argv[optind + 1]);
     ms_multi_scenario multi;
     if (ms_multi_scenario_load(argv[optind], &multi, &err)) {
         fprintf(stderr, "mainstream schedule: %s\n", err.msg);
         return 1;
     }
-    if (budget) multi.budget = budget_value;
+    if (budget >= 0) multi.budget = budget;
     if (!multi.single) {
-        int code = schedule_streams(&multi, &cfg, json, output);
+        int streams_rc = 2;
+        if (dot) fprintf(stderr, "mainstream schedule: --dot: draws one stream's tree; a multi-stream scenario's are in --json\n");
+        else streams_rc = schedule_streams(&multi, &cfg, json, output);
         ms_multi_scenario_free(&multi);
-        return code;
+        return streams_rc;
     }
     /* the single-stream format: the scenario itself, as before */
     ms_scenario s = multi.streams[0];
     memset(&multi.streams[0], 0, sizeof multi.streams[0]);
     ms_multi_scenario_free(&multi);
-    if (budget) s.budget = budget_value;
+    if (budget >= 0) s.budget = budget;
     ms_schedule sch;
     ms_stem_tree tree = {0};
     int rc = 1;
@@ -172,7 +180,8 @@ int cmd_schedule(int argc, char **argv)
     ms_status st = MS_OK;
     if (output) st = ms_json_write(output, doc, true, &err);
     if (!st && json) st = ms_json_write("-", doc, true, &err);
-    if (!st && !json) print_table(stdout, &s, &cfg, &sch);
+    if (!st && dot && sch.feasible) st = write_dot(dot, &s, &sch, &tree, &err);
+    if (!st && !json && !(dot && !strcmp(dot, "-"))) print_table(stdout, &s, &cfg, &sch, &tree);
     cJSON_Delete(doc);
     if (st) goto fail_tree;
     rc = sch.feasible ? 0 : 1;
@@ -189,7 +198,4 @@ fail_scenario:
     fprintf(stderr, "mainstream schedule: %s\n", err.msg);
     ms_scenario_free(&s);
     return 1;
-usage_error:
-    fprintf(stderr, "mainstream schedule: %s\n", err.msg);
-    return 2;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/json.h"
+#include "cli/args.h"
 #include "cli/commands.h"
 #include "run/score.h"
 
@@ -14,7 +15,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: mainstream score-events --events EVENTS.jsonl --labels CSV --stream NAME --app NAME\n"
-            "                               [--from-frame N] [--json]\n"
+            "                               [--stats STATS.json] [--from-frame N] [--json]\n"
             "\n"
             "Scores the events of one stream and app in a `mainstream run` events file against a\n"
             "\"frame,present\" label file. Labelled events are the maximal runs of present frames.\n"
@@ -26,62 +27,63 @@ static void usage(FILE *out)
             "absent time, so the false-alarm fraction is printed too: of the frames labelled absent\n"
             "(from N on), those inside a predicted event. --json prints {\"stream\",\"app\",\n"
             "\"from_frame\",\"labelled\",\"detected\",\"recall\",\"predicted\",\"true_positives\",\n"
-            "\"precision\",\"f1\",\"absent_frames\",\"false_alarm_frames\",\"false_alarm_fraction\"}.\n");
+            "\"precision\",\"f1\",\"absent_frames\",\"false_alarm_frames\",\"false_alarm_fraction\"}.\n"
+            "A stream or app with no event in the file is an error (a misspelt name would score\n"
+            "recall 0); --stats FILE (the run's `--stats` output) vouches that the app ran on the\n"
+            "stream, so one that detected nothing scores recall 0. -q, -v: fewer or more log messages.\n"
+            "\n"
+            "Example:\n"
+            "  mainstream score-events --events out/default/events.jsonl --stats out/default/stats.json \\\n"
+            "      --labels $MAINSTREAM_DATA/videos/person.labels.csv --stream crossing --app person\n");
 }
 
 typedef struct {
-    const char *events, *labels, *stream, *app;
+    const char *events, *labels, *stream, *app, *stats;
     long long from_frame;
     bool json;
 } score_args;
 
+/* -1 when parsed, else the exit status (0 after --help, 2 on a usage error). */
 static int parse(int argc, char **argv, score_args *a)
 {
+    static const struct option opts[] = {
+        {"events", required_argument, NULL, 'e'}, {"labels", required_argument, NULL, 'l'},
+        {"stream", required_argument, NULL, 's'}, {"app", required_argument, NULL, 'a'},
+        {"stats", required_argument, NULL, 't'},  {"from-frame", required_argument, NULL, 'f'},
+        {"json", no_argument, NULL, 'j'},         {NULL, 0, NULL, 0}};
     *a = (score_args){0};
-    for (int i = 1; i < argc; i++) {
-        const char *opt = argv[i];
-        if (!strcmp(opt, "--help") || !strcmp(opt, "-h")) {
-            usage(stdout);
-            return 0;
-        }
-        if (!strcmp(opt, "--json")) {
-            a->json = true;
-            continue;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "score-events: unknown option or missing value: %s\n", opt);
-            return 2;
-        }
-        const char *v = argv[++i];
-        if (!strcmp(opt, "--events")) a->events = v;
-        else if (!strcmp(opt, "--labels")) a->labels = v;
-        else if (!strcmp(opt, "--stream")) a->stream = v;
-        else if (!strcmp(opt, "--app")) a->app = v;
-        else if (!strcmp(opt, "--from-frame")) {
-            char *end;
-            errno = 0;
-            a->from_frame = strtoll(v, &end, 10);
-            if (errno || end == v || *end || a->from_frame < 0) {
-                fprintf(stderr, "score-events: --from-frame: '%s' is not a whole number >= 0\n", v);
-                return 2;
-            }
-        } else {
-            fprintf(stderr, "score-events: unknown option %s\n", opt);
-            return 2;
+    ms_cli c;
+    int code, bad = 0;
+    double from = 0;
+    ms_cli_begin(&c, "score-events", usage, opts, "");
+    while (!bad && (code = ms_cli_next(&c, argc, argv)) != MS_CLI_DONE) {
+        switch (code) {
+        case MS_CLI_EXIT: return c.exit_code;
+        case 'e': a->events = optarg; break;
+        case 'l': a->labels = optarg; break;
+        case 's': a->stream = optarg; break;
+        case 'a': a->app = optarg; break;
+        case 't': a->stats = optarg; break;
+        case 'j': a->json = true; break;
+        case 'f':
+            bad = ms_cli_number(&c, optarg, 0, 1e15, &from);
+            if (!bad && from != (double)(long long)from) bad = ms_cli_fail(&c, "--from-frame: '%s' is not a whole number >= 0", optarg);
+            a->from_frame = (long long)from;
+            break;
         }
     }
-    if (!a->events || !a->labels || !a->stream || !a->app) {
-        fprintf(stderr, "score-events: --events, --labels, --stream and --app are required "
-                        "(see mainstream score-events --help)\n");
-        return 2;
-    }
+    if (bad) return bad;
+    if (optind < argc) return ms_cli_fail(&c, "unexpected argument '%s'", argv[optind]);
+    if (c.n_models) return ms_cli_fail(&c, "--model: score-events reads no model");
+    if (!a->events || !a->labels || !a->stream || !a->app)
+        return ms_cli_fail(&c, "--events, --labels, --stream and --app are required");
     return -1;
 }
 
 static ms_status print_json(const score_args *a, const ms_event_score *sc, ms_error *err)
 {
     cJSON *o = cJSON_CreateObject();
-    bool ok = o && cJSON_AddStringToObject(o, "stream", a->stream) && cJSON_AddStringToObject(o, "app", a->app) &&
+    bool ok = o && ms_json_add_version(o, 1) && cJSON_AddStringToObject(o, "stream", a->stream) && cJSON_AddStringToObject(o, "app", a->app) &&
               cJSON_AddNumberToObject(o, "from_frame", (double)a->from_frame) &&
               cJSON_AddNumberToObject(o, "labelled", (double)sc->labelled) &&
               cJSON_AddNumberToObject(o, "detected", (double)sc->detected) &&
@@ -108,7 +110,8 @@ int cmd_score_events(int argc, char **argv)
     int64_t n_predicted = 0;
     ms_event_score sc;
     ms_status s = ms_score_load_labels(a.labels, &labels, &err);
-    if (!s) s = ms_score_load_events(a.events, a.stream, a.app, &predicted, &n_predicted, &err);
+    if (!s && a.stats) s = ms_score_check_stats(a.stats, a.stream, a.app, &err);
+    if (!s) s = ms_score_load_events(a.events, a.stream, a.app, a.stats != NULL, &predicted, &n_predicted, &err);
     if (!s) s = ms_score_events(&labels, predicted, n_predicted, a.from_frame, &sc, &err);
     if (!s && a.json) s = print_json(&a, &sc, &err);
     if (!s && !a.json) {

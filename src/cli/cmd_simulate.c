@@ -7,10 +7,12 @@
 #include <unistd.h>
 
 #include "base/file.h"
+#include "base/path.h"
+#include "cli/args.h"
 #include "cli/commands.h"
 #include "sched/simulate.h"
 
-#define DEFAULT_REFERENCE "../shared/data/reference/mobilenet_apps.json"
+#define DEFAULT_REFERENCE "reference/mobilenet_apps.json" /* under the data folder */
 
 static void usage(FILE *out)
 {
@@ -20,19 +22,13 @@ static void usage(FILE *out)
             "                           [-o PREFIX]\n"
             "  mean event F1 against 1..N apps for mainstream, maxsharing and nosharing, in the\n"
             "  default and compat models; writes PREFIX.csv and PREFIX.svg (default 'simulate').\n"
-            "  --reference defaults to " DEFAULT_REFERENCE " (relative to the current folder).\n"
-            "  defaults: --budget 100 --stream-fps 10 --max-apps 30 --trials 1 --seed 1 --time-limit 10\n");
-}
-
-static int parse_number(const char *opt, const char *text, double min, double *out)
-{
-    char *end;
-    *out = strtod(text, &end);
-    if (*end || !(*out >= min)) {
-        fprintf(stderr, "mainstream simulate: %s: expected a number >= %g, got '%s'\n", opt, min, text);
-        return -1;
-    }
-    return 0;
+            "  --reference defaults to $MAINSTREAM_DATA/" DEFAULT_REFERENCE "\n"
+            "  (MAINSTREAM_DATA unset: the build's data folder, ../shared/data beside the sources).\n"
+            "  defaults: --budget 100 --stream-fps 10 --max-apps 30 --trials 1 --seed 1 --time-limit 10\n"
+            "  -o, --output PREFIX   where the CSV and SVG go;  -q, -v   fewer or more log messages\n"
+            "\n"
+            "Example:\n"
+            "  mainstream simulate --budget 100 --stream-fps 10 --max-apps 30 -o sim   # sim.csv, sim.svg\n");
 }
 
 static ms_status write_outputs(const char *prefix, const ms_sim_row *rows, const ms_sim_config *cfg,
@@ -59,62 +55,47 @@ static ms_status write_outputs(const char *prefix, const ms_sim_row *rows, const
 
 int cmd_simulate(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"reference", required_argument, 0, 'r'}, {"budget", required_argument, 0, 'b'},
+    static const struct option opts[] = {
+        {"reference", required_argument, 0, 'r'},  {"budget", required_argument, 0, 'b'},
         {"stream-fps", required_argument, 0, 's'}, {"max-apps", required_argument, 0, 'n'},
-        {"trials", required_argument, 0, 't'},    {"seed", required_argument, 0, 'k'},
-        {"time-limit", required_argument, 0, 'l'}, {"help", no_argument, 0, 'h'},
+        {"trials", required_argument, 0, 't'},     {"seed", required_argument, 0, 'k'},
+        {"time-limit", required_argument, 0, 'l'}, {"output", required_argument, 0, 'o'},
         {0, 0, 0, 0}};
     ms_sim_config cfg = {100, 10, 30, 1, 1, 10};
-    const char *reference = DEFAULT_REFERENCE, *prefix = "simulate";
-    double v;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
-        switch (c) {
+    const char *reference = NULL, *prefix = "simulate";
+    char default_reference[4096];
+    double v = 0;
+    ms_cli c;
+    int code, bad = 0;
+    ms_cli_begin(&c, "simulate", usage, opts, "o:");
+    while (!bad && (code = ms_cli_next(&c, argc, argv)) != MS_CLI_DONE) {
+        switch (code) {
+        case MS_CLI_EXIT: return c.exit_code;
         case 'r': reference = optarg; break;
-        case 'b':
-            if (parse_number("--budget", optarg, 0, &cfg.budget)) return 2;
-            break;
-        case 's':
-            if (parse_number("--stream-fps", optarg, 1, &cfg.stream_fps)) return 2;
-            break;
-        case 'n':
-            if (parse_number("--max-apps", optarg, 1, &v)) return 2;
-            if (v > 1000) {
-                fprintf(stderr, "mainstream simulate: --max-apps: at most 1000\n");
-                return 2;
-            }
-            cfg.max_apps = (int)v;
-            break;
-        case 't':
-            if (parse_number("--trials", optarg, 1, &v)) return 2;
-            if (v > 10000) {
-                fprintf(stderr, "mainstream simulate: --trials: at most 10000\n");
-                return 2;
-            }
-            cfg.trials = (int)v;
-            break;
+        case 'b': bad = ms_cli_number(&c, optarg, 0, 1e12, &cfg.budget); break;
+        case 's': bad = ms_cli_number(&c, optarg, 1, 1000, &cfg.stream_fps); break;
+        case 'n': bad = ms_cli_int(&c, optarg, 1, 1000, &cfg.max_apps); break;
+        case 't': bad = ms_cli_int(&c, optarg, 1, 10000, &cfg.trials); break;
         case 'k':
-            if (parse_number("--seed", optarg, 0, &v)) return 2;
+            bad = ms_cli_number(&c, optarg, 0, 9007199254740992.0, &v);
+            if (!bad && v != (double)(uint64_t)v) bad = ms_cli_fail(&c, "--seed: '%s' is not a whole number", optarg);
             cfg.seed = (uint64_t)v;
             break;
-        case 'l':
-            if (parse_number("--time-limit", optarg, 0.001, &cfg.time_limit_s)) return 2;
-            break;
+        case 'l': bad = ms_cli_number(&c, optarg, 0.001, 1e9, &cfg.time_limit_s); break;
         case 'o': prefix = optarg; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
         }
     }
-    if (optind != argc) {
-        usage(stderr);
-        return 2;
+    if (bad) return bad;
+    if (optind != argc) return ms_cli_fail(&c, "unexpected argument '%s'", argv[optind]);
+    if (c.n_models) return ms_cli_fail(&c, "--model: simulate reads no model (the reference data holds the costs)");
+    if (!reference) {
+        snprintf(default_reference, sizeof default_reference, "%s/%s", ms_data_dir(), DEFAULT_REFERENCE);
+        reference = default_reference;
     }
     if (access(reference, R_OK) != 0) {
         fprintf(stderr,
-                "mainstream simulate: reference data %s not found: run from the project root "
-                "beside ../shared, or give --reference FILE\n",
+                "mainstream simulate: reference data %s not found: set MAINSTREAM_DATA to the shared "
+                "data folder, or give --reference FILE\n",
                 reference);
         return 1;
     }

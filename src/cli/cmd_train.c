@@ -13,11 +13,12 @@
 #include "train/events.h"
 #include "train/features.h"
 #include "train/trainer.h"
+#include "train/trainlog.h"
 
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: mainstream train --model FILE... DATA [options] -o APP.mpkg\n"
+            "usage: mainstream train --model FILE [--model FILE]... DATA [options] -o APP.mpkg\n"
             "\n"
             "Fine-tunes a binary classifier (the app) on a base model at every requested\n"
             "chokepoint: the layers before the cut stay frozen (their activations are computed\n"
@@ -40,96 +41,109 @@ static void usage(FILE *out)
             "  --augment N (0: extra cropped/flipped copies per training image)\n"
             "  --train-fraction F (0.8 images, 0.6 video, 1 with --val-video)\n"
             "  --frame-step N (1: every labelled video frame; N: every N-th)\n"
-            "  --seed S (1)  --threads T (1)  --memory-mb M (2048: feature cache in memory)\n"
+            "  --seed S (1)  --threads T (every core)  --memory-mb M (2048: feature cache in memory)\n"
             "  --backend cpu|ref (cpu: oneDNN; runs the prefix, the training and the scoring)\n"
             "  --cp-threads N (chokepoints trained at once; default min(T, chokepoints); on cpu\n"
             "                 each train plan gets T / N threads)\n"
-            "  --app NAME\n");
+            "  --app NAME\n"
+            "  --log PREFIX (default: -o without its extension) writes PREFIX.epochs.csv (per\n"
+            "                 chokepoint and epoch: losses, val accuracy, tpr, fpr) and\n"
+            "                 PREFIX.curve.svg (tpr and fpr against the chokepoint); --no-log: neither\n"
+            "  -o, --output APP.mpkg;  -q, -v (fewer or more log messages)\n"
+            "\n"
+            "Example:\n"
+            "  d=$MAINSTREAM_DATA\n"
+            "  mainstream train --model $d/models/mobilenet_v1_0.25_128_quant.tflite --video $d/videos/car.mp4 \\\n"
+            "      --labels $d/videos/car.labels.csv --chokepoints 11,13,15 --epochs 3 -o car.mpkg\n");
 }
 
 typedef struct {
     ms_data_args data;
-    const char *chokepoints, *output, *app, *backend;
+    const char *chokepoints, *output, *app, *backend, *log;
+    bool no_log;
     int epochs, batch, patience, augment, threads, cp_threads;
     int optimizer, schedule;
     double lr, momentum, weight_decay, base_lr_scale, memory_mb;
     uint64_t seed;
 } train_args;
 
-static int parse_num(const char *opt, const char *v, double lo, double hi, double *out)
+static long online_cores(void)
 {
-    char *end;
-    *out = strtod(v, &end);
-    if (*end || !(*out >= lo && *out <= hi)) {
-        fprintf(stderr, "%s: '%s' is not a number in [%g, %g]\n", opt, v, lo, hi);
-        return -1;
-    }
-    return 0;
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? n : 1;
 }
 
+/* -1 when parsed, else the exit status (0 after --help, 2 on a usage error). */
 static int parse(int argc, char **argv, train_args *a)
 {
+    enum { O_CHOKEPOINTS = 1, O_APP, O_BACKEND, O_EPOCHS, O_BATCH, O_PATIENCE, O_AUGMENT, O_THREADS, O_CP_THREADS,
+           O_LR, O_MOMENTUM, O_WEIGHT_DECAY, O_BASE_LR_SCALE, O_MEMORY_MB, O_SEED, O_OPTIMIZER, O_SCHEDULE, O_LOG,
+           O_NO_LOG };
+    static const struct option opts[] = {
+        MS_DATA_OPTIONS,
+        {"chokepoints", required_argument, NULL, O_CHOKEPOINTS}, {"app", required_argument, NULL, O_APP},
+        {"backend", required_argument, NULL, O_BACKEND},         {"epochs", required_argument, NULL, O_EPOCHS},
+        {"batch", required_argument, NULL, O_BATCH},             {"patience", required_argument, NULL, O_PATIENCE},
+        {"augment", required_argument, NULL, O_AUGMENT},         {"threads", required_argument, NULL, O_THREADS},
+        {"cp-threads", required_argument, NULL, O_CP_THREADS},   {"lr", required_argument, NULL, O_LR},
+        {"momentum", required_argument, NULL, O_MOMENTUM},       {"weight-decay", required_argument, NULL, O_WEIGHT_DECAY},
+        {"base-lr-scale", required_argument, NULL, O_BASE_LR_SCALE}, {"memory-mb", required_argument, NULL, O_MEMORY_MB},
+        {"seed", required_argument, NULL, O_SEED},               {"optimizer", required_argument, NULL, O_OPTIMIZER},
+        {"schedule", required_argument, NULL, O_SCHEDULE},       {"log", required_argument, NULL, O_LOG},
+        {"no-log", no_argument, NULL, O_NO_LOG},                 {"output", required_argument, NULL, 'o'},
+        {NULL, 0, NULL, 0}};
     *a = (train_args){.data.train_fraction = -1, .chokepoints = "all", .backend = "cpu", .epochs = 10, .batch = 16,
-                      .patience = 3, .threads = 1, .optimizer = MS_OPT_ADAM, .schedule = MS_SCHED_COSINE, .lr = -1,
-                      .momentum = 0.9, .weight_decay = 1e-4, .base_lr_scale = 1, .memory_mb = 2048, .seed = 1};
-    for (int i = 1; i < argc; i++) {
-        int r = ms_data_arg(&a->data, argc, argv, &i);
-        if (r < 0) return 2;
-        if (r) continue;
-        const char *opt = argv[i];
-        if (!strcmp(opt, "--help") || !strcmp(opt, "-h")) {
-            usage(stdout);
-            return 0;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "train: unknown option or missing value: %s\n", opt);
-            return 2;
-        }
-        const char *v = argv[++i];
-        double x = 0;
-        int bad = 0;
-        if (!strcmp(opt, "-o")) a->output = v;
-        else if (!strcmp(opt, "--chokepoints")) a->chokepoints = v;
-        else if (!strcmp(opt, "--app")) a->app = v;
-        else if (!strcmp(opt, "--backend")) a->backend = v;
-        else if (!strcmp(opt, "--epochs")) bad = parse_num(opt, v, 1, 100000, &x), a->epochs = (int)x;
-        else if (!strcmp(opt, "--batch")) bad = parse_num(opt, v, 1, 4096, &x), a->batch = (int)x;
-        else if (!strcmp(opt, "--patience")) bad = parse_num(opt, v, 1, 100000, &x), a->patience = (int)x;
-        else if (!strcmp(opt, "--augment")) bad = parse_num(opt, v, 0, 100, &x), a->augment = (int)x;
-        else if (!strcmp(opt, "--threads")) bad = parse_num(opt, v, 1, 1024, &x), a->threads = (int)x;
-        else if (!strcmp(opt, "--cp-threads")) bad = parse_num(opt, v, 1, 1024, &x), a->cp_threads = (int)x;
-        else if (!strcmp(opt, "--lr")) bad = parse_num(opt, v, 1e-12, 100, &a->lr);
-        else if (!strcmp(opt, "--momentum")) bad = parse_num(opt, v, 0, 1, &a->momentum);
-        else if (!strcmp(opt, "--weight-decay")) bad = parse_num(opt, v, 0, 1, &a->weight_decay);
-        else if (!strcmp(opt, "--base-lr-scale")) bad = parse_num(opt, v, 1e-6, 1e3, &a->base_lr_scale);
-        else if (!strcmp(opt, "--memory-mb")) bad = parse_num(opt, v, 0, 1e9, &a->memory_mb);
-        else if (!strcmp(opt, "--seed")) bad = parse_num(opt, v, 0, 9007199254740992.0, &x), a->seed = (uint64_t)x;
-        else if (!strcmp(opt, "--optimizer")) {
-            if ((a->optimizer = ms_optimizer_parse(v)) < 0) bad = fprintf(stderr, "--optimizer: '%s' is not sgd or adam\n", v);
-        } else if (!strcmp(opt, "--schedule")) {
-            if ((a->schedule = ms_schedule_parse(v)) < 0)
-                bad = fprintf(stderr, "--schedule: '%s' is not cosine, step or constant\n", v);
-        } else {
-            fprintf(stderr, "train: unknown option %s\n", opt);
-            return 2;
-        }
-        if (bad) return 2;
-        if ((!strcmp(opt, "--epochs") || !strcmp(opt, "--batch") || !strcmp(opt, "--patience") ||
-             !strcmp(opt, "--augment") || !strcmp(opt, "--threads") || !strcmp(opt, "--cp-threads")) &&
-            x != (int)x) {
-            fprintf(stderr, "%s: '%s' is not a whole number\n", opt, v);
-            return 2;
+                      .patience = 3, .threads = (int)online_cores(), .optimizer = MS_OPT_ADAM,
+                      .schedule = MS_SCHED_COSINE, .lr = -1, .momentum = 0.9, .weight_decay = 1e-4,
+                      .base_lr_scale = 1, .memory_mb = 2048, .seed = 1};
+    ms_cli c;
+    int code, bad = 0;
+    double seed = 1;
+    ms_cli_begin(&c, "train", usage, opts, "o:");
+    while (!bad && (code = ms_cli_next(&c, argc, argv)) != MS_CLI_DONE) {
+        if (code == MS_CLI_EXIT) return c.exit_code;
+        if ((bad = ms_data_option(&c, &a->data, code, optarg)) >= 0) continue;
+        bad = 0;
+        switch (code) {
+        case 'o': a->output = optarg; break;
+        case O_CHOKEPOINTS: a->chokepoints = optarg; break;
+        case O_APP: a->app = optarg; break;
+        case O_LOG: a->log = optarg; break;
+        case O_NO_LOG: a->no_log = true; break;
+        case O_BACKEND:
+            bad = ms_cli_backend(&c, optarg, &a->backend);
+            break;
+        case O_EPOCHS: bad = ms_cli_int(&c, optarg, 1, 100000, &a->epochs); break;
+        case O_BATCH: bad = ms_cli_int(&c, optarg, 1, 4096, &a->batch); break;
+        case O_PATIENCE: bad = ms_cli_int(&c, optarg, 1, 100000, &a->patience); break;
+        case O_AUGMENT: bad = ms_cli_int(&c, optarg, 0, 100, &a->augment); break;
+        case O_THREADS: bad = ms_cli_int(&c, optarg, 1, 1024, &a->threads); break;
+        case O_CP_THREADS: bad = ms_cli_int(&c, optarg, 1, 1024, &a->cp_threads); break;
+        case O_LR: bad = ms_cli_number(&c, optarg, 1e-12, 100, &a->lr); break;
+        case O_MOMENTUM: bad = ms_cli_number(&c, optarg, 0, 1, &a->momentum); break;
+        case O_WEIGHT_DECAY: bad = ms_cli_number(&c, optarg, 0, 1, &a->weight_decay); break;
+        case O_BASE_LR_SCALE: bad = ms_cli_number(&c, optarg, 1e-6, 1e3, &a->base_lr_scale); break;
+        case O_MEMORY_MB: bad = ms_cli_number(&c, optarg, 0, 1e9, &a->memory_mb); break;
+        case O_SEED:
+            bad = ms_cli_number(&c, optarg, 0, 9007199254740992.0, &seed);
+            if (!bad && seed != (double)(uint64_t)seed) bad = ms_cli_fail(&c, "--seed: '%s' is not a whole number", optarg);
+            a->seed = (uint64_t)seed;
+            break;
+        case O_OPTIMIZER:
+            if ((a->optimizer = ms_optimizer_parse(optarg)) < 0) bad = ms_cli_fail(&c, "--optimizer: '%s' is not sgd or adam", optarg);
+            break;
+        case O_SCHEDULE:
+            if ((a->schedule = ms_schedule_parse(optarg)) < 0)
+                bad = ms_cli_fail(&c, "--schedule: '%s' is not cosine, step or constant", optarg);
+            break;
         }
     }
-    if (!a->data.n_models || !a->output) {
-        fprintf(stderr, "train: --model and -o are required (see mainstream train --help)\n");
-        return 2;
-    }
+    if (bad) return bad;
+    if (optind < argc) return ms_cli_fail(&c, "unexpected argument '%s' (give each model file its own --model)", argv[optind]);
+    if (!c.n_models || !a->output) return ms_cli_fail(&c, "--model and -o are required");
+    memcpy(a->data.models, c.models, sizeof *c.models * (size_t)c.n_models);
+    a->data.n_models = c.n_models;
     if (a->lr < 0) a->lr = a->optimizer == MS_OPT_SGD ? 1e-2 : 1e-3;
-    if (!ms_backend_find(a->backend)) {
-        fprintf(stderr, "--backend: '%s' is not cpu or ref\n", a->backend);
-        return 2;
-    }
     return -1;
 }
 
@@ -219,6 +233,19 @@ static void print_costs(const ms_feature_cache *fc, const ms_cp_result *res, int
            (prefix + training) / (prefix + steps));
 }
 
+/* PREFIX.epochs.csv and PREFIX.curve.svg; PREFIX defaults to -o without its extension. */
+static ms_status save_log(const train_args *a, const char *app, const ms_cp_result *res, int n, ms_error *err)
+{
+    if (a->log) return ms_trainlog_save(a->log, app, res, n, err);
+    char *prefix = strdup(a->output);
+    if (!prefix) return ms_errorf(err, MS_ERR_NOMEM, "out of memory");
+    char *dot = strrchr(prefix, '.'), *slash = strrchr(prefix, '/');
+    if (dot && (!slash || dot > slash + 1)) *dot = '\0';
+    ms_status s = ms_trainlog_save(prefix, app, res, n, err);
+    free(prefix);
+    return s;
+}
+
 static char *app_name(const char *output)
 {
     const char *base = strrchr(output, '/');
@@ -295,6 +322,7 @@ static int run(const train_args *a)
         snprintf(pkg->training.schedule, sizeof pkg->training.schedule, "%s", ms_schedule_name(a->schedule));
     }
     if (!s) s = ms_mpackage_save(pkg, a->output, &err);
+    if (!s && !a->no_log) s = save_log(a, name, res, n_cps, &err);
     if (!s) {
         printf("app %s: %lld training frames (%lld positive), %lld validation (%lld positive); features %.1f s decode + "
                "%.1f s prefix for %lld rows\n",

@@ -100,3 +100,16 @@ ms_status ms_data_load(const ms_data_args *a, uint64_t seed, bool evaluate_all, 
     if (s) ms_dataset_free(d);
     return s;
 }
+
+int ms_data_option(ms_cli *c, ms_data_args *a, int code, const char *value)
+{
+    const char **slots[] = {&a->positive, &a->negative, &a->classes, &a->positive_class,
+                            &a->video,    &a->labels,   &a->val_video, &a->val_labels};
+    if (code >= MS_DATA_OPT_POSITIVE && code <= MS_DATA_OPT_VAL_LABELS) {
+        *slots[code - MS_DATA_OPT_POSITIVE] = value;
+        return 0;
+    }
+    if (code == MS_DATA_OPT_FRAME_STEP) return ms_cli_int(c, value, 1, 100000, &a->frame_step);
+    if (code == MS_DATA_OPT_TRAIN_FRACTION) return ms_cli_number(c, value, 0, 1, &a->train_fraction);
+    return -1;
+}

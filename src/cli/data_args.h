@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "base/error.h"
+#include "cli/args.h"
 #include "train/dataset.h"
 
 #define MS_MAX_MODEL_FILES 8
@@ -22,12 +23,34 @@ typedef struct {
     int frame_step;                        /* --frame-step N: every N-th video frame (1) */
 } ms_data_args;
 
+/* The data options in the shared command-line style (cli/args.h): MS_DATA_OPTIONS goes in
+ * a command's option table, and ms_data_option takes the codes it returns. */
+enum {
+    MS_DATA_OPT_POSITIVE = 0x2000, MS_DATA_OPT_NEGATIVE, MS_DATA_OPT_CLASSES, MS_DATA_OPT_POSITIVE_CLASS,
+    MS_DATA_OPT_VIDEO, MS_DATA_OPT_LABELS, MS_DATA_OPT_VAL_VIDEO, MS_DATA_OPT_VAL_LABELS,
+    MS_DATA_OPT_TRAIN_FRACTION, MS_DATA_OPT_FRAME_STEP,
+};
+#define MS_DATA_OPTIONS                                                                                        \
+    {"positive", required_argument, NULL, MS_DATA_OPT_POSITIVE},                                              \
+        {"negative", required_argument, NULL, MS_DATA_OPT_NEGATIVE},                                          \
+        {"classes", required_argument, NULL, MS_DATA_OPT_CLASSES},                                            \
+        {"positive-class", required_argument, NULL, MS_DATA_OPT_POSITIVE_CLASS},                              \
+        {"video", required_argument, NULL, MS_DATA_OPT_VIDEO}, {"labels", required_argument, NULL, MS_DATA_OPT_LABELS}, \
+        {"val-video", required_argument, NULL, MS_DATA_OPT_VAL_VIDEO},                                        \
+        {"val-labels", required_argument, NULL, MS_DATA_OPT_VAL_LABELS},                                      \
+        {"train-fraction", required_argument, NULL, MS_DATA_OPT_TRAIN_FRACTION},                              \
+        {"frame-step", required_argument, NULL, MS_DATA_OPT_FRAME_STEP}
+
+/* code is what ms_cli_next returned, value its optarg: stores a data option (0, or the
+ * usage error's 2); -1 when code is not a data option. */
+int ms_data_option(ms_cli *c, ms_data_args *a, int code, const char *value);
+
 /* argv[*i] is --model: consumes the files after it (up to the next option or -o),
  * appending them to models[*n] (at most max in all); 1 when done, -1 (message printed)
  * when there are none or too many. */
 int ms_model_args(int argc, char **argv, int *i, const char **models, int *n, int max);
 
-/* If argv[*i] is one of these options, consumes it and its values (advancing *i) and
+/* (bench/train_cache's hand-rolled loop) If argv[*i] is one of these options, consumes it and its values (advancing *i) and
  * returns 1; returns 0 for any other argument; -1 (message printed) when a value is
  * missing or wrong. */
 int ms_data_arg(ms_data_args *a, int argc, char **argv, int *i);

@@ -1,6 +1,10 @@
 /* `mainstream <command> [args]`: finds the subcommand and hands it the arguments. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "base/log.h"
+#include "mainstream_version.h"
 
 #include "cli/commands.h"
 
@@ -28,12 +32,31 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: mainstream <command> [options]\n\ncommands:\n");
     for (const command *c = commands; c->name; c++) fprintf(out, "  %-13s %s\n", c->name, c->summary);
-    fprintf(out, "\n`mainstream <command> --help` describes a command.\n");
+    fprintf(out, "\n`mainstream help <command>` (or `mainstream <command> --help`) describes a command, with an\n"
+                 "example. Every command takes -q (warnings only) and -v (debug messages); MS_LOG=debug|info|\n"
+                 "warn|error sets the level too, MS_LOG_TIME=1 timestamps the log, MAINSTREAM_DATA names the\n"
+                 "shared data folder. `mainstream --version` prints the version.\n");
 }
 
 int main(int argc, char **argv)
 {
+    /* The command says what it is doing (info); a library user's default stays warn. */
+    if (!getenv("MS_LOG")) ms_log_set_level(MS_LOG_INFO);
     if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
+        printf("mainstream %s\n", MAINSTREAM_VERSION_STRING);
+        return 0;
+    }
+    if (!strcmp(argv[1], "help") && argc > 2) { /* `mainstream help CMD` is `mainstream CMD --help` */
+        for (const command *c = commands; c->name; c++)
+            if (!strcmp(argv[2], c->name)) {
+                char *help_argv[] = {argv[2], "--help", NULL};
+                return c->run(2, help_argv);
+            }
+        fprintf(stderr, "mainstream: unknown command '%s'\n", argv[2]);
         usage(stderr);
         return 2;
     }

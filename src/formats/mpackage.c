@@ -578,14 +578,21 @@ ms_status ms_mpackage_load(const char *path, ms_mpackage **out, ms_error *err)
     size_t size;
     ms_status s = ms_read_file(path, MS_MPACKAGE_MAX_BYTES, &buf, &size, err);
     if (s) return s;
+    s = ms_mpackage_parse(buf, size, path, out, err);
+    free(buf);
+    return s;
+}
+
+ms_status ms_mpackage_parse(const uint8_t *buf, size_t size, const char *path, ms_mpackage **out, ms_error *err)
+{
+    *out = NULL;
+    ms_status s;
     if (size < 8) {
-        free(buf);
         return ms_errorf(err, MS_ERR_FORMAT, "%s: %zu bytes, too short for the 8-byte header length", path, size);
     }
     uint64_t hlen = 0;
     for (int i = 0; i < 8; i++) hlen |= (uint64_t)buf[i] << (8 * i);
     if (hlen < 2 || hlen > size - 8) {
-        free(buf);
         return ms_errorf(err, MS_ERR_FORMAT, "%s: header length %llu does not fit the %zu bytes after it", path,
                          (unsigned long long)hlen, size - 8);
     }
@@ -595,7 +602,6 @@ ms_status ms_mpackage_load(const char *path, ms_mpackage **out, ms_error *err)
     while (header && end < hend && (*end == ' ' || *end == '\n' || *end == '\t' || *end == '\r')) end++;
     if (!header || end != hend) {
         cJSON_Delete(header);
-        free(buf);
         return ms_errorf(err, MS_ERR_FORMAT, "%s: safetensors header (bytes 8 to %llu) is not one JSON object", path,
                          (unsigned long long)(8 + hlen));
     }
@@ -603,12 +609,10 @@ ms_status ms_mpackage_load(const char *path, ms_mpackage **out, ms_error *err)
     if (!p || !(p->path = strdup(path))) {
         free(p);
         cJSON_Delete(header);
-        free(buf);
         return ms_errorf(err, MS_ERR_NOMEM, "%s: out of memory", path);
     }
     s = header_read(header, path, buf + 8 + hlen, size - 8 - (size_t)hlen, p, err);
     cJSON_Delete(header);
-    free(buf);
     if (s) {
         ms_mpackage_free(p);
         return s;

@@ -102,6 +102,8 @@ void ms_mpackage_free(ms_mpackage *p);
  * (F32 only), shape and data offsets, the metadata fields, and that every curve point
  * has its head tensors. Messages name the file and the field. */
 ms_status ms_mpackage_load(const char *path, ms_mpackage **out, ms_error *err);
+/* The same checks on a package already in memory (size bytes); path names it in messages. */
+ms_status ms_mpackage_parse(const uint8_t *buf, size_t size, const char *path, ms_mpackage **out, ms_error *err);
 
 /* Writes p to path atomically (nothing is left behind on failure). */
 ms_status ms_mpackage_save(const ms_mpackage *p, const char *path, ms_error *err);

@@ -348,7 +348,7 @@ static ms_status concatenation(tfl_ctx *c, const tfl_op *op)
     const ms_fb_table *opt;
     int32_t axis;
     uint8_t act;
-    int out;
+    int out = -1;
     ms_status s = op_options(c, op, OPT_CONCATENATION, &opt);
     if (!s) s = opt_i32(c, op, opt, 0, 0, &axis);
     if (!s) s = opt_u8(c, op, opt, 1, 0, &act);

@@ -151,3 +151,18 @@ int ms_graph_find_tensor(const ms_graph *g, const char *name)
         if (!strcmp(g->tensors[i].name, name)) return i;
     return -1;
 }
+
+const ms_node *ms_graph_output_node(const ms_graph *g)
+{
+    if (g->n_outputs != 1) return NULL;
+    int t = g->outputs[0];
+    for (int hops = 0; hops <= g->n_nodes; hops++) {
+        const ms_node *producer = NULL;
+        for (int i = g->n_nodes - 1; i >= 0 && !producer; i--)
+            if (g->nodes[i].output == t) producer = &g->nodes[i];
+        if (!producer) return NULL;
+        if ((producer->kind != MS_OP_COPY && producer->kind != MS_OP_RESHAPE) || producer->n_inputs < 1) return producer;
+        t = producer->inputs[0];
+    }
+    return NULL;
+}

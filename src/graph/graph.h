@@ -136,5 +136,9 @@ int64_t ms_graph_params(const ms_graph *g); /* elements of constant tensors used
 const char *ms_op_name(ms_op_kind kind);
 const char *ms_dtype_name(ms_dtype t);
 int ms_graph_find_tensor(const ms_graph *g, const char *name);
+/* The node that computes the graph's single output, looking through COPY and RESHAPE
+ * nodes (which pass values unchanged); NULL when there is no single computed output.
+ * A classifier's is a SOFTMAX: its output is a class distribution. */
+const ms_node *ms_graph_output_node(const ms_graph *g);
 
 #endif

@@ -7,10 +7,20 @@
 #include <string.h>
 
 #include "base/json.h"
+#include "base/path.h"
 
 #define DEPLOY_MAX_BYTES (4u << 20)
 #define DEFAULT_RETRIES 5
 #define DEFAULT_RETRY_S 0.5
+#define DEPLOY_FORMAT_VERSION 1
+
+/* Every key a deployment may have, per object: anything else is a mistake worth naming. */
+static const char *const root_keys[] = {"format_version", "model", "backend", "precision", "threads", "batch",
+                                        "budget", "profile", "policy", "objective", "resize", "streams", "apps",
+                                        NULL};
+static const char *const stream_keys[] = {"name", "url", "fps", "retries", "retry_s", NULL};
+static const char *const app_keys[] = {"name", "stream", "package", "x_vote", "threshold", "chokepoint", "fps",
+                                       "event_length_ms", "event_frequency", "correlation", NULL};
 
 void ms_deployment_free(ms_deployment *d)
 {
@@ -34,11 +44,18 @@ void ms_deployment_free(ms_deployment *d)
 
 static bool is_url(const char *s) { return strstr(s, "://") != NULL; }
 
-/* A path relative to the deployment's folder, or the path itself when absolute or a URL. */
-static char *resolve(const char *deploy_path, const char *p)
+/* A path relative to the deployment's folder, or the path itself when absolute or a URL;
+ * a leading $MAINSTREAM_DATA names the shared data folder (base/path.h). */
+static char *resolve(const char *deploy_path, const char *raw)
 {
-    const char *slash = strrchr(deploy_path, '/');
-    if (p[0] == '/' || is_url(p) || !slash) return strdup(p);
+    char *expanded = ms_path_expand(raw);
+    if (!expanded) return NULL;
+    const char *slash = strrchr(deploy_path, '/'), *p = expanded;
+    /* an expanded path is the data folder's, taken as given (a relative MAINSTREAM_DATA
+     * is relative to the current folder, like any path in the environment) */
+    if (p[0] == '/' || is_url(p) || !slash || strcmp(raw, expanded)) return expanded;
+    free(expanded);
+    p = raw;
     size_t dir = (size_t)(slash - deploy_path) + 1, n = strlen(p);
     char *out = malloc(dir + n + 1);
     if (!out) return NULL;
@@ -134,6 +151,7 @@ static ms_status parse_stream(const cJSON *obj, const char *where, const char *r
                               ms_error *err)
 {
     if (!cJSON_IsObject(obj)) return ms_errorf(err, MS_ERR_FORMAT, "%s: must be an object", where);
+    if (ms_json_check_keys(obj, where, stream_keys, err)) return err->status;
     const char *name, *url;
     int64_t retries = DEFAULT_RETRIES;
     s->retry_s = DEFAULT_RETRY_S;
@@ -167,6 +185,7 @@ static ms_status parse_app_fields(const cJSON *obj, const char *where, const cha
                                   const char **stream_name, ms_error *err)
 {
     if (!cJSON_IsObject(obj)) return ms_errorf(err, MS_ERR_FORMAT, "%s: must be an object", where);
+    if (ms_json_check_keys(obj, where, app_keys, err)) return err->status;
     const char *name, *stream, *package;
     int64_t x_vote = 1, chokepoint = -1;
     a->fps = 0;
@@ -181,8 +200,9 @@ static ms_status parse_app_fields(const cJSON *obj, const char *where, const cha
         ms_json_number_opt(obj, where, "event_frequency", &a->event_frequency, err) ||
         ms_json_number_opt(obj, where, "correlation", &a->correlation, err))
         return err->status;
-    if (cJSON_GetObjectItemCaseSensitive(obj, "event_length_ms") && !(a->event_length_ms > 0 && isfinite(a->event_length_ms)))
-        return ms_errorf(err, MS_ERR_INVALID, "%s.event_length_ms: must be a positive number of milliseconds", where);
+    if (cJSON_GetObjectItemCaseSensitive(obj, "event_length_ms") && !(a->event_length_ms > 0 && a->event_length_ms <= MS_EVENT_MAX_LENGTH_MS))
+        return ms_errorf(err, MS_ERR_INVALID, "%s.event_length_ms: must be a positive number of milliseconds, at most %g",
+                         where, MS_EVENT_MAX_LENGTH_MS);
     if (cJSON_GetObjectItemCaseSensitive(obj, "event_frequency") && !(a->event_frequency > 0 && a->event_frequency < 1))
         return ms_errorf(err, MS_ERR_INVALID, "%s.event_frequency: must be in (0, 1)", where);
     if (cJSON_GetObjectItemCaseSensitive(obj, "correlation") && !(a->correlation >= 0 && a->correlation <= 1))
@@ -292,6 +312,8 @@ ms_status ms_deployment_parse(const cJSON *root, const char *path, ms_deployment
     if (!(out->path = strdup(path))) return nomem(err, path);
     ms_status st = MS_OK;
     if (!cJSON_IsObject(root)) st = ms_errorf(err, MS_ERR_FORMAT, "%s: must be a JSON object", path);
+    if (st == MS_OK) st = ms_json_check_version(root, path, DEPLOY_FORMAT_VERSION, err);
+    if (st == MS_OK) st = ms_json_check_keys(root, path, root_keys, err);
     if (st == MS_OK) st = parse_models(root, out, err);
     if (st == MS_OK) st = parse_settings(root, out, err);
     if (st == MS_OK) st = parse_budget(root, out, err);

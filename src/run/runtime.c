@@ -6,12 +6,14 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/clock.h"
 #include "base/json.h"
+#include "base/log.h"
 #include "base/timer.h"
 #include "run/app.h"
 #include "run/output.h"
@@ -345,15 +347,28 @@ static void cache_trim(rt_stream *s)
 
 static const char *log_name(const ms_runtime *rt) { return rt->log_name; }
 
+/* Appends to a log line being built (cut at the buffer's end), so a line is logged whole. */
+static void append(char *line, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void append(char *line, size_t size, const char *fmt, ...)
+{
+    size_t n = strlen(line);
+    if (n + 1 >= size) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line + n, size - n, fmt, ap);
+    va_end(ap);
+}
+
 static void print_plan(ms_runtime *rt, rt_stream *s)
 {
     const ms_stream_plan *p = &s->plan;
-    fprintf(stderr, "%s: stream '%s': %g fps, budget %.4g ms/s, plan costs %.4g ms/s:", log_name(rt), s->desc.name,
-            p->stream_fps, p->budget, p->schedule.cost);
+    char line[2048] = "";
+    append(line, sizeof line, "%s: stream '%s': %g fps, budget %.4g ms/s, plan costs %.4g ms/s:", log_name(rt),
+           s->desc.name, p->stream_fps, p->budget, p->schedule.cost);
     for (int i = 0; i < p->n_apps; i++)
-        fprintf(stderr, " %s@cp%d/%.3gfps", p->entries[i].desc->name, p->schedule.apps[i].chokepoint,
-                p->schedule.apps[i].fps);
-    fputc('\n', stderr);
+        append(line, sizeof line, " %s@cp%d/%.3gfps", p->entries[i].desc->name, p->schedule.apps[i].chokepoint,
+               p->schedule.apps[i].fps);
+    ms_info("%s", line);
 }
 
 static void unplan(rt_stream *s)
@@ -512,7 +527,7 @@ static void start_decoders(ms_runtime *rt)
             snprintf(s->error, sizeof s->error, "%s", err.msg);
             s->closed = true;
             rt->streams_failed++;
-            fprintf(stderr, "%s: stream '%s': stopped: %s\n", log_name(rt), s->desc.name, s->error);
+            ms_log_error("%s: stream '%s': stopped: %s", log_name(rt), s->desc.name, s->error);
         }
     }
 }
@@ -530,15 +545,15 @@ static void close_stream(ms_runtime *rt, rt_stream *s)
     ms_stream_get_status(s->stream, &status);
     const char *name = s->desc.name;
     if (s->error[0]) {
-        fprintf(stderr, "%s: stream '%s': stopped: %s\n", log_name(rt), name, s->error);
+        ms_log_error("%s: stream '%s': stopped: %s", log_name(rt), name, s->error);
         rt->streams_failed++;
     } else if (status.state == MS_STREAM_FAILED) {
-        fprintf(stderr, "%s: stream '%s': failed after %lld frames: %s\n", log_name(rt), name,
+        ms_log_error("%s: stream '%s': failed after %lld frames: %s", log_name(rt), name,
                 (long long)status.decoded, status.error);
         snprintf(s->error, sizeof s->error, "%s", status.error);
         rt->streams_failed++;
     } else if (status.state == MS_STREAM_ENDED) {
-        fprintf(stderr, "%s: stream '%s': ended after %lld frames (%lld dropped, %lld damaged packets skipped)\n",
+        ms_info("%s: stream '%s': ended after %lld frames (%lld dropped, %lld damaged packets skipped)",
                 log_name(rt), name, (long long)status.decoded, (long long)status.dropped, (long long)status.damaged);
     }
 }
@@ -603,11 +618,11 @@ static void check_cost(ms_runtime *rt, rt_stream *s)
     if (fabs(ratio / s->correction - 1) <= REPLAN_TOLERANCE) return;
     /* decided on this ratio, whether or not a new plan comes of it: no retry storm */
     s->correction = ratio;
-    fprintf(stderr, "%s: stream '%s': nodes cost %.2fx what the plan assumed; re-planning\n", log_name(rt),
+    ms_info("%s: stream '%s': nodes cost %.2fx what the plan assumed; re-planning", log_name(rt),
             s->desc.name, ratio);
     ms_error err = {0};
     if (replan(rt, &err))
-        fprintf(stderr, "%s: stream '%s': re-planning failed, keeping the current plan: %s\n", log_name(rt),
+        ms_warn("%s: stream '%s': re-planning failed, keeping the current plan: %s", log_name(rt),
                 s->desc.name, err.msg);
 }
 
@@ -644,7 +659,7 @@ static int step_stream(ms_runtime *rt, rt_stream *s)
      * once every stream's rate is known, so that all are planned at once) */
     /* a stream reopened at another rate is planned again for it */
     if (s->has_plan && stream_rate(s) > 0 && stream_rate(s) != s->plan.stream_fps) {
-        fprintf(stderr, "%s: stream '%s': its rate is now %g fps; re-planning\n", log_name(rt), s->desc.name,
+        ms_info("%s: stream '%s': its rate is now %g fps; re-planning", log_name(rt), s->desc.name,
                 stream_rate(s));
         unplan(s);
     }
@@ -793,6 +808,7 @@ cJSON *ms_runtime_stats_json(const ms_runtime_stats *s)
 {
     cJSON *root = cJSON_CreateObject();
     if (!root) return NULL;
+    ms_json_add_version(root, 1);
     cJSON_AddNumberToObject(root, "elapsed_s", s->elapsed_s);
     cJSON_AddStringToObject(root, "mode", s->live ? "live" : "offline");
     cJSON_AddNumberToObject(root, "replans", s->replans);
@@ -872,17 +888,19 @@ static void report(ms_runtime *rt, bool final)
     ms_runtime_stats s;
     ms_error err = {0};
     if (fill_stats(rt, &s, &err)) return;
-    fprintf(stderr, "%s: %s %.1f s:", log_name(rt), final ? "done after" : "at", s.elapsed_s);
+    char line[4096] = "";
+    append(line, sizeof line, "%s: %s %.1f s:", log_name(rt), final ? "done after" : "at", s.elapsed_s);
     for (int i = 0; i < s.n_apps; i++)
-        fprintf(stderr, " %s %.3g fps (plan %.3g)", s.apps[i].name, s.apps[i].observed_fps, s.apps[i].planned_fps);
+        append(line, sizeof line, " %s %.3g fps (plan %.3g)", s.apps[i].name, s.apps[i].observed_fps,
+               s.apps[i].planned_fps);
     for (int i = 0; i < s.n_streams; i++)
-        fprintf(stderr, "; %s %s, %g dropped", s.streams[i].name, stream_state_word(&s.streams[i]),
-                (double)s.streams[i].dropped);
-    fputc('\n', stderr);
+        append(line, sizeof line, "; %s %s, %g dropped", s.streams[i].name, stream_state_word(&s.streams[i]),
+               (double)s.streams[i].dropped);
+    ms_info("%s", line);
     if (rt->stats_path) {
         cJSON *doc = ms_runtime_stats_json(&s);
         if (!doc || ms_json_write(rt->stats_path, doc, true, &err))
-            fprintf(stderr, "%s: stats: %s\n", log_name(rt), doc ? err.msg : "out of memory");
+            ms_warn("%s: stats: %s", log_name(rt), doc ? err.msg : "out of memory");
         cJSON_Delete(doc);
     }
     ms_runtime_stats_free(&s);
@@ -1099,7 +1117,7 @@ static ms_status apply_remove_app(ms_runtime *rt, int id, ms_error *err)
         /* its branch goes with the stream's next plan; the unchanged apps keep their nodes */
         ms_error perr = {0};
         if (rt->running && replan_now(rt, &perr))
-            fprintf(stderr, "%s: after removing app %d: %s\n", log_name(rt), id, perr.msg);
+            ms_warn("%s: after removing app %d: %s", log_name(rt), id, perr.msg);
         forget_app(rt, id);
         return MS_OK;
     }
@@ -1120,7 +1138,7 @@ static ms_status apply_remove_stream(ms_runtime *rt, int id, ms_error *err)
         rt->n_streams--;
         ms_error perr = {0};
         if (rt->running && replan_now(rt, &perr))
-            fprintf(stderr, "%s: after removing stream %d: %s\n", log_name(rt), id, perr.msg);
+            ms_warn("%s: after removing stream %d: %s", log_name(rt), id, perr.msg);
         return MS_OK;
     }
     return ms_errorf(err, MS_ERR_INVALID, "%s: no stream with id %d", rt->where, id);
@@ -1413,7 +1431,7 @@ static void loop(ms_runtime *rt)
         apply_pending(rt);
         if (rt->dirty && any_planned(rt)) { /* first plans are made at each stream's first chunk */
             ms_error err = {0};
-            if (replan(rt, &err)) fprintf(stderr, "%s: %s\n", log_name(rt), err.msg);
+            if (replan(rt, &err)) ms_warn("%s: %s", log_name(rt), err.msg);
             rt->dirty = false;
         }
         uint64_t seq = ms_notifier_seq(&rt->notify);
@@ -1551,7 +1569,7 @@ ms_status ms_runtime_open(const ms_runtime_options *o, ms_runtime **out, ms_erro
     bool ok = true;
     rt->o = *o;
     rt->where = dup_opt(o->where ? o->where : "runtime", &ok);
-    rt->log_name = dup_opt(o->log_name ? o->log_name : "mainstream run", &ok);
+    rt->log_name = dup_opt(o->log_name ? o->log_name : "run", &ok);
     rt->events_path = dup_opt(o->events_path, &ok);
     rt->scores_path = dup_opt(o->scores_path, &ok);
     rt->stats_path = dup_opt(o->stats_path, &ok);

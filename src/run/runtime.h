@@ -93,7 +93,7 @@ typedef struct {
     void *ctx;                 /* passed to the callbacks */
     volatile sig_atomic_t *stop; /* set asynchronously (a signal handler) to stop; may be NULL */
     const char *where;         /* names the source in messages (a deployment's path); NULL: "runtime" */
-    const char *log_name;      /* prefix of the lines on stderr; NULL: "mainstream run" */
+    const char *log_name;      /* first word of its log lines; NULL: "run" */
 } ms_runtime_options;
 
 /* The options of a deployment (its settings; its streams and apps are added separately,

@@ -9,9 +9,9 @@
 
 #include "base/file.h"
 #include "base/json.h"
+#include "formats/labels.h"
 
 #define MAX_INPUT_BYTES ((size_t)1 << 30)
-#define MAX_FRAME 1000000000LL
 
 typedef struct {
     ms_span *v;
@@ -49,60 +49,21 @@ static char *next_line(char **cursor)
     return line;
 }
 
-/* Parses "frame,present" with frame in [0, MAX_FRAME] and present 0 or 1. */
-static bool parse_row(const char *row, int64_t *frame, int *present)
-{
-    char *end;
-    errno = 0;
-    long long f = strtoll(row, &end, 10);
-    if (errno || end == row || *end != ',' || f < 0 || f > MAX_FRAME) return false;
-    const char *p = end + 1;
-    if ((*p != '0' && *p != '1') || p[1]) return false;
-    *frame = f;
-    *present = *p - '0';
-    return true;
-}
-
 ms_status ms_score_load_labels(const char *csv, ms_labels *out, ms_error *err)
 {
     memset(out, 0, sizeof *out);
-    unsigned char *text;
-    size_t size;
-    ms_status s = ms_read_file(csv, MAX_INPUT_BYTES, &text, &size, err);
+    ms_frame_labels fl;
+    ms_status s = ms_frame_labels_load(csv, &fl, err);
     if (s) return s;
     span_list runs[2] = {{0}}; /* [0]: absent, [1]: present */
-    char *cursor = (char *)text, *row;
-    long long line = 0;
-    int64_t last = -1;
-    int open = -1; /* the value of the run ending at `last`, -1 before the first row */
-    while (!s && (row = next_line(&cursor))) {
-        line++;
-        if (line == 1) {
-            if (strcmp(row, "frame,present"))
-                s = ms_errorf(err, MS_ERR_FORMAT, "%s: line 1: expected the header \"frame,present\"", csv);
-            continue;
-        }
-        if (!row[0]) continue;
-        int64_t frame;
-        int present;
-        if (!parse_row(row, &frame, &present)) {
-            s = ms_errorf(err, MS_ERR_FORMAT, "%s: line %lld: expected \"frame,present\" with present 0 or 1", csv,
-                          line);
-            break;
-        }
-        if (frame <= last) {
-            s = ms_errorf(err, MS_ERR_FORMAT, "%s: line %lld: frame %lld does not follow frame %lld", csv, line,
-                          (long long)frame, (long long)last);
-            break;
-        }
-        span_list *l = &runs[present];
-        if (open == present && frame == last + 1) l->v[l->n - 1].end = frame;
-        else s = push(l, (ms_span){frame, frame}, csv, err); /* a gap or a change starts a run */
-        open = present;
-        last = frame;
+    for (int64_t i = 0; i < fl.n && !s; i++) {
+        int64_t frame = fl.frames[i];
+        span_list *l = &runs[fl.present[i]];
+        /* a gap or a change starts a run */
+        if (i > 0 && fl.present[i - 1] == fl.present[i] && fl.frames[i - 1] + 1 == frame) l->v[l->n - 1].end = frame;
+        else s = push(l, (ms_span){frame, frame}, csv, err);
     }
-    if (!s && line == 0) s = ms_errorf(err, MS_ERR_FORMAT, "%s: line 1: expected the header \"frame,present\"", csv);
-    free(text);
+    ms_frame_labels_free(&fl);
     if (s) {
         free(runs[0].v);
         free(runs[1].v);
@@ -119,9 +80,41 @@ void ms_labels_free(ms_labels *l)
     memset(l, 0, sizeof *l);
 }
 
-/* Reads one event line; *keep says whether it is of the stream and app asked for. */
+/* The distinct names met in an events file (at most NAMES_MAX kept), for messages. */
+#define NAMES_MAX 32
+typedef struct {
+    char *v[NAMES_MAX + 1]; /* NULL-terminated */
+    int n;
+} name_set;
+
+static void names_add(name_set *s, const char *name)
+{
+    for (int i = 0; i < s->n; i++)
+        if (!strcmp(s->v[i], name)) return;
+    if (s->n < NAMES_MAX && (s->v[s->n] = strdup(name))) s->n++; /* a name lost to memory only shortens a message */
+}
+
+static void names_free(name_set *s)
+{
+    for (int i = 0; i < s->n; i++) free(s->v[i]);
+    memset(s, 0, sizeof *s);
+}
+
+/* "a, b, c" into buf. */
+static const char *names_list(const name_set *s, char *buf, size_t size)
+{
+    buf[0] = '\0';
+    for (int i = 0; i < s->n; i++) {
+        size_t used = strlen(buf);
+        snprintf(buf + used, size - used, "%s'%s'", i ? ", " : "", s->v[i]);
+    }
+    return buf;
+}
+
+/* Reads one event line; *keep says whether it is of the stream and app asked for. The
+ * streams met, and the apps met on the stream asked for, are added to the name sets. */
 static ms_status parse_event(const char *row, const char *where, const char *stream, const char *app, ms_span *span,
-                             bool *keep, ms_error *err)
+                             bool *keep, name_set *streams, name_set *apps, ms_error *err)
 {
     cJSON *obj = cJSON_Parse(row);
     if (!cJSON_IsObject(obj)) {
@@ -138,6 +131,8 @@ static ms_status parse_event(const char *row, const char *where, const char *str
         s = ms_errorf(err, MS_ERR_FORMAT, "%s: start_frame %lld and end_frame %lld are not 0 <= start <= end", where,
                       (long long)start, (long long)end);
     if (!s) {
+        names_add(streams, st);
+        if (!strcmp(st, stream)) names_add(apps, ap);
         *keep = !strcmp(st, stream) && !strcmp(ap, app);
         *span = (ms_span){start, end};
     }
@@ -145,8 +140,32 @@ static ms_status parse_event(const char *row, const char *where, const char *str
     return s;
 }
 
-ms_status ms_score_load_events(const char *jsonl, const char *stream, const char *app, ms_span **out,
-                               int64_t *n, ms_error *err)
+/* The stream and app asked for must be in the file: a misspelt name would score recall 0. */
+static ms_status check_present(const char *jsonl, const char *stream, const char *app, const name_set *streams,
+                               const name_set *apps, ms_error *err)
+{
+    char list[1024];
+    const char *near;
+    bool has_stream = false, has_app = false;
+    for (int i = 0; i < streams->n; i++) has_stream |= !strcmp(streams->v[i], stream);
+    for (int i = 0; i < apps->n; i++) has_app |= !strcmp(apps->v[i], app);
+    if (!has_stream) {
+        near = streams->n ? ms_json_nearest_key(stream, (const char *const *)streams->v) : NULL;
+        return ms_errorf(err, MS_ERR_INVALID, "%s: no event of stream '%s'%s%s%s (streams in the file: %s)", jsonl,
+                         stream, near ? " (did you mean '" : "", near ? near : "", near ? "'?)" : "",
+                         streams->n ? names_list(streams, list, sizeof list) : "none");
+    }
+    if (!has_app) {
+        near = ms_json_nearest_key(app, (const char *const *)apps->v);
+        return ms_errorf(err, MS_ERR_INVALID, "%s: no event of app '%s' on stream '%s'%s%s%s (apps on it: %s)", jsonl, app,
+                         stream, near ? " (did you mean '" : "", near ? near : "", near ? "'?)" : "",
+                         names_list(apps, list, sizeof list));
+    }
+    return MS_OK;
+}
+
+ms_status ms_score_load_events(const char *jsonl, const char *stream, const char *app, bool allow_absent,
+                               ms_span **out, int64_t *n, ms_error *err)
 {
     *out = NULL;
     *n = 0;
@@ -155,6 +174,7 @@ ms_status ms_score_load_events(const char *jsonl, const char *stream, const char
     ms_status s = ms_read_file(jsonl, MAX_INPUT_BYTES, &text, &size, err);
     if (s) return s;
     span_list l = {0};
+    name_set streams = {0}, apps = {0};
     char *cursor = (char *)text, *row;
     long long line = 0;
     char where[1100];
@@ -164,10 +184,13 @@ ms_status ms_score_load_events(const char *jsonl, const char *stream, const char
         snprintf(where, sizeof where, "%s: line %lld", jsonl, line);
         ms_span span;
         bool keep = false;
-        s = parse_event(row, where, stream, app, &span, &keep, err);
+        s = parse_event(row, where, stream, app, &span, &keep, &streams, &apps, err);
         if (!s && keep) s = push(&l, span, jsonl, err);
     }
     free(text);
+    if (!s && !allow_absent) s = check_present(jsonl, stream, app, &streams, &apps, err);
+    names_free(&streams);
+    names_free(&apps);
     if (s) {
         free(l.v);
         return s;
@@ -270,4 +293,23 @@ ms_status ms_score_events(const ms_labels *labels, const ms_span *predicted, int
     out->false_alarm_fraction =
         out->absent_frames ? (double)out->false_alarm_frames / (double)out->absent_frames : 0;
     return MS_OK;
+}
+
+ms_status ms_score_check_stats(const char *stats_json, const char *stream, const char *app, ms_error *err)
+{
+    cJSON *root;
+    if (ms_json_load(stats_json, MAX_INPUT_BYTES, &root, err)) return err->status;
+    const cJSON *apps = NULL;
+    ms_status s = ms_json_check_version(root, stats_json, 1, err);
+    if (!s) s = ms_json_array(root, stats_json, "apps", &apps, err);
+    bool found = false;
+    for (int i = 0; !s && !found && i < cJSON_GetArraySize(apps); i++) {
+        const cJSON *a = cJSON_GetArrayItem(apps, i);
+        const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "name"));
+        const char *st = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "stream"));
+        found = name && st && !strcmp(name, app) && !strcmp(st, stream);
+    }
+    if (!s && !found) s = ms_errorf(err, MS_ERR_INVALID, "%s: apps: no app '%s' on stream '%s'", stats_json, app, stream);
+    cJSON_Delete(root);
+    return s;
 }

@@ -19,6 +19,7 @@
 #ifndef MS_RUN_SCORE_H
 #define MS_RUN_SCORE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "base/error.h"
@@ -52,9 +53,15 @@ void ms_labels_free(ms_labels *l);
 
 /* The events of one stream and app in the runner's JSON-lines events file. Every line
  * must be an event object (blank lines are skipped); other apps' lines are checked and
- * skipped. *out is malloc'd (NULL when none). */
-ms_status ms_score_load_events(const char *jsonl, const char *stream, const char *app, ms_span **out,
-                               int64_t *n, ms_error *err);
+ * skipped. *out is malloc'd (NULL when none). Unless allow_absent (the caller knows
+ * from elsewhere, e.g. the run's stats, that the app ran on the stream), a stream or
+ * app with no event in the file is an error (MS_ERR_INVALID) naming the names the file
+ * has, so that a misspelt name does not score recall 0. */
+ms_status ms_score_load_events(const char *jsonl, const char *stream, const char *app, bool allow_absent,
+                               ms_span **out, int64_t *n, ms_error *err);
+
+/* Checks that the runner's stats file (`run --stats`) lists app on stream. */
+ms_status ms_score_check_stats(const char *stats_json, const char *stream, const char *app, ms_error *err);
 
 /* Scores the predicted events (any order, may overlap) against the labels, counting the
  * events that start at or after from_frame (0: all) and the absent frames from it on. */

@@ -41,11 +41,11 @@ ms_status ms_stream_plan_check_app(const ms_run_model *m, const ms_deploy_app *a
     /* what the scheduler's event model needs, from the package or the deployment */
     double length = a->event_length_ms > 0 ? a->event_length_ms : ra->event_length_ms;
     double frequency = a->event_frequency > 0 ? a->event_frequency : ra->event_frequency;
-    if (!(length > 0) || !(frequency > 0 && frequency < 1))
+    if (!(length > 0 && length <= MS_EVENT_MAX_LENGTH_MS) || !(frequency > 0 && frequency < 1))
         return ms_errorf(err, MS_ERR_INVALID,
                          "%s: %s's events (%g ms long, frequency %g) cannot be scheduled; give "
-                         "event_length_ms > 0 and event_frequency in (0, 1)",
-                         where, a->package, length, frequency);
+                         "event_length_ms in (0, %g] and event_frequency in (0, 1)",
+                         where, a->package, length, frequency, MS_EVENT_MAX_LENGTH_MS);
     return MS_OK;
 }
 
@@ -169,6 +169,8 @@ ms_status ms_stream_plan_scenario(const ms_run_model *m, ms_stream_plan *p, doub
                                  ms_error *err)
 {
     ms_scenario *s = &p->scenario;
+    if (!(p->stream_fps > 0 && p->stream_fps <= 1000)) /* a video's own rate comes from the file */
+        return ms_errorf(err, MS_ERR_INVALID, "%s: %g fps is outside (0, 1000]", where, p->stream_fps);
     s->stream_fps = p->stream_fps;
     s->budget = p->budget;
     s->n_units = m->n_cps;

@@ -71,8 +71,12 @@ static ms_status check_fingerprint(const char *path, const ms_graph *base, ms_er
 ms_status ms_units_load(const char *path, const ms_graph *base, int n_cps, double **costs, ms_error *err)
 {
     int n;
-    if (check_fingerprint(path, base, err)) return err->status;
-    if (ms_profile_unit_costs(path, costs, &n, err)) return err->status;
+    if (ms_profile_unit_costs(path, costs, &n, err)) return err->status; /* checks the version and keys */
+    if (check_fingerprint(path, base, err)) {
+        free(*costs);
+        *costs = NULL;
+        return err->status;
+    }
     if (n != n_cps) {
         free(*costs);
         *costs = NULL;

@@ -8,6 +8,9 @@
 #include <stdbool.h>
 
 #define MS_EVENT_MAX_X_VOTE 64 /* scenarios are validated against it */
+/* The longest event the model takes (one hour): its cost grows with the samples inside
+ * an event, so every reader refuses longer ones (found by fuzzing the scenario reader). */
+#define MS_EVENT_MAX_LENGTH_MS 3600000.0
 
 typedef struct {
     double event_length_ms; /* L */

@@ -9,8 +9,23 @@
 #include <string.h>
 
 #include "base/json.h"
+#include "base/path.h"
 
 #define SCENARIO_MAX_BYTES (64u << 20)
+#define SCENARIO_FORMAT_VERSION 1
+#define PROFILE_FORMAT_VERSION 1
+
+/* Every key each object may have ("package" is known, and refused as not supported yet). */
+static const char *const scenario_keys[] = {"format_version", "stream_fps", "budget", "unit_costs", "profile",
+                                            "fps_options", "apps", NULL};
+/* The multi-stream form: the shared budget and costs at the root, one object per stream. */
+static const char *const multi_keys[] = {"format_version", "budget", "unit_costs", "profile", "streams", NULL};
+static const char *const stream_keys[] = {"name", "stream_fps", "fps_options", "apps", NULL};
+static const char *const app_keys[] = {"name", "event_length_ms", "event_frequency", "correlation", "x_vote",
+                                       "weight", "curve", "package", "event_lengths_ms", NULL};
+static const char *const profile_keys[] = {"format_version", "backend", "precision", "batch", "threads",
+                                           "model_fingerprint", "network_ms", "segments", NULL};
+static const char *const segment_keys[] = {"from", "to", "ms", NULL};
 
 void ms_app_free(ms_app *a)
 {
@@ -78,6 +93,8 @@ static ms_status parse_curve(const cJSON *obj, const char *where, const char *po
         char at[320];
         snprintf(at, sizeof at, "%s.curve[%d]", where, i);
         if (!cJSON_IsObject(pt)) return ms_errorf(err, MS_ERR_FORMAT, "%s: must be an object", at);
+        const char *const point_keys[] = {point_key, "tpr", "fpr", NULL};
+        if (ms_json_check_keys(pt, at, point_keys, err)) return err->status;
         int64_t c;
         ms_scenario_point *p = &app->curve[i];
         if (ms_json_int(pt, at, point_key, &c, err) || ms_json_number(pt, at, "tpr", &p->tpr, err) ||
@@ -104,6 +121,7 @@ ms_status ms_scenario_parse_app(const cJSON *obj, const char *where, const char 
     memset(out, 0, sizeof *out);
     out->weight = 1.0;
     if (!cJSON_IsObject(obj)) return ms_errorf(err, MS_ERR_FORMAT, "%s: must be an object", where);
+    if (ms_json_check_keys(obj, where, app_keys, err)) return err->status;
     const char *name;
     int64_t x_vote = 0;
     ms_event_params *e = &out->event;
@@ -121,8 +139,8 @@ ms_status ms_scenario_parse_app(const cJSON *obj, const char *where, const char 
                   where);
         goto fail;
     }
-    if (!(e->event_length_ms > 0)) {
-        ms_errorf(err, MS_ERR_INVALID, "%s.event_length_ms: must be > 0, got %g", where,
+    if (!(e->event_length_ms > 0) || e->event_length_ms > MS_EVENT_MAX_LENGTH_MS) {
+        ms_errorf(err, MS_ERR_INVALID, "%s.event_length_ms: must be in (0, %g], got %g", where, MS_EVENT_MAX_LENGTH_MS,
                   e->event_length_ms);
         goto fail;
     }
@@ -182,9 +200,22 @@ ms_status ms_profile_unit_costs(const char *path, double **costs, int *n, ms_err
 {
     cJSON *root;
     if (ms_json_load(path, SCENARIO_MAX_BYTES, &root, err)) return err->status;
+    ms_status s = ms_profile_parse(root, path, costs, n, err);
+    cJSON_Delete(root);
+    return s;
+}
+
+ms_status ms_profile_parse(const cJSON *root, const char *path, double **costs, int *n, ms_error *err)
+{
     const cJSON *segs;
     double *v = NULL;
-    if (ms_json_array(root, path, "segments", &segs, err)) goto fail;
+    if (!cJSON_IsObject(root)) {
+        ms_errorf(err, MS_ERR_FORMAT, "%s: must be a JSON object", path);
+        goto fail;
+    }
+    if (ms_json_check_version(root, path, PROFILE_FORMAT_VERSION, err) ||
+        ms_json_check_keys(root, path, profile_keys, err) || ms_json_array(root, path, "segments", &segs, err))
+        goto fail;
     int count = cJSON_GetArraySize(segs);
     if (count == 0) {
         ms_errorf(err, MS_ERR_INVALID, "%s.segments: must not be empty", path);
@@ -203,19 +234,17 @@ ms_status ms_profile_unit_costs(const char *path, double **costs, int *n, ms_err
             ms_errorf(err, MS_ERR_FORMAT, "%s: must be an object", at);
             goto fail;
         }
-        if (ms_json_number(seg, at, "ms", &v[i], err)) goto fail;
+        if (ms_json_check_keys(seg, at, segment_keys, err) || ms_json_number(seg, at, "ms", &v[i], err)) goto fail;
         if (v[i] < 0) {
             ms_errorf(err, MS_ERR_INVALID, "%s.ms: must be >= 0, got %g", at, v[i]);
             goto fail;
         }
     }
-    cJSON_Delete(root);
     *costs = v;
     *n = count;
     return MS_OK;
 fail:
     free(v);
-    cJSON_Delete(root);
     return err->status;
 }
 
@@ -249,6 +278,9 @@ ms_status ms_scenario_validate(const ms_scenario *s, const char *where, ms_error
 
 static ms_status default_fps_options(ms_scenario *s, const char *where, ms_error *err)
 {
+    /* checked here too, before the conversion to int (ms_scenario_validate runs later) */
+    if (!(s->stream_fps > 0) || s->stream_fps > 1000)
+        return ms_errorf(err, MS_ERR_INVALID, "%s: stream_fps must be in (0, 1000], got %g", where, s->stream_fps);
     int n = (int)floor(s->stream_fps);
     if (n < 1)
         return ms_errorf(err, MS_ERR_INVALID,
@@ -271,8 +303,11 @@ static ms_status load_unit_costs(const cJSON *root, const char *path, ms_scenari
         return ms_errorf(err, MS_ERR_INVALID, "%s: give either \"unit_costs\" or \"profile\", not both",
                          path);
     if (!profile) return parse_numbers(root, path, "unit_costs", false, &s->unit_costs, &s->n_units, err);
-    char *resolved = NULL;
-    if (profile[0] != '/') {
+    char *resolved = ms_path_expand(profile);
+    if (!resolved) return ms_errorf(err, MS_ERR_NOMEM, "%s: out of memory", path);
+    if (!strcmp(resolved, profile) && profile[0] != '/') {
+        free(resolved);
+        resolved = NULL;
         char *copy = strdup(path);
         if (!copy) return ms_errorf(err, MS_ERR_NOMEM, "%s: out of memory", path);
         const char *dir = dirname(copy);
@@ -327,9 +362,20 @@ ms_status ms_scenario_load(const char *path, ms_scenario *out, ms_error *err)
     memset(out, 0, sizeof *out);
     cJSON *root;
     if (ms_json_load(path, SCENARIO_MAX_BYTES, &root, err)) return err->status;
-    ms_status st = cJSON_IsObject(root) ? parse_single(root, path, out, err)
-                                        : ms_errorf(err, MS_ERR_FORMAT, "%s: must be a JSON object", path);
+    ms_status st = ms_scenario_parse(root, path, out, err);
     cJSON_Delete(root);
+    return st;
+}
+
+ms_status ms_scenario_parse(const cJSON *root, const char *path, ms_scenario *out, ms_error *err)
+{
+    memset(out, 0, sizeof *out);
+    ms_status st;
+    if (!cJSON_IsObject(root)) st = ms_errorf(err, MS_ERR_FORMAT, "%s: must be a JSON object", path);
+    else if (ms_json_check_version(root, path, SCENARIO_FORMAT_VERSION, err) ||
+             ms_json_check_keys(root, path, scenario_keys, err))
+        st = err->status;
+    else st = parse_single(root, path, out, err);
     if (st) ms_scenario_free(out);
     return st;
 }
@@ -349,7 +395,9 @@ static ms_status parse_multi(const cJSON *root, const char *path, const cJSON *s
                              ms_error *err)
 {
     ms_scenario costs = {0};
-    if (ms_json_number(root, path, "budget", &m->budget, err) || load_unit_costs(root, path, &costs, err))
+    if (ms_json_check_version(root, path, SCENARIO_FORMAT_VERSION, err) ||
+        ms_json_check_keys(root, path, multi_keys, err) || ms_json_number(root, path, "budget", &m->budget, err) ||
+        load_unit_costs(root, path, &costs, err))
         return err->status;
     int n = cJSON_GetArraySize(streams);
     ms_status st = MS_OK;
@@ -365,7 +413,8 @@ static ms_status parse_multi(const cJSON *root, const char *path, const cJSON *s
         m->n_streams = i + 1;
         const char *name;
         if (!cJSON_IsObject(obj)) st = ms_errorf(err, MS_ERR_FORMAT, "%s: must be an object", where);
-        else if (ms_json_string(obj, where, "name", &name, err)) st = err->status;
+        else if (ms_json_check_keys(obj, where, stream_keys, err) || ms_json_string(obj, where, "name", &name, err))
+            st = err->status;
         else if (!(m->names[i] = strdup(name)) || !(s->unit_costs = malloc(sizeof *s->unit_costs * (size_t)costs.n_units)))
             st = ms_errorf(err, MS_ERR_NOMEM, "%s: out of memory", where);
         if (st) break;
@@ -400,7 +449,7 @@ ms_status ms_multi_scenario_load(const char *path, ms_multi_scenario *out, ms_er
         if (!out->streams || !out->names) st = ms_errorf(err, MS_ERR_NOMEM, "%s: out of memory", path);
         else {
             out->n_streams = 1;
-            st = parse_single(root, path, &out->streams[0], err);
+            st = ms_scenario_parse(root, path, &out->streams[0], err);
             out->budget = out->streams[0].budget;
         }
     }

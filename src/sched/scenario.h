@@ -38,6 +38,8 @@ typedef struct {
 /* Loads and validates a scenario file; a "profile" field is read relative to the
  * scenario's folder when not absolute. */
 ms_status ms_scenario_load(const char *path, ms_scenario *out, ms_error *err);
+/* The same on a parsed document; path names it and anchors a relative profile. */
+ms_status ms_scenario_parse(const cJSON *root, const char *path, ms_scenario *out, ms_error *err);
 
 /* Several streams under one budget (docs/scheduler.md): {"budget", "unit_costs" |
  * "profile", "streams": [{"name", "stream_fps", "fps_options", "apps"}]}; every stream
@@ -61,6 +63,7 @@ ms_status ms_scenario_parse_app(const cJSON *obj, const char *where, const char 
 
 /* Reads unit costs from a `mainstream profile` JSON (segment i costs segments[i].ms). */
 ms_status ms_profile_unit_costs(const char *path, double **costs, int *n, ms_error *err);
+ms_status ms_profile_parse(const cJSON *root, const char *path, double **costs, int *n, ms_error *err);
 
 /* Checks the cross-field rules (fps options within (0, stream_fps], curves within units). */
 ms_status ms_scenario_validate(const ms_scenario *s, const char *where, ms_error *err);

@@ -91,7 +91,8 @@ ms_status ms_stem_tree_build(const ms_scenario *s, const ms_schedule *sch, ms_st
 double ms_stem_tree_cost(const ms_scenario *s, const ms_stem_tree *t, const ms_schedule *sch);
 void ms_stem_tree_free(ms_stem_tree *t);
 
-/* {"policy","objective","value","cost","budget","apps":[...],"stem":[...],"stem_tree":{...}} */
+#define MS_SCHEDULE_FORMAT_VERSION 1
+/* {"format_version","policy","objective","value","cost","budget","apps":[...],"stem":[...],"stem_tree":{...}} */
 cJSON *ms_schedule_to_json(const ms_scenario *s, const ms_sched_config *cfg, const ms_schedule *sch,
                            const ms_stem_tree *tree);
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/json.h"
 #include "sched/schedule.h"
 
 void ms_stem_tree_free(ms_stem_tree *t)
@@ -105,6 +106,7 @@ cJSON *ms_schedule_to_json(const ms_scenario *s, const ms_sched_config *cfg, con
 {
     cJSON *root = cJSON_CreateObject();
     if (!root) return NULL;
+    ms_json_add_version(root, MS_SCHEDULE_FORMAT_VERSION);
     cJSON_AddStringToObject(root, "policy", ms_policy_name(cfg->policy));
     cJSON_AddStringToObject(root, "objective", ms_objective_name(cfg->objective));
     cJSON_AddStringToObject(root, "model", cfg->compat ? "compat" : "default");

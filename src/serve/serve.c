@@ -14,7 +14,7 @@
 #define CONFIG_MAX_BYTES (4u << 20)
 #define DRAIN_S 5.0
 
-static const char *const CONFIG_KEYS[] = {"model",  "backend", "precision", "threads", "batch",  "budget", "profile",
+static const char *const CONFIG_KEYS[] = {"format_version", "model", "backend", "precision", "threads", "batch",  "budget", "profile",
                                           "policy", "objective", "resize",  "streams", "apps", "outputs", NULL};
 
 /* Every closed event: an id, the JSON line, each output's spool, the SSE feed. Under
@@ -93,7 +93,7 @@ static ms_status open_runtime(ms_server *s, const ms_serve_options *o, const cha
     ro.ctx = s;
     ro.stop = o->stop;
     ro.where = path;
-    ro.log_name = "mainstream serve";
+    ro.log_name = "serve";
     if (ms_model_load((const char *const *)s->settings.models, s->settings.n_models, &s->base, err))
         return err->status;
     return ms_runtime_open(&ro, &s->rt, err);

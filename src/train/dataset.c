@@ -12,8 +12,9 @@
 #include <sys/stat.h>
 
 #include "base/file.h"
+#include "formats/labels.h"
 
-#define MAX_LABEL_BYTES ((size_t)64 << 20)
+#define MAX_TRAIN_FRAMES 100000000LL /* labels are kept per frame, a byte each */
 
 void ms_dataset_free(ms_dataset *d)
 {
@@ -163,55 +164,27 @@ ms_status ms_dataset_add_classes(ms_dataset *d, const char *dir, const char *pos
     return s;
 }
 
-/* Parses "frame,present" rows; returns the labels indexed by frame (-1 where a frame
- * has no row) in *labels, and the number of frames covered in *n. */
+/* The labels of a "frame,present" file indexed by frame (-1 where a frame has no row)
+ * in *labels, and the number of frames covered in *n. */
 static ms_status parse_labels(const char *csv, int8_t **labels, int64_t *n, ms_error *err)
 {
-    unsigned char *text;
-    size_t size;
     *labels = NULL;
     *n = 0;
-    ms_status s = ms_read_file(csv, MAX_LABEL_BYTES, &text, &size, err);
+    ms_frame_labels fl;
+    ms_status s = ms_frame_labels_load(csv, &fl, err);
     if (s) return s;
-    int8_t *lab = NULL;
-    int64_t cap = 0, count = 0, line = 0;
-    char *save = NULL;
-    for (char *row = strtok_r((char *)text, "\n", &save); row; row = strtok_r(NULL, "\n", &save)) {
-        line++;
-        size_t len = strlen(row);
-        if (len && row[len - 1] == '\r') row[len - 1] = '\0';
-        if (!row[0] || (line == 1 && isalpha((unsigned char)row[0]))) continue; /* header */
-        char *end;
-        errno = 0;
-        long long frame = strtoll(row, &end, 10);
-        int present = -1;
-        if (*end == ',') present = (int)strtol(end + 1, &end, 10);
-        if (errno || frame < 0 || frame > 100000000 || (present != 0 && present != 1) || *end) {
-            s = ms_errorf(err, MS_ERR_FORMAT, "%s: line %lld: expected \"frame,present\" with present 0 or 1", csv,
-                          (long long)line);
-            break;
-        }
-        if (frame >= cap) {
-            int64_t ncap = cap ? cap : 1024;
-            while (ncap <= frame) ncap *= 2;
-            int8_t *grown = realloc(lab, (size_t)ncap);
-            if (!grown) {
-                s = ms_errorf(err, MS_ERR_NOMEM, "%s: out of memory", csv);
-                break;
-            }
-            memset(grown + cap, -1, (size_t)(ncap - cap));
-            lab = grown;
-            cap = ncap;
-        }
-        lab[frame] = (int8_t)present;
-        if (frame + 1 > count) count = frame + 1;
+    int64_t count = fl.frames[fl.n - 1] + 1; /* frames increase, and there is a row */
+    if (count > MAX_TRAIN_FRAMES) {
+        ms_frame_labels_free(&fl);
+        return ms_errorf(err, MS_ERR_INVALID, "%s: frame %lld: a training video has at most %lld frames", csv,
+                         (long long)count - 1, MAX_TRAIN_FRAMES);
     }
-    free(text);
-    if (!s && count == 0) s = ms_errorf(err, MS_ERR_FORMAT, "%s: no label rows", csv);
-    if (s) {
-        free(lab);
-        return s;
-    }
+    int8_t *lab = malloc((size_t)count);
+    if (!lab) s = ms_errorf(err, MS_ERR_NOMEM, "%s: out of memory for %lld frame labels", csv, (long long)count);
+    if (lab) memset(lab, -1, (size_t)count);
+    for (int64_t i = 0; lab && i < fl.n; i++) lab[fl.frames[i]] = (int8_t)fl.present[i];
+    ms_frame_labels_free(&fl);
+    if (s) return s;
     *labels = lab;
     *n = count;
     return MS_OK;

@@ -47,8 +47,8 @@ ms_status ms_dataset_add_folder(ms_dataset *d, const char *dir, bool positive, m
  * of every other sub-folder negative. Fails when positive_class is not a sub-folder. */
 ms_status ms_dataset_add_classes(ms_dataset *d, const char *dir, const char *positive_class, ms_error *err);
 
-/* Adds the labelled frames of a video (CSV rows "frame,present", header optional,
- * present 0 or 1), every step-th frame (1: all). train_fraction of its frames, from the
+/* Adds the labelled frames of a video (a "frame,present" label file, formats/labels.h;
+ * at most 1e8 frames), every step-th frame (1: all). train_fraction of its frames, from the
  * start, go to training; the rest to validation (1: all training, 0: all validation).
  * The source keeps every frame's label, for the event statistics. */
 ms_status ms_dataset_add_video(ms_dataset *d, const char *video, const char *labels_csv, double train_fraction,

@@ -13,7 +13,9 @@ void ms_cp_results_free(ms_cp_result *results, int n)
 {
     for (int i = 0; results && i < n; i++) {
         free(results[i].scores);
+        free(results[i].epochs);
         results[i].scores = NULL;
+        results[i].epochs = NULL;
     }
 }
 
@@ -172,11 +174,11 @@ static ms_status state_init(cp_job *j, cp_state *st, ms_error *err)
 }
 
 /* Mean binary cross-entropy and accuracy at 0.5 over the validation rows. */
-static ms_status validate(cp_job *j, cp_state *st, double *loss, double *acc, ms_error *err)
+static ms_status validate(cp_job *j, cp_state *st, double *loss, double *acc, double *tpr, double *fpr, ms_error *err)
 {
     int B = j->o->batch;
     double sum = 0;
-    int64_t right = 0;
+    int64_t right = 0, tp = 0, fp = 0, pos_rows = 0;
     for (int64_t r0 = 0; r0 < st->n_val; r0 += B) {
         int64_t n = st->n_val - r0 < B ? st->n_val - r0 : B;
         ms_status s = forward_rows(st->tp, NULL, j->fc, j->k, st->val + r0, n, st->in, st->out, err);
@@ -187,10 +189,15 @@ static ms_status validate(cp_job *j, cp_state *st, double *loss, double *acc, ms
             double p = fmin(fmax(st->out[i], 1e-7), 1 - 1e-7);
             sum -= pos ? log(p) : log(1 - p);
             right += (st->out[i] >= 0.5f) == pos;
+            tp += pos && st->out[i] >= 0.5f;
+            fp += !pos && st->out[i] >= 0.5f;
+            pos_rows += pos;
         }
     }
     *loss = st->n_val ? sum / (double)st->n_val : 0;
     *acc = st->n_val ? (double)right / (double)st->n_val : 0;
+    *tpr = pos_rows ? (double)tp / (double)pos_rows : 0;
+    *fpr = st->n_val - pos_rows ? (double)fp / (double)(st->n_val - pos_rows) : 0;
     return MS_OK;
 }
 
@@ -257,14 +264,17 @@ static ms_status train_one(cp_job *j, ms_error *err)
     int bad = 0;
     if (!s && !(j->res->scores = malloc(((size_t)j->d->n_samples + 1) * sizeof(float))))
         s = ms_errorf(err, MS_ERR_NOMEM, "out of memory training chokepoint %d", cp);
+    if (!s && !(j->res->epochs = calloc((size_t)(o->epochs > 0 ? o->epochs : 1), sizeof *j->res->epochs)))
+        s = ms_errorf(err, MS_ERR_NOMEM, "out of memory training chokepoint %d", cp);
     for (int64_t i = 0; !s && i < j->d->n_samples; i++) j->res->scores[i] = NAN;
     for (int e = 0; !s && e < o->epochs && bad < o->patience; e++) {
-        double train_loss = 0, val_loss = 0, acc = 0;
+        double train_loss = 0, val_loss = 0, acc = 0, tpr = 0, fpr = 0;
         s = epoch(j, &st, e, steps, &step, &train_loss, err);
         double v0 = ms_now();
-        if (!s) s = validate(j, &st, &val_loss, &acc, err);
+        if (!s) s = validate(j, &st, &val_loss, &acc, &tpr, &fpr, err);
         j->res->val_seconds += ms_now() - v0;
         if (s) break;
+        j->res->epochs[e] = (ms_epoch_log){e + 1, train_loss, val_loss, acc, tpr, fpr, ms_now() - t0};
         j->res->epochs_run = e + 1;
         j->res->rows_trained += steps * o->batch;
         j->res->rows_validated += st.n_val;

@@ -31,8 +31,17 @@ typedef struct {
     bool progress;           /* a progress line on stderr */
 } ms_trainer_options;
 
+/* One epoch of one chokepoint, for the training log (train/trainlog.h). */
+typedef struct {
+    int epoch;               /* from 1 */
+    double train_loss, val_loss, val_acc;
+    double val_tpr, val_fpr; /* at threshold 0.5 on the validation rows (0 when there are none) */
+    double seconds;          /* since the chokepoint's training started */
+} ms_epoch_log;
+
 typedef struct {
     ms_curve_point point;    /* measured on the validation rows at threshold 0.5 */
+    ms_epoch_log *epochs;    /* epochs_run entries (freed by ms_cp_results_free) */
     int epochs_run, best_epoch;
     double val_loss;
     double seconds;          /* training time of this chokepoint */

@@ -86,9 +86,35 @@ static void test_usage_errors(void **state)
     free(errout);
 }
 
+/* A feature extractor alone is not a classifier: refused, naming what it ends in; with its
+ * head chained it classifies (the Coral reference: cat.bmp is 286, Egyptian cat). */
+static void test_refuses_features(void **state)
+{
+    (void)state;
+    MS_REQUIRE_DATA("models/mobilenet_v1_1.0_224_quant_embedding_extractor.tflite");
+    MS_REQUIRE_DATA("images/cat.bmp");
+    char ext[4200], head[4200], img[4200];
+    snprintf(ext, sizeof ext, "%s", ms_test_data("models/mobilenet_v1_1.0_224_quant_embedding_extractor.tflite"));
+    snprintf(head, sizeof head, "%s", ms_test_data("models/mobilenet_v1_1.0_224_quant_head_layers.tflite"));
+    snprintf(img, sizeof img, "%s", ms_test_data("images/cat.bmp"));
+    const char *alone[] = {"classify", "--model", ext, img, NULL};
+    char *out = NULL, *errout = NULL;
+    assert_int_equal(ms_test_run_cli(alone, &out, &errout), 1);
+    assert_non_null(strstr(errout, "the output is not a class distribution (the model ends in avg_pool, not softmax)"));
+    assert_string_equal(out, "");
+    free(out);
+    free(errout);
+    const char *chained[] = {"classify", "--model", ext, "--model", head, "--top", "1", "--json", img, NULL};
+    assert_int_equal(ms_test_run_cli(chained, &out, &errout), 0);
+    assert_non_null(strstr(out, "\"class\":286"));
+    free(out);
+    free(errout);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_refuses_features),
         cmocka_unit_test(test_labels_csv_accuracy),
         cmocka_unit_test(test_usage_errors),
     };

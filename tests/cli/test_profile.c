@@ -4,6 +4,8 @@
  * belongs in bench/. */
 #include "testutil.h"
 
+#include "sched/scenario.h"
+
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +40,7 @@ static void test_profile_json(void **state)
     assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(root, "precision")), "int8");
     assert_int_equal((int)number(root, "batch"), 2);
     assert_int_equal((int)number(root, "threads"), 2);
+    assert_int_equal((int)number(root, "format_version"), 1);
     const char *fp = cJSON_GetStringValue(cJSON_GetObjectItem(root, "model_fingerprint"));
     assert_non_null(fp);
     assert_int_equal(strlen(fp), 64);
@@ -65,6 +68,13 @@ static void test_profile_json(void **state)
     assert_non_null(saved);
     assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(saved, "model_fingerprint")), fp);
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(saved, "segments")), 16);
+    /* ...which the strict reader (unknown keys, format_version) accepts. */
+    double *costs = NULL;
+    int n_costs = 0;
+    ms_error err;
+    if (ms_profile_unit_costs(path, &costs, &n_costs, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(n_costs, 16);
+    free(costs);
     cJSON_Delete(saved);
     cJSON_Delete(root);
     free(out);
@@ -97,14 +107,19 @@ static void test_profile_errors(void **state)
     FILE *f = fopen(path, "r");
     assert_null(f); /* nothing half-written */
     free(errout);
-    const char *no_files[] = {"profile", "--model", "--runs", "1", NULL};
+    const char *no_files[] = {"profile", "--runs", "1", NULL};
     assert_int_equal(ms_test_run_cli(no_files, NULL, &errout), 2);
-    assert_non_null(strstr(errout, "--model needs at least one file"));
+    assert_non_null(strstr(errout, "--model FILE is required"));
+    free(errout);
+    const char *no_value[] = {"profile", "--runs", "1", "--model", NULL};
+    assert_int_equal(ms_test_run_cli(no_value, NULL, &errout), 2);
+    assert_non_null(strstr(errout, "--model needs a value"));
     free(errout);
     ms_test_rmdir(dir);
 }
 
-/* Several files after one --model: the second is read as a model file. */
+/* --model repeated: the second file is read and chained; a second file after one
+ * --model is a usage error that says how to give it. */
 static void test_profile_model_list(void **state)
 {
     (void)state;
@@ -112,10 +127,14 @@ static void test_profile_model_list(void **state)
     char *dir = ms_test_tmpdir(), model[4096], missing[4096];
     snprintf(model, sizeof model, "%s", ms_test_data(V1_025));
     snprintf(missing, sizeof missing, "%s/second.tflite", dir);
-    const char *two_files[] = {"profile", "--model", model, missing, "--runs", "1", NULL};
+    const char *two_files[] = {"profile", "--model", model, "--model", missing, "--runs", "1", NULL};
     char *errout = NULL;
     assert_int_equal(ms_test_run_cli(two_files, NULL, &errout), 1);
     assert_non_null(strstr(errout, "second.tflite"));
+    free(errout);
+    const char *one_flag[] = {"profile", "--model", model, missing, "--runs", "1", NULL};
+    assert_int_equal(ms_test_run_cli(one_flag, NULL, &errout), 2);
+    assert_non_null(strstr(errout, "give each model file its own --model"));
     free(errout);
     ms_test_rmdir(dir);
 }

@@ -115,6 +115,32 @@ static void test_errors(void **state)
     assert_non_null(strstr(err, "--labels"));
     free(out);
     free(err);
+    /* a misspelt app is an error, not recall 0 */
+    const char *typo[] = {"score-events", "--events", events, "--labels", labels, "--stream", "gate", "--app", "cars", NULL};
+    assert_int_equal(ms_test_run_cli(typo, &out, &err), 1);
+    assert_non_null(strstr(err, "no event of app 'cars' on stream 'gate' (did you mean 'car'?)"));
+    assert_string_equal(out, "");
+    free(out);
+    free(err);
+    /* with the run's stats vouching for it, an app with no event scores recall 0 */
+    char stats[4300];
+    snprintf(stats, sizeof stats, "%s/stats.json", dir_path);
+    FILE *f = fopen(stats, "w");
+    assert_non_null(f);
+    fputs("{\"format_version\": 1, \"apps\": [{\"name\": \"bus\", \"stream\": \"gate\", \"events\": 0}]}\n", f);
+    fclose(f);
+    const char *quiet[] = {"score-events", "--events", events, "--labels", labels, "--stream", "gate", "--app", "bus",
+                           "--stats", stats, NULL};
+    assert_int_equal(ms_test_run_cli(quiet, &out, &err), 0);
+    assert_non_null(strstr(out, "labelled 2, detected 0: recall 0.000"));
+    free(out);
+    free(err);
+    const char *unlisted[] = {"score-events", "--events", events, "--labels", labels, "--stream", "gate", "--app", "van",
+                              "--stats", stats, NULL};
+    assert_int_equal(ms_test_run_cli(unlisted, &out, &err), 1);
+    assert_non_null(strstr(err, "stats.json: apps: no app 'van' on stream 'gate'"));
+    free(out);
+    free(err);
     const char *neg[] = {"score-events", "--events", events, "--labels", labels, "--stream", "gate", "--app", "car",
                          "--from-frame", "-3", NULL};
     assert_int_equal(ms_test_run_cli(neg, &out, &err), 2);

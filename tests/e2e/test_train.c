@@ -98,6 +98,40 @@ static void test_train_and_evaluate(void **state)
     }
     assert_int_equal(p->training.train_frames, 2 * n_train);
     assert_false(p->events.known);
+    /* The training log beside the package: one CSV row per chokepoint and epoch, the
+     * kept epoch's validation tpr and fpr being the package's curve; and its SVG. */
+    char path[4200], line[512];
+    snprintf(path, sizeof path, "%s/sunflower.epochs.csv", c->dir);
+    FILE *f = fopen(path, "r");
+    if (!f) fail_msg("no training log %s", path);
+    assert_non_null(fgets(line, sizeof line, f));
+    assert_string_equal(line, "chokepoint,epoch,train_loss,val_loss,val_acc,val_tpr,val_fpr,seconds,best\n");
+    int rows = 0, kept[3] = {0};
+    int cp, ep, best;
+    double tl, vl, acc, ltpr, lfpr, sec;
+    while (fscanf(f, "%d,%d,%lf,%lf,%lf,%lf,%lf,%lf,%d\n", &cp, &ep, &tl, &vl, &acc, &ltpr, &lfpr, &sec, &best) == 9) {
+        rows++;
+        assert_true(cp >= 13 && cp <= 15 && ep >= 1 && ep <= 2 && tl >= 0 && vl >= 0);
+        if (best) {
+            kept[cp - 13]++;
+            assert_float_equal(ltpr, p->curve[cp - 13].tpr, 1e-6);
+            assert_float_equal(lfpr, p->curve[cp - 13].fpr, 1e-6);
+        }
+    }
+    assert_true(feof(f));
+    fclose(f);
+    assert_true(rows >= 3 && rows <= 6);
+    for (int i = 0; i < 3; i++) assert_int_equal(kept[i], 1);
+    snprintf(path, sizeof path, "%s/sunflower.curve.svg", c->dir);
+    f = fopen(path, "r");
+    if (!f) fail_msg("no curve %s", path);
+    char svg[65536];
+    size_t got = fread(svg, 1, sizeof svg - 1, f);
+    svg[got] = '\0';
+    fclose(f);
+    assert_non_null(strstr(svg, "<svg "));
+    assert_non_null(strstr(svg, "App sunflower"));
+    assert_non_null(strstr(svg, "</svg>"));
     ms_mpackage_free(p);
     ms_graph_free(base);
 
@@ -154,7 +188,7 @@ static void test_bad_inputs(void **state)
 
     const char *bad_backend[] = {"train", "--model", model, "--backend", "gpu", "-o", c->pkg, NULL};
     assert_int_equal(ms_test_run_cli(bad_backend, &out, &err), 2);
-    assert_non_null(strstr(err, "--backend: 'gpu' is not cpu or ref"));
+    assert_non_null(strstr(err, "--backend: unknown backend 'gpu' (ref, cpu, cuda)"));
     free(out);
     free(err);
 

@@ -62,6 +62,12 @@ static void test_good(void **state)
     assert_float_equal(d.budget, 0, 0);
     assert_int_equal(d.n_models, 1);
     ms_deployment_free(&d);
+    /* the current format version, given explicitly */
+    if (parse("{\"format_version\":1,\"model\":\"m.tflite\",\"streams\":" GOOD_STREAMS ",\"apps\":[" GOOD_APP "]}", &d,
+              &err))
+        fail_msg("%s", err.msg);
+    assert_string_equal(d.backend, "cpu");
+    ms_deployment_free(&d);
 }
 
 typedef struct {
@@ -69,9 +75,8 @@ typedef struct {
     const char *message;
 } bad_case;
 
-/* cJSON finds the first of repeated keys: the case's settings come before the defaults. */
 #define WRAP(settings, apps) \
-    "{\"model\":[\"m.tflite\"]" settings ",\"backend\":\"ref\",\"streams\":" GOOD_STREAMS ",\"apps\":[" apps "]}"
+    "{\"model\":[\"m.tflite\"]" settings ",\"streams\":" GOOD_STREAMS ",\"apps\":[" apps "]}"
 
 static void test_bad_fields(void **state)
 {
@@ -82,8 +87,18 @@ static void test_bad_fields(void **state)
         {"{\"model\":[],\"streams\":[],\"apps\":[]}", "d.json: model: must be a path or a non-empty list"},
         {"{\"model\":[\"\"],\"streams\":[],\"apps\":[]}", "d.json: model[0]: must be a non-empty string"},
         {WRAP(",\"backend\":\"gpu9\"", GOOD_APP), "backend: unknown backend 'gpu9'"},
-        {WRAP(",\"precision\":\"fp16\"", GOOD_APP), "precision: 'fp16' needs backend cuda, not 'ref'"},
+        {WRAP(",\"precision\":\"fp16\"", GOOD_APP), "precision: 'fp16' needs backend cuda, not 'cpu'"},
         {WRAP(",\"precision\":\"bf16\"", GOOD_APP), "precision: 'bf16' is not fp32, int8 or fp16"},
+        {WRAP(",\"backend\":\"ref\",\"backend\":\"cpu\"", GOOD_APP), "d.json: key \"backend\" appears twice"},
+        {WRAP(",\"treads\":2", GOOD_APP), "d.json: unknown key \"treads\" (did you mean \"threads\"?)"},
+        {WRAP(",\"colour\":\"blue\"", GOOD_APP), "d.json: unknown key \"colour\""},
+        {WRAP(",\"format_version\":2", GOOD_APP), "d.json: format_version 2 is newer than this build reads (1)"},
+        {WRAP(",\"format_version\":0", GOOD_APP), "d.json: format_version: 0 is not a version"},
+        {WRAP(",\"format_version\":\"1\"", GOOD_APP), "d.json: field \"format_version\" must be a finite number"},
+        {"{\"model\":\"m\",\"streams\":[{\"name\":\"s\",\"uri\":\"x\"}],\"apps\":[]}",
+         "d.json: streams[0]: unknown key \"uri\" (did you mean \"url\"?)"},
+        {WRAP("", "{\"name\":\"a\",\"stream\":\"cam\",\"package\":\"p\",\"treshold\":0.5}"),
+         "d.json: apps[0]: unknown key \"treshold\" (did you mean \"threshold\"?)"},
         {WRAP(",\"threads\":0", GOOD_APP), "threads: must be in [1, 1024]"},
         {WRAP(",\"batch\":1000", GOOD_APP), "batch: must be in [1, 256]"},
         {WRAP(",\"budget\":-3", GOOD_APP), "budget: must be \"auto\" or a positive number"},
@@ -118,6 +133,8 @@ static void test_bad_fields(void **state)
         {WRAP("", "{\"name\":\"a\",\"stream\":\"cam\",\"package\":\"p\",\"threshold\":0.5,\"event_frequency\":2}"),
          "apps[0].event_frequency: must be in (0, 1)"},
         {WRAP("", GOOD_APP "," GOOD_APP), "apps[1].name: 'a' is used by apps[0] too"},
+        {WRAP("", "{\"name\":\"a\",\"stream\":\"cam\",\"package\":\"p\",\"threshold\":0.5,\"event_length_ms\":4e6}"),
+         "apps[0].event_length_ms: must be a positive number of milliseconds, at most 3.6e+06"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         ms_deployment d;

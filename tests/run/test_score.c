@@ -57,7 +57,8 @@ static void load(const char *labels, const char *events, long long from, ms_even
     int64_t np = 0;
     ms_error err;
     assert_int_equal(ms_score_load_labels(lp, &l, &err), MS_OK);
-    assert_int_equal(ms_score_load_events(ep, "gate", "car", &p, &np, &err), MS_OK);
+    /* allow_absent: some cases score an app that predicted nothing */
+    assert_int_equal(ms_score_load_events(ep, "gate", "car", true, &p, &np, &err), MS_OK);
     assert_int_equal(ms_score_events(&l, p, np, from, sc, &err), MS_OK);
     ms_labels_free(&l);
     free(p);
@@ -200,7 +201,7 @@ static void expect_events_error(const char *text, const char *want)
     ms_span *p = NULL;
     int64_t n = 0;
     ms_error err;
-    assert_int_equal(ms_score_load_events(ep, "gate", "car", &p, &n, &err), MS_ERR_FORMAT);
+    assert_int_equal(ms_score_load_events(ep, "gate", "car", false, &p, &n, &err), MS_ERR_FORMAT);
     assert_null(p);
     if (!strstr(err.msg, ep) || !strstr(err.msg, want)) fail_msg("message '%s' lacks '%s'", err.msg, want);
     free(ep);
@@ -211,7 +212,11 @@ static void test_bad_input(void **state)
     (void)state;
     expect_labels_error("frame,label\n0,1\n", "line 1: expected the header");
     expect_labels_error("", "line 1: expected the header");
-    expect_labels_error("frame,present\n0,1\n1,2\n", "line 3: expected \"frame,present\"");
+    expect_labels_error("frame,present\n0,1\n1,2\n", "line 3: present '2' is not 0 or 1");
+    expect_labels_error("frame,present\n0,1\n1, 1\n", "line 3: field 2 has spaces around it");
+    expect_labels_error("frame,present\n0,1\n\"1\",1\n", "line 3: field 1 is quoted");
+    expect_labels_error("frame,present\n", "no label rows");
+    expect_labels_error("frame,present\n-1,1\n", "line 2: frame '-1' is not a whole number");
     expect_labels_error("frame,present\n0,1\nx,1\n", "line 3:");
     expect_labels_error("frame,present\n0,1\n1,1,\n", "line 3:");
     expect_labels_error("frame,present\n0,1\n5,1\n5,0\n", "line 4: frame 5 does not follow frame 5");
@@ -223,6 +228,21 @@ static void test_bad_input(void **state)
     /* a malformed line of another app still fails: the file is broken */
     expect_events_error(EV("gate", "car", 1, 2) EV("gate", "truck", -1, 2), "line 2:");
 
+    /* a stream or app the file does not have: an error naming what it has */
+    char *ep = write_file("names.jsonl", events_jsonl);
+    ms_span *p = NULL;
+    int64_t np = 0;
+    ms_error e2;
+    assert_int_equal(ms_score_load_events(ep, "gaet", "car", false, &p, &np, &e2), MS_ERR_INVALID);
+    if (!strstr(e2.msg, "no event of stream 'gaet' (did you mean 'gate'?) (streams in the file: 'gate', 'yard')"))
+        fail_msg("%s", e2.msg);
+    assert_int_equal(ms_score_load_events(ep, "yard", "person", false, &p, &np, &e2), MS_ERR_INVALID);
+    if (!strstr(e2.msg, "no event of app 'person' on stream 'yard' (apps on it: 'car')")) fail_msg("%s", e2.msg);
+    /* ...unless the caller knows the app ran there: then no event is recall 0 */
+    assert_int_equal(ms_score_load_events(ep, "yard", "person", true, &p, &np, &e2), MS_OK);
+    assert_int_equal(np, 0);
+    free(ep);
+
     ms_labels labels;
     ms_span *l = NULL;
     int64_t n = 0;
@@ -231,7 +251,7 @@ static void test_bad_input(void **state)
     snprintf(missing, sizeof missing, "%s/none.csv", dir);
     assert_int_equal(ms_score_load_labels(missing, &labels, &err), MS_ERR_IO);
     assert_non_null(strstr(err.msg, missing));
-    assert_int_equal(ms_score_load_events(missing, "gate", "car", &l, &n, &err), MS_ERR_IO);
+    assert_int_equal(ms_score_load_events(missing, "gate", "car", false, &l, &n, &err), MS_ERR_IO);
     assert_non_null(strstr(err.msg, missing));
 }
 

@@ -62,6 +62,7 @@ static void test_schedule_json(void **state)
     assert_int_equal(run_schedule(good, "--json", &out, &err), 0);
     cJSON *doc = cJSON_Parse(out);
     assert_non_null(doc);
+    assert_int_equal(cJSON_GetObjectItem(doc, "format_version")->valueint, 1);
     assert_string_equal(cJSON_GetObjectItem(doc, "policy")->valuestring, "mainstream");
     assert_string_equal(cJSON_GetObjectItem(doc, "objective")->valuestring, "f1");
     double value = cJSON_GetObjectItem(doc, "value")->valuedouble;
@@ -95,9 +96,27 @@ static void test_schedule_table_policies_and_output(void **state)
         assert_non_null(strstr(out, "trains"));
         assert_non_null(strstr(out, policies[i]));
         assert_int_equal(access(outpath, R_OK), 0);
+        assert_non_null(strstr(out, "\nstem tree:\ninput\n"));
         free(out);
         free(err);
     }
+    /* --dot FILE: the stem tree for Graphviz, beside the table */
+    const char *path = write_file("s.json", good);
+    char dotpath[512];
+    snprintf(dotpath, sizeof dotpath, "%s/tree.dot", dir);
+    const char *args[] = {"schedule", path, "--dot", dotpath, NULL};
+    char *out, *err;
+    assert_int_equal(ms_test_run_cli(args, &out, &err), 0);
+    assert_non_null(strstr(out, "trains"));
+    FILE *f = fopen(dotpath, "r");
+    assert_non_null(f);
+    char text[4096];
+    text[fread(text, 1, sizeof text - 1, f)] = '\0';
+    fclose(f);
+    assert_non_null(strstr(text, "digraph stem_tree {"));
+    assert_non_null(strstr(text, "trains\\ncp "));
+    free(out);
+    free(err);
 }
 
 static void test_schedule_profile(void **state)
@@ -196,6 +215,36 @@ static void test_bad_scenarios(void **state)
                    "apps: must not be empty");
     expect_failure("{\"stream_fps\": 10, \"budget\": 40, \"unit_costs\": [1, 1], \"apps\": [", NULL, 1,
                    "invalid JSON");
+    /* strict keys, with the nearest known key suggested; versions */
+    expect_failure("{\"stream_fps\": 10, \"budget\": 40, \"unit_cost\": [1, 1], \"apps\": [" APP("a", "", CURVE) "]}",
+                   NULL, 1, "s.json: unknown key \"unit_cost\" (did you mean \"unit_costs\"?)");
+    expect_failure("{\"stream_fps\": 10, \"budget\": 40, \"unit_costs\": [1, 1], \"apps\": [" APP(
+                       "a", ", \"xvote\": 2", CURVE) "]}",
+                   NULL, 1, "s.json: apps[0]: unknown key \"xvote\" (did you mean \"x_vote\"?)");
+    expect_failure("{\"stream_fps\": 10, \"budget\": 40, \"unit_costs\": [1, 1], \"apps\": [" APP(
+                       "a", "", "[{\"chokepoint\": 0, \"tpr\": 0.9, \"fnr\": 0.05}]") "]}",
+                   NULL, 1, "s.json: apps[0].curve[0]: unknown key \"fnr\" (did you mean \"fpr\"?)");
+    expect_failure("{\"format_version\": 7, \"stream_fps\": 10, \"budget\": 40, \"unit_costs\": [1, 1], \"apps\": [" APP(
+                       "a", "", CURVE) "]}",
+                   NULL, 1, "s.json: format_version 7 is newer than this build reads (1)");
+    write_file("p2.json", "{\"format_version\": 1, \"segments\": [{\"from\": 0, \"to\": 1, \"msec\": 2}]}");
+    expect_failure("{\"stream_fps\": 10, \"budget\": 40, \"profile\": \"p2.json\", \"apps\": [" APP("a", "", CURVE) "]}",
+                   NULL, 1, "p2.json: segments[0]: unknown key \"msec\" (did you mean \"ms\"?)");
+    write_file("p3.json", "{\"format_version\": 2, \"segments\": [{\"from\": 0, \"to\": 1, \"ms\": 2}]}");
+    expect_failure("{\"stream_fps\": 10, \"budget\": 40, \"profile\": \"p3.json\", \"apps\": [" APP("a", "", CURVE) "]}",
+                   NULL, 1, "p3.json: format_version 2 is newer");
+    write_file("p4.json", "{\"segments\": [{\"from\": 0, \"to\": 1, \"ms\": 2}], \"fingerprint\": \"ab\"}");
+    expect_failure("{\"stream_fps\": 10, \"budget\": 40, \"profile\": \"p4.json\", \"apps\": [" APP("a", "", CURVE) "]}",
+                   NULL, 1, "p4.json: unknown key \"fingerprint\"");
+    /* found by fuzz_scenario: a huge stream_fps without fps_options overflowed the
+     * conversion that makes the default options */
+    expect_failure("{\"stream_fps\": 44444444444444444444444444444444444410, \"budget\": 3, \"unit_costs\": [1, 1], \"apps\": ["
+                   APP("a", "", CURVE) "]}",
+                   NULL, 1, "s.json: stream_fps must be in (0, 1000], got 4.44444e+37");
+    /* an event so long that the event model would count its samples for ever */
+    expect_failure("{\"stream_fps\": 10, \"budget\": 3, \"unit_costs\": [1, 1], \"apps\": [{\"name\": \"a\", "
+                   "\"event_length_ms\": 1e30, \"event_frequency\": 0.2, \"correlation\": 0.1, \"curve\": " CURVE "}]}",
+                   NULL, 1, "apps[0].event_length_ms: must be in (0, 3.6e+06], got 1e+30");
     expect_failure(good, "--policy=best", 2, "unknown policy 'best'");
     expect_failure(good, "--objective=auc", 2, "unknown objective 'auc'");
     expect_failure(good, "--budget=0.001", 1, "no schedule fits the budget");

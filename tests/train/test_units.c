@@ -199,9 +199,13 @@ static void test_video_split_by_time(void **state)
     char *dir = ms_test_tmpdir();
     char csv[512];
     snprintf(csv, sizeof csv, "%s/l.csv", dir);
-    write_text(csv, "frame,present\r\n0,0\r\n1,1\r\n2,1\r\n3,0\r\n5,1\r\n4,0\r\n6,0\r\n7,1\r\n8,0\r\n9,0\r\n");
+    write_text(csv, "frame,present\r\n5,1\r\n4,0\r\n");
     ms_dataset d = {0};
     ms_error err;
+    assert_int_equal(ms_dataset_add_video(&d, "v.mp4", csv, 0.6, 1, &err), MS_ERR_FORMAT); /* frames must increase */
+    assert_non_null(strstr(err.msg, "line 3: frame 4 does not follow frame 5"));
+    ms_dataset_free(&d);
+    write_text(csv, "frame,present\r\n0,0\r\n1,1\r\n2,1\r\n3,0\r\n4,0\r\n5,1\r\n6,0\r\n7,1\r\n8,0\r\n9,0\r\n");
     assert_int_equal(ms_dataset_add_video(&d, "v.mp4", csv, 0.6, 1, &err), MS_OK);
     assert_int_equal(d.n_samples, 10);
     for (int64_t i = 0; i < 10; i++) {

@@ -73,7 +73,7 @@ static void ref_free(ms_plan *base)
 {
     ref_plan *p = (ref_plan *)base;
     if (!p) return;
-    if (p->views)
+    if (p->views && p->owned) /* either may be missing when compiling ran out of memory */
         for (int i = 0; i < p->g->n_tensors; i++)
             if (p->owned[i]) free(p->views[i].data);
     free(p->views);

@@ -32,7 +32,7 @@ void ref_train_free(ms_train_plan *base)
     if (!p) return;
     if (p->g)
         for (int i = 0; i < p->g->n_tensors; i++) {
-            if (p->owned && p->owned[i]) free(p->views[i].data);
+            if (p->views && p->owned && p->owned[i]) free(p->views[i].data);
             if (p->grads) free(p->grads[i].data);
         }
     free(p->views);
