@@ -12,5 +12,6 @@ int cmd_train(int argc, char **argv);
 int cmd_evaluate(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_score_events(int argc, char **argv);
+int cmd_infer(int argc, char **argv);
 
 #endif

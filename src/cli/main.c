@@ -19,6 +19,7 @@ static const command commands[] = {
     {"train", cmd_train, "fine-tune an app at every chokepoint and write its M-Package"},
     {"evaluate", cmd_evaluate, "measure an M-Package's accuracy curve on labelled data"},
     {"run", cmd_run, "run a deployment's apps on its streams and write their events"},
+    {"infer", cmd_infer, "run a whole network on a .npy tensor and write its output as .npy"},
     {"score-events", cmd_score_events, "event recall, precision and F1 of run events against labelled frames"},
     {NULL, NULL, NULL},
 };

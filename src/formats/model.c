@@ -1,4 +1,5 @@
-/* Loading base models: reading each file (with a size limit), importing it, chaining
+/* Loading base models: reading each file (with a size limit), importing it (ONNX by
+ * extension or content, else TFLite), chaining
  * the parts and fingerprinting their bytes with SHA-256 (libavutil). */
 #include "formats/model.h"
 
@@ -8,6 +9,7 @@
 #include <string.h>
 
 #include "base/file.h"
+#include "formats/onnx.h"
 #include "formats/tflite.h"
 
 static bool same_shape(const ms_tensor *a, const ms_tensor *b)
@@ -121,7 +123,8 @@ ms_status ms_model_load(const char *const *paths, int n_paths, ms_graph **out, m
         ms_graph *part;
         if ((s = ms_read_file(paths[i], MS_MODEL_MAX_BYTES, &data, &size, err))) break;
         av_sha_update(sha, data, size);
-        s = ms_tflite_import(data, size, paths[i], &part, err);
+        if (ms_onnx_detect(paths[i], data, size)) s = ms_onnx_import(data, size, paths[i], NULL, &part, err);
+        else s = ms_tflite_import(data, size, paths[i], &part, err);
         free(data);
         if (s) break;
         if (!g) {

@@ -268,7 +268,7 @@ static ms_status meta_input(const cJSON *root, const char *path, ms_input_spec *
     if (strcmp(fit, "crop") && strcmp(fit, "stretch"))
         return ms_errorf(err, MS_ERR_FORMAT, "%s: field \"resize\" must be \"crop\" or \"stretch\"", where);
     strcpy(resize, fit);
-    *in = (ms_input_spec){(int)h, (int)w, (int)c, (float)mean, (float)scale, cJSON_IsTrue(bgr)};
+    *in = (ms_input_spec){.height = (int)h, .width = (int)w, .channels = (int)c, .mean = (float)mean, .scale = (float)scale, .bgr = cJSON_IsTrue(bgr)};
     return MS_OK;
 }
 

@@ -272,7 +272,7 @@ static void test_normalisation_math(void **state)
                             -124.5f / 127.5f, -123.5f / 127.5f, -50.5f / 127.5f};
     for (int i = 0; i < 12; i++) assert_float_equal(out[i], want[i], 1e-6);
 
-    spec = (ms_input_spec){1, 2, 3, 128.0f, 0.5f, true};
+    spec = (ms_input_spec){.height = 1, .width = 2, .channels = 3, .mean = 128.0f, .scale = 0.5f, .bgr = true};
     ms_normalise(px, 6, &spec, out);
     const float bgr[6] = {63.5f, 0.0f, -64.0f, -49.0f, -54.0f, -59.0f};
     for (int i = 0; i < 6; i++) assert_float_equal(out[i], bgr[i], 1e-6);

@@ -183,6 +183,7 @@ ms_status ref_train_compile(const ms_graph *g, const ms_plan_options *opts, ms_l
     p->base.opts = *opts;
     p->base.loss = loss;
     ms_status s = ref_copy_graph(g, opts->batch, &p->g, err);
+    if (!s) s = ms_graph_check_trainable(p->g, err);
     if (!s) {
         p->input = p->g->inputs[0];
         p->output = p->g->outputs[0];
@@ -267,6 +268,8 @@ static void backward_node(ref_train *p, const ms_node *n)
     case MS_OP_PAD: if (dx) ref_pad_backward(n, dz, dx); break;
     case MS_OP_SOFTMAX: if (dx) ref_softmax_backward(n, y, dz, dx); break;
     case MS_OP_SIGMOID: if (dx) ref_sigmoid_backward(n, y, dz, dx); break;
+    case MS_OP_MUL: case MS_OP_SUB: case MS_OP_DIV: case MS_OP_TRANSPOSE: case MS_OP_SLICE:
+    case MS_OP_LEAKY_RELU: case MS_OP_HARD_SIGMOID: case MS_OP_HARD_SWISH: /* refused at compile */
     case MS_OP_COUNT: break;
     }
 }
