@@ -84,6 +84,17 @@ static void print_tensors(const ms_graph *g, const char *label, const int *ids, 
     }
 }
 
+/* How pixels become the input, and where that came from. */
+static void print_input_spec(const ms_input_spec *sp, bool nchw)
+{
+    if (sp->per_channel)
+        printf("input:   x[c] = (pixel[c] - (%g, %g, %g)[c]) * (%g, %g, %g)[c], %s", sp->chan_mean[0], sp->chan_mean[1],
+               sp->chan_mean[2], sp->chan_scale[0], sp->chan_scale[1], sp->chan_scale[2], sp->bgr ? "BGR" : "RGB");
+    else
+        printf("input:   x = (pixel - %g) * %g, %s", sp->mean, sp->scale, sp->bgr ? "BGR" : "RGB");
+    printf("%s; from %s\n", nchw ? ", NCHW in the file (NHWC here)" : "", sp->origin ? sp->origin : "the model file");
+}
+
 static void print_table(const ms_graph *g, const bool *is_state, const ms_chokepoint *cps, int n_cps,
                         const char *cp_error)
 {
@@ -91,6 +102,7 @@ static void print_table(const ms_graph *g, const bool *is_state, const ms_chokep
     printf("model: %s\n", g->source ? g->source : "");
     print_tensors(g, "inputs:", g->inputs, g->n_inputs);
     print_tensors(g, "outputs:", g->outputs, g->n_outputs);
+    print_input_spec(&g->input_spec, g->nchw);
     printf("\n%5s  %-16s %-52s %-18s %10s %12s\n", "index", "op", "name", "shape", "params", "MACs");
     for (int k = 0; k < g->n_nodes; k++) {
         const ms_node *n = &g->nodes[k];

@@ -653,3 +653,43 @@ void ms_onnx_tensor_free(ms_onnx_tensor *t)
     free(t->data);
     memset(t, 0, sizeof *t);
 }
+
+static void append(char *buf, size_t size, const char *sep, const char *item)
+{
+    size_t n = strlen(buf);
+    if (n + strlen(sep) + strlen(item) + 1 < size) snprintf(buf + n, size - n, "%s%s", n ? sep : "", item);
+}
+
+ms_status ms_onnx_describe(const uint8_t *data, size_t size, const char *name, ms_onnx_info *info, ms_error *err)
+{
+    memset(info, 0, sizeof *info);
+    ox_ctx c = {.name = name ? name : "model.onnx", .err = err};
+    ox_alloc_budget b = {.budget = size * 4 + ((size_t)64 << 20)};
+    Onnx__ModelProto *m = NULL;
+    ms_status s = unpack_model(&c, data, size, &b, &m);
+    if (s) return s;
+    const Onnx__GraphProto *gp = m->graph;
+    if (!gp) s = ox_fail(&c, MS_ERR_FORMAT, "the model has no graph");
+    for (size_t k = 0; !s && k < gp->n_node; k++) {
+        const char *op = gp->node[k] && gp->node[k]->op_type ? gp->node[k]->op_type : "?";
+        bool seen = false;
+        for (size_t j = 0; j < k && !seen; j++) seen = gp->node[j] && gp->node[j]->op_type && !strcmp(gp->node[j]->op_type, op);
+        if (!seen) append(info->ops, sizeof info->ops, "+", op);
+    }
+    for (size_t k = 0; !s && k < gp->n_input; k++) {
+        const char *nm = gp->input[k] && gp->input[k]->name ? gp->input[k]->name : "";
+        bool init = false;
+        for (size_t j = 0; j < gp->n_initializer && !init; j++)
+            init = gp->initializer[j] && gp->initializer[j]->name && !strcmp(gp->initializer[j]->name, nm);
+        if (init) continue;
+        append(info->inputs, sizeof info->inputs, ",", nm);
+        info->n_inputs++;
+    }
+    for (size_t k = 0; !s && k < gp->n_output; k++) {
+        append(info->outputs, sizeof info->outputs, ",", gp->output[k] && gp->output[k]->name ? gp->output[k]->name : "");
+        info->n_outputs++;
+    }
+    ProtobufCAllocator alloc = {.alloc = budget_alloc, .free = budget_free, .allocator_data = &b};
+    onnx__model_proto__free_unpacked(m, &alloc);
+    return s;
+}

@@ -55,6 +55,17 @@ ms_status ms_onnx_import(const uint8_t *data, size_t size, const char *name, con
  * with TFLite's "TFL3" identifier at offset 4 and looks like a protobuf ModelProto). */
 bool ms_onnx_detect(const char *path, const uint8_t *data, size_t size);
 
+/* What a model holds, without importing it: the distinct op types of its nodes (in
+ * order of first use, joined by '+'), and the names of its graph inputs that are not
+ * initializers and of its outputs (joined by ','). For tests and `inspect`-like tools. */
+typedef struct {
+    char ops[512];
+    char inputs[512];
+    char outputs[512];
+    int n_inputs, n_outputs;
+} ms_onnx_info;
+ms_status ms_onnx_describe(const uint8_t *data, size_t size, const char *name, ms_onnx_info *info, ms_error *err);
+
 /* Reads a serialised TensorProto (ONNX test data: input_0.pb) of float, double or
  * integer type as float32. */
 ms_status ms_onnx_read_tensor(const uint8_t *data, size_t size, const char *name, ms_onnx_tensor *out,
