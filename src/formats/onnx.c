@@ -421,9 +421,17 @@ static ms_status add_outputs(ox_ctx *c, const Onnx__GraphProto *gp)
         ox_value *v = ox_find(c, nm);
         if (!v) return ox_fail(c, MS_ERR_FORMAT, "graph output '%.200s' is computed by no node", nm);
         if (v->is_const) return ox_fail(c, MS_ERR_UNSUPPORTED, "graph output '%.200s' is a constant", nm);
-        if (v->tensor == c->g->inputs[0])
-            return ox_fail(c, MS_ERR_UNSUPPORTED, "graph output '%.200s' is the graph input itself", nm);
-        c->g->outputs[c->g->n_outputs++] = v->tensor;
+        int t = v->tensor;
+        if (t == c->g->inputs[0]) {
+            /* the graph passes its input through (Identity, Dropout): a copy node */
+            const ms_tensor *x = &c->g->tensors[t];
+            int64_t shape[MS_MAX_DIMS];
+            memcpy(shape, x->shape, sizeof shape);
+            int y = ms_graph_add_tensor(c->g, nm, x->ndim, shape, MS_DT_F32);
+            if (y < 0 || ms_graph_add_node(c->g, MS_OP_COPY, nm, &t, 1, y) < 0) return ox_fail(c, MS_ERR_NOMEM, "out of memory");
+            t = y;
+        }
+        c->g->outputs[c->g->n_outputs++] = t;
     }
     return MS_OK;
 }

@@ -26,6 +26,10 @@ typedef struct {
     float *f;
     int64_t *i;
     int tensor;   /* activation: IR tensor id */
+    /* A channel shuffle in flight (ShuffleNet: Reshape [N,C,H,W] -> [N,g,C/g,H,W],
+     * Transpose (0,2,1,3,4), Reshape back): 1 after the first reshape, 2 after the
+     * transpose; `tensor` is still the 4-D input. Only those ops may read it. */
+    int shuffle;
 } ox_value;
 
 typedef struct {

@@ -99,6 +99,9 @@ static ms_status input(ox_ctx *c, node_t *n, size_t k, ox_value **v)
     if (!has_input(n, k)) return ox_node_fail(c, MS_ERR_FORMAT, "input %zu is missing", k);
     *v = ox_find(c, n->input[k]);
     if (!*v) return ox_node_fail(c, MS_ERR_FORMAT, "input %zu '%.200s' is computed by no earlier node", k, n->input[k]);
+    if ((*v)->shuffle && strcmp(n->op_type, "Reshape") && strcmp(n->op_type, "Transpose") && strcmp(n->op_type, "Shape"))
+        return ox_node_fail(c, MS_ERR_UNSUPPORTED, "input %zu '%.200s' is a 5-D tensor: only the Reshape / Transpose / Reshape of a channel shuffle is supported",
+                            k, n->input[k]);
     return MS_OK;
 }
 
@@ -559,6 +562,43 @@ static ms_status op_cast(ox_ctx *c, node_t *n)
 
 /* ---- shapes ---------------------------------------------------------------------------- */
 
+/* The three steps of a channel shuffle (see ox_value.shuffle). The IR does it in 4-D:
+ * NHWC [1, H, W, C] viewed as [1, H*W, g, C/g], transposed to [1, H*W, C/g, g], viewed
+ * as [1, H, W, C]: channel b*g + a takes channel a*(C/g) + b, as ONNX's steps do. */
+static ms_status channel_shuffle(ox_ctx *c, node_t *n, ox_value *x, int rank, const int64_t *dims)
+{
+    ox_value v = *x;
+    v.name = n->output[0];
+    v.f = NULL;
+    v.i = NULL;
+    if (!x->shuffle) {
+        if (x->rank != 4 || dims[0] != x->dims[0] || dims[1] * dims[2] != x->dims[1] || dims[3] != x->dims[2] ||
+            dims[4] != x->dims[3])
+            return ox_node_fail(c, MS_ERR_UNSUPPORTED, "5-D reshapes are supported only as a channel shuffle's [N, g, C/g, H, W]");
+        v.shuffle = 1;
+        v.rank = 5;
+        memcpy(v.dims, dims, 5 * sizeof *dims);
+        return ox_add_value(c, &v);
+    }
+    if (x->shuffle != 2 || rank != 4 || dims[1] != x->dims[1] * x->dims[2] || dims[2] != x->dims[3] || dims[3] != x->dims[4])
+        return ox_node_fail(c, MS_ERR_UNSUPPORTED, "a channel shuffle must end in a reshape back to [N, C, H, W]");
+    int64_t g = x->dims[2], cg = x->dims[1]; /* after the transpose: [N, C/g, g, H, W] */
+    const ms_tensor *xt = &c->g->tensors[x->tensor];
+    int64_t hw = xt->shape[1] * xt->shape[2];
+    int64_t v1[4] = {1, hw, g, cg}, v2[4] = {1, hw, cg, g};
+    int a, b, y, in = x->tensor;
+    ms_node *nd = NULL;
+    static const int swap[4] = {0, 1, 3, 2};
+    ms_status s = new_temp(c, n->output[0], "groups", 4, v1, &a);
+    if (!s) s = add_ir(c, MS_OP_RESHAPE, &in, 1, a, &nd);
+    if (!s) s = new_temp(c, n->output[0], "shuffled", 4, v2, &b);
+    if (!s) s = add_ir(c, MS_OP_TRANSPOSE, &a, 1, b, &nd);
+    if (!s) memcpy(nd->perm, swap, sizeof swap);
+    if (!s) s = new_act(c, n->output[0], 4, dims, &y);
+    if (!s) s = add_ir(c, MS_OP_RESHAPE, &b, 1, y, &nd);
+    return s;
+}
+
 /* Reshape, Flatten, Squeeze, Unsqueeze end here: a constant is re-labelled, an
  * activation reshaped. */
 static ms_status reshape_value(ox_ctx *c, node_t *n, ox_value *x, int rank, const int64_t *dims)
@@ -566,6 +606,7 @@ static ms_status reshape_value(ox_ctx *c, node_t *n, ox_value *x, int rank, cons
     if (numel_of(rank, dims) != x->numel)
         return ox_node_fail(c, MS_ERR_FORMAT, "the new shape holds %lld elements, the input %lld",
                             (long long)numel_of(rank, dims), (long long)x->numel);
+    if (!x->is_const && (x->shuffle || rank == 5)) return channel_shuffle(c, n, x, rank, dims);
     if (x->is_const) {
         ox_value v = *x;
         ms_status s = alias(c, n->output[0], x);
@@ -728,6 +769,15 @@ static ms_status op_transpose(ox_ctx *c, node_t *n)
             else f[k] = x->f[from];
         }
         return add_const(c, n->output[0], count, dims, f, iv);
+    }
+    if (x->shuffle) {
+        if (x->shuffle != 1 || p[1] != 2 || p[2] != 1 || p[3] != 3 || p[4] != 4)
+            return ox_node_fail(c, MS_ERR_UNSUPPORTED, "a channel shuffle's transpose must be (0, 2, 1, 3, 4)");
+        ox_value v = *x;
+        v.name = n->output[0];
+        v.shuffle = 2;
+        memcpy(v.dims, dims, sizeof v.dims);
+        return ox_add_value(c, &v);
     }
     if (p[0] != 0) return ox_node_fail(c, MS_ERR_UNSUPPORTED, "moves dimension 0 (the batch)");
     /* IR perm q: out_ir[d] = out_onnx[Lo[d]] = in_onnx[p[Lo[d]]] = in_ir[ir_axis(p[Lo[d]])] */

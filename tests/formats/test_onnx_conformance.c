@@ -131,13 +131,15 @@ static int run_set(const char *dir, const char *name, const uint8_t *model, size
     for (int k = 0; !s && k < info->n_outputs && k < g->n_outputs; k++) {
         snprintf(path, sizeof path, "%s/%s/%s/output_%d.pb", dir, name, set, k);
         if ((s = read_pb(path, &want, &err))) break;
-        int saved = g->outputs[0];
+        int saved = g->outputs[0], saved_n = g->n_outputs;
         g->outputs[0] = g->outputs[k];
+        g->n_outputs = 1;
         ms_infer_tensor in = {.ndim = ins[0].rank, .data = ins[0].data}, out = {0};
         if (ins[0].rank > MS_MAX_DIMS) s = ms_errorf(&err, MS_ERR_UNSUPPORTED, "input has %d dimensions", ins[0].rank);
         for (int d = 0; !s && d < ins[0].rank; d++) in.shape[d] = ins[0].dims[d];
         if (!s) s = ms_infer(b, g, 1, MS_PREC_FP32, &in, &out, &err);
         g->outputs[0] = saved;
+        g->n_outputs = saved_n;
         if (!s) {
             int64_t n = 1;
             bool same = out.ndim == want.rank;
