@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake pkg-config libdnnl-dev libavformat-dev libavcodec-dev
-          libswscale-dev libavutil-dev libcjson-dev libcmocka-dev valgrind)
+          libswscale-dev libavutil-dev libcjson-dev libcmocka-dev valgrind
+          libprotobuf-c-dev protobuf-c-compiler libonnx-dev libonnx-testdata python3-torch python3-torchvision)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
