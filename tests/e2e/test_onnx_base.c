@@ -1,0 +1,98 @@
+/* An ONNX base model through the whole pipeline: MobileNetV2 exported from torchvision
+ * at test time (seeded random weights, scripts/onnx_export.py), then `train` (two
+ * chokepoints, daisy against iris from flowers17), `evaluate`, `profile` and `run`
+ * (offline, on a real video) with it. Random weights make the accuracy meaningless;
+ * what is checked is that every command accepts the ONNX base and produces its output.
+ * Skipped when /usr/bin/python3 cannot import torch and torchvision. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+
+static char *dir;
+
+static const char *at(const char *name)
+{
+    static char buf[4][1024];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
+    return buf[k];
+}
+
+static void cli_ok(const char *const *args, char **out)
+{
+    char *errout = NULL;
+    int rc = ms_test_run_cli(args, out, &errout);
+    if (rc != 0) fail_msg("mainstream %s: exit %d: %s", args[0], rc, errout ? errout : "");
+    free(errout);
+}
+
+static void test_onnx_base(void **state)
+{
+    (void)state;
+    MS_REQUIRE_DATA("flowers17/daisy");
+    MS_REQUIRE_DATA("videos/train-day.mp4");
+    if (system("/usr/bin/python3 -c 'import torch, torchvision' >/dev/null 2>&1") != 0) {
+        print_message("skipped: /usr/bin/python3 cannot import torch and torchvision (python3-torchvision)\n");
+        skip();
+    }
+    dir = ms_test_tmpdir();
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/scripts/onnx_export.py %s mobilenet_v2 >/dev/null 2>&1", MS_SOURCE_DIR, dir);
+    assert_int_equal(system(cmd), 0);
+    char model[1024], pos[1024], neg[1024];
+    snprintf(model, sizeof model, "%s", at("mobilenet_v2.onnx"));
+    snprintf(pos, sizeof pos, "%s", ms_test_data("flowers17/daisy"));
+    snprintf(neg, sizeof neg, "%s", ms_test_data("flowers17/iris"));
+
+    const char *train[] = {"train", "--model", model, "--positive", pos, "--negative", neg, "--chokepoints", "19,20",
+                           "--epochs", "1", "--batch", "8", "--train-fraction", "0.75", "--seed", "3", "-o",
+                           at("daisy.mpk"), NULL};
+    char *out = NULL;
+    cli_ok(train, &out);
+    assert_non_null(strstr(out, "chokepoint"));
+    free(out);
+
+    const char *eval[] = {"evaluate", "--package", at("daisy.mpk"), "--model", model, "--positive", pos, "--negative",
+                          neg, "--json", NULL};
+    cli_ok(eval, &out);
+    assert_non_null(strstr(out, "\"chokepoints\""));
+    free(out);
+
+    const char *prof[] = {"profile", "--model", model, "--runs", "2", "--warmup", "1", "-o", at("profile.json"), NULL};
+    cli_ok(prof, NULL);
+
+    FILE *f = fopen(at("deploy.json"), "w");
+    assert_non_null(f);
+    fprintf(f,
+            "{\"model\":[\"%s\"],\"backend\":\"cpu\",\"threads\":1,\"budget\":200,\"profile\":\"%s\","
+            "\"streams\":[{\"name\":\"cam\",\"url\":\"%s\"}],"
+            "\"apps\":[{\"name\":\"daisy\",\"stream\":\"cam\",\"package\":\"%s\",\"threshold\":0.5,"
+            "\"event_length_ms\":2000,\"event_frequency\":0.1,\"correlation\":0.3}]}",
+            model, at("profile.json"), ms_test_data("videos/train-day.mp4"), at("daisy.mpk"));
+    fclose(f);
+    const char *run[] = {"run", at("deploy.json"), "--mode", "offline", "--events", at("events.jsonl"), "--stats",
+                         at("stats.json"), "--report-every", "0", NULL};
+    char *errout = NULL;
+    int rc = ms_test_run_cli(run, NULL, &errout);
+    if (rc != 0) fail_msg("mainstream run: exit %d: %s", rc, errout ? errout : "");
+    assert_non_null(strstr(errout, "stream 'cam': ended after"));
+    free(errout);
+    FILE *st = fopen(at("stats.json"), "r");
+    assert_non_null(st);
+    char buf[8192];
+    size_t n = fread(buf, 1, sizeof buf - 1, st);
+    buf[n] = '\0';
+    fclose(st);
+    assert_non_null(strstr(buf, "\"chokepoint\""));
+    ms_test_rmdir(dir);
+    dir = NULL;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_onnx_base)};
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
