@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Exports torchvision classifiers to ONNX with seeded random weights (nothing is
-downloaded) and writes, beside each model, an input X (NCHW float32 .npy) and torch's
+downloaded), records torchvision's input normalisation in metadata_props, and writes,
+beside each model, an input X (NCHW float32 .npy) and torch's
 own output on it. Used by tests/e2e (whole networks against PyTorch) and bench/.
 
 usage: onnx_export.py OUT_DIR NAME [NAME...]   (NAME: a torchvision.models constructor)
@@ -9,6 +10,7 @@ import sys
 import os
 
 import numpy as np
+import onnx
 import torch
 import torchvision
 
@@ -32,6 +34,13 @@ def export(out_dir, name, opset=13, size=224):
     path = os.path.join(out_dir, name + ".onnx")
     torch.onnx.export(model, x[:1], path, opset_version=opset, input_names=["input"], output_names=["logits"],
                       dynamic_axes={"input": {0: "N"}, "logits": {0: "N"}})
+    # torchvision's normalisation, as Mainstream reads it (docs/formats.md, "ONNX")
+    m = onnx.load(path)
+    for k, v in (("mean", "0.485,0.456,0.406"), ("std", "0.229,0.224,0.225"), ("range", "1"),
+                 ("channel_order", "RGB")):
+        e = m.metadata_props.add()
+        e.key, e.value = k, v
+    onnx.save(m, path)
     with torch.no_grad():
         y = model(x)
     np.save(os.path.join(out_dir, name + ".x.npy"), x.numpy().astype(np.float32))

@@ -29,6 +29,7 @@ typedef struct {
     int top, batch, threads;
     bool json;
     ms_resize_mode resize;
+    const char *mean, *std; /* --mean, --std: ms_model_set_normalisation */
 } options;
 
 /* Lines of a text file, split in place. */
@@ -53,14 +54,17 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: mainstream classify --model FILE [--model FILE]... [--labels FILE] [--top K]\n"
             "                           [--json] [--backend ref|cpu] [--batch N] [--threads N]\n"
-            "                           [--resize crop|stretch] [--labels-csv FILE] IMAGE...\n"
+            "                           [--resize crop|stretch] [--labels-csv FILE]\n"
+            "                           [--mean R,G,B --std R,G,B] IMAGE...\n"
             "\n"
             "Prints the top K classes (index, score, label) of each image. Several --model files\n"
             "are chained (e.g. an embedding extractor, then its classifier head). --labels-csv\n"
             "reads file,class lines (class: the 1001-way index) and also reports top-1 and top-5\n"
             "accuracy; without IMAGE arguments it classifies every file the CSV lists, relative\n"
             "to the CSV's folder. Defaults: --top 5 --backend ref --batch 8 --threads 1\n"
-            "--resize stretch (the whole image; crop: short side to size/0.875, centre crop).\n");
+            "--resize stretch (the whole image; crop: short side to size/0.875, centre crop).\n"
+            "--mean/--std: per-channel normalisation on the pixels / 255 scale, for ONNX models\n"
+            "that do not carry it in their metadata_props.\n");
 }
 
 static ms_status read_lines(const char *path, lines *out, ms_error *err)
@@ -292,6 +296,7 @@ static int parse_options(int argc, char **argv, options *o, bool *done)
         {"backend", required_argument, NULL, 'b'}, {"batch", required_argument, NULL, 'n'},
         {"threads", required_argument, NULL, 't'}, {"resize", required_argument, NULL, 'r'},
         {"labels-csv", required_argument, NULL, 'c'}, {"help", no_argument, NULL, 'h'},
+        {"mean", required_argument, NULL, 'M'},    {"std", required_argument, NULL, 'S'},
         {NULL, 0, NULL, 0},
     };
     *o = (options){.backend = "ref", .top = 5, .batch = 8, .threads = 1, .resize = MS_RESIZE_STRETCH};
@@ -321,6 +326,8 @@ static int parse_options(int argc, char **argv, options *o, bool *done)
             }
             o->resize = (ms_resize_mode)mode;
             break;
+        case 'M': o->mean = optarg; break;
+        case 'S': o->std = optarg; break;
         case 'h': usage(stdout); *done = true; return 0;
         default: usage(stderr); return 2;
         }
@@ -352,6 +359,7 @@ int cmd_classify(int argc, char **argv)
     lines labels = {0};
     tally t = {0, 0, 0, 0};
     ms_status st = ms_model_load(o.models, o.n_models, &g, &err);
+    if (st == MS_OK) st = ms_model_set_normalisation(g, o.mean, o.std, &err);
     if (st == MS_OK && o.labels_path) st = read_lines(o.labels_path, &labels, &err);
     if (st == MS_OK) st = collect_items(&o, argc - optind, argv + optind, &items, &n_items, &err);
     if (st == MS_OK) {

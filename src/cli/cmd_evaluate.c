@@ -22,7 +22,8 @@ static void usage(FILE *out)
             "DATA (the same data options as train; no split: every frame counts) and prints\n"
             "the true- and false-positive rates. --json prints\n"
             "{\"chokepoints\": [{\"index\", \"tpr\", \"fpr\", \"positives\", \"negatives\"}, ...]}.\n"
-            "Options: --batch N (16)  --threads T (1)  --memory-mb M (2048)  --backend cpu|ref (cpu)\n");
+            "Options: --batch N (16)  --threads T (1)  --memory-mb M (2048)  --backend cpu|ref (cpu)\n"
+            "         --mean R,G,B --std R,G,B (input normalisation, pixels / 255 scale; see train)\n");
 }
 
 typedef struct {
@@ -107,6 +108,7 @@ static int run(const eval_args *a)
     ms_curve_point *pts = NULL;
     ms_status s = ms_mpackage_load(a->package, &p, &err);
     if (!s) s = ms_model_load(a->data.models, a->data.n_models, &base, &err);
+    if (!s) s = ms_model_set_normalisation(base, a->data.mean, a->data.std, &err);
     if (!s) s = ms_mpackage_check_base(p, base, &err);
     if (!s && p->n_curve < 1) s = ms_errorf(&err, MS_ERR_INVALID, "%s: the package has no chokepoints", a->package);
     if (!s) s = ms_data_load(&a->data, 1, true, &d, &err);

@@ -13,14 +13,16 @@
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: mainstream inspect [--json] MODEL...\n"
+            "usage: mainstream inspect [--json] [--mean R,G,B --std R,G,B] MODEL...\n"
             "\n"
             "Prints the layers of MODEL (index, op, name, output shape, parameters, multiply-adds),\n"
             "the totals and the chokepoints: the cuts where one tensor carries all state, at which\n"
             "apps can share the layers before and fine-tune the layers after. Several files are\n"
             "chained into one network (e.g. a feature extractor and its classifier head).\n"
             "\n"
-            "  --json   print one JSON object instead of tables\n");
+            "  --json   print one JSON object instead of tables\n"
+            "  --mean R,G,B --std R,G,B   the input normalisation (pixels / 255 scale) when the\n"
+            "           model does not carry it (ONNX metadata_props); the table says where it came from\n");
 }
 
 /* A node's parameters: elements of the constants it reads (a reshape's target shape
@@ -216,10 +218,14 @@ static void name_files(ms_error *err, const char *const *paths, int n)
 int cmd_inspect(int argc, char **argv)
 {
     bool json = false;
+    const char *mean = NULL, *std = NULL;
     int first = 1;
     for (; first < argc && argv[first][0] == '-'; first++) {
         if (!strcmp(argv[first], "--json")) {
             json = true;
+        } else if ((!strcmp(argv[first], "--mean") || !strcmp(argv[first], "--std")) && first + 1 < argc) {
+            *(argv[first][2] == 'm' ? &mean : &std) = argv[first + 1];
+            first++;
         } else if (!strcmp(argv[first], "--help") || !strcmp(argv[first], "-h")) {
             usage(stdout);
             return 0;
@@ -243,7 +249,8 @@ int cmd_inspect(int argc, char **argv)
     ms_error err;
     ms_error_clear(&err);
     ms_graph *g = NULL;
-    if (ms_model_load(paths, n_paths, &g, &err) != MS_OK) {
+    if (ms_model_load(paths, n_paths, &g, &err) != MS_OK || ms_model_set_normalisation(g, mean, std, &err)) {
+        ms_graph_free(g);
         name_files(&err, paths, n_paths);
         fprintf(stderr, "mainstream inspect: %s\n", err.msg);
         return 1;

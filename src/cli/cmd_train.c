@@ -44,7 +44,9 @@ static void usage(FILE *out)
             "  --backend cpu|ref (cpu: oneDNN; runs the prefix, the training and the scoring)\n"
             "  --cp-threads N (chokepoints trained at once; default min(T, chokepoints); on cpu\n"
             "                 each train plan gets T / N threads)\n"
-            "  --app NAME\n");
+            "  --app NAME\n"
+            "  --mean R,G,B --std R,G,B  input normalisation on the pixels / 255 scale (ONNX models\n"
+            "                 without it in their metadata; e.g. 0.485,0.456,0.406 and 0.229,0.224,0.225)\n");
 }
 
 typedef struct {
@@ -242,6 +244,7 @@ static int run(const train_args *a)
     bool tty = isatty(2);
     ms_status s = name ? MS_OK : ms_errorf(&err, MS_ERR_NOMEM, "out of memory");
     if (!s) s = ms_model_load(a->data.models, a->data.n_models, &base, &err);
+    if (!s) s = ms_model_set_normalisation(base, a->data.mean, a->data.std, &err);
     if (!s) s = ms_graph_chokepoints(base, &all, &n_all, &err);
     if (!s) s = parse_chokepoints(a->chokepoints, n_all, &cps, &n_cps, &err);
     if (!s) s = ms_data_load(&a->data, a->seed, false, &d, &err);

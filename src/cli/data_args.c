@@ -6,12 +6,14 @@
 #include <string.h>
 
 static const char *const names[] = {"--positive", "--negative", "--classes",   "--positive-class",
-                                    "--video",    "--labels",   "--val-video", "--val-labels"};
+                                    "--video",    "--labels",   "--val-video", "--val-labels",
+                                    "--mean",     "--std"};
 
 static const char **slot(ms_data_args *a, const char *opt)
 {
     const char **slots[] = {&a->positive, &a->negative, &a->classes, &a->positive_class,
-                            &a->video,    &a->labels,   &a->val_video, &a->val_labels};
+                            &a->video,    &a->labels,   &a->val_video, &a->val_labels,
+                            &a->mean,     &a->std};
     for (size_t k = 0; k < sizeof names / sizeof *names; k++)
         if (!strcmp(opt, names[k])) return slots[k];
     return NULL;

@@ -20,6 +20,7 @@ typedef struct {
     const char *val_video, *val_labels;    /* --val-video FILE --val-labels CSV */
     double train_fraction;                 /* --train-fraction F; < 0: the default */
     int frame_step;                        /* --frame-step N: every N-th video frame (1) */
+    const char *mean, *std;                /* --mean R,G,B --std R,G,B (ms_model_set_normalisation) */
 } ms_data_args;
 
 /* argv[*i] is --model: consumes the files after it (up to the next option or -o),

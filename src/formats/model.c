@@ -5,6 +5,7 @@
 
 #include <libavutil/mem.h>
 #include <libavutil/sha.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -145,5 +146,38 @@ ms_status ms_model_load(const char *const *paths, int n_paths, ms_graph **out, m
         return s;
     }
     *out = g;
+    return MS_OK;
+}
+
+static bool parse_three(const char *s, float out[3])
+{
+    for (int k = 0; k < 3; k++) {
+        char *end;
+        double v = strtod(s, &end);
+        if (end == s || !isfinite(v)) return false;
+        out[k] = (float)v;
+        s = end;
+        if (k < 2 && *s++ != ',') return false;
+    }
+    return *s == '\0';
+}
+
+ms_status ms_model_set_normalisation(ms_graph *g, const char *mean, const char *std, ms_error *err)
+{
+    if (!mean && !std) return MS_OK;
+    float m[3] = {0, 0, 0}, sd[3] = {1, 1, 1};
+    if (mean && !parse_three(mean, m))
+        return ms_errorf(err, MS_ERR_INVALID, "--mean: '%s' is not three comma-separated numbers (R,G,B)", mean);
+    if (std && (!parse_three(std, sd) || !(sd[0] > 0) || !(sd[1] > 0) || !(sd[2] > 0)))
+        return ms_errorf(err, MS_ERR_INVALID, "--std: '%s' is not three comma-separated positive numbers (R,G,B)", std);
+    ms_input_spec *sp = &g->input_spec;
+    if (sp->channels != 3)
+        return ms_errorf(err, MS_ERR_UNSUPPORTED, "--mean/--std: %s takes %d channels, not 3", g->source, sp->channels);
+    sp->per_channel = true;
+    for (int k = 0; k < 3; k++) {
+        sp->chan_mean[k] = m[k] * 255.0f;
+        sp->chan_scale[k] = 1.0f / (255.0f * sd[k]);
+    }
+    sp->origin = "the command line (--mean, --std)";
     return MS_OK;
 }

@@ -421,6 +421,8 @@ static ms_status add_outputs(ox_ctx *c, const Onnx__GraphProto *gp)
         ox_value *v = ox_find(c, nm);
         if (!v) return ox_fail(c, MS_ERR_FORMAT, "graph output '%.200s' is computed by no node", nm);
         if (v->is_const) return ox_fail(c, MS_ERR_UNSUPPORTED, "graph output '%.200s' is a constant", nm);
+        if (v->shuffle || v->rank > MS_MAX_DIMS)
+            return ox_fail(c, MS_ERR_UNSUPPORTED, "graph output '%.200s' has %d dimensions (at most %d)", nm, v->rank, MS_MAX_DIMS);
         int t = v->tensor;
         if (t == c->g->inputs[0]) {
             /* the graph passes its input through (Identity, Dropout): a copy node */

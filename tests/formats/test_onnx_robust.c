@@ -225,6 +225,49 @@ static void test_sizes(void **state)
     expect_refusal(&m, MS_ERR_UNSUPPORTED, "external data");
 }
 
+/* metadata_props: mean, std, range, channel_order become the input spec. */
+static void add_meta(pb *m, const char *k, const char *v)
+{
+    pb e = {0};
+    f_str(&e, 1, k);
+    f_str(&e, 2, v);
+    f_msg(m, 14, &e);
+}
+
+static void test_metadata(void **state)
+{
+    (void)state;
+    pb g = {0};
+    uint64_t dims[4] = {1, 3, 2, 2};
+    node(&g, "Relu", "x", NULL, "y", NULL);
+    value_info(&g, 11, "x", 4, dims);
+    value_info(&g, 12, "y", 4, dims);
+    pb m = model(&g, 13);
+    add_meta(&m, "mean", "0.485,0.456,0.406");
+    add_meta(&m, "std", "0.229,0.224,0.225");
+    add_meta(&m, "range", "1");
+    add_meta(&m, "channel_order", "BGR");
+    ms_graph *gr = NULL;
+    ms_error err = {0};
+    assert_int_equal(ms_onnx_import(m.b, m.n, "meta.onnx", NULL, &gr, &err), MS_OK);
+    const ms_input_spec *sp = &gr->input_spec;
+    assert_true(sp->per_channel && sp->bgr);
+    assert_int_equal(sp->height, 2);
+    assert_int_equal(sp->channels, 3);
+    assert_float_equal(sp->chan_mean[0], 0.485f * 255, 1e-3);
+    assert_float_equal(sp->chan_scale[2], 1.0f / (255 * 0.225f), 1e-7);
+    assert_non_null(strstr(sp->origin, "metadata_props"));
+    ms_graph_free(gr);
+    free(m.b);
+    g = (pb){0};
+    node(&g, "Relu", "x", NULL, "y", NULL);
+    value_info(&g, 11, "x", 4, dims);
+    value_info(&g, 12, "y", 4, dims);
+    m = model(&g, 13);
+    add_meta(&m, "std", "0.2,0,0.2");
+    expect_refusal(&m, MS_ERR_FORMAT, "metadata 'std' is '0.2,0,0.2'");
+}
+
 /* Graphs nested in attributes 200 deep: refused before protobuf-c recurses. */
 static void test_nesting(void **state)
 {
@@ -341,7 +384,8 @@ static void test_npy(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_valid_and_unknown), cmocka_unit_test(test_sizes), cmocka_unit_test(test_nesting),
+        cmocka_unit_test(test_valid_and_unknown), cmocka_unit_test(test_sizes), cmocka_unit_test(test_metadata),
+        cmocka_unit_test(test_nesting),
         cmocka_unit_test(test_truncated_and_corrupted), cmocka_unit_test(test_npy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
