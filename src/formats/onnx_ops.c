@@ -1225,7 +1225,8 @@ static ms_status op_concat(ox_ctx *c, node_t *n)
         all_const = all_const && v->is_const;
         if (v->rank != rank) return ox_node_fail(c, MS_ERR_FORMAT, "input %zu has %d dimensions, input 0 %d", k, v->rank, rank);
         for (int d = 0; d < rank; d++)
-            if (d != ax && v->dims[d] != first->dims[d]) return ox_node_fail(c, MS_ERR_FORMAT, "input %zu's shape differs outside the axis", k);
+            if (d != ax && v->dims[d] != first->dims[d] && !(d == 0 && (v->is_const || first->is_const) && ax != 0))
+                return ox_node_fail(c, MS_ERR_FORMAT, "input %zu's shape differs outside the axis", k);
         dims[ax] += v->dims[ax];
     }
     if (all_const) {
@@ -1247,6 +1248,7 @@ static ms_status op_concat(ox_ctx *c, node_t *n)
             }
         return add_const(c, n->output[0], rank, dims, f, iv);
     }
+    if (ax != 0) dims[0] = c->batch; /* constants (dimension 0 of 1) join every frame */
     int *in = malloc(n->n_input * sizeof *in);
     if (!in) return ox_node_fail(c, MS_ERR_NOMEM, "out of memory");
     for (size_t k = 0; !s && k < n->n_input; k++) {

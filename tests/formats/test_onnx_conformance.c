@@ -3,7 +3,9 @@
  * and output_*.pb) on the ref and cpu backends.
  *
  * Every case whose ops are all in the supported list is run: its first input is the
- * plan's input (dimension 0 the batch), every other input is bound as a constant, each
+ * plan's input (dimension 0 the batch), every other input is bound as a constant (frame
+ * by frame, when it has input 0's rank and batch: the IR's ops never mix frames, and an
+ * op that would is refused at import), each
  * output is compared with |got - want| <= 1e-7 + 1e-3 |want| (the suite's default
  * tolerances). A case may be refused (the importer or a backend says it does not
  * handle this attribute or shape) with a clear message; it may never give a wrong
@@ -122,41 +124,69 @@ static int run_set(const char *dir, const char *name, const uint8_t *model, size
         free(ins[n_in].name);
         ins[n_in].name = strdup(nm);
     }
+    /* Inputs after the first that vary along dimension 0 like it are bound frame by
+     * frame: the plan runs one frame of input 0 at a time with that frame of each. */
+    int64_t B = !s && n_in >= 1 && ins[0].rank >= 1 ? ins[0].dims[0] : 1;
+    bool per_frame = false;
+    for (int k = 1; !s && k < n_in; k++) per_frame = per_frame || (ins[k].rank == ins[0].rank && ins[k].dims[0] == B && B > 1);
+    int64_t frames = per_frame ? B : 1;
     ms_graph *g = NULL;
     if (!s && n_in < 1) s = ms_errorf(&err, MS_ERR_UNSUPPORTED, "the case has no input");
-    if (!s) {
-        ms_onnx_options o = {.consts = ins + 1, .n_consts = n_in - 1};
-        s = ms_onnx_import(model, size, name, &o, &g, &err);
-    }
-    for (int k = 0; !s && k < info->n_outputs && k < g->n_outputs; k++) {
-        snprintf(path, sizeof path, "%s/%s/%s/output_%d.pb", dir, name, set, k);
-        if ((s = read_pb(path, &want, &err))) break;
-        int saved = g->outputs[0], saved_n = g->n_outputs;
-        g->outputs[0] = g->outputs[k];
-        g->n_outputs = 1;
-        ms_infer_tensor in = {.ndim = ins[0].rank, .data = ins[0].data}, out = {0};
-        if (ins[0].rank > MS_MAX_DIMS) s = ms_errorf(&err, MS_ERR_UNSUPPORTED, "input has %d dimensions", ins[0].rank);
-        for (int d = 0; !s && d < ins[0].rank; d++) in.shape[d] = ins[0].dims[d];
-        if (!s) s = ms_infer(b, g, 1, MS_PREC_FP32, &in, &out, &err);
-        g->outputs[0] = saved;
-        g->n_outputs = saved_n;
-        if (!s) {
-            int64_t n = 1;
-            bool same = out.ndim == want.rank;
-            for (int d = 0; d < out.ndim; d++) n *= out.shape[d];
-            for (int d = 0; same && d < out.ndim; d++) same = out.shape[d] == want.dims[d];
-            double worst = 0;
-            if (!same || n != want.numel) {
-                snprintf(why, why_size, "output %d: shape differs from the expected one", k);
-                outcome = FAIL;
-            } else if (!close_enough(out.data, want.data, n, &worst)) {
-                snprintf(why, why_size, "output %d: off by %g", k, worst);
-                outcome = FAIL;
+    for (int64_t f = 0; !s && f < frames && outcome != FAIL; f++) {
+        ms_onnx_tensor bound[16];
+        for (int k = 0; k < n_in; k++) {
+            bound[k] = ins[k];
+            if (per_frame && ins[k].rank == ins[0].rank && ins[k].dims[0] == B) {
+                bound[k].dims[0] = 1;
+                bound[k].numel = ins[k].numel / B;
+                bound[k].data = ins[k].data + f * bound[k].numel;
             }
         }
-        free(out.data);
-        ms_onnx_tensor_free(&want);
-        if (outcome == FAIL) break;
+        ms_onnx_options o = {.consts = bound + 1, .n_consts = n_in - 1};
+        ms_graph_free(g);
+        g = NULL;
+        if ((s = ms_onnx_import(model, size, name, &o, &g, &err))) break;
+        for (int k = 0; !s && k < info->n_outputs && k < g->n_outputs; k++) {
+            snprintf(path, sizeof path, "%s/%s/%s/output_%d.pb", dir, name, set, k);
+            if ((s = read_pb(path, &want, &err))) break;
+            if (per_frame && (want.rank < 1 || want.dims[0] != B)) {
+                s = ms_errorf(&err, MS_ERR_UNSUPPORTED, "%s: output %d does not keep dimension 0 (the batch)", name, k);
+                ms_onnx_tensor_free(&want);
+                break;
+            }
+            int64_t want_n = want.numel / frames;
+            const float *want_data = want.data + f * want_n;
+            int saved = g->outputs[0], saved_n = g->n_outputs;
+            g->outputs[0] = g->outputs[k];
+            g->n_outputs = 1;
+            ms_infer_tensor in = {.ndim = bound[0].rank, .data = bound[0].data}, out = {0};
+            if (bound[0].rank > MS_MAX_DIMS) s = ms_errorf(&err, MS_ERR_UNSUPPORTED, "input has %d dimensions", ins[0].rank);
+            for (int d = 0; !s && d < bound[0].rank; d++) in.shape[d] = bound[0].dims[d];
+            if (per_frame) {
+                in.shape[0] = 1;
+                in.data = ins[0].data + f * (ins[0].numel / B);
+            }
+            if (!s) s = ms_infer(b, g, 1, MS_PREC_FP32, &in, &out, &err);
+            g->outputs[0] = saved;
+            g->n_outputs = saved_n;
+            if (!s) {
+                int64_t n = 1;
+                bool same = out.ndim == want.rank;
+                for (int d = 0; d < out.ndim; d++) n *= out.shape[d];
+                for (int d = per_frame ? 1 : 0; same && d < out.ndim; d++) same = out.shape[d] == want.dims[d];
+                double worst = 0;
+                if (!same || n != want_n) {
+                    snprintf(why, why_size, "output %d: shape differs from the expected one", k);
+                    outcome = FAIL;
+                } else if (!close_enough(out.data, want_data, n, &worst)) {
+                    snprintf(why, why_size, "output %d: off by %g", k, worst);
+                    outcome = FAIL;
+                }
+            }
+            free(out.data);
+            ms_onnx_tensor_free(&want);
+            if (outcome == FAIL) break;
+        }
     }
     if (s) {
         outcome = clear_refusal(s, &err) ? REFUSED : FAIL;

@@ -397,6 +397,8 @@ static ms_status lower_concat(dn_ctx *c, const dn_node *d)
     if (axis < 0 || axis >= nd) return unsupported(c, "axis out of range");
     for (int k = 0; k < n->n_inputs; k++) {
         int t = k ? n->inputs[k] : d->in0;
+        if (c->g->tensors[t].data && c->batch != 1)
+            return unsupported(c, "a constant input holds one frame: plans with it run one frame at a time (1 thread)");
         if (c->g->tensors[t].data) dn_plain_md(c, t, dnnl_f32, &mds[k]);
         else dn_f32_md(c, t, &mds[k]);
     }
