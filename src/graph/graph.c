@@ -116,9 +116,9 @@ void ms_tensor_drop_quantised(ms_tensor *t)
     t->dtype = MS_DT_F32;
 }
 
-ms_status ms_graph_check_trainable(const ms_graph *g, ms_error *err)
+ms_status ms_graph_check_trainable(const ms_graph *g, bool onnx_ops, ms_error *err)
 {
-    for (int i = 0; i < g->n_nodes; i++) {
+    for (int i = 0; i < g->n_nodes && !onnx_ops; i++) {
         const ms_node *n = &g->nodes[i];
         bool ok = n->kind < MS_OP_MUL;
         if (ok && n->kind == MS_OP_ADD && n->n_inputs == 2) {
@@ -129,7 +129,7 @@ ms_status ms_graph_check_trainable(const ms_graph *g, ms_error *err)
                   (b->ndim >= 1 && b->shape[b->ndim - 1] == c && ms_tensor_numel(b) == c));
         }
         if (!ok)
-            return ms_errorf(err, MS_ERR_UNSUPPORTED, "%s: node %d '%s' (%s) cannot be trained (forward only)",
+            return ms_errorf(err, MS_ERR_UNSUPPORTED, "%s: node %d '%s' (%s) cannot be trained on the cpu backend (forward only; the ref backend trains it)",
                              g->source ? g->source : "graph", i, n->name, ms_op_name(n->kind));
     }
     return MS_OK;
