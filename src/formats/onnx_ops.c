@@ -1462,8 +1462,10 @@ static ms_status op_reduce_mean(ox_ctx *c, node_t *n)
     return reshape_to(c, &kv, orank, od, n->output[0]);
 }
 
-/* Softmax over the IR's last axis: accepted when ONNX's reduced dimensions are exactly
- * that axis (others of extent 1). */
+/* Softmax: the IR's runs over the last axis. ONNX's reduced axes (one axis from opset
+ * 13, every axis from `axis` on before) must hold one axis of extent > 1, or be of
+ * extent 1 throughout; when that axis is not the IR's last, transposes swap it there
+ * and back. */
 static ms_status op_softmax(ox_ctx *c, node_t *n)
 {
     ox_value *x;
@@ -1473,21 +1475,40 @@ static ms_status op_softmax(ox_ctx *c, node_t *n)
     if (!s) s = input_act(c, n, 0, &x);
     if (!s) s = attr_int(c, n, "axis", c->opset < 13 ? 1 : -1, &axis);
     if (s) return s;
-    int ax = 0;
-    if ((s = norm_axis(c, axis, x->rank, &ax))) return s;
-    int last = -1; /* ONNX axis held in the IR's last dimension */
-    for (int a = 0; a < x->rank; a++)
-        if (ox_ir_axis(x->rank, a) == x->rank - 1) last = a;
-    bool ok = true;
-    for (int a = 0; a < x->rank; a++) {
+    int ax = 0, rank = x->rank, target = -1;
+    if ((s = norm_axis(c, axis, rank, &ax))) return s;
+    for (int a = 0; a < rank; a++) {
         bool reduced = c->opset < 13 ? a >= ax : a == ax;
-        if (a == last) ok = ok && (reduced || x->dims[a] == 1);
-        else if (reduced) ok = ok && x->dims[a] == 1;
+        if (!reduced || (x->dims[a] == 1 && !(c->opset >= 13 && a == ax))) continue;
+        if (target >= 0) return ox_node_fail(c, MS_ERR_UNSUPPORTED, "softmax over several axes of extent > 1 (opset < 13 flattens from axis %d)", ax);
+        target = a;
     }
-    if (!ok || ax == 0) return ox_node_fail(c, MS_ERR_UNSUPPORTED, "softmax over axis %d of this shape is not the IR's last axis", ax);
+    if (target < 0) target = ax;
+    if (target == 0) return ox_node_fail(c, MS_ERR_UNSUPPORTED, "softmax over axis 0 (the batch)");
+    int ia = ox_ir_axis(rank, target), last = rank - 1, in = x->tensor, y;
+    int64_t dims[MS_MAX_DIMS];
+    memcpy(dims, x->dims, sizeof dims);
+    const char *out = n->output[0];
+    if ((s = new_act(c, out, rank, dims, &y))) return s;
     ms_node *nd = NULL;
-    if ((s = unary_node(c, n, MS_OP_SOFTMAX, &nd))) return s;
-    nd->axis = x->rank - 1;
+    if (ia == last) {
+        if ((s = add_ir(c, MS_OP_SOFTMAX, &in, 1, y, &nd))) return s;
+        nd->axis = last;
+        return MS_OK;
+    }
+    int perm[MS_MAX_DIMS] = {0, 1, 2, 3}, t1, t2;
+    perm[ia] = last;
+    perm[last] = ia;
+    if ((s = ir_permute(c, in, perm, "to_last", &t1))) return s;
+    const ms_tensor *tt = &c->g->tensors[t1];
+    int64_t shape[MS_MAX_DIMS];
+    memcpy(shape, tt->shape, sizeof shape);
+    if ((s = new_temp(c, out, "softmax", rank, shape, &t2))) return s;
+    if ((s = add_ir(c, MS_OP_SOFTMAX, &t1, 1, t2, &nd))) return s;
+    nd->axis = last;
+    bool trivial = trivial_perm(rank, shape, perm);
+    if ((s = add_ir(c, trivial ? MS_OP_RESHAPE : MS_OP_TRANSPOSE, &t2, 1, y, &nd))) return s;
+    if (!trivial) memcpy(nd->perm, perm, sizeof perm);
     return MS_OK;
 }
 
