@@ -5,6 +5,7 @@
  * what is checked is that every command accepts the ONNX base and produces its output.
  * Skipped when /usr/bin/python3 cannot import torch and torchvision. */
 #include <dirent.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,8 +71,10 @@ static void test_onnx_base(void **state)
     assert_int_equal(system(cmd), 0);
     char model[1024], pos[1024], neg[1024];
     snprintf(model, sizeof model, "%s", at("mobilenet_v2.onnx"));
-    subset("flowers17/daisy", "daisy", 16, pos, sizeof pos);
-    subset("flowers17/iris", "iris", 16, neg, sizeof neg);
+    /* under valgrind (MS_UNDER_VALGRIND) 4 + 4 images and one profiling pass */
+    bool slow = getenv("MS_UNDER_VALGRIND") != NULL;
+    subset("flowers17/daisy", "daisy", slow ? 4 : 16, pos, sizeof pos);
+    subset("flowers17/iris", "iris", slow ? 4 : 16, neg, sizeof neg);
 
     const char *train[] = {"train", "--model", model, "--positive", pos, "--negative", neg, "--chokepoints", "19,20",
                            "--epochs", "1", "--batch", "8", "--train-fraction", "0.75", "--seed", "3", "-o",
@@ -87,7 +90,8 @@ static void test_onnx_base(void **state)
     assert_non_null(strstr(out, "\"chokepoints\""));
     free(out);
 
-    const char *prof[] = {"profile", "--model", model, "--runs", "2", "--warmup", "1", "-o", at("profile.json"), NULL};
+    const char *prof[] = {"profile", "--model", model, "--runs", slow ? "1" : "2", "--warmup", slow ? "0" : "1", "-o",
+                          at("profile.json"), NULL};
     cli_ok(prof, NULL);
 
     FILE *f = fopen(at("deploy.json"), "w");
