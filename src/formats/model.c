@@ -39,6 +39,12 @@ ms_status ms_model_chain(ms_graph *g, ms_graph *next, ms_error *err)
         ms_graph_free(next);
         return s;
     }
+    if (g->nchw != next->nchw) {
+        s = ms_errorf(err, MS_ERR_UNSUPPORTED, "%s: cannot chain after %s: one is ONNX (NCHW) and the other TFLite (NHWC)",
+                      next->source, g->source);
+        ms_graph_free(next);
+        return s;
+    }
     int joint = g->outputs[0], in = next->inputs[0];
     const ms_tensor *a = &g->tensors[joint], *b = &next->tensors[in];
     if (!same_shape(a, b)) {
