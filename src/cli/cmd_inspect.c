@@ -188,6 +188,24 @@ static cJSON *chokepoints_json(const ms_graph *g, const ms_chokepoint *cps, int 
     return a;
 }
 
+/* The input spec: mean and scale per channel (all three equal without a per-channel
+ * normalisation), channel order, the file's layout, where it came from. */
+static cJSON *spec_json(const ms_input_spec *sp, bool nchw)
+{
+    cJSON *o = cJSON_CreateObject();
+    float mean[3], scale[3];
+    for (int k = 0; k < 3; k++) {
+        mean[k] = sp->per_channel ? sp->chan_mean[k] : sp->mean;
+        scale[k] = sp->per_channel ? sp->chan_scale[k] : sp->scale;
+    }
+    cJSON_AddItemToObject(o, "mean", cJSON_CreateFloatArray(mean, 3));
+    cJSON_AddItemToObject(o, "scale", cJSON_CreateFloatArray(scale, 3));
+    cJSON_AddStringToObject(o, "channel_order", sp->bgr ? "BGR" : "RGB");
+    cJSON_AddStringToObject(o, "file_layout", nchw ? "NCHW" : "NHWC");
+    cJSON_AddStringToObject(o, "origin", sp->origin ? sp->origin : "the model file");
+    return o;
+}
+
 static ms_status print_json(const ms_graph *g, const bool *is_state, const ms_chokepoint *cps, int n_cps,
                             const char *cp_error, ms_error *err)
 {
@@ -196,6 +214,7 @@ static ms_status print_json(const ms_graph *g, const bool *is_state, const ms_ch
     cJSON_AddStringToObject(root, "source", g->source ? g->source : "");
     cJSON_AddItemToObject(root, "inputs", tensors_json(g, g->inputs, g->n_inputs));
     cJSON_AddItemToObject(root, "outputs", tensors_json(g, g->outputs, g->n_outputs));
+    cJSON_AddItemToObject(root, "input_spec", spec_json(&g->input_spec, g->nchw));
     cJSON_AddItemToObject(root, "layers", layers_json(g, is_state));
     cJSON_AddNumberToObject(root, "params", (double)ms_graph_params(g));
     cJSON_AddNumberToObject(root, "macs", (double)ms_graph_macs(g));
