@@ -248,6 +248,7 @@ static ms_status lower_graph(dn_ctx *c, const ms_plan *from)
     dnnl_memory_desc_t md;
     ms_status st = input_md(c, from, &md);
     if (st) return st;
+    c->p->in_md = md;
     c->p->base.native_in = from != NULL;
     c->p->base.in_bytes = (int64_t)(dnnl_memory_desc_get_size(&md) / (size_t)c->batch);
     dn_value *v = &c->vals[in];

@@ -52,6 +52,9 @@ typedef struct {
     /* The primitives are built for `frames` frames and run opts.batch / frames times over
      * consecutive frames of a batch (see dnnl_backend.c, "Frames per run"). */
     int frames;
+    /* The input's layout at the primitives' batch: plain f32, or the output layout of the
+     * plan it reads (input_from), which run takes as it is. */
+    dnnl_memory_desc_t in_md;
     /* The output's layout at the primitives' batch: plain f32 unless base.native_out. A u8
      * output carries its quantisation, for consumers and for converting it to plain. */
     dnnl_memory_desc_t out_md;
