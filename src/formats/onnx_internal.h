@@ -11,6 +11,9 @@
 
 /* Constants and activations larger than this are refused (1 GiB of float32). */
 #define OX_MAX_ELEMENTS ((int64_t)1 << 28)
+/* Constants computed at import (folding, ConstantOfShape) are at most this large (64 MiB
+ * of float32): a small file must not make the importer allocate gigabytes. */
+#define OX_MAX_FOLDED ((int64_t)1 << 24)
 /* Largest kernel, stride, dilation or pad accepted. */
 #define OX_MAX_WINDOW 4096
 

@@ -340,7 +340,9 @@ static ms_status fold_alloc(ox_ctx *c, int64_t numel, bool is_int, float **f, in
 {
     *f = NULL;
     *i = NULL;
-    if (numel > OX_MAX_ELEMENTS) return ox_node_fail(c, MS_ERR_UNSUPPORTED, "constant result is too large");
+    if (numel > OX_MAX_FOLDED)
+        return ox_node_fail(c, MS_ERR_UNSUPPORTED, "a constant computed at import would have %lld elements (at most %lld)",
+                            (long long)numel, (long long)OX_MAX_FOLDED);
     if (is_int) *i = malloc(((size_t)numel + 1) * sizeof **i);
     else *f = malloc(((size_t)numel + 1) * sizeof **f);
     if (!*i && !*f) return ox_node_fail(c, MS_ERR_NOMEM, "out of memory");
@@ -458,8 +460,13 @@ static ms_status op_constant_of_shape(ox_ctx *c, node_t *n)
     if (!s) s = one_output(c, n);
     if (!s) s = const_ints(c, n, 0, dims, MS_ONNX_MAX_RANK, &rank);
     if (s) return s;
-    for (int d = 0; d < rank; d++)
+    int64_t total_check = 1;
+    for (int d = 0; d < rank; d++) {
         if (dims[d] < 0 || dims[d] > OX_MAX_ELEMENTS) return ox_node_fail(c, MS_ERR_FORMAT, "dimension %d is %lld", d, (long long)dims[d]);
+        total_check *= dims[d];
+        if (total_check > OX_MAX_FOLDED)
+            return ox_node_fail(c, MS_ERR_UNSUPPORTED, "the constant would have more than %lld elements", (long long)OX_MAX_FOLDED);
+    }
     ox_value fill = {.numel = 1};
     float zero = 0;
     fill.f = &zero;

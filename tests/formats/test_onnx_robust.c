@@ -192,6 +192,25 @@ static void test_sizes(void **state)
     value_info(&g, 12, "y", 2, dims);
     m = model(&g, 13);
     expect_refusal(&m, MS_ERR_UNSUPPORTED, "initializer 'w' has more than");
+    /* ConstantOfShape asking for 2^27 elements from a few bytes */
+    g = (pb){0};
+    f_varint(&t, 1, 4);
+    f_varint(&t, 2, 7);
+    int64_t big[4] = {1, 1 << 9, 1 << 9, 1 << 9};
+    f_bytes(&t, 9, big, sizeof big);
+    f_str(&t, 8, "shape");
+    f_msg(&g, 5, &t);
+    pb cn = {0};
+    f_str(&cn, 1, "shape");
+    f_str(&cn, 2, "z");
+    f_str(&cn, 3, "n0");
+    f_str(&cn, 4, "ConstantOfShape");
+    f_msg(&g, 1, &cn);
+    node(&g, "Relu", "x", NULL, "y", NULL);
+    value_info(&g, 11, "x", 2, dims);
+    value_info(&g, 12, "y", 2, dims);
+    m = model(&g, 13);
+    expect_refusal(&m, MS_ERR_UNSUPPORTED, "more than 16777216 elements");
     /* float_data shorter than the shape */
     g = (pb){0};
     f_varint(&t, 1, 1);
