@@ -32,6 +32,7 @@ typedef struct {
     int top, batch, threads;
     bool json;
     ms_resize_mode resize;
+    const char *mean, *std; /* --mean, --std: ms_model_set_normalisation */
 } options;
 
 /* Lines of a text file, split in place. */
@@ -56,7 +57,8 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: mainstream classify --model FILE [--model FILE]... [--labels FILE] [--top K]\n"
             "                           [--json] [--backend ref|cpu|cuda] [--batch N] [--threads N]\n"
-            "                           [--resize crop|stretch] [--labels-csv FILE] IMAGE...\n"
+            "                           [--resize crop|stretch] [--labels-csv FILE]\n"
+            "                           [--mean R,G,B --std R,G,B] IMAGE...\n"
             "\n"
             "Prints the top K classes (index, score, label) of each image. Several --model files\n"
             "are chained (e.g. an embedding extractor, then its classifier head). --labels-csv\n"
@@ -66,6 +68,8 @@ static void usage(FILE *out)
             "reference) --batch 8 --threads (every core) --resize stretch (the whole image; crop:\n"
             "short side to size/0.875, centre crop). A model whose output is not a class\n"
             "distribution (softmax) is refused: an embedding extractor needs its head.\n"
+            "--mean/--std: per-channel normalisation on the pixels / 255 scale, for ONNX models\n"
+            "that do not carry it in their metadata_props.\n"
             "\n"
             "Example:\n"
             "  m=$MAINSTREAM_DATA/models\n"
@@ -272,6 +276,7 @@ static int parse_options(int argc, char **argv, options *o, bool *done)
         {"json", no_argument, NULL, 'j'},          {"backend", required_argument, NULL, 'b'},
         {"batch", required_argument, NULL, 'n'},   {"threads", required_argument, NULL, 't'},
         {"resize", required_argument, NULL, 'r'},  {"labels-csv", required_argument, NULL, 'c'},
+        {"mean", required_argument, NULL, 'M'},    {"std", required_argument, NULL, 'S'},
         {NULL, 0, NULL, 0},
     };
     /* every core by default: classifying a folder is a throughput job */
@@ -298,6 +303,8 @@ static int parse_options(int argc, char **argv, options *o, bool *done)
             if ((mode = ms_resize_mode_parse(optarg)) < 0) bad = ms_cli_fail(&c, "--resize: '%s' is not crop or stretch", optarg);
             else o->resize = (ms_resize_mode)mode;
             break;
+        case 'M': o->mean = optarg; break;
+        case 'S': o->std = optarg; break;
         }
     }
     if (bad) return bad;
@@ -338,6 +345,7 @@ int cmd_classify(int argc, char **argv)
     ms_status st = ms_backend_get(o.backend, &backend, &err);
     if (st == MS_OK) st = ms_model_load(o.models, o.n_models, &g, &err);
     if (st == MS_OK) st = check_classifier(g, &err);
+    if (st == MS_OK) st = ms_model_set_normalisation(g, o.mean, o.std, &err);
     if (st == MS_OK && o.labels_path) st = read_lines(o.labels_path, &labels, &err);
     if (st == MS_OK) st = collect_items(&o, argc - optind, argv + optind, &items, &n_items, &err);
     if (st == MS_OK) {

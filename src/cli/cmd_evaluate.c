@@ -24,6 +24,7 @@ static void usage(FILE *out)
             "the true- and false-positive rates. --json prints\n"
             "{\"chokepoints\": [{\"index\", \"tpr\", \"fpr\", \"positives\", \"negatives\"}, ...]}.\n"
             "Options: --batch N (16)  --threads T (every core)  --memory-mb M (2048)  --backend cpu|ref (cpu)\n"
+            "         --mean R,G,B --std R,G,B (input normalisation, pixels / 255 scale; see train)\n"
             "         -q, -v (fewer or more log messages)\n"
             "\n"
             "Example:\n"
@@ -109,6 +110,7 @@ static int run(const eval_args *a)
     ms_curve_point *pts = NULL;
     ms_status s = ms_mpackage_load(a->package, &p, &err);
     if (!s) s = ms_model_load(a->data.models, a->data.n_models, &base, &err);
+    if (!s) s = ms_model_set_normalisation(base, a->data.mean, a->data.std, &err);
     if (!s) s = ms_mpackage_check_base(p, base, &err);
     if (!s && p->n_curve < 1) s = ms_errorf(&err, MS_ERR_INVALID, "%s: the package has no chokepoints", a->package);
     if (!s) s = ms_data_load(&a->data, 1, true, &d, &err);

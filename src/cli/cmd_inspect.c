@@ -14,7 +14,7 @@
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: mainstream inspect [--json] MODEL...   (or --model MODEL, repeatable)\n"
+            "usage: mainstream inspect [--json] [--mean R,G,B --std R,G,B] MODEL...   (or --model MODEL, repeatable)\n"
             "\n"
             "Prints the layers of MODEL (index, op, name, output shape, parameters, multiply-adds),\n"
             "the totals and the chokepoints: the cuts where one tensor carries all state, at which\n"
@@ -23,6 +23,8 @@ static void usage(FILE *out)
             "\n"
             "  --json         print one JSON object instead of tables\n"
             "  --model FILE   a model file (the same as a MODEL argument; files chain in order)\n"
+            "  --mean R,G,B --std R,G,B   the input normalisation (pixels / 255 scale) when the\n"
+            "                 model does not carry it (ONNX metadata_props); the table says where it came from\n"
             "  -q, -v         fewer or more log messages\n"
             "\n"
             "Example:\n"
@@ -90,6 +92,17 @@ static void print_tensors(const ms_graph *g, const char *label, const int *ids, 
     }
 }
 
+/* How pixels become the input, and where that came from. */
+static void print_input_spec(const ms_input_spec *sp, bool nchw)
+{
+    if (sp->per_channel)
+        printf("input:   x[c] = (pixel[c] - (%g, %g, %g)[c]) * (%g, %g, %g)[c], %s", sp->chan_mean[0], sp->chan_mean[1],
+               sp->chan_mean[2], sp->chan_scale[0], sp->chan_scale[1], sp->chan_scale[2], sp->bgr ? "BGR" : "RGB");
+    else
+        printf("input:   x = (pixel - %g) * %g, %s", sp->mean, sp->scale, sp->bgr ? "BGR" : "RGB");
+    printf("%s; from %s\n", nchw ? ", NCHW in the file (NHWC here)" : "", sp->origin ? sp->origin : "the model file");
+}
+
 static void print_table(const ms_graph *g, const bool *is_state, const ms_chokepoint *cps, int n_cps,
                         const char *cp_error)
 {
@@ -97,6 +110,7 @@ static void print_table(const ms_graph *g, const bool *is_state, const ms_chokep
     printf("model: %s\n", g->source ? g->source : "");
     print_tensors(g, "inputs:", g->inputs, g->n_inputs);
     print_tensors(g, "outputs:", g->outputs, g->n_outputs);
+    print_input_spec(&g->input_spec, g->nchw);
     printf("\n%5s  %-16s %-52s %-18s %10s %12s\n", "index", "op", "name", "shape", "params", "MACs");
     for (int k = 0; k < g->n_nodes; k++) {
         const ms_node *n = &g->nodes[k];
@@ -180,6 +194,24 @@ static cJSON *chokepoints_json(const ms_graph *g, const ms_chokepoint *cps, int 
     return a;
 }
 
+/* The input spec: mean and scale per channel (all three equal without a per-channel
+ * normalisation), channel order, the file's layout, where it came from. */
+static cJSON *spec_json(const ms_input_spec *sp, bool nchw)
+{
+    cJSON *o = cJSON_CreateObject();
+    float mean[3], scale[3];
+    for (int k = 0; k < 3; k++) {
+        mean[k] = sp->per_channel ? sp->chan_mean[k] : sp->mean;
+        scale[k] = sp->per_channel ? sp->chan_scale[k] : sp->scale;
+    }
+    cJSON_AddItemToObject(o, "mean", cJSON_CreateFloatArray(mean, 3));
+    cJSON_AddItemToObject(o, "scale", cJSON_CreateFloatArray(scale, 3));
+    cJSON_AddStringToObject(o, "channel_order", sp->bgr ? "BGR" : "RGB");
+    cJSON_AddStringToObject(o, "file_layout", nchw ? "NCHW" : "NHWC");
+    cJSON_AddStringToObject(o, "origin", sp->origin ? sp->origin : "the model file");
+    return o;
+}
+
 static ms_status print_json(const ms_graph *g, const bool *is_state, const ms_chokepoint *cps, int n_cps,
                             const char *cp_error, ms_error *err)
 {
@@ -189,6 +221,7 @@ static ms_status print_json(const ms_graph *g, const bool *is_state, const ms_ch
     cJSON_AddStringToObject(root, "source", g->source ? g->source : "");
     cJSON_AddItemToObject(root, "inputs", tensors_json(g, g->inputs, g->n_inputs));
     cJSON_AddItemToObject(root, "outputs", tensors_json(g, g->outputs, g->n_outputs));
+    cJSON_AddItemToObject(root, "input_spec", spec_json(&g->input_spec, g->nchw));
     cJSON_AddItemToObject(root, "layers", layers_json(g, is_state));
     cJSON_AddNumberToObject(root, "params", (double)ms_graph_params(g));
     cJSON_AddNumberToObject(root, "macs", (double)ms_graph_macs(g));
@@ -210,14 +243,20 @@ static void name_files(ms_error *err, const char *const *paths, int n)
 
 int cmd_inspect(int argc, char **argv)
 {
-    static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {0, 0, 0, 0}};
+    static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
+                                         {"mean", required_argument, NULL, 'M'},
+                                         {"std", required_argument, NULL, 'S'},
+                                         {0, 0, 0, 0}};
     ms_cli c;
     bool json = false;
+    const char *mean = NULL, *std = NULL;
     int code;
     ms_cli_begin(&c, "inspect", usage, opts, "");
     while ((code = ms_cli_next(&c, argc, argv)) != MS_CLI_DONE) {
         if (code == MS_CLI_EXIT) return c.exit_code;
-        json = true; /* 'j', the only option of its own */
+        if (code == 'j') json = true;
+        else if (code == 'M') mean = optarg;
+        else if (code == 'S') std = optarg;
     }
     /* --model files first, then the MODEL arguments, in order */
     const char *paths[MS_CLI_MAX_MODELS];
@@ -232,7 +271,8 @@ int cmd_inspect(int argc, char **argv)
     ms_error err;
     ms_error_clear(&err);
     ms_graph *g = NULL;
-    if (ms_model_load(paths, n_paths, &g, &err) != MS_OK) {
+    if (ms_model_load(paths, n_paths, &g, &err) != MS_OK || ms_model_set_normalisation(g, mean, std, &err)) {
+        ms_graph_free(g);
         name_files(&err, paths, n_paths);
         fprintf(stderr, "mainstream inspect: %s\n", err.msg);
         return 1;

@@ -49,6 +49,8 @@ static void usage(FILE *out)
             "  --log PREFIX (default: -o without its extension) writes PREFIX.epochs.csv (per\n"
             "                 chokepoint and epoch: losses, val accuracy, tpr, fpr) and\n"
             "                 PREFIX.curve.svg (tpr and fpr against the chokepoint); --no-log: neither\n"
+            "  --mean R,G,B --std R,G,B  input normalisation on the pixels / 255 scale (ONNX models\n"
+            "                 without it in their metadata; e.g. 0.485,0.456,0.406 and 0.229,0.224,0.225)\n"
             "  -o, --output APP.mpkg;  -q, -v (fewer or more log messages)\n"
             "\n"
             "Example:\n"
@@ -269,6 +271,7 @@ static int run(const train_args *a)
     bool tty = isatty(2);
     ms_status s = name ? MS_OK : ms_errorf(&err, MS_ERR_NOMEM, "out of memory");
     if (!s) s = ms_model_load(a->data.models, a->data.n_models, &base, &err);
+    if (!s) s = ms_model_set_normalisation(base, a->data.mean, a->data.std, &err);
     if (!s) s = ms_graph_chokepoints(base, &all, &n_all, &err);
     if (!s) s = parse_chokepoints(a->chokepoints, n_all, &cps, &n_cps, &err);
     if (!s) s = ms_data_load(&a->data, a->seed, false, &d, &err);

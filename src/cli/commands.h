@@ -13,5 +13,6 @@ int cmd_evaluate(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_score_events(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_infer(int argc, char **argv);
 
 #endif

@@ -6,12 +6,14 @@
 #include <string.h>
 
 static const char *const names[] = {"--positive", "--negative", "--classes",   "--positive-class",
-                                    "--video",    "--labels",   "--val-video", "--val-labels"};
+                                    "--video",    "--labels",   "--val-video", "--val-labels",
+                                    "--mean",     "--std"};
 
 static const char **slot(ms_data_args *a, const char *opt)
 {
     const char **slots[] = {&a->positive, &a->negative, &a->classes, &a->positive_class,
-                            &a->video,    &a->labels,   &a->val_video, &a->val_labels};
+                            &a->video,    &a->labels,   &a->val_video, &a->val_labels,
+                            &a->mean,     &a->std};
     for (size_t k = 0; k < sizeof names / sizeof *names; k++)
         if (!strcmp(opt, names[k])) return slots[k];
     return NULL;
@@ -111,5 +113,8 @@ int ms_data_option(ms_cli *c, ms_data_args *a, int code, const char *value)
     }
     if (code == MS_DATA_OPT_FRAME_STEP) return ms_cli_int(c, value, 1, 100000, &a->frame_step);
     if (code == MS_DATA_OPT_TRAIN_FRACTION) return ms_cli_number(c, value, 0, 1, &a->train_fraction);
-    return -1;
+    if (code == MS_DATA_OPT_MEAN) a->mean = value;
+    else if (code == MS_DATA_OPT_STD) a->std = value;
+    else return -1;
+    return 0;
 }

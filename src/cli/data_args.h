@@ -21,6 +21,7 @@ typedef struct {
     const char *val_video, *val_labels;    /* --val-video FILE --val-labels CSV */
     double train_fraction;                 /* --train-fraction F; < 0: the default */
     int frame_step;                        /* --frame-step N: every N-th video frame (1) */
+    const char *mean, *std;                /* --mean R,G,B --std R,G,B (ms_model_set_normalisation) */
 } ms_data_args;
 
 /* The data options in the shared command-line style (cli/args.h): MS_DATA_OPTIONS goes in
@@ -28,7 +29,7 @@ typedef struct {
 enum {
     MS_DATA_OPT_POSITIVE = 0x2000, MS_DATA_OPT_NEGATIVE, MS_DATA_OPT_CLASSES, MS_DATA_OPT_POSITIVE_CLASS,
     MS_DATA_OPT_VIDEO, MS_DATA_OPT_LABELS, MS_DATA_OPT_VAL_VIDEO, MS_DATA_OPT_VAL_LABELS,
-    MS_DATA_OPT_TRAIN_FRACTION, MS_DATA_OPT_FRAME_STEP,
+    MS_DATA_OPT_TRAIN_FRACTION, MS_DATA_OPT_FRAME_STEP, MS_DATA_OPT_MEAN, MS_DATA_OPT_STD,
 };
 #define MS_DATA_OPTIONS                                                                                        \
     {"positive", required_argument, NULL, MS_DATA_OPT_POSITIVE},                                              \
@@ -39,7 +40,8 @@ enum {
         {"val-video", required_argument, NULL, MS_DATA_OPT_VAL_VIDEO},                                        \
         {"val-labels", required_argument, NULL, MS_DATA_OPT_VAL_LABELS},                                      \
         {"train-fraction", required_argument, NULL, MS_DATA_OPT_TRAIN_FRACTION},                              \
-        {"frame-step", required_argument, NULL, MS_DATA_OPT_FRAME_STEP}
+        {"frame-step", required_argument, NULL, MS_DATA_OPT_FRAME_STEP},                                      \
+        {"mean", required_argument, NULL, MS_DATA_OPT_MEAN}, {"std", required_argument, NULL, MS_DATA_OPT_STD}
 
 /* code is what ms_cli_next returned, value its optarg: stores a data option (0, or the
  * usage error's 2); -1 when code is not a data option. */

@@ -24,6 +24,7 @@ static const command commands[] = {
     {"evaluate", cmd_evaluate, "measure an M-Package's accuracy curve on labelled data"},
     {"run", cmd_run, "run a deployment's apps on its streams and write their events"},
     {"serve", cmd_serve, "run a deployment as a service: HTTP API, metrics, MQTT/Redis/file event outputs"},
+    {"infer", cmd_infer, "run a whole network on a .npy tensor and write its output as .npy"},
     {"score-events", cmd_score_events, "event recall, precision and F1 of run events against labelled frames"},
     {NULL, NULL, NULL},
 };

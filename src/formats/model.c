@@ -1,13 +1,16 @@
-/* Loading base models: reading each file (with a size limit), importing it, chaining
+/* Loading base models: reading each file (with a size limit), importing it (ONNX by
+ * extension or content, else TFLite), chaining
  * the parts and fingerprinting their bytes with SHA-256 (libavutil). */
 #include "formats/model.h"
 
 #include <libavutil/mem.h>
 #include <libavutil/sha.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/file.h"
+#include "formats/onnx.h"
 #include "formats/tflite.h"
 
 static bool same_shape(const ms_tensor *a, const ms_tensor *b)
@@ -33,6 +36,12 @@ ms_status ms_model_chain(ms_graph *g, ms_graph *next, ms_error *err)
         s = ms_errorf(err, MS_ERR_INVALID,
                       "%s: cannot chain after %s: it has %d inputs and the previous part %d outputs (need 1 and 1)",
                       next->source, g->source, next->n_inputs, g->n_outputs);
+        ms_graph_free(next);
+        return s;
+    }
+    if (g->nchw != next->nchw) {
+        s = ms_errorf(err, MS_ERR_UNSUPPORTED, "%s: cannot chain after %s: one is ONNX (NCHW) and the other TFLite (NHWC)",
+                      next->source, g->source);
         ms_graph_free(next);
         return s;
     }
@@ -121,7 +130,8 @@ ms_status ms_model_load(const char *const *paths, int n_paths, ms_graph **out, m
         ms_graph *part;
         if ((s = ms_read_file(paths[i], MS_MODEL_MAX_BYTES, &data, &size, err))) break;
         av_sha_update(sha, data, size);
-        s = ms_tflite_import(data, size, paths[i], &part, err);
+        if (ms_onnx_detect(paths[i], data, size)) s = ms_onnx_import(data, size, paths[i], NULL, &part, err);
+        else s = ms_tflite_import(data, size, paths[i], &part, err);
         free(data);
         if (s) break;
         if (!g) {
@@ -142,5 +152,38 @@ ms_status ms_model_load(const char *const *paths, int n_paths, ms_graph **out, m
         return s;
     }
     *out = g;
+    return MS_OK;
+}
+
+static bool parse_three(const char *s, float out[3])
+{
+    for (int k = 0; k < 3; k++) {
+        char *end;
+        double v = strtod(s, &end);
+        if (end == s || !isfinite(v)) return false;
+        out[k] = (float)v;
+        s = end;
+        if (k < 2 && *s++ != ',') return false;
+    }
+    return *s == '\0';
+}
+
+ms_status ms_model_set_normalisation(ms_graph *g, const char *mean, const char *std, ms_error *err)
+{
+    if (!mean && !std) return MS_OK;
+    float m[3] = {0, 0, 0}, sd[3] = {1, 1, 1};
+    if (mean && !parse_three(mean, m))
+        return ms_errorf(err, MS_ERR_INVALID, "--mean: '%s' is not three comma-separated numbers (R,G,B)", mean);
+    if (std && (!parse_three(std, sd) || !(sd[0] > 0) || !(sd[1] > 0) || !(sd[2] > 0)))
+        return ms_errorf(err, MS_ERR_INVALID, "--std: '%s' is not three comma-separated positive numbers (R,G,B)", std);
+    ms_input_spec *sp = &g->input_spec;
+    if (sp->channels != 3)
+        return ms_errorf(err, MS_ERR_UNSUPPORTED, "--mean/--std: %s takes %d channels, not 3", g->source, sp->channels);
+    sp->per_channel = true;
+    for (int k = 0; k < 3; k++) {
+        sp->chan_mean[k] = m[k] * 255.0f;
+        sp->chan_scale[k] = 1.0f / (255.0f * sd[k]);
+    }
+    sp->origin = "the command line (--mean, --std)";
     return MS_OK;
 }

@@ -20,4 +20,10 @@ ms_status ms_model_load(const char *const *paths, int n_paths, ms_graph **out, m
  * become g's. `next` is consumed (freed) whether or not this succeeds. */
 ms_status ms_model_chain(ms_graph *g, ms_graph *next, ms_error *err);
 
+/* Sets the model's input normalisation from the command line: mean and std as three
+ * comma-separated numbers each ("0.485,0.456,0.406"), per channel in the model's
+ * channel order, on the scale of pixels / 255 (torchvision's convention). Either may be
+ * NULL (mean 0, std 1); both NULL changes nothing. Errors name the option. */
+ms_status ms_model_set_normalisation(ms_graph *g, const char *mean, const char *std, ms_error *err);
+
 #endif

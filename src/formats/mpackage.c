@@ -166,6 +166,10 @@ static char *meta_text(const ms_mpackage *p)
     add_num(in, "mean", p->input.mean, &ok);
     add_num(in, "scale", p->input.scale, &ok);
     add_bool(in, "bgr", p->input.bgr, &ok);
+    if (p->input.per_channel) {
+        cJSON *m = cJSON_CreateFloatArray(p->input.chan_mean, 3), *sc = cJSON_CreateFloatArray(p->input.chan_scale, 3);
+        ok &= m && sc && cJSON_AddItemToObject(in, "chan_mean", m) && cJSON_AddItemToObject(in, "chan_scale", sc);
+    }
     add_str(in, "resize", p->resize, &ok);
     meta_curve(root, p, &ok);
     meta_events(root, &p->events, &ok);
@@ -268,7 +272,20 @@ static ms_status meta_input(const cJSON *root, const char *path, ms_input_spec *
     if (strcmp(fit, "crop") && strcmp(fit, "stretch"))
         return ms_errorf(err, MS_ERR_FORMAT, "%s: field \"resize\" must be \"crop\" or \"stretch\"", where);
     strcpy(resize, fit);
-    *in = (ms_input_spec){(int)h, (int)w, (int)c, (float)mean, (float)scale, cJSON_IsTrue(bgr)};
+    *in = (ms_input_spec){.height = (int)h, .width = (int)w, .channels = (int)c, .mean = (float)mean, .scale = (float)scale, .bgr = cJSON_IsTrue(bgr)};
+    /* optional: per-channel normalisation (ONNX bases), three numbers each */
+    const cJSON *cm = cJSON_GetObjectItemCaseSensitive(o, "chan_mean"), *cs = cJSON_GetObjectItemCaseSensitive(o, "chan_scale");
+    if (!cm && !cs) return MS_OK;
+    if (!cJSON_IsArray(cm) || !cJSON_IsArray(cs) || cJSON_GetArraySize(cm) != 3 || cJSON_GetArraySize(cs) != 3)
+        return ms_errorf(err, MS_ERR_FORMAT, "%s: fields \"chan_mean\" and \"chan_scale\" must both be arrays of 3 numbers", where);
+    for (int k = 0; k < 3; k++) {
+        const cJSON *a = cJSON_GetArrayItem(cm, k), *b = cJSON_GetArrayItem(cs, k);
+        if (!cJSON_IsNumber(a) || !cJSON_IsNumber(b) || !isfinite(a->valuedouble) || !(b->valuedouble > 0) || !isfinite(b->valuedouble))
+            return ms_errorf(err, MS_ERR_FORMAT, "%s: chan_mean[%d] / chan_scale[%d] must be finite (scale > 0)", where, k, k);
+        in->chan_mean[k] = (float)a->valuedouble;
+        in->chan_scale[k] = (float)b->valuedouble;
+    }
+    in->per_channel = true;
     return MS_OK;
 }
 

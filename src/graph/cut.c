@@ -16,7 +16,8 @@
  *          single-tensor, so rule 1 already excludes them);
  *      (c) never between a PAD and the convolution or pooling reading it (the pad is
  *          part of that layer);
- *      (d) never between a node and a CLIP or BATCH_NORM that reads its output: a
+ *      (d) never between a node and an activation (CLIP, SIGMOID, LEAKY_RELU,
+ *          HARD_SIGMOID, HARD_SWISH) or BATCH_NORM that reads its output: a
  *          separate activation or normalisation belongs to the layer before it. This
  *          is not needed for the TFLite models, whose activations are fused, but
  *          without it a graph imported with unfused ReLU and batch norm (ONNX, Keras)
@@ -25,10 +26,15 @@
  *      fully-connected node (index 0 is the input, the last chokepoint is the tensor
  *      entering the classifier; a suffix must keep something to fine-tune);
  *   4. is not separated from the previous chokepoint by trivial nodes only (COPY,
- *      RESHAPE): such cuts carry the same values, so only the earliest is kept.
+ *      RESHAPE, TRANSPOSE): such cuts carry the same values, so only the earliest is
+ *      kept (a channel shuffle after a concat is the same state, permuted).
  *
  * Walking through trivial nodes, pads and activations when matching the patterns of
- * 2(a) and 2(b) lets them hold however an importer spelled the layers out. */
+ * 2(a) and 2(b) lets them hold however an importer spelled the layers out; the walk
+ * also passes gated activations (x * sigmoid(x), x * hard_sigmoid(x): ONNX spells swish
+ * and hard swish so) and squeeze-excite scalings (x * gate(pool(x))), so a depthwise
+ * convolution, its squeeze-excite and its projection are one block (MobileNetV3,
+ * EfficientNet). */
 #include "graph/cut.h"
 
 #include <math.h>
@@ -133,12 +139,50 @@ static int crossing(const ms_graph *g, const usage *u, int c, int *tensor)
     return count;
 }
 
-static bool is_trivial(const ms_node *n) { return n->kind == MS_OP_COPY || n->kind == MS_OP_RESHAPE; }
+/* Nodes that only move values: a cut after them carries what the cut before did. */
+static bool is_trivial(const ms_node *n)
+{
+    return n->kind == MS_OP_COPY || n->kind == MS_OP_RESHAPE || n->kind == MS_OP_TRANSPOSE;
+}
 
-static bool is_epilogue(const ms_node *n) { return n->kind == MS_OP_CLIP || n->kind == MS_OP_BATCH_NORM; }
+/* Unary activations and normalisation: they belong to the layer whose output they read. */
+static bool is_epilogue(const ms_node *n)
+{
+    switch (n->kind) {
+    case MS_OP_CLIP: case MS_OP_BATCH_NORM: case MS_OP_SIGMOID: case MS_OP_LEAKY_RELU: case MS_OP_HARD_SIGMOID:
+    case MS_OP_HARD_SWISH: return true;
+    default: return false;
+    }
+}
+
+/* A gated activation x * f(x) (swish, hard swish spelled out): a MUL of a tensor and an
+ * epilogue's output on that same tensor. Returns the gated tensor x, or -1. */
+static int gated_input(const ms_graph *g, const usage *u, const ms_node *n)
+{
+    if (n->kind != MS_OP_MUL || n->n_inputs != 2) return -1;
+    for (int j = 0; j < 2; j++) {
+        int f = u->producer[n->inputs[j]], x = n->inputs[1 - j];
+        if (f >= 0 && is_epilogue(&g->nodes[f]) && g->nodes[f].n_inputs >= 1 && g->nodes[f].inputs[0] == x) return x;
+    }
+    return -1;
+}
 
 /* Nodes that belong to the layer around them: matching walks through them. */
 static bool is_glue(const ms_node *n) { return is_trivial(n) || is_epilogue(n) || n->kind == MS_OP_PAD; }
+
+/* Tensor t's next form when it flows through a gated activation or a squeeze-excite
+ * scaling (t read by a global pool or mean and, last, by a MUL with a gate computed
+ * from it): the MUL's output; otherwise -1. */
+static int through_gate(const ms_graph *g, const usage *u, int t)
+{
+    if (u->n_consumers[t] != 2 || u->last_use[t] == g->n_nodes) return -1;
+    const ms_node *first = &g->nodes[u->consumer[t]], *last = &g->nodes[u->last_use[t]];
+    if (last->kind != MS_OP_MUL) return -1;
+    bool gated = gated_input(g, u, last) == t;
+    bool se = (first->kind == MS_OP_GLOBAL_AVG_POOL || first->kind == MS_OP_MEAN) &&
+              (last->inputs[0] == t || last->inputs[1] == t);
+    return gated || se ? last->output : -1;
+}
 
 static bool is_depthwise(const ms_graph *g, const ms_node *n)
 {
@@ -161,6 +205,11 @@ static bool has_activation(const ms_node *n) { return isfinite(n->act_min) || is
 static int reader_through_glue(const ms_graph *g, const usage *u, int t)
 {
     for (;;) {
+        int next = through_gate(g, u, t);
+        if (next >= 0) {
+            t = next;
+            continue;
+        }
         if (u->n_consumers[t] != 1 || u->last_use[t] == g->n_nodes) return -1;
         int k = u->consumer[t];
         if (!is_glue(&g->nodes[k])) return k;
@@ -174,6 +223,10 @@ static int maker_through_glue(const ms_graph *g, const usage *u, int t)
 {
     for (;;) {
         int k = u->producer[t];
+        if (k >= 0 && gated_input(g, u, &g->nodes[k]) >= 0) {
+            t = gated_input(g, u, &g->nodes[k]);
+            continue;
+        }
         if (k < 0 || !is_glue(&g->nodes[k]) || g->nodes[k].n_inputs < 1) return k;
         t = g->nodes[k].inputs[0];
     }
@@ -184,10 +237,11 @@ static bool is_linear(const ms_graph *g, const usage *u, int k)
 {
     if (has_activation(&g->nodes[k])) return false;
     int t = g->nodes[k].output;
+    if (through_gate(g, u, t) >= 0) return false;
     while (u->n_consumers[t] == 1 && u->last_use[t] < g->n_nodes) {
         const ms_node *n = &g->nodes[u->consumer[t]];
         if (!is_glue(n)) break;
-        if (n->kind == MS_OP_CLIP || has_activation(n)) return false;
+        if ((is_epilogue(n) && n->kind != MS_OP_BATCH_NORM) || has_activation(n)) return false;
         t = n->output;
     }
     return true;

@@ -71,6 +71,11 @@ void ms_node_init(ms_node *n, ms_op_kind kind)
     n->act_max = INFINITY;
     n->beta = 1.0f;
     n->epsilon = 1e-3f;
+    n->alpha = 0.01f;
+    for (int d = 0; d < MS_MAX_DIMS; d++) {
+        n->perm[d] = d;
+        n->steps[d] = 1;
+    }
 }
 
 int ms_graph_add_node(ms_graph *g, ms_op_kind kind, const char *name, const int *inputs,
@@ -111,6 +116,25 @@ void ms_tensor_drop_quantised(ms_tensor *t)
     t->dtype = MS_DT_F32;
 }
 
+ms_status ms_graph_check_trainable(const ms_graph *g, bool onnx_ops, ms_error *err)
+{
+    for (int i = 0; i < g->n_nodes && !onnx_ops; i++) {
+        const ms_node *n = &g->nodes[i];
+        bool ok = n->kind < MS_OP_MUL;
+        if (ok && n->kind == MS_OP_ADD && n->n_inputs == 2) {
+            const ms_tensor *a = &g->tensors[n->inputs[0]], *b = &g->tensors[n->inputs[1]], *y = &g->tensors[n->output];
+            int64_t c = y->ndim ? y->shape[y->ndim - 1] : 0;
+            ok = ms_tensor_numel(a) == ms_tensor_numel(y) && a->ndim == y->ndim &&
+                 (ms_tensor_numel(b) == ms_tensor_numel(y) ||
+                  (b->ndim >= 1 && b->shape[b->ndim - 1] == c && ms_tensor_numel(b) == c));
+        }
+        if (!ok)
+            return ms_errorf(err, MS_ERR_UNSUPPORTED, "%s: node %d '%s' (%s) cannot be trained on the cpu backend (forward only; the ref backend trains it)",
+                             g->source ? g->source : "graph", i, n->name, ms_op_name(n->kind));
+    }
+    return MS_OK;
+}
+
 const char *ms_op_name(ms_op_kind kind)
 {
     static const char *names[MS_OP_COUNT] = {
@@ -129,6 +153,14 @@ const char *ms_op_name(ms_op_kind kind)
         [MS_OP_SOFTMAX] = "softmax",
         [MS_OP_SIGMOID] = "sigmoid",
         [MS_OP_COPY] = "copy",
+        [MS_OP_MUL] = "mul",
+        [MS_OP_SUB] = "sub",
+        [MS_OP_DIV] = "div",
+        [MS_OP_TRANSPOSE] = "transpose",
+        [MS_OP_SLICE] = "slice",
+        [MS_OP_LEAKY_RELU] = "leaky_relu",
+        [MS_OP_HARD_SIGMOID] = "hard_sigmoid",
+        [MS_OP_HARD_SWISH] = "hard_swish",
     };
     return (unsigned)kind < MS_OP_COUNT ? names[kind] : "unknown";
 }

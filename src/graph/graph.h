@@ -56,6 +56,16 @@ typedef enum {
     MS_OP_SOFTMAX,         /* over the last axis; beta */
     MS_OP_SIGMOID,
     MS_OP_COPY,            /* QUANTIZE / DEQUANTIZE of a float graph: values pass unchanged */
+    /* Added for ONNX. Binary ops broadcast like NumPy (shapes right-aligned, a dimension
+     * of 1 stretches); ADD does too. */
+    MS_OP_MUL,
+    MS_OP_SUB,
+    MS_OP_DIV,
+    MS_OP_TRANSPOSE,       /* y.shape[d] = x.shape[perm[d]]; perm[0] == 0 (the batch stays) */
+    MS_OP_SLICE,           /* y[i] = x[starts + i * steps] per dimension; shape: the output's */
+    MS_OP_LEAKY_RELU,      /* x < 0 ? alpha * x : x */
+    MS_OP_HARD_SIGMOID,    /* clamp(alpha * x + beta, 0, 1) */
+    MS_OP_HARD_SWISH,      /* x * clamp(x / 6 + 1/2, 0, 1) */
     MS_OP_COUNT
 } ms_op_kind;
 
@@ -85,7 +95,10 @@ typedef struct {
     bool keep_dims;     /* mean */
     int pads[MS_MAX_DIMS][2]; /* pad */
     float epsilon;      /* batch norm */
-    float beta;         /* softmax */
+    float beta;         /* softmax; hard sigmoid's offset */
+    float alpha;        /* leaky relu's slope; hard sigmoid's slope */
+    int perm[MS_MAX_DIMS];      /* transpose */
+    int64_t starts[MS_MAX_DIMS], steps[MS_MAX_DIMS]; /* slice */
 } ms_node;
 
 /* How raw pixels become the model's input: x = (pixel - mean) * scale, channels RGB. */
@@ -94,6 +107,12 @@ typedef struct {
     float mean;
     float scale;
     bool bgr;
+    /* Per-channel normalisation (ONNX models: mean and std per channel, from the file's
+     * metadata or the command line): when set, x_c = (pixel - chan_mean[c]) *
+     * chan_scale[c] replaces mean and scale. */
+    bool per_channel;
+    float chan_mean[3], chan_scale[3];
+    const char *origin; /* where the spec came from, for `inspect` (a static string) */
 } ms_input_spec;
 
 typedef struct {
@@ -108,6 +127,8 @@ typedef struct {
     ms_input_spec input_spec;
     char *source; /* file name(s) the graph came from, for messages */
     uint8_t fingerprint[32]; /* SHA-256 of the source model bytes, in order */
+    bool nchw; /* the source model's 4-D inputs and outputs are NCHW (ONNX): the IR holds
+                  them as NHWC, and `infer` converts at the edges */
 } ms_graph;
 
 /* Construction. Every function returns a tensor or node id, or -1 on allocation failure. */
@@ -132,6 +153,12 @@ void ms_tensor_drop_quantised(ms_tensor *t);
 int64_t ms_node_macs(const ms_graph *g, const ms_node *n);
 int64_t ms_graph_macs(const ms_graph *g);
 int64_t ms_graph_params(const ms_graph *g); /* elements of constant tensors used by nodes */
+
+/* Whether a training plan handles every node. With onnx_ops (the ref backend), the ops
+ * added for ONNX (MS_OP_MUL and after) and broadcasting ADD train too; without (the cpu
+ * backend) they run forward only, and ADD trains only when its first input has the
+ * output's shape and its second that shape or one value per channel. */
+ms_status ms_graph_check_trainable(const ms_graph *g, bool onnx_ops, ms_error *err);
 
 const char *ms_op_name(ms_op_kind kind);
 const char *ms_dtype_name(ms_dtype t);

@@ -26,13 +26,6 @@ static void shape_str(const ms_tensor *t, char *buf, size_t size)
     if (off < (int)size) snprintf(buf + off, size - (size_t)off, "]");
 }
 
-static bool same_shape(const ms_tensor *a, const ms_tensor *b)
-{
-    if (a->ndim != b->ndim) return false;
-    for (int d = 0; d < a->ndim; d++)
-        if (a->shape[d] != b->shape[d]) return false;
-    return true;
-}
 
 /* One spatial dimension of a convolution or pooling window. Returns the output size, or
  * -1 if the window does not fit. SAME follows TensorFlow: out = ceil(in / stride) and
@@ -225,23 +218,64 @@ static ms_status infer_mean(ms_graph *g, int i, ms_tensor *y, ms_error *err)
     return MS_OK;
 }
 
-static ms_status infer_add(ms_graph *g, int i, ms_tensor *y, ms_error *err)
+/* add, mul, sub, div: NumPy broadcasting, shapes right-aligned, a dimension of 1
+ * stretches to the other's. */
+static ms_status infer_binary(ms_graph *g, int i, ms_tensor *y, ms_error *err)
 {
     const ms_node *n = &g->nodes[i];
     char msg[512], as[96], bs[96];
     if (n->n_inputs != 2) return node_error(err, g, i, "needs exactly two inputs");
     const ms_tensor *a = &g->tensors[n->inputs[0]], *b = &g->tensors[n->inputs[1]];
-    /* b broadcasts when it holds one value per channel: shape [C] or [1,...,1,C]. */
-    bool per_channel = a->ndim >= 1 && b->ndim >= 1 && b->shape[b->ndim - 1] == a->shape[a->ndim - 1] &&
-                       ms_tensor_numel(b) == a->shape[a->ndim - 1];
-    if (!same_shape(a, b) && !per_channel) {
-        shape_str(a, as, sizeof as);
-        shape_str(b, bs, sizeof bs);
-        snprintf(msg, sizeof msg, "shapes %s and %s differ and the second is not one value per channel", as, bs);
-        return node_error(err, g, i, msg);
+    int nd = a->ndim > b->ndim ? a->ndim : b->ndim;
+    *y = (ms_tensor){.ndim = nd};
+    for (int d = 0; d < nd; d++) {
+        int da = d - (nd - a->ndim), db = d - (nd - b->ndim);
+        int64_t ea = da >= 0 ? a->shape[da] : 1, eb = db >= 0 ? b->shape[db] : 1;
+        if (ea != eb && ea != 1 && eb != 1) {
+            shape_str(a, as, sizeof as);
+            shape_str(b, bs, sizeof bs);
+            snprintf(msg, sizeof msg, "shapes %s and %s do not broadcast (dimension %d: %lld vs %lld)", as, bs, d,
+                     (long long)ea, (long long)eb);
+            return node_error(err, g, i, msg);
+        }
+        y->shape[d] = ea == 1 ? eb : ea;
     }
-    y->ndim = a->ndim;
-    memcpy(y->shape, a->shape, sizeof y->shape);
+    return MS_OK;
+}
+
+static ms_status infer_transpose(ms_graph *g, int i, ms_tensor *y, ms_error *err)
+{
+    const ms_node *n = &g->nodes[i];
+    if (n->n_inputs != 1) return node_error(err, g, i, "needs exactly one input");
+    const ms_tensor *x = &g->tensors[n->inputs[0]];
+    unsigned seen = 0;
+    for (int d = 0; d < x->ndim; d++) {
+        if (n->perm[d] < 0 || n->perm[d] >= x->ndim || (seen & (1u << n->perm[d])))
+            return node_error(err, g, i, "perm is not a permutation of the input's dimensions");
+        seen |= 1u << n->perm[d];
+    }
+    if (x->ndim < 1 || n->perm[0] != 0) return node_error(err, g, i, "cannot move dimension 0: it is the batch");
+    *y = (ms_tensor){.ndim = x->ndim};
+    for (int d = 0; d < x->ndim; d++) y->shape[d] = x->shape[n->perm[d]];
+    return MS_OK;
+}
+
+/* The output tensor carries the slice's shape; every index it reaches must lie in x. */
+static ms_status infer_slice(ms_graph *g, int i, ms_tensor *y, ms_error *err)
+{
+    const ms_node *n = &g->nodes[i];
+    if (n->n_inputs != 1) return node_error(err, g, i, "needs exactly one input");
+    const ms_tensor *x = &g->tensors[n->inputs[0]], *t = &g->tensors[n->output];
+    if (t->ndim != x->ndim || x->ndim < 1) return node_error(err, g, i, "output rank differs from the input's");
+    *y = (ms_tensor){.ndim = x->ndim};
+    for (int d = 0; d < x->ndim; d++) {
+        int64_t len = t->shape[d], first = n->starts[d], last = first + (len - 1) * n->steps[d];
+        if (len < 1 || n->steps[d] == 0 || first < 0 || first >= x->shape[d] || last < 0 || last >= x->shape[d])
+            return node_error(err, g, i, "slice reaches outside the input");
+        y->shape[d] = len;
+    }
+    if (y->shape[0] != x->shape[0] || n->starts[0] != 0 || n->steps[0] != 1)
+        return node_error(err, g, i, "cannot slice dimension 0: it is the batch");
     return MS_OK;
 }
 
@@ -327,13 +361,21 @@ static ms_status infer_node(ms_graph *g, int i, ms_tensor *y, ms_error *err)
     case MS_OP_BATCH_NORM: return infer_batch_norm(g, i, y, err);
     case MS_OP_CLIP:
     case MS_OP_SIGMOID:
+    case MS_OP_LEAKY_RELU:
+    case MS_OP_HARD_SIGMOID:
+    case MS_OP_HARD_SWISH:
     case MS_OP_COPY: return infer_unary(g, i, y, err);
     case MS_OP_SOFTMAX: return infer_softmax(g, i, y, err);
     case MS_OP_AVG_POOL:
     case MS_OP_MAX_POOL: return infer_pool(g, i, y, err);
     case MS_OP_GLOBAL_AVG_POOL: return infer_global_pool(g, i, y, err);
     case MS_OP_MEAN: return infer_mean(g, i, y, err);
-    case MS_OP_ADD: return infer_add(g, i, y, err);
+    case MS_OP_ADD:
+    case MS_OP_MUL:
+    case MS_OP_SUB:
+    case MS_OP_DIV: return infer_binary(g, i, y, err);
+    case MS_OP_TRANSPOSE: return infer_transpose(g, i, y, err);
+    case MS_OP_SLICE: return infer_slice(g, i, y, err);
     case MS_OP_CONCAT: return infer_concat(g, i, y, err);
     case MS_OP_PAD: return infer_pad(g, i, y, err);
     case MS_OP_RESHAPE: return infer_reshape(g, i, y, err);

@@ -64,17 +64,22 @@ ms_status ms_resize_geometry_for(int src_w, int src_h, const ms_input_spec *spec
 void ms_normalise(const uint8_t *pixels, int stride, const ms_input_spec *spec, float *out)
 {
     const int c = spec->channels;
-    const float mean = spec->mean, scale = spec->scale;
+    float mean[4], scale[4];
+    for (int k = 0; k < 4; k++) {
+        bool pc = spec->per_channel && k < 3;
+        mean[k] = pc ? spec->chan_mean[k] : spec->mean;
+        scale[k] = pc ? spec->chan_scale[k] : spec->scale;
+    }
     for (int y = 0; y < spec->height; y++) {
         const uint8_t *row = pixels + (size_t)y * (size_t)stride;
         float *o = out + (size_t)y * (size_t)spec->width * (size_t)c;
         for (int x = 0; x < spec->width; x++, row += c, o += c) {
             if (c == 3 && spec->bgr) {
-                o[0] = ((float)row[2] - mean) * scale;
-                o[1] = ((float)row[1] - mean) * scale;
-                o[2] = ((float)row[0] - mean) * scale;
+                o[0] = ((float)row[2] - mean[0]) * scale[0];
+                o[1] = ((float)row[1] - mean[1]) * scale[1];
+                o[2] = ((float)row[0] - mean[2]) * scale[2];
             } else {
-                for (int k = 0; k < c; k++) o[k] = ((float)row[k] - mean) * scale;
+                for (int k = 0; k < c; k++) o[k] = ((float)row[k] - mean[k < 4 ? k : 3]) * scale[k < 4 ? k : 3];
             }
         }
     }

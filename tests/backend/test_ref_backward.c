@@ -298,6 +298,57 @@ static void test_real_suffix(void **state)
     ms_graph_free(base);
 }
 
+static void set_leaky(ms_node *n) { n->alpha = 0.1f; }
+static void set_hard_sigmoid(ms_node *n)
+{
+    n->alpha = 0.3f;
+    n->beta = 0.4f;
+}
+
+/* The ops added for ONNX graphs: activations one by one, then a squeeze-excite block
+ * with hard swish (MobileNetV3's), broadcasting sub and div, a transpose and a slice. */
+static void test_onnx_ops(void **state)
+{
+    (void)state;
+    check_between(MS_OP_LEAKY_RELU, set_leaky, true);
+    check_between(MS_OP_HARD_SIGMOID, set_hard_sigmoid, true);
+    check_between(MS_OP_HARD_SWISH, set_nothing, true);
+    builder b = start(4, 5, 3);
+    int t = conv(&b, b.x, 4, 3, 1, 1, 1, false), hs, pool, s1, s2, gate, se, d1, d2, tr, sl;
+    add(&b, MS_OP_HARD_SWISH, &t, 1, &hs);
+    add(&b, MS_OP_GLOBAL_AVG_POOL, &hs, 1, &pool);
+    s1 = conv(&b, pool, 2, 1, 1, 1, 1, false);
+    ms_node *n = add(&b, MS_OP_LEAKY_RELU, &s1, 1, &s2);
+    n->alpha = 0.2f;
+    s2 = conv(&b, s2, 4, 1, 1, 1, 1, false);
+    n = add(&b, MS_OP_HARD_SIGMOID, &s2, 1, &gate);
+    set_hard_sigmoid(n);
+    int mul_in[2] = {hs, gate};
+    add(&b, MS_OP_MUL, mul_in, 2, &se);
+    int64_t cs[4] = {1, 1, 1, 4};
+    int sub_in[2] = {se, constant(&b, 4, cs, 0.5f)};
+    add(&b, MS_OP_SUB, sub_in, 2, &d1);
+    int div_in[2] = {d1, constant(&b, 4, cs, 0.3f)};
+    for (int k = 0; k < 4; k++) b.g->tensors[div_in[1]].data[k] += 1.5f; /* away from 0 */
+    add(&b, MS_OP_DIV, div_in, 2, &d2);
+    n = add(&b, MS_OP_TRANSPOSE, &d2, 1, &tr);
+    n->perm[1] = 2;
+    n->perm[2] = 1;
+    infer(&b, tr);
+    int64_t ss[4] = {1, 3, 2, 3};
+    sl = act(&b);
+    b.g->tensors[sl].ndim = 4;
+    for (int d = 0; d < 4; d++) b.g->tensors[sl].shape[d] = ss[d];
+    n = ms_test_node(b.g, MS_OP_SLICE, "slice", &tr, 1, sl);
+    n->starts[1] = 0;
+    n->steps[1] = 2;
+    n->starts[3] = 3;
+    n->steps[3] = -1;
+    int y = conv(&b, sl, 2, 1, 1, 1, 1, false);
+    check_gradients(finish_bce(&b, y), MS_LOSS_BCE, 2, bce_targets, 30, true);
+    ms_graph_free(b.g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -310,6 +361,7 @@ int main(void)
         cmocka_unit_test(test_softmax_cross_entropy),
         cmocka_unit_test(test_losses_by_hand),
         cmocka_unit_test(test_real_suffix),
+        cmocka_unit_test(test_onnx_ops),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -75,7 +75,7 @@ static ms_graph *tiny_base(void)
     g->outputs[0] = sm;
     g->n_inputs = g->n_outputs = 1;
     g->source = strdup("tiny.tflite");
-    g->input_spec = (ms_input_spec){4, 4, 3, 127.5f, 1.0f / 127.5f, false};
+    g->input_spec = (ms_input_spec){.height = 4, .width = 4, .channels = 3, .mean = 127.5f, .scale = 1.0f / 127.5f};
     for (int i = 0; i < 32; i++) g->fingerprint[i] = (uint8_t)(i * 7);
     ms_error err;
     assert_int_equal(ms_graph_infer_shapes(g, &err), MS_OK);

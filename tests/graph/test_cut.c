@@ -124,7 +124,7 @@ static ms_graph *start(const char *source, int64_t h, int64_t w, int64_t c, int 
     g->inputs = malloc(sizeof *g->inputs);
     g->inputs[0] = *x;
     g->n_inputs = 1;
-    g->input_spec = (ms_input_spec){(int)h, (int)w, (int)c, 127.5f, 1 / 127.5f, false};
+    g->input_spec = (ms_input_spec){.height = (int)h, .width = (int)w, .channels = (int)c, .mean = 127.5f, .scale = 1 / 127.5f};
     for (int i = 0; i < 32; i++) g->fingerprint[i] = (uint8_t)i;
     return g;
 }

@@ -247,7 +247,7 @@ static void test_png_written_here_decodes_exactly(void **state)
 
     /* At its own size with mean 0 and scale 1 the model input is the pixels themselves,
      * BGR reversing each triple. */
-    ms_input_spec spec = {H, W, 3, 0.0f, 1.0f, true};
+    ms_input_spec spec = {.height = H, .width = W, .channels = 3, .mean = 0.0f, .scale = 1.0f, .bgr = true};
     float out[H * W * 3];
     assert_int_equal(ms_image_load(rgb_path, &spec, MS_RESIZE_STRETCH, out, &err), MS_OK);
     for (int y = 0; y < H; y++)
@@ -263,7 +263,7 @@ static void test_normalisation_math(void **state)
     (void)state;
     /* two rows of two pixels, with 1 byte of padding per row */
     const uint8_t px[] = {0, 128, 255, 10, 20, 30, 99, 200, 1, 2, 3, 4, 77, 0};
-    ms_input_spec spec = {2, 2, 3, 127.5f, 1.0f / 127.5f, false};
+    ms_input_spec spec = {.height = 2, .width = 2, .channels = 3, .mean = 127.5f, .scale = 1.0f / 127.5f, .bgr = false};
     float out[12];
     ms_normalise(px, 7, &spec, out);
     const float want[12] = {-1.0f, 0.5f / 127.5f, 1.0f, -117.5f / 127.5f, -107.5f / 127.5f,
@@ -272,7 +272,7 @@ static void test_normalisation_math(void **state)
                             -124.5f / 127.5f, -123.5f / 127.5f, -50.5f / 127.5f};
     for (int i = 0; i < 12; i++) assert_float_equal(out[i], want[i], 1e-6);
 
-    spec = (ms_input_spec){1, 2, 3, 128.0f, 0.5f, true};
+    spec = (ms_input_spec){.height = 1, .width = 2, .channels = 3, .mean = 128.0f, .scale = 0.5f, .bgr = true};
     ms_normalise(px, 6, &spec, out);
     const float bgr[6] = {63.5f, 0.0f, -64.0f, -49.0f, -54.0f, -59.0f};
     for (int i = 0; i < 6; i++) assert_float_equal(out[i], bgr[i], 1e-6);
@@ -281,7 +281,7 @@ static void test_normalisation_math(void **state)
 static void test_centre_crop_geometry(void **state)
 {
     (void)state;
-    ms_input_spec spec = {224, 224, 3, 128, 1.0f / 128, false};
+    ms_input_spec spec = {.height = 224, .width = 224, .channels = 3, .mean = 128, .scale = 1.0f / 128, .bgr = false};
     ms_resize_geometry g;
     ms_error err;
     /* cat.bmp, 512x341: short side 341 -> 256, so 512 -> 384.4 -> 384; crop (80, 16) */
@@ -320,7 +320,7 @@ static void test_constant_picture_stays_constant(void **state)
     ms_error err;
     for (int s = 0; s < 3; s++)
         for (int mode = MS_RESIZE_STRETCH; mode <= MS_RESIZE_CENTER_CROP; mode++) {
-            ms_input_spec spec = {sizes[s], sizes[s], 3, 127.5f, 1.0f / 127.5f, false};
+            ms_input_spec spec = {.height = sizes[s], .width = sizes[s], .channels = 3, .mean = 127.5f, .scale = 1.0f / 127.5f, .bgr = false};
             float *out = malloc(sizeof(float) * 3 * (size_t)(sizes[s] * sizes[s]));
             assert_int_equal(ms_convert_rgb(&conv, rgb, W, H, W * 3, &spec, (ms_resize_mode)mode, out,
                                             "constant", &err),
@@ -346,7 +346,7 @@ static void test_crop_keeps_the_centre(void **state)
     uint8_t *rgb = calloc(W * H, 3);
     for (int y = 0; y < H; y++)
         for (int x = 0; x < W; x++) rgb[(y * W + x) * 3 + (x < 100 ? 0 : x >= 300 ? 1 : 2)] = 255;
-    ms_input_spec spec = {224, 224, 3, 0.0f, 1.0f, false};
+    ms_input_spec spec = {.height = 224, .width = 224, .channels = 3, .mean = 0.0f, .scale = 1.0f, .bgr = false};
     float *out = malloc(sizeof(float) * 224 * 224 * 3);
     ms_frame_converter conv = {0};
     ms_error err;
@@ -378,7 +378,7 @@ static void write_bytes(const char *path, const void *data, size_t n)
 
 static void expect_error(const char *path, ms_status want, const char *detail)
 {
-    ms_input_spec spec = {32, 32, 3, 128, 1.0f / 128, false};
+    ms_input_spec spec = {.height = 32, .width = 32, .channels = 3, .mean = 128, .scale = 1.0f / 128, .bgr = false};
     float out[32 * 32 * 3];
     ms_error err;
     ms_status st = ms_image_load(path, &spec, MS_RESIZE_CENTER_CROP, out, &err);

@@ -21,7 +21,7 @@ typedef struct {
  * checks that indices count up from 0 and timestamps increase. */
 static walk_result walk(ms_video *v, int convert_every)
 {
-    ms_input_spec spec = {48, 64, 3, 127.5f, 1.0f / 127.5f, false};
+    ms_input_spec spec = {.height = 48, .width = 64, .channels = 3, .mean = 127.5f, .scale = 1.0f / 127.5f, .bgr = false};
     float out[48 * 64 * 3];
     walk_result r = {0, -1, MS_OK, ""};
     ms_error err;
@@ -92,14 +92,14 @@ static void test_frame_conversion_through_the_cache(void **state)
         assert_int_equal(ms_video_next(v, NULL, MS_RESIZE_STRETCH, NULL, NULL, NULL, &end, &err), MS_OK);
     assert_false(end);
 
-    ms_input_spec full = {432, 768, 3, 0.0f, 1.0f, false};
+    ms_input_spec full = {.height = 432, .width = 768, .channels = 3, .mean = 0.0f, .scale = 1.0f, .bgr = false};
     float *big = malloc(sizeof(float) * 432 * 768 * 3);
     assert_int_equal(ms_video_convert(v, &full, MS_RESIZE_STRETCH, big, &err), MS_OK);
     double mean_full[3] = {0, 0, 0};
     for (int i = 0; i < 432 * 768; i++)
         for (int c = 0; c < 3; c++) mean_full[c] += big[3 * i + c] / (432.0 * 768.0);
 
-    ms_input_spec small = {18, 32, 3, 0.0f, 1.0f, false};
+    ms_input_spec small = {.height = 18, .width = 32, .channels = 3, .mean = 0.0f, .scale = 1.0f, .bgr = false};
     float first[18 * 32 * 3], again[18 * 32 * 3];
     assert_int_equal(ms_video_convert(v, &small, MS_RESIZE_STRETCH, first, &err), MS_OK);
     double mean_small[3] = {0, 0, 0};
@@ -109,7 +109,7 @@ static void test_frame_conversion_through_the_cache(void **state)
 
     const int sizes[] = {96, 128, 160, 192, 224};
     for (int s = 0; s < 5; s++) {
-        ms_input_spec spec = {sizes[s], sizes[s], 3, 128.0f, 1.0f / 128, s % 2 == 1};
+        ms_input_spec spec = {.height = sizes[s], .width = sizes[s], .channels = 3, .mean = 128.0f, .scale = 1.0f / 128, .bgr = s % 2 == 1};
         assert_int_equal(ms_video_convert(v, &spec, MS_RESIZE_CENTER_CROP, big, &err), MS_OK);
     }
     assert_int_equal(ms_video_convert(v, &small, MS_RESIZE_STRETCH, again, &err), MS_OK);
@@ -181,7 +181,7 @@ static void test_missing_and_wrong_streams(void **state)
 
     if (ms_test_data_exists("videos/train-day.mp4")) {
         assert_int_equal(ms_video_open(ms_test_data("videos/train-day.mp4"), &v, &err), MS_OK);
-        ms_input_spec spec = {8, 8, 3, 0, 1, false};
+        ms_input_spec spec = {.height = 8, .width = 8, .channels = 3, .mean = 0, .scale = 1, .bgr = false};
         float out[8 * 8 * 3];
         assert_int_equal(ms_video_convert(v, &spec, MS_RESIZE_STRETCH, out, &err), MS_ERR_INVALID);
         assert_null(ms_video_frame(v));

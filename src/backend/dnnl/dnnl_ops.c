@@ -250,49 +250,140 @@ static ms_status lower_mean(dn_ctx *c, const dn_node *d)
     return dn_mem_new(c, &out, v->buf, &v->mem);
 }
 
-static ms_status lower_add(dn_ctx *c, const dn_node *d)
+/* Whether tensor t has exactly the node output's shape (no broadcasting). */
+static bool full_shape(const dn_ctx *c, int t)
+{
+    const ms_tensor *x = &c->g->tensors[t], *y = &c->g->tensors[c->node->n.output];
+    if (x->ndim != y->ndim) return false;
+    for (int d = 0; d < x->ndim; d++)
+        if (x->shape[d] != y->shape[d]) return false;
+    return true;
+}
+
+/* One operand of a binary op: a constant right-aligned to nd dimensions (it broadcasts),
+ * an activation of the output's shape in its own layout (src0), or any activation of
+ * the output's rank in the plain layout (src1, which oneDNN broadcasts). */
+static ms_status binary_operand(dn_ctx *c, int t, int nd, bool src0, dnnl_memory_desc_t *md, dnnl_memory_t *m)
+{
+    const ms_tensor *x = &c->g->tensors[t];
+    if (x->data) {
+        const_md(c, t, nd, md);
+        return dn_const(c, md, x->data, md, m);
+    }
+    if (x->ndim != nd) return unsupported(c, "an activation operand must have the output's rank");
+    if (src0) dn_f32_md(c, t, md);
+    else dn_plain_md(c, t, dnnl_f32, md);
+    return dn_input(c, t, md, m);
+}
+
+/* add, mul, sub, div. oneDNN broadcasts only its second source, so a first operand
+ * smaller than the output swaps places (add, mul; sub as -(b - a)); div and operands
+ * that both broadcast are refused. */
+static ms_status lower_binary(dn_ctx *c, const dn_node *d)
 {
     const ms_node *n = &d->n;
     int a = d->in0, b = n->inputs[1];
-    if (c->g->tensors[a].data && !c->g->tensors[b].data) {
+    int nd = c->g->tensors[n->output].ndim;
+    bool negate = false;
+    dnnl_alg_kind_t alg = n->kind == MS_OP_MUL ? dnnl_binary_mul : n->kind == MS_OP_SUB ? dnnl_binary_sub
+                          : n->kind == MS_OP_DIV ? dnnl_binary_div : dnnl_binary_add;
+    if (c->g->tensors[a].data && c->g->tensors[b].data) return unsupported(c, "both inputs are constant");
+    if (!full_shape(c, a) || c->g->tensors[a].data) {
+        if (!full_shape(c, b) || c->g->tensors[b].data)
+            return unsupported(c, "neither operand has the output's shape (both broadcast)");
+        if (n->kind == MS_OP_DIV) return unsupported(c, "the numerator broadcasts (oneDNN broadcasts only the divisor)");
+        negate = n->kind == MS_OP_SUB;
         int t = a;
         a = b;
         b = t;
     }
-    if (c->g->tensors[a].data) return unsupported(c, "both inputs are constant");
     dnnl_memory_desc_t a_md, b_md, dst_any;
-    dn_f32_md(c, a, &a_md);
     dnnl_memory_t am, bm, dm;
-    ms_status st = MS_OK;
-    if (c->g->tensors[b].data) {
-        dnnl_memory_desc_t b_user;
-        const_md(c, b, a_md.ndims, &b_user);
-        b_md = b_user;
-        st = dn_const(c, &b_user, c->g->tensors[b].data, &b_md, &bm);
-    } else {
-        if (ms_tensor_numel(&c->g->tensors[a]) != ms_tensor_numel(&c->g->tensors[b]))
-            return unsupported(c, "only constants broadcast");
-        b_md = a_md;
-        st = dn_input(c, b, &b_md, &bm);
-    }
+    ms_status st = binary_operand(c, a, nd, true, &a_md, &am);
+    if (!st) st = binary_operand(c, b, nd, false, &b_md, &bm);
     if (st) return st;
     dnnl_memory_desc_init_by_tag(&dst_any, a_md.ndims, a_md.dims, dnnl_f32, dnnl_format_tag_any);
     dnnl_binary_desc_t bd;
-    DN_TRY(c, dnnl_binary_desc_init(&bd, dnnl_binary_add, &a_md, &b_md, &dst_any), "binary descriptor");
+    DN_TRY(c, dnnl_binary_desc_init(&bd, alg, &a_md, &b_md, &dst_any), "binary descriptor");
     dnnl_primitive_attr_t attr;
-    st = act_attr(c, &attr);
-    if (st) return st;
+    if (negate) {
+        if ((st = dn_attr(c, &attr))) return st;
+        dnnl_post_ops_t po;
+        dnnl_status_t s = dnnl_post_ops_create(&po);
+        if (s == dnnl_success) {
+            s = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_linear, -1.0f, 0.0f);
+            if (s == dnnl_success) s = dnnl_primitive_attr_set_post_ops(attr, po);
+            dnnl_post_ops_destroy(po);
+        }
+        if (s != dnnl_success) {
+            dnnl_primitive_attr_destroy(attr);
+            return dn_fail(c, s, "negation post-op");
+        }
+        if (n->act_min != -INFINITY || n->act_max != INFINITY) {
+            dnnl_primitive_attr_destroy(attr);
+            return unsupported(c, "a fused activation on a swapped subtraction");
+        }
+    } else if ((st = act_attr(c, &attr))) {
+        return st;
+    }
     dnnl_primitive_desc_t pd;
     st = make_pd(c, &bd, attr, &pd);
     if (st) return st;
-    st = dn_input(c, a, &a_md, &am);
-    if (!st) st = dn_output(c, n->output, dn_pd_md(pd, dnnl_query_dst_md), &dm);
+    st = dn_output(c, n->output, dn_pd_md(pd, dnnl_query_dst_md), &dm);
     if (st) {
         dnnl_primitive_desc_destroy(pd);
         return st;
     }
     dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC_0, am}, {DNNL_ARG_SRC_1, bm}, {DNNL_ARG_DST, dm}};
     return dn_emit(c, pd, args, 3);
+}
+
+/* Row-major strides of a tensor's plain layout in the IR's dimension order. */
+static void ir_strides(const dn_ctx *c, int t, dnnl_dims_t st)
+{
+    const ms_tensor *x = &c->g->tensors[t];
+    int64_t s = 1;
+    for (int d = x->ndim - 1; d >= 0; d--) {
+        st[d] = s;
+        s *= d == 0 ? c->batch : x->shape[d];
+    }
+}
+
+/* Transpose and slice: one reorder from a strided view of the input's plain bytes (in
+ * the IR's dimension order) into the output's plain bytes. */
+static ms_status lower_gather(dn_ctx *c, const dn_node *d)
+{
+    const ms_node *n = &d->n;
+    const ms_tensor *y = &c->g->tensors[n->output];
+    int nd = y->ndim;
+    dnnl_dims_t xst, vst, ydims, yst;
+    ir_strides(c, d->in0, xst);
+    ir_strides(c, n->output, yst);
+    int64_t offset = 0;
+    for (int k = 0; k < nd; k++) {
+        ydims[k] = k == 0 ? c->batch : y->shape[k];
+        if (n->kind == MS_OP_TRANSPOSE) {
+            vst[k] = xst[n->perm[k]];
+        } else {
+            if (n->steps[k] < 1) return unsupported(c, "negative slice steps");
+            vst[k] = xst[k] * n->steps[k];
+            offset += n->starts[k] * xst[k];
+        }
+    }
+    dnnl_memory_desc_t in_plain, view, out_plain, out_rows;
+    dn_plain_md(c, d->in0, dnnl_f32, &in_plain);
+    dn_plain_md(c, n->output, dnnl_f32, &out_plain);
+    DN_TRY(c, dnnl_memory_desc_init_by_strides(&view, nd, ydims, dnnl_f32, vst), "strided view");
+    view.offset0 = offset;
+    DN_TRY(c, dnnl_memory_desc_init_by_strides(&out_rows, nd, ydims, dnnl_f32, yst), "output view");
+    dnnl_memory_t xm, vm, ym, rm;
+    int buf;
+    ms_status st = dn_input_buf(c, d->in0, &in_plain, &xm, &buf);
+    if (!st) st = dn_mem_new(c, &view, buf, &vm);
+    if (!st) st = dn_output(c, n->output, &out_plain, &ym);
+    if (!st) st = dn_mem_new(c, &out_rows, c->vals[n->output].buf, &rm);
+    if (!st) st = dn_reorder(c, d->in0, &view, vm, &out_rows, rm);
+    return st;
 }
 
 static ms_status lower_concat(dn_ctx *c, const dn_node *d)
@@ -306,8 +397,10 @@ static ms_status lower_concat(dn_ctx *c, const dn_node *d)
     if (axis < 0 || axis >= nd) return unsupported(c, "axis out of range");
     for (int k = 0; k < n->n_inputs; k++) {
         int t = k ? n->inputs[k] : d->in0;
-        if (c->g->tensors[t].data) return unsupported(c, "constant inputs");
-        dn_f32_md(c, t, &mds[k]);
+        if (c->g->tensors[t].data && c->batch != 1)
+            return unsupported(c, "a constant input holds one frame: plans with it run one frame at a time (1 thread)");
+        if (c->g->tensors[t].data) dn_plain_md(c, t, dnnl_f32, &mds[k]);
+        else dn_f32_md(c, t, &mds[k]);
     }
     dnnl_primitive_desc_t pd;
     dnnl_primitive_attr_t attr;
@@ -320,7 +413,9 @@ static ms_status lower_concat(dn_ctx *c, const dn_node *d)
     dnnl_exec_arg_t args[MAX_IN + 1];
     for (int k = 0; !st && k < n->n_inputs; k++) {
         args[k].arg = DNNL_ARG_MULTIPLE_SRC + k;
-        st = dn_input(c, k ? n->inputs[k] : d->in0, &mds[k], &args[k].memory);
+        int t = k ? n->inputs[k] : d->in0;
+        if (c->g->tensors[t].data) st = dn_const(c, &mds[k], c->g->tensors[t].data, &mds[k], &args[k].memory);
+        else st = dn_input(c, t, &mds[k], &args[k].memory);
     }
     args[n->n_inputs].arg = DNNL_ARG_DST;
     if (!st) st = dn_output(c, n->output, dn_pd_md(pd, dnnl_query_dst_md), &args[n->n_inputs].memory);
@@ -416,12 +511,26 @@ static ms_status lower_eltwise(dn_ctx *c, const dn_node *d)
         alg = dnnl_eltwise_clip;
         a = n->act_min == -INFINITY ? -3.4e38f : n->act_min;
         b = n->act_max == INFINITY ? 3.4e38f : n->act_max;
+    } else if (n->kind == MS_OP_LEAKY_RELU) {
+        alg = dnnl_eltwise_relu;
+        a = n->alpha;
+    } else if (n->kind == MS_OP_HARD_SWISH) {
+        alg = dnnl_eltwise_hardswish;
+    } else if (n->kind == MS_OP_HARD_SIGMOID) {
+        /* oneDNN 2.6 has no hard sigmoid: alpha * x + beta, then a clip post-op to [0, 1] */
+        alg = dnnl_eltwise_linear;
+        a = n->alpha;
+        b = n->beta;
     }
     dnnl_eltwise_desc_t ed;
     DN_TRY(c, dnnl_eltwise_forward_desc_init(&ed, dnnl_forward_inference, alg, &src, a, b), "eltwise descriptor");
     dnnl_primitive_attr_t attr;
     ms_status st = dn_attr(c, &attr);
-    if (st) return st;
+    if (!st && n->kind == MS_OP_HARD_SIGMOID) st = dn_attr_act(c, attr, 0.0f, 1.0f, 1.0f);
+    if (st) {
+        if (attr) dnnl_primitive_attr_destroy(attr);
+        return st;
+    }
     return unary(c, &ed, attr, d->in0, &src);
 }
 
@@ -478,12 +587,20 @@ ms_status dn_lower_node(dn_ctx *c, const dn_node *d)
     case MS_OP_FULLY_CONNECTED: return lower_fc(c, d);
     case MS_OP_BATCH_NORM: return lower_batch_norm(c, d);
     case MS_OP_CLIP:
-    case MS_OP_SIGMOID: return lower_eltwise(c, d);
+    case MS_OP_SIGMOID:
+    case MS_OP_LEAKY_RELU:
+    case MS_OP_HARD_SIGMOID:
+    case MS_OP_HARD_SWISH: return lower_eltwise(c, d);
     case MS_OP_AVG_POOL:
     case MS_OP_MAX_POOL:
     case MS_OP_GLOBAL_AVG_POOL: return lower_pool(c, d);
     case MS_OP_MEAN: return lower_mean(c, d);
-    case MS_OP_ADD: return lower_add(c, d);
+    case MS_OP_ADD:
+    case MS_OP_MUL:
+    case MS_OP_SUB:
+    case MS_OP_DIV: return lower_binary(c, d);
+    case MS_OP_TRANSPOSE:
+    case MS_OP_SLICE: return lower_gather(c, d);
     case MS_OP_CONCAT: return lower_concat(c, d);
     case MS_OP_PAD: return lower_pad(c, d);
     case MS_OP_RESHAPE:

@@ -223,6 +223,7 @@ ms_status dn_train_compile(const ms_graph *g, const ms_plan_options *opts, ms_lo
     tp->base.opts = *opts;
     tp->base.loss = loss;
     ms_status st = ref_copy_graph(g, opts->batch, &tp->g, err);
+    if (!st) st = ms_graph_check_trainable(tp->g, false, err);
     if (!st && !(tp->p = calloc(1, sizeof *tp->p))) st = ms_errorf(err, MS_ERR_NOMEM, "out of memory");
     if (!st) {
         tp->input = tp->g->inputs[0];

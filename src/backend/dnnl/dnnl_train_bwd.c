@@ -288,6 +288,8 @@ ms_status dt_backward_node(dt_ctx *x, int i)
     case MS_OP_RESHAPE:
     case MS_OP_COPY: return bwd_view(x, i);
     case MS_OP_SOFTMAX:
+    case MS_OP_MUL: case MS_OP_SUB: case MS_OP_DIV: case MS_OP_TRANSPOSE: case MS_OP_SLICE:
+    case MS_OP_LEAKY_RELU: case MS_OP_HARD_SIGMOID: case MS_OP_HARD_SWISH:
     case MS_OP_COUNT: break;
     }
     return MS_OK;

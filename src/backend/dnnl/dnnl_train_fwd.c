@@ -481,6 +481,9 @@ ms_status dt_forward_node(dt_ctx *x, int i)
     case MS_OP_RESHAPE:
     case MS_OP_COPY: return fwd_view(x, i);
     case MS_OP_SOFTMAX: return dt_unsupported(x, n, "a softmax inside the graph (only the final one) cannot be trained");
+    case MS_OP_MUL: case MS_OP_SUB: case MS_OP_DIV: case MS_OP_TRANSPOSE: case MS_OP_SLICE:
+    case MS_OP_LEAKY_RELU: case MS_OP_HARD_SIGMOID: case MS_OP_HARD_SWISH:
+        return dt_unsupported(x, n, "forward only");
     case MS_OP_COUNT: break;
     }
     return dt_unsupported(x, n, "unknown op");

@@ -48,6 +48,13 @@ void ref_concat_backward(const ms_node *n, const ref_tensor *dy, ref_tensor *con
 void ref_pad_backward(const ms_node *n, const ref_tensor *dy, ref_tensor *dx);
 void ref_copy_backward(const ms_node *n, const ref_tensor *dy, ref_tensor *dx);
 
+/* backward_onnx.c: add, sub, mul, div with broadcasting (a and b: the forward inputs);
+ * leaky ReLU, hard sigmoid, hard swish (x: the forward input); transpose and slice. */
+void ref_binary_backward(const ms_node *n, const ref_tensor *a, const ref_tensor *b, const ref_tensor *dz,
+                         ref_tensor *da, ref_tensor *db);
+void ref_activation_backward(const ms_node *n, const ref_tensor *x, const ref_tensor *dy, ref_tensor *dx);
+void ref_gather_backward(const ms_node *n, const ref_tensor *dy, ref_tensor *dx);
+
 /* Losses, averaged over the batch (dim 0), with the gradient with respect to the
  * LOGITS (the input of the final sigmoid or softmax), which is exact where the chain
  * through a saturated sigmoid would lose every digit.

@@ -21,6 +21,14 @@ void ref_forward_node(const ms_node *n, const ref_tensor **in, ref_tensor *y)
     case MS_OP_COPY: ref_copy(n, in[0], y); break;
     case MS_OP_SOFTMAX: ref_softmax(n, in[0], y); break;
     case MS_OP_SIGMOID: ref_sigmoid(n, in[0], y); break;
+    case MS_OP_MUL:
+    case MS_OP_SUB:
+    case MS_OP_DIV: ref_binary(n, in[0], in[1], y); break;
+    case MS_OP_TRANSPOSE: ref_transpose(n, in[0], y); break;
+    case MS_OP_SLICE: ref_slice(n, in[0], y); break;
+    case MS_OP_LEAKY_RELU:
+    case MS_OP_HARD_SIGMOID:
+    case MS_OP_HARD_SWISH: ref_activation(n, in[0], y); break;
     case MS_OP_COUNT: break;
     }
 }

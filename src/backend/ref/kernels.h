@@ -43,11 +43,15 @@ void ref_clip(const ms_node *n, const ref_tensor *x, ref_tensor *y);
 void ref_add(const ms_node *n, const ref_tensor *a, const ref_tensor *b, ref_tensor *y);
 void ref_softmax(const ms_node *n, const ref_tensor *x, ref_tensor *y);
 void ref_sigmoid(const ms_node *n, const ref_tensor *x, ref_tensor *y);
+void ref_binary(const ms_node *n, const ref_tensor *a, const ref_tensor *b, ref_tensor *y); /* mul, sub, div */
+void ref_activation(const ms_node *n, const ref_tensor *x, ref_tensor *y); /* leaky relu, hard sigmoid/swish */
 
 /* layout.c: inputs is an array of n->n_inputs views. */
 void ref_concat(const ms_node *n, const ref_tensor *const *inputs, ref_tensor *y);
 void ref_pad(const ms_node *n, const ref_tensor *x, ref_tensor *y);
 void ref_copy(const ms_node *n, const ref_tensor *x, ref_tensor *y); /* reshape and copy */
+void ref_transpose(const ms_node *n, const ref_tensor *x, ref_tensor *y);
+void ref_slice(const ms_node *n, const ref_tensor *x, ref_tensor *y);
 
 /* forward.c: runs node n's kernel; in holds views of its n->n_inputs inputs. */
 void ref_forward_node(const ms_node *n, const ref_tensor **in, ref_tensor *y);

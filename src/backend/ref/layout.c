@@ -1,5 +1,5 @@
 /* Reference kernels that only move values: concatenation along an axis, zero padding,
- * and the copy that serves reshape (NHWC order is kept, only the shape changes) and the
+ * transposes, slices, and the copy that serves reshape (NHWC order is kept, only the shape changes) and the
  * QUANTIZE/DEQUANTIZE pairs of float graphs. */
 #include "backend/ref/kernels.h"
 
@@ -46,4 +46,46 @@ void ref_copy(const ms_node *n, const ref_tensor *x, ref_tensor *y)
 {
     (void)n;
     memcpy(y->data, x->data, (size_t)ref_numel(x) * sizeof *y->data);
+}
+
+/* Shapes padded to 4-D with leading 1s: x's strides in y's order (transpose) or scaled
+ * by the steps from the start offset (slice), then one loop nest over y. */
+static void gather4(const ref_tensor *x, ref_tensor *y, const int64_t xst[4], int64_t offset)
+{
+    int64_t ys[4] = {1, 1, 1, 1};
+    for (int d = 0; d < y->ndim; d++) ys[4 - y->ndim + d] = y->shape[d];
+    float *yp = y->data;
+    for (int64_t a = 0; a < ys[0]; a++)
+        for (int64_t b = 0; b < ys[1]; b++)
+            for (int64_t c = 0; c < ys[2]; c++)
+                for (int64_t d = 0; d < ys[3]; d++)
+                    *yp++ = x->data[offset + a * xst[0] + b * xst[1] + c * xst[2] + d * xst[3]];
+}
+
+static void strides_of(const ref_tensor *x, int64_t st[MS_MAX_DIMS])
+{
+    int64_t s = 1;
+    for (int d = x->ndim - 1; d >= 0; d--) {
+        st[d] = s;
+        s *= x->shape[d];
+    }
+}
+
+void ref_transpose(const ms_node *n, const ref_tensor *x, ref_tensor *y)
+{
+    int64_t st[MS_MAX_DIMS], xst[4] = {0, 0, 0, 0};
+    strides_of(x, st);
+    for (int d = 0; d < y->ndim; d++) xst[4 - y->ndim + d] = st[n->perm[d]];
+    gather4(x, y, xst, 0);
+}
+
+void ref_slice(const ms_node *n, const ref_tensor *x, ref_tensor *y)
+{
+    int64_t st[MS_MAX_DIMS], xst[4] = {0, 0, 0, 0}, offset = 0;
+    strides_of(x, st);
+    for (int d = 0; d < y->ndim; d++) {
+        xst[4 - y->ndim + d] = st[d] * n->steps[d];
+        offset += n->starts[d] * st[d];
+    }
+    gather4(x, y, xst, offset);
 }

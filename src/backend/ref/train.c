@@ -183,6 +183,7 @@ ms_status ref_train_compile(const ms_graph *g, const ms_plan_options *opts, ms_l
     p->base.opts = *opts;
     p->base.loss = loss;
     ms_status s = ref_copy_graph(g, opts->batch, &p->g, err);
+    if (!s) s = ms_graph_check_trainable(p->g, true, err);
     if (!s) {
         p->input = p->g->inputs[0];
         p->output = p->g->outputs[0];
@@ -259,7 +260,10 @@ static void backward_node(ref_train *p, const ms_node *n)
     case MS_OP_MAX_POOL: if (dx) ref_max_pool_backward(n, x, dz, dx); break;
     case MS_OP_GLOBAL_AVG_POOL: if (dx) ref_global_avg_pool_backward(n, dz, dx); break;
     case MS_OP_MEAN: if (dx) ref_mean_backward(n, dz, dx); break;
-    case MS_OP_ADD: ref_add_backward(n, dz, dx, dinput(p, n, 1)); break;
+    case MS_OP_ADD:
+    case MS_OP_MUL:
+    case MS_OP_SUB:
+    case MS_OP_DIV: ref_binary_backward(n, x, &p->views[n->inputs[1]], dz, dx, dinput(p, n, 1)); break;
     case MS_OP_CONCAT:
         for (int j = 0; j < n->n_inputs; j++) p->dargs[j] = &p->grads[n->inputs[j]];
         ref_concat_backward(n, dz, p->dargs);
@@ -267,6 +271,11 @@ static void backward_node(ref_train *p, const ms_node *n)
     case MS_OP_PAD: if (dx) ref_pad_backward(n, dz, dx); break;
     case MS_OP_SOFTMAX: if (dx) ref_softmax_backward(n, y, dz, dx); break;
     case MS_OP_SIGMOID: if (dx) ref_sigmoid_backward(n, y, dz, dx); break;
+    case MS_OP_TRANSPOSE:
+    case MS_OP_SLICE: if (dx) ref_gather_backward(n, dz, dx); break;
+    case MS_OP_LEAKY_RELU:
+    case MS_OP_HARD_SIGMOID:
+    case MS_OP_HARD_SWISH: if (dx) ref_activation_backward(n, x, dz, dx); break;
     case MS_OP_COUNT: break;
     }
 }
