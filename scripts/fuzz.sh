@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fuzzes one parser (or all) with libFuzzer for SECONDS each and prints the executions.
-#   scripts/fuzz.sh TARGET SECONDS      TARGET: tflite mpackage deployment scenario profile labels, or all
+#   scripts/fuzz.sh TARGET SECONDS      TARGET: tflite mpackage deployment scenario profile labels onnx npy, or all
 # Builds build-fuzz/ with clang (-fsanitize=fuzzer,address,undefined; $FUZZ_BUILD to
 # change), makes each target's seed corpus at fuzz time from the shared data
 # ($MAINSTREAM_DATA, default ../shared/data) and the examples (nothing is committed),
@@ -14,7 +14,7 @@ target=$1
 seconds=$2
 build=${FUZZ_BUILD:-build-fuzz}
 data=${MAINSTREAM_DATA:-../shared/data}
-all=(tflite mpackage deployment scenario profile labels)
+all=(tflite mpackage deployment scenario profile labels onnx npy)
 
 command -v clang >/dev/null || { echo "fuzz: clang is not installed (scripts/setup.sh installs it)" >&2; exit 1; }
 if [ "$target" = all ]; then targets=("${all[@]}"); else targets=("$target"); fi
@@ -57,6 +57,24 @@ J
     labels)
         for f in "$data"/videos/*.labels.csv; do [ -f "$f" ] && head -n 60 "$f" >"$dir/$(basename "$f")"; done
         [ -f "$data/imagenet-sample/labels.csv" ] && head -n 40 "$data/imagenet-sample/labels.csv" >"$dir/classes.csv"
+        ;;
+    onnx) # ONNX's own node tests (Debian's libonnx-testdata): small models and their tensors
+        local n=0 d
+        for d in /usr/share/libonnx-testdata/data/node/test_{conv_with_strides_padding,relu,add_bcast,gemm_default_single_elem_vector_bias,maxpool_2d_pads,softmax_axis_1,transpose_default,concat_2d_axis_0,reshape_reduced_dims,batchnorm_example}; do
+            [ -f "$d/model.onnx" ] || continue
+            n=$((n + 1))
+            cp "$d/model.onnx" "$dir/model$n.onnx"
+            [ -f "$d/test_data_set_0/input_0.pb" ] && cp "$d/test_data_set_0/input_0.pb" "$dir/input$n.pb"
+        done ;;
+    npy) # float32 arrays of a few shapes, written by numpy where it is installed
+        /usr/bin/python3 - "$dir" <<'P' 2>/dev/null || true
+import sys, numpy as np
+d = sys.argv[1]
+np.save(d + "/a.npy", np.arange(24, dtype=np.float32).reshape(2, 3, 4))
+np.save(d + "/b.npy", np.zeros((1, 224, 224, 3), dtype=np.float32)[:, :8, :8, :])
+np.save(d + "/c.npy", np.ones((5,), dtype=np.float32))
+np.save(d + "/f.npy", np.asfortranarray(np.ones((3, 2), dtype=np.float32)))
+P
         ;;
     esac
     [ -n "$(ls -A "$dir")" ] || printf 'x' >"$dir/empty" # no data: start from one byte

@@ -72,9 +72,11 @@ static ms_status parse_header(const char *h, size_t len, const char *name, ms_np
                     p++;
                     break;
                 }
-                char *e;
-                long long v = strtoll(p, &e, 10);
-                if (e == p || e > end || v < 0 || v > ((int64_t)1 << 40))
+                /* digits within the header only: it is not NUL-terminated */
+                const char *e = p;
+                int64_t v = 0;
+                while (e < end && *e >= '0' && *e <= '9' && v <= ((int64_t)1 << 40)) v = v * 10 + (*e++ - '0');
+                if (e == p || v > ((int64_t)1 << 40))
                     return ms_errorf(err, MS_ERR_FORMAT, "%s: 'shape' has a bad dimension", name);
                 if (out->ndim >= MS_NPY_MAX_DIMS)
                     return ms_errorf(err, MS_ERR_UNSUPPORTED, "%s: more than %d dimensions", name, MS_NPY_MAX_DIMS);

@@ -396,6 +396,18 @@ static void test_npy(void **state)
         ms_status s = ms_npy_parse(buf, 10 + hl + 24, "t.npy", &b, &err);
         if (s == MS_OK || !strstr(err.msg, why[k])) fail_msg("case %zu: %s", k, err.msg);
     }
+    /* A header that ends inside a dimension, at the end of the buffer (found by fuzz_npy:
+     * the number was read past the header). */
+    static const char cut[] = "{'descr': '<f4', 'fortran_order': False, 'shape': (12";
+    unsigned char *tight = malloc(10 + sizeof cut - 1);
+    assert_non_null(tight);
+    memcpy(tight, "\x93NUMPY\x01\x00", 8);
+    tight[8] = (unsigned char)(sizeof cut - 1);
+    tight[9] = 0;
+    memcpy(tight + 10, cut, sizeof cut - 1);
+    assert_int_not_equal(ms_npy_parse(tight, 10 + sizeof cut - 1, "t.npy", &b, &err), MS_OK);
+    assert_non_null(strstr(err.msg, "'shape'"));
+    free(tight);
     free(bytes);
     ms_test_rmdir(dir);
 }
