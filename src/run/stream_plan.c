@@ -266,22 +266,9 @@ ms_status ms_stream_plan_solve(const ms_run_model *m, ms_policy policy, ms_objec
                               int n_apps, double stream_fps, double budget, const char *where, ms_stream_plan *out,
                               ms_error *err)
 {
-    memset(out, 0, sizeof *out);
-    out->stream = -1;
-    out->stream_fps = stream_fps;
-    out->budget = budget;
-    out->apps = malloc(sizeof *out->apps * (size_t)(n_apps ? n_apps : 1));
-    out->entries = malloc(sizeof *out->entries * (size_t)(n_apps ? n_apps : 1));
-    if (!out->apps || !out->entries) {
-        ms_stream_plan_free(out);
-        return ms_errorf(err, MS_ERR_NOMEM, "out of memory");
-    }
-    for (int i = 0; i < n_apps; i++) {
-        out->apps[i] = apps[i].id;
-        out->entries[i] = apps[i];
-    }
-    out->n_apps = n_apps;
-    ms_status st = n_apps ? ms_stream_plan_scenario(m, out, 1, where, err) : MS_OK;
+    ms_status st = ms_stream_plan_init(out, apps, n_apps, stream_fps, budget, err);
+    if (st) return st;
+    st = n_apps ? ms_stream_plan_scenario(m, out, 1, where, err) : MS_OK;
     if (st == MS_OK && n_apps) st = solve(out, policy, objective, where, err);
     if (st == MS_OK && n_apps) st = ms_stem_tree_build(&out->scenario, &out->schedule, &out->tree, err);
     if (st) ms_stream_plan_free(out);
