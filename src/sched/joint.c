@@ -32,6 +32,7 @@ typedef struct {
     double top_cost;
     bool bottom;      /* the walk went below the cheapest schedule: nothing below */
     double low_cost;  /* no schedule costs less */
+    bool low_refined; /* low_cost is the cheapest schedule's cost */
     int grow;         /* points to walk when the window grows down */
     bool feasible;    /* some schedule fits the whole budget */
     bool exact;
@@ -217,7 +218,8 @@ static ms_status cheapest(ms_problem *pb, double capacity, double deadline, bool
     return st;
 }
 
-#define FIRST_WALK 32
+#define FIRST_WALK 1 /* points of a first window; each growth down doubles its step */
+#define MAX_GROW 64
 #define GROW_UP 0.5 /* a window grows up by this share of its span */
 
 /* The stream's best within the whole capacity, then a first window walked down from
@@ -228,27 +230,45 @@ static ms_status front_init(stream_front *f, ms_policy policy, double capacity, 
     f->exact = true;
     f->bottom = false;
     f->low_cost = lowest_cost(&f->pb);
+    f->low_refined = false;
     f->grow = FIRST_WALK;
     int *choice = calloc((size_t)f->pb.n_apps + 1, sizeof *choice);
     if (!choice) return ms_errorf(err, MS_ERR_NOMEM, "scheduler: out of memory");
     bool found;
     ms_status st = best_within(f, policy, capacity, deadline, NULL, choice, &found, &f->top_cost, &f->top_value, err);
-    free(choice);
     f->feasible = found;
     if (st || !found) {
+        free(choice);
         f->bottom = true;
         return st;
     }
-    /* the cheapest schedule bounds what lies below the window much better than the apps'
-     * cheapest branches do */
-    bool any, ex = true;
-    double low;
-    if ((st = cheapest(&f->pb, capacity, deadline, &any, &low, &ex, err))) return st;
-    f->exact &= ex;
-    if (any) f->low_cost = fmax(f->low_cost, low);
     f->start = guess >= f->top_cost ? capacity : guess;
     int added;
+    if (f->start == capacity) { /* the best within the budget is the window's first point */
+        st = front_insert(f, 0, f->pb.n_apps, f->top_cost, f->top_value, choice, err);
+        free(choice);
+        if (st || f->top_cost <= 0) {
+            if (f->top_cost <= 0) f->bottom = true;
+            return st;
+        }
+        return walk(f, policy, f->top_cost * (1 - STEP_DOWN), -1, 1, FIRST_WALK - 1, deadline, &added, err);
+    }
+    free(choice);
     return walk(f, policy, f->start, -1, 0, FIRST_WALK, deadline, &added, err);
+}
+
+/* The cheapest schedule bounds what lies below the window much better than the apps'
+ * cheapest branches do; found (feasibility searches) only once the combination picks
+ * the virtual option below the window. */
+static ms_status front_refine_low(stream_front *f, double capacity, double deadline, ms_error *err)
+{
+    bool any, ex = true;
+    double low;
+    ms_status st = cheapest(&f->pb, capacity, deadline, &any, &low, &ex, err);
+    f->exact &= ex;
+    if (st == MS_OK && any) f->low_cost = fmax(f->low_cost, low);
+    f->low_refined = true;
+    return st;
 }
 
 /* Grows the window up (up: to a start twice as far above its top point) or down. */
@@ -258,6 +278,7 @@ static ms_status front_grow(stream_front *f, ms_policy policy, double capacity, 
     if (!up) {
         ms_status st = walk(f, policy, f->n ? f->pts[f->n - 1].cost * (1 - STEP_DOWN) : f->start, -1, f->n, f->grow,
                             deadline, &added, err);
+        if (f->grow < MAX_GROW) f->grow *= 2;
         return st;
     }
     double top = f->n ? f->pts[0].cost : -1; /* an empty window: nothing below its start */
@@ -592,7 +613,8 @@ static ms_status solve_fronts(stream_front *fs, int n, double capacity, const do
         for (int s = 0; s < n && st == MS_OK; s++) {
             if (pick[s] >= 0) continue;
             virtual = true;
-            st = front_grow(&fs[s], policy, capacity, pick[s] == -1, deadline, err);
+            if (pick[s] == -2 && !fs[s].low_refined) st = front_refine_low(&fs[s], capacity, deadline, err);
+            else st = front_grow(&fs[s], policy, capacity, pick[s] == -1, deadline, err);
         }
         if (!virtual) break;
         if (deadline > 0 && ms_now() > deadline) {
