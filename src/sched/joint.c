@@ -437,7 +437,9 @@ static ms_status combine(stream_front *fs, int n, double capacity, bool real_onl
         int k = 0;
         if (!real_only && has_above(f, capacity)) o[k++] = (copt){f->start * (1 + 1e-12) + 1e-300, f->top_value, -1};
         for (int i = 0; i < f->n; i++) o[k++] = (copt){f->pts[i].cost, f->pts[i].value, i};
-        if (!real_only && !f->bottom && f->n > 0) o[k++] = (copt){f->low_cost, f->pts[f->n - 1].value, -2};
+        /* points below the window are worth strictly less than its cheapest one */
+        if (!real_only && !f->bottom && f->n > 0)
+            o[k++] = (copt){f->low_cost, nextafter(f->pts[f->n - 1].value, -INFINITY), -2};
         nopt[s] = k;
         if (k == 0) goto done; /* nothing of this stream fits: infeasible */
     }
