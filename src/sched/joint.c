@@ -487,7 +487,7 @@ static ms_status combine(stream_front *fs, int n, double capacity, bool real_onl
     for (int i = 0; i < n_merged; i++) {
         const lp_step *x = &merged[i];
         if (blocked[x->stream]) continue;
-        if (used + x->dcost > capacity) {
+        if (used + x->dcost > capacity * (1 - 1e-12)) { /* a margin: the DP sums in another order */
             blocked[x->stream] = true;
             continue;
         }
