@@ -32,9 +32,11 @@ typedef struct {
     double top_cost;
     bool bottom;      /* the walk went below the cheapest schedule: nothing below */
     double low_cost;  /* no schedule costs less */
+    bool low_refined; /* low_cost is the cheapest schedule's cost */
     int grow;         /* points to walk when the window grows down */
     bool feasible;    /* some schedule fits the whole budget */
     bool exact;
+    long nodes, solves; /* exact-search work so far (to size the window's growth) */
 } stream_front;
 
 static void front_clear(stream_front *f)
@@ -115,7 +117,19 @@ static ms_status best_within(stream_front *f, ms_policy policy, double cap, doub
         if (st == MS_OK) ms_search_ctx_exact(f->search, deadline, choice, &res);
     }
     if (st) return st;
+    if (!res.found && !res.exact) { /* out of time before any schedule: a greedy one, then any that fits */
+        ms_search_result alt;
+        if ((st = ms_search_greedy(pb, false, choice, &alt, err))) return st;
+        if (!alt.found && (st = ms_search_feasible(pb, 0, choice, &alt, err))) return st;
+        if (alt.found) {
+            res.found = true;
+            res.value = 0;
+            for (int a = 0; a < pb->n_apps; a++) res.value += pb->apps[a].options[choice[a]].value;
+        }
+    }
     if (policy != MS_POLICY_GREEDY) f->exact &= res.exact;
+    f->nodes += res.nodes + 1;
+    f->solves++;
     *found = res.found;
     *cost = res.found ? ms_problem_cost(pb, choice) : 0;
     *value = res.value;
@@ -217,7 +231,10 @@ static ms_status cheapest(ms_problem *pb, double capacity, double deadline, bool
     return st;
 }
 
-#define FIRST_WALK 32
+#define FIRST_WALK 1 /* points of a first window; each growth down doubles its step */
+#define MAX_GROW 64
+#define MAX_POINTS 4096
+#define NODE_WORK 2 /* one exact-search node against one combination state */
 #define GROW_UP 0.5 /* a window grows up by this share of its span */
 
 /* The stream's best within the whole capacity, then a first window walked down from
@@ -228,36 +245,57 @@ static ms_status front_init(stream_front *f, ms_policy policy, double capacity, 
     f->exact = true;
     f->bottom = false;
     f->low_cost = lowest_cost(&f->pb);
+    f->low_refined = false;
+    f->nodes = f->solves = 0;
     f->grow = FIRST_WALK;
     int *choice = calloc((size_t)f->pb.n_apps + 1, sizeof *choice);
     if (!choice) return ms_errorf(err, MS_ERR_NOMEM, "scheduler: out of memory");
     bool found;
     ms_status st = best_within(f, policy, capacity, deadline, NULL, choice, &found, &f->top_cost, &f->top_value, err);
-    free(choice);
     f->feasible = found;
     if (st || !found) {
+        free(choice);
         f->bottom = true;
         return st;
     }
-    /* the cheapest schedule bounds what lies below the window much better than the apps'
-     * cheapest branches do */
-    bool any, ex = true;
-    double low;
-    if ((st = cheapest(&f->pb, capacity, deadline, &any, &low, &ex, err))) return st;
-    f->exact &= ex;
-    if (any) f->low_cost = fmax(f->low_cost, low);
     f->start = guess >= f->top_cost ? capacity : guess;
     int added;
+    if (f->start == capacity) { /* the best within the budget is the window's first point */
+        st = front_insert(f, 0, f->pb.n_apps, f->top_cost, f->top_value, choice, err);
+        free(choice);
+        if (st || f->top_cost <= 0) {
+            if (f->top_cost <= 0) f->bottom = true;
+            return st;
+        }
+        return walk(f, policy, f->top_cost * (1 - STEP_DOWN), -1, 1, FIRST_WALK - 1, deadline, &added, err);
+    }
+    free(choice);
     return walk(f, policy, f->start, -1, 0, FIRST_WALK, deadline, &added, err);
 }
 
+/* The cheapest schedule bounds what lies below the window much better than the apps'
+ * cheapest branches do; found (feasibility searches) only once the combination picks
+ * the virtual option below the window. */
+static ms_status front_refine_low(stream_front *f, double capacity, double deadline, ms_error *err)
+{
+    bool any, ex = true;
+    double low;
+    ms_status st = cheapest(&f->pb, capacity, deadline, &any, &low, &ex, err);
+    f->exact &= ex;
+    if (st == MS_OK && any) f->low_cost = fmax(f->low_cost, low);
+    f->low_refined = true;
+    return st;
+}
+
 /* Grows the window up (up: to a start twice as far above its top point) or down. */
-static ms_status front_grow(stream_front *f, ms_policy policy, double capacity, bool up, double deadline, ms_error *err)
+static ms_status front_grow(stream_front *f, ms_policy policy, double capacity, bool up, int points, double deadline,
+                            ms_error *err)
 {
     int added;
     if (!up) {
-        ms_status st = walk(f, policy, f->n ? f->pts[f->n - 1].cost * (1 - STEP_DOWN) : f->start, -1, f->n, f->grow,
-                            deadline, &added, err);
+        ms_status st = walk(f, policy, f->n ? f->pts[f->n - 1].cost * (1 - STEP_DOWN) : f->start, -1, f->n,
+                            points > f->grow ? points : f->grow, deadline, &added, err);
+        if (f->grow < MAX_GROW) f->grow *= 2;
         return st;
     }
     double top = f->n ? f->pts[0].cost : -1; /* an empty window: nothing below its start */
@@ -372,8 +410,9 @@ static int hull_steps(copt *o, int n, lp_step *steps, double *cheap_cost, double
  * streams after it cannot reach a feasible schedule already known (the LP rounded).
  * pick[i] is an index into stream i's window, or -1 / -2 for a virtual option. */
 static ms_status combine(stream_front *fs, int n, double capacity, bool real_only, int *pick, bool *found,
-                         bool *exact, ms_error *err)
+                         bool *exact, long *work, ms_error *err)
 {
+    *work = 0;
     *found = false;
     *exact = true;
     int total = 0;
@@ -398,7 +437,9 @@ static ms_status combine(stream_front *fs, int n, double capacity, bool real_onl
         int k = 0;
         if (!real_only && has_above(f, capacity)) o[k++] = (copt){f->start * (1 + 1e-12) + 1e-300, f->top_value, -1};
         for (int i = 0; i < f->n; i++) o[k++] = (copt){f->pts[i].cost, f->pts[i].value, i};
-        if (!real_only && !f->bottom && f->n > 0) o[k++] = (copt){f->low_cost, f->pts[f->n - 1].value, -2};
+        /* points below the window are worth strictly less than its cheapest one */
+        if (!real_only && !f->bottom && f->n > 0)
+            o[k++] = (copt){f->low_cost, nextafter(f->pts[f->n - 1].value, -INFINITY), -2};
         nopt[s] = k;
         if (k == 0) goto done; /* nothing of this stream fits: infeasible */
     }
@@ -446,7 +487,7 @@ static ms_status combine(stream_front *fs, int n, double capacity, bool real_onl
     for (int i = 0; i < n_merged; i++) {
         const lp_step *x = &merged[i];
         if (blocked[x->stream]) continue;
-        if (used + x->dcost > capacity) {
+        if (used + x->dcost > capacity * (1 - 1e-12)) { /* a margin: the DP sums in another order */
             blocked[x->stream] = true;
             continue;
         }
@@ -462,6 +503,7 @@ static ms_status combine(stream_front *fs, int n, double capacity, bool real_onl
     }
     for (int s = 0; s < n && st == MS_OK; s++) {
         size_t cap = (size_t)nstage[s] * (size_t)nopt[s];
+        *work += (long)cap;
         dp_state *next = malloc(sizeof *next * (cap ? cap : 1));
         if (!next) {
             st = ms_errorf(err, MS_ERR_NOMEM, "scheduler: out of memory");
@@ -587,19 +629,32 @@ static ms_status solve_fronts(stream_front *fs, int n, double capacity, const do
         if (!fs[s].feasible) return MS_OK; /* a stream that fits no budget */
     while (st == MS_OK) {
         bool cexact, virtual = false;
-        if ((st = combine(fs, n, capacity, false, pick, found, &cexact, err)) || !*found) break;
+        long work;
+        if ((st = combine(fs, n, capacity, false, pick, found, &cexact, &work, err)) || !*found) break;
         *exact &= cexact;
+        int growing = 0;
+        for (int s = 0; s < n; s++) growing += pick[s] < 0;
         for (int s = 0; s < n && st == MS_OK; s++) {
             if (pick[s] >= 0) continue;
             virtual = true;
-            st = front_grow(&fs[s], policy, capacity, pick[s] == -1, deadline, err);
+            if (pick[s] == -2 && !fs[s].low_refined) {
+                st = front_refine_low(&fs[s], capacity, deadline, err);
+                continue;
+            }
+            /* points worth walking: as much search work as the combination just cost,
+             * shared by the growing streams (few where searches are dear, many where
+             * combinations are) */
+            double per_point = NODE_WORK * ((double)fs[s].nodes / (double)(fs[s].solves ? fs[s].solves : 1));
+            double want = (double)work / (per_point * growing);
+            st = front_grow(&fs[s], policy, capacity, pick[s] == -1, want < MAX_POINTS ? (int)want : MAX_POINTS,
+                            deadline, err);
         }
         if (!virtual) break;
         if (deadline > 0 && ms_now() > deadline) {
             /* out of time: the best combination of the points walked so far (feasible,
              * not proven optimal) */
             *exact = false;
-            st = combine(fs, n, capacity, true, pick, found, &cexact, err);
+            st = combine(fs, n, capacity, true, pick, found, &cexact, &work, err);
             break;
         }
     }
@@ -658,6 +713,9 @@ static ms_status solve_max_min(stream_front *fs, const ms_problem *full, int n, 
         else hi = mid;
     }
     *found = false;
+    /* out of time before any threshold was proven to fit: the lowest one (every option),
+     * so that a feasible schedule still comes back */
+    if (st == MS_OK && lo < 0 && !*exact && u > 0) lo = 0;
     if (st == MS_OK && lo >= 0) {
         for (int s = 0; s < n && st == MS_OK; s++) {
             ms_problem_free(&fs[s].pb);

@@ -54,6 +54,9 @@ typedef struct {
     point *pts;
     step *steps;
     int nsteps;
+    step *merge_buf; /* workspace of sort_steps */
+    int *run_end;    /* app_hull's runs of steps: run i ends at run_end[i] */
+    int nruns;
     double *base_cost, *base_value; /* inner: suffix sums of each app's cheapest allowed option */
     int *ord;  /* n x kmax: inner search's option order per app (allowed options only) */
     int *nord; /* how many each app has */
@@ -149,7 +152,42 @@ static point app_hull(stairs *S, int a, int pos)
     for (int i = 1; i < h; i++)
         S->steps[S->nsteps++] = (step){S->pts[i].cost - S->pts[i - 1].cost,
                                        S->pts[i].value - S->pts[i - 1].value, pos, S->pts[i].option};
+    S->run_end[S->nruns++] = S->nsteps;
     return S->pts[0];
+}
+
+/* S->steps by decreasing value per cost, as a stable sort would leave them: each app's
+ * hull steps (one run per app_hull call) already come by decreasing slope, so adjacent
+ * runs are merged bottom-up (ties: the earlier run first). A run out of order (float
+ * noise) falls back to qsort. */
+static void sort_steps(stairs *S)
+{
+    for (int r = 0, from = 0; r < S->nruns; from = S->run_end[r++])
+        for (int i = from + 1; i < S->run_end[r]; i++)
+            if (compare_steps(&S->steps[i - 1], &S->steps[i]) > 0) {
+                qsort(S->steps, (size_t)S->nsteps, sizeof *S->steps, compare_steps);
+                return;
+            }
+    step *a = S->steps, *b = S->merge_buf;
+    int n = S->nruns;
+    int *end = S->run_end;
+    while (n > 1) {
+        int m = 0, from = 0;
+        for (int r = 0; r < n; r += 2) {
+            int mid = end[r], to = r + 1 < n ? end[r + 1] : end[r], i = from, j = mid, k = from;
+            while (i < mid && j < to) b[k++] = compare_steps(&a[j], &a[i]) < 0 ? a[j++] : a[i++];
+            while (i < mid) b[k++] = a[i++];
+            while (j < to) b[k++] = a[j++];
+            end[m++] = to;
+            from = to;
+        }
+        n = m;
+        step *t = a;
+        a = b;
+        b = t;
+    }
+    if (a != S->steps) memcpy(S->steps, a, sizeof *S->steps * (size_t)S->nsteps);
+    S->nruns = n;
 }
 
 /* Greedy fill of sorted steps (skipping apps before position from) into room. */
@@ -173,6 +211,7 @@ static double fill_steps(const stairs *S, int from, double room)
 static double lp_bound(stairs *S, double cap_left)
 {
     S->nsteps = 0;
+    S->nruns = 0;
     double base_cost = 0, base_value = 0;
     for (int a = 0; a < S->n; a++) {
         point p = app_hull(S, a, 0);
@@ -181,7 +220,7 @@ static double lp_bound(stairs *S, double cap_left)
         base_value += p.value;
     }
     if (base_cost > cap_left) return -INFINITY;
-    qsort(S->steps, (size_t)S->nsteps, sizeof *S->steps, compare_steps);
+    sort_steps(S);
     return base_value + fill_steps(S, 0, cap_left - base_cost);
 }
 
@@ -271,6 +310,7 @@ static void leaf(stairs *S, double cap_left)
 {
     node_costs(S, S->nseg);
     S->nsteps = 0;
+    S->nruns = 0;
     S->base_cost[S->n] = S->base_value[S->n] = 0;
     for (int d = S->n - 1; d >= 0; d--) {
         point p = app_hull(S, S->order[d], d);
@@ -278,7 +318,7 @@ static void leaf(stairs *S, double cap_left)
         S->base_cost[d] = S->base_cost[d + 1] + p.cost;
         S->base_value[d] = S->base_value[d + 1] + p.value;
     }
-    qsort(S->steps, (size_t)S->nsteps, sizeof *S->steps, compare_steps);
+    sort_steps(S);
     if (S->base_cost[0] > cap_left) return;
     S->lambda = lp_price(S, cap_left - S->base_cost[0]);
     order_options(S);
@@ -367,6 +407,8 @@ static bool stairs_init(stairs *S, const ms_problem *pb, double deadline)
     S->cost = malloc(sizeof *S->cost * n1 * (size_t)(S->kmax + 1));
     S->pts = malloc(sizeof *S->pts * (size_t)(S->kmax + 1));
     S->steps = malloc(sizeof *S->steps * (size_t)(total + 1));
+    S->merge_buf = malloc(sizeof *S->merge_buf * (size_t)(total + 1));
+    S->run_end = malloc(sizeof *S->run_end * n1);
     S->base_cost = malloc(sizeof *S->base_cost * n1);
     S->base_value = malloc(sizeof *S->base_value * n1);
     S->ord = malloc(sizeof *S->ord * n1 * (size_t)(S->kmax + 1));
@@ -375,7 +417,7 @@ static bool stairs_init(stairs *S, const ms_problem *pb, double deadline)
     S->cur = calloc(n1, sizeof *S->cur);
     S->best = calloc(n1, sizeof *S->best);
     if (!S->order || !S->prefix || !S->G || !S->can_drop || !S->by_cost || !S->cost || !S->pts ||
-        !S->steps || !S->base_cost || !S->base_value || !S->ord || !S->nord || !S->key || !S->cur ||
+        !S->steps || !S->merge_buf || !S->run_end || !S->base_cost || !S->base_value || !S->ord || !S->nord || !S->key || !S->cur ||
         !S->best)
         return false;
     for (int j = 0; j < S->nseg; j++) S->prefix[j + 1] = S->prefix[j] + pb->seg_cost[j];
@@ -407,6 +449,8 @@ static void stairs_free(stairs *S)
     free(S->cost);
     free(S->pts);
     free(S->steps);
+    free(S->merge_buf);
+    free(S->run_end);
     free(S->base_cost);
     free(S->base_value);
     free(S->ord);
@@ -490,6 +534,7 @@ static bool round_knapsack(stairs *S, double cap_left, int *choice, double *valu
 {
     node_costs(S, S->nseg);
     S->nsteps = 0;
+    S->nruns = 0;
     double cost = 0;
     *value = 0;
     for (int a = 0; a < S->n; a++) {
@@ -501,7 +546,7 @@ static bool round_knapsack(stairs *S, double cap_left, int *choice, double *valu
         S->cur[a] = 0; /* 1: blocked */
     }
     if (cost > cap_left) return false;
-    qsort(S->steps, (size_t)S->nsteps, sizeof *S->steps, compare_steps);
+    sort_steps(S);
     for (int i = 0; i < S->nsteps; i++) {
         const step *st = &S->steps[i];
         if (S->cur[st->pos]) continue;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "sched/joint.h"
+#include "sched/simulate.h"
 
 static double uniform(unsigned *seed) { return rand_r(seed) / (double)RAND_MAX; }
 
@@ -162,8 +163,9 @@ static void check_result(const ms_scenario *s, int n, double budget, const ms_jo
 {
     double total = 0;
     for (int i = 0; i < n; i++) {
-        int cps[4];
-        double fps[4];
+        int cps[16];
+        double fps[16];
+        assert_true(s[i].n_apps <= 16);
         for (int a = 0; a < s[i].n_apps; a++) {
             cps[a] = j->streams[i].apps[a].chokepoint;
             fps[a] = j->streams[i].apps[a].fps;
@@ -267,11 +269,104 @@ static void test_joint_never_below_a_split(void **state)
     print_message("joint better than every grid split in %d of 24 scenarios\n", strictly_better);
 }
 
+/* Streams of apps drawn from the reference apps with their full curves (85 MobileNet
+ * units, 16 chokepoints), 10 fps, rates 1..10; each curve perturbed so that no two apps
+ * are interchangeable. */
+static void reference_streams(const ms_reference *ref, unsigned *seed, ms_scenario *s, int n, int apps)
+{
+    for (int k = 0; k < n; k++) {
+        ms_scenario *sc = &s[k];
+        memset(sc, 0, sizeof *sc);
+        sc->stream_fps = 10;
+        sc->n_units = ref->n_units;
+        sc->unit_costs = malloc(sizeof(double) * (size_t)ref->n_units);
+        memcpy(sc->unit_costs, ref->unit_costs, sizeof(double) * (size_t)ref->n_units);
+        sc->fps_options = malloc(sizeof(double) * 10);
+        for (int i = 0; i < 10; i++) sc->fps_options[sc->n_fps++] = i + 1;
+        sc->apps = calloc((size_t)apps, sizeof *sc->apps);
+        for (int a = 0; a < apps; a++) {
+            int pick = (int)(uniform(seed) * ref->n_apps) % ref->n_apps;
+            assert_int_equal(ms_app_copy(&ref->apps[pick], &sc->apps[a], NULL), MS_OK);
+            sc->n_apps++;
+            for (int i = 0; i < sc->apps[a].n_points; i++) {
+                ms_scenario_point *pt = &sc->apps[a].curve[i];
+                pt->tpr = fmin(1, fmax(0, pt->tpr + 0.02 * (uniform(seed) - 0.5)));
+                pt->fpr = fmin(1, fmax(0, pt->fpr + 0.02 * (uniform(seed) - 0.5)));
+            }
+        }
+    }
+}
+
+/* Full-size curves (every chokepoint of the reference apps): 2 streams of 3 apps, all
+ * four objectives, exact, and never below any of 41 splits of the budget. */
+static void test_joint_full_curves_never_below_a_split(void **state)
+{
+    (void)state;
+    MS_REQUIRE_DATA("reference/mobilenet_apps.json");
+    ms_reference ref;
+    ms_error err;
+    if (ms_reference_load(ms_test_data("reference/mobilenet_apps.json"), &ref, &err)) fail_msg("%s", err.msg);
+    unsigned seed = 12;
+    const ms_objective objs[4] = {MS_OBJ_MEAN_F1, MS_OBJ_MIN_F1, MS_OBJ_MEAN_FNR, MS_OBJ_MEAN_FPR};
+    for (int trial = 0; trial < 4; trial++) {
+        ms_scenario s[2];
+        reference_streams(&ref, &seed, s, 2, 3);
+        assert_true(s[0].apps[0].n_points >= 16);
+        double budget = 10 * 6 * (0.5 + uniform(&seed));
+        ms_sched_config cfg = {MS_POLICY_MAINSTREAM, objs[trial], false, 0};
+        ms_joint_schedule j;
+        if (ms_joint_solve(s, 2, budget, &cfg, &j, &err)) fail_msg("%s", err.msg);
+        assert_true(j.feasible);
+        assert_true(j.exact);
+        check_result(s, 2, budget, &j);
+        assert_float_equal(j.value, ms_joint_value(s, 2, &cfg, j.streams), 1e-12);
+        double jv = oriented(cfg.objective, j.value);
+        for (int a = 0; a <= 40; a++) {
+            double f[2] = {a / 40.0, 1 - a / 40.0}, v;
+            if (!split_value(s, 2, budget, f, &cfg, &v)) continue;
+            if (v > jv + 1e-9) fail_msg("%s: a split gives %.12f, the joint schedule %.12f",
+                                        ms_objective_name(cfg.objective), v, jv);
+        }
+        ms_joint_schedule_free(&j);
+        free_streams(s, 2);
+    }
+    ms_reference_free(&ref);
+}
+
+/* Out of time: the joint search still returns a feasible schedule within the budget (the
+ * best it has), marked not exact. */
+static void test_joint_out_of_time(void **state)
+{
+    (void)state;
+    MS_REQUIRE_DATA("reference/mobilenet_apps.json");
+    ms_reference ref;
+    ms_error err;
+    if (ms_reference_load(ms_test_data("reference/mobilenet_apps.json"), &ref, &err)) fail_msg("%s", err.msg);
+    unsigned seed = 5;
+    ms_scenario s[3];
+    reference_streams(&ref, &seed, s, 3, 10);
+    const ms_objective objs[2] = {MS_OBJ_MEAN_F1, MS_OBJ_MIN_F1};
+    for (int o = 0; o < 2; o++) {
+        ms_sched_config cfg = {MS_POLICY_MAINSTREAM, objs[o], false, 1e-6};
+        ms_joint_schedule j;
+        if (ms_joint_solve(s, 3, 300, &cfg, &j, &err)) fail_msg("%s", err.msg);
+        if (!j.feasible) fail_msg("%s: out of time, no schedule", ms_objective_name(cfg.objective));
+        assert_false(j.exact);
+        check_result(s, 3, 300, &j);
+        assert_float_equal(j.value, ms_joint_value(s, 3, &cfg, j.streams), 1e-12);
+        ms_joint_schedule_free(&j);
+    }
+    free_streams(s, 3);
+    ms_reference_free(&ref);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_joint_against_brute_force),
         cmocka_unit_test(test_joint_never_below_a_split),
+        cmocka_unit_test(test_joint_full_curves_never_below_a_split),
+        cmocka_unit_test(test_joint_out_of_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
