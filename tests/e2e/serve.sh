@@ -2,7 +2,8 @@
 # End to end: `mainstream serve` against a real MQTT broker (mosquitto), a real Redis
 # (redis-server) and a real HTTP client (curl), all on loopback ports picked here, with
 # two apps trained here on MobileNetV1 0.25_128 and the shared car and person videos
-# played live at a compressed rate (the stream's "fps" override: 377 frames in 7.5 s).
+# played live at a compressed rate (the stream's "fps" override: 377 frames in 7.5 s; under
+# valgrind, which runs serve some 20 times slower, at 10 fps so that it keeps up).
 #
 #   1. upload a package, add a stream and two apps: events arrive in the file, in a
 #      mosquitto_sub subscriber, in the Redis stream and on the SSE feed, the same ids
@@ -35,6 +36,10 @@ for f in models/mobilenet_v1_0.25_128_quant.tflite videos/car.mp4 videos/car.lab
     [ -f "$DATA/$f" ] || skip "shared data $DATA/$f not found"
 done
 
+# the live rate of the played videos, and how long a stream of 377 frames may take to end
+SFPS=50
+[ -n "${MS_UNDER_VALGRIND:-}" ] && SFPS=10
+END_S=$((60 + 2 * 377 / SFPS))
 WORK=$(mktemp -d)
 SERVE_PID= MOSQ_PID= REDIS_PID= SUB_PID= SSE_PID=
 cleanup() {
@@ -152,12 +157,12 @@ expect_error 400 "not a valid M-Package" PUT /v1/packages/junk --data-binary "@$
 [ ! -e "$WORK/state/packages/junk.mpk" ] || fail "a bad package was kept"
 VIDEO_CAR=$DATA/videos/car.mp4
 VIDEO_PERSON=$DATA/videos/person.mp4
-json_post 201 /v1/streams '{"name": "s1", "url": "'"$VIDEO_CAR"'", "fps": 50}'
+json_post 201 /v1/streams '{"name": "s1", "url": "'"$VIDEO_CAR"'", "fps": '"$SFPS"'}'
 json_post 201 /v1/apps '{"name": "car1", "stream": "s1", "package": "car", "threshold": 0.5, "fps": 5}'
 json_post 201 /v1/apps '{"name": "person1", "stream": "s1", "package": "'"$WORK/person.mpk"'", "threshold": 0.5, "fps": 5}'
 expect 200 GET /v1/apps
 body_check '[a["name"] for a in j["apps"]] == ["car1", "person1"]'
-wait_for 60 "stream s1 to end" streams_done s1
+wait_for "$END_S" "stream s1 to end" streams_done s1
 wait_for 30 "every output to deliver" nothing_spooled
 [ "$(count_app car1)" -ge 1 ] || fail "no car1 event"
 wait_for 10 "the subscriber to get every event" mqtt_has_file_ids
@@ -201,9 +206,9 @@ grep -q 'app="person1"' "$WORK/metrics.txt" && fail "removed app still in /metri
 
 step "2. mosquitto stopped while a stream runs"
 stop_pid "$MOSQ_PID"; MOSQ_PID=
-json_post 201 /v1/streams '{"name": "s2", "url": "'"$VIDEO_CAR"'", "fps": 50}'
+json_post 201 /v1/streams '{"name": "s2", "url": "'"$VIDEO_CAR"'", "fps": '"$SFPS"'}'
 json_post 201 /v1/apps '{"name": "car2", "stream": "s2", "package": "car", "threshold": 0.5, "fps": 5}'
-wait_for 60 "stream s2 to end" streams_done s2
+wait_for "$END_S" "stream s2 to end" streams_done s2
 [ "$(count_app car2)" -ge 1 ] || fail "no car2 event"
 wait_for 10 "the mqtt spool" some_spooled 127.0.0.1:$MQTT_PORT
 metrics
@@ -222,9 +227,9 @@ expect 404 DELETE /v1/apps/car1
 
 step "3. redis stopped, serve killed with kill -9 and restarted"
 stop_pid "$REDIS_PID"; REDIS_PID=
-json_post 201 /v1/streams '{"name": "s3", "url": "'"$VIDEO_CAR"'", "fps": 50}'
+json_post 201 /v1/streams '{"name": "s3", "url": "'"$VIDEO_CAR"'", "fps": '"$SFPS"'}'
 json_post 201 /v1/apps '{"name": "car3", "stream": "s3", "package": "car", "threshold": 0.5, "fps": 5}'
-wait_for 60 "stream s3 to end" streams_done s3
+wait_for "$END_S" "stream s3 to end" streams_done s3
 wait_for 10 "the redis spool" some_spooled 127.0.0.1:$REDIS_PORT
 ids "$WORK/events.jsonl" file > "$WORK/ids.before"
 kill -KILL "$SERVE_PID"; wait "$SERVE_PID" 2>/dev/null || true; SERVE_PID=
@@ -236,7 +241,7 @@ body_check '[s["name"] for s in j["streams"]] == ["s3"]'
 expect 200 GET /v1/stats
 body_check 'j["budget"] == 150'
 start_redis
-wait_for 60 "the restarted stream to end" streams_done s3
+wait_for "$END_S" "the restarted stream to end" streams_done s3
 wait_for 30 "the spools to drain" nothing_spooled
 redis_ids > "$WORK/ids.redis"
 [ -z "$(comm -23 "$WORK/ids.before" "$WORK/ids.redis")" ] || fail "events spooled before kill -9 missing in redis"
@@ -279,7 +284,7 @@ body_check '[a["name"] for a in j["apps"]] == ["car3"]'
 kill -0 "$SERVE_PID" || fail "serve died"
 
 step "5. SIGTERM with an event open"
-json_post 201 /v1/streams '{"name": "s4", "url": "'"$VIDEO_PERSON"'", "fps": 20}'
+json_post 201 /v1/streams '{"name": "s4", "url": "'"$VIDEO_PERSON"'", "fps": '"$((SFPS < 20 ? SFPS : 20))"'}'
 json_post 201 /v1/apps '{"name": "person4", "stream": "s4", "package": "'"$WORK/person.mpk"'", "threshold": 0.5, "fps": 5}'
 # the first person is in frames 61-200: stop inside it
 app_past() { # APP FRAME: the app has sampled a frame past FRAME
