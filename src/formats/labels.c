@@ -7,28 +7,11 @@
 #include <string.h>
 
 #include "base/file.h"
+#include "base/text.h"
 
 #define MAX_FIELDS 2
 
 typedef ms_status (*row_fn)(void *ctx, const char *path, long long line, char **fields, ms_error *err);
-
-/* Cuts the next line out of *cursor (NUL-terminating it, dropping a trailing '\r');
- * NULL at the end of the text. */
-static char *next_line(char **cursor)
-{
-    char *line = *cursor;
-    if (!*line) return NULL;
-    char *nl = strchr(line, '\n');
-    if (nl) {
-        *nl = '\0';
-        *cursor = nl + 1;
-    } else {
-        *cursor = line + strlen(line);
-    }
-    size_t len = strlen(line);
-    if (len && line[len - 1] == '\r') line[len - 1] = '\0';
-    return line;
-}
 
 /* Splits row at commas into exactly n fields, each non-empty, unquoted, unpadded. */
 static ms_status split(char *row, int n, char **fields, const char *path, long long line, const char *header,
@@ -68,7 +51,7 @@ static ms_status parse_csv(const char *path, const char *text, size_t len, const
     if (len >= 3 && !memcmp(buf, "\xEF\xBB\xBF", 3)) cursor += 3; /* a UTF-8 byte-order mark */
     long long line = 0, rows = 0;
     ms_status s = MS_OK;
-    while (!s && (row = next_line(&cursor))) {
+    while (!s && (row = ms_text_next_line(&cursor))) {
         line++;
         if (line == 1) {
             if (strcmp(row, header)) s = ms_errorf(err, MS_ERR_FORMAT, "%s: line 1: expected the header \"%s\"", path, header);

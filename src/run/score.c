@@ -9,6 +9,7 @@
 
 #include "base/file.h"
 #include "base/json.h"
+#include "base/text.h"
 #include "formats/labels.h"
 
 #define MAX_INPUT_BYTES ((size_t)1 << 30)
@@ -29,24 +30,6 @@ static ms_status push(span_list *l, ms_span s, const char *path, ms_error *err)
     }
     l->v[l->n++] = s;
     return MS_OK;
-}
-
-/* Cuts the next line out of *cursor (NUL-terminating it, dropping a trailing '\r');
- * returns NULL at the end of the text. */
-static char *next_line(char **cursor)
-{
-    char *line = *cursor;
-    if (!*line) return NULL;
-    char *nl = strchr(line, '\n');
-    if (nl) {
-        *nl = '\0';
-        *cursor = nl + 1;
-    } else {
-        *cursor = line + strlen(line);
-    }
-    size_t len = strlen(line);
-    if (len && line[len - 1] == '\r') line[len - 1] = '\0';
-    return line;
 }
 
 ms_status ms_score_load_labels(const char *csv, ms_labels *out, ms_error *err)
@@ -178,7 +161,7 @@ ms_status ms_score_load_events(const char *jsonl, const char *stream, const char
     char *cursor = (char *)text, *row;
     long long line = 0;
     char where[1100];
-    while (!s && (row = next_line(&cursor))) {
+    while (!s && (row = ms_text_next_line(&cursor))) {
         line++;
         if (!row[strspn(row, " \t")]) continue;
         snprintf(where, sizeof where, "%s: line %lld", jsonl, line);
