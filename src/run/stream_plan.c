@@ -143,7 +143,7 @@ static ms_status fps_options(ms_stream_plan *p, ms_error *err)
     for (int f = 1; f <= (int)floor(p->stream_fps); f++) s->fps_options[k++] = f;
     s->fps_options[k++] = p->stream_fps;
     for (int i = 0; i < p->n_apps; i++)
-        if (p->entries[i].desc->fps > 0) s->fps_options[k++] = fmin(p->entries[i].desc->fps, p->stream_fps);
+        if (p->entries[i].desc->fps > 0) s->fps_options[k++] = p->entries[i].desc->fps;
     qsort(s->fps_options, (size_t)k, sizeof *s->fps_options, compare_doubles);
     int u = 0;
     for (int i = 0; i < k; i++)
@@ -175,6 +175,10 @@ ms_status ms_stream_plan_scenario(const ms_run_model *m, ms_stream_plan *p, doub
     ms_scenario *s = &p->scenario;
     if (!(p->stream_fps > 0 && p->stream_fps <= 1000)) /* a video's own rate comes from the file */
         return ms_errorf(err, MS_ERR_INVALID, "%s: %g fps is outside (0, 1000]", where, p->stream_fps);
+    for (int i = 0; i < p->n_apps; i++) /* a pin is never quietly lowered */
+        if (p->entries[i].desc->fps > p->stream_fps)
+            return ms_errorf(err, MS_ERR_INVALID, "%s: app '%s'.fps: %g is above the stream's %g fps", where,
+                             p->entries[i].desc->name, p->entries[i].desc->fps, p->stream_fps);
     s->stream_fps = p->stream_fps;
     s->budget = p->budget;
     s->n_units = m->n_cps;
@@ -204,7 +208,7 @@ ms_status ms_stream_plan_pins(ms_stream_plan *p, bool *pinned, ms_error *err)
         double pin = p->entries[i].desc->fps;
         ms_assignment *as = &p->schedule.apps[i];
         if (pin > 0) {
-            as->fps = fmin(pin, p->stream_fps);
+            as->fps = pin; /* at most the stream's rate (ms_stream_plan_scenario) */
             st = ms_app_metrics(&p->scenario.apps[i], p->stream_fps, as->chokepoint, as->fps, false, &as->m, err);
             *pinned = true;
         }

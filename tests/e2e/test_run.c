@@ -3,7 +3,8 @@
  * file ends cleanly; an offline run processes exactly the sampled frames and is
  * deterministic; a truncated video, a corrupt one, a missing file and an unreachable
  * URL are each reported while the good stream runs to its end; a bad deployment fails
- * before any output is written. */
+ * before any output is written; an app pinned above the rate its stream opens with is
+ * refused then, by name. */
 #include "testutil.h"
 
 #include <cjson/cJSON.h>
@@ -385,6 +386,35 @@ static void test_bad_deployment(void **state)
     assert_int_not_equal(stat(at("events.jsonl"), &st), 0);
 }
 
+/* An app pinned above the rate of a stream that declares none is refused when the
+ * stream opens, by name, and the run exits 1; the stream's other app runs to the end. */
+static void test_pinned_above_opened_rate(void **state)
+{
+    (void)state;
+    MS_REQUIRE_DATA(MODEL);
+    deployment("{\"name\":\"cam\",\"url\":\"good.avi\"}",
+               "{\"name\":\"a\",\"stream\":\"cam\",\"package\":\"a.mpk\",\"threshold\":0.3,\"chokepoint\":15,\"fps\":20},"
+               "{\"name\":\"b\",\"stream\":\"cam\",\"package\":\"b.mpk\",\"threshold\":0.3,\"chokepoint\":15,\"fps\":5}");
+    char *errout = NULL;
+    assert_int_equal(run("offline", &errout), 1);
+    if (!strstr(errout, "deploy.json: apps[0].fps: 20 is above stream 'cam''s 10 fps (its rate as opened): the app is "
+                        "refused") ||
+        !strstr(errout, "1 app(s) refused"))
+        fail_msg("%s", errout);
+    free(errout);
+    char *scores = slurp(at("scores.jsonl"));
+    int n = 0;
+    for (char *line = strtok(scores, "\n"); line; line = strtok(NULL, "\n")) {
+        cJSON *o = cJSON_Parse(line);
+        assert_non_null(o);
+        assert_string_equal(str(o, "app"), "b");
+        n++;
+        cJSON_Delete(o);
+    }
+    assert_int_equal(n, 5);
+    free(scores);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -393,6 +423,7 @@ int main(void)
         cmocka_unit_test(test_failing_streams),
         cmocka_unit_test(test_replan),
         cmocka_unit_test(test_bad_deployment),
+        cmocka_unit_test(test_pinned_above_opened_rate),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
