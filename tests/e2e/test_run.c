@@ -15,7 +15,6 @@
 
 #include "../run/fixtures.h"
 #include "base/file.h"
-#include "formats/model.h"
 #include "sched/event.h"
 #include "video_fixture.h"
 
@@ -24,14 +23,7 @@
 
 static char *dir;
 
-static const char *at(const char *name)
-{
-    static char buf[4][4096];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
-    return buf[k];
-}
+static const char *at(const char *name) { return fixture_path(dir, name); }
 
 /* Packages a, b, c trained at chokepoints 0, 8 and 15; a profile; the videos. */
 static int setup(void **state)
@@ -40,17 +32,9 @@ static int setup(void **state)
     if (!ms_test_data_exists(MODEL)) return 0;
     dir = ms_test_tmpdir();
     ms_error err;
-    ms_graph *base;
-    const char *model = ms_test_data(MODEL);
-    if (ms_model_load(&model, 1, &base, &err)) fail_msg("%s", err.msg);
     const int cps[3] = {0, 8, 15};
     const char *names[3] = {"a", "b", "c"};
-    for (int i = 0; i < 3; i++) {
-        char file[16];
-        snprintf(file, sizeof file, "%s.mpk", names[i]);
-        if (fixture_package(base, names[i], cps, 3, (uint64_t)i + 7, at(file), &err)) fail_msg("%s", err.msg);
-    }
-    ms_graph_free(base);
+    if (fixture_packages(ms_test_data(MODEL), names, 3, cps, 3, 7, dir, &err)) fail_msg("%s", err.msg);
     assert_int_equal(fixture_profile(at("profile.json"), 16, 0.5), 0);
     assert_int_equal(fixture_video(at("good.avi"), N_FRAMES, 96, 64, 10), 0);
     /* 8 s live: long enough for a cost window after the first chunk (which warms the

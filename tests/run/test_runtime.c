@@ -18,7 +18,6 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "fixtures.h"
-#include "formats/model.h"
 #include "run/runtime.h"
 
 #define MODEL "models/vww_96_float.tflite"
@@ -28,14 +27,7 @@
 
 static char *dir;
 
-static const char *at(const char *name)
-{
-    static char buf[8][4096];
-    static int k;
-    k = (k + 1) % 8;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
-    return buf[k];
-}
+static const char *at(const char *name) { return fixture_path(dir, name); }
 
 static int setup(void **state)
 {
@@ -43,23 +35,11 @@ static int setup(void **state)
     if (!ms_test_data_exists(MODEL) || !ms_test_data_exists(OTHER_MODEL)) return 0;
     dir = ms_test_tmpdir();
     ms_error err;
-    ms_graph *base;
-    const char *model = ms_test_data(MODEL);
-    if (ms_model_load(&model, 1, &base, &err)) fail_msg("%s", err.msg);
-    const int cps[3] = {0, 8, 15};
-    const char *names[4] = {"a", "b", "c", "d"};
-    for (int i = 0; i < 4; i++) {
-        char file[16];
-        snprintf(file, sizeof file, "%s.mpk", names[i]);
-        if (fixture_package(base, names[i], cps, 3, (uint64_t)i + 11, at(file), &err)) fail_msg("%s", err.msg);
-    }
-    ms_graph_free(base);
+    const int cps[3] = {0, 8, 15}, ocp[1] = {0};
+    const char *names[4] = {"a", "b", "c", "d"}, *alien[1] = {"alien"};
+    if (fixture_packages(ms_test_data(MODEL), names, 4, cps, 3, 11, dir, &err)) fail_msg("%s", err.msg);
     /* a package of another base model */
-    const char *other = ms_test_data(OTHER_MODEL);
-    if (ms_model_load(&other, 1, &base, &err)) fail_msg("%s", err.msg);
-    const int ocp[1] = {0};
-    if (fixture_package(base, "alien", ocp, 1, 5, at("alien.mpk"), &err)) fail_msg("%s", err.msg);
-    ms_graph_free(base);
+    if (fixture_packages(ms_test_data(OTHER_MODEL), alien, 1, ocp, 1, 5, dir, &err)) fail_msg("%s", err.msg);
     assert_int_equal(fixture_profile(at("profile.json"), 16, 0.5), 0);
     /* long enough that the changes below land while both streams run */
     assert_int_equal(fixture_video(at("cam.avi"), 400, 96, 64, 20), 0);
