@@ -437,7 +437,7 @@ static double known_rate(rt_stream *s)
 }
 
 /* Refuses an app pinned above its stream's rate (0: unknown, nothing to check), naming
- * the app; `opened` says the rate is the stream's own, known since it opened. */
+ * the app, and saying so when the rate is not declared but read when the stream opened. */
 static ms_status check_pinned_rate(const char *where, const ms_deploy_app *d, const rt_stream *s, double rate,
                                    ms_error *err)
 {
