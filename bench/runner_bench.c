@@ -24,7 +24,7 @@
 #include "media/video.h"
 #include "run/app.h"
 #include "run/exec.h"
-#include "run/units.h"
+#include "cost/profile.h"
 #include "sched/schedule.h"
 
 #define STREAM_FPS 10.0
@@ -258,19 +258,19 @@ int main(int argc, char **argv)
     ms_error err;
     ms_graph *base = NULL;
     ms_chokepoint *cps = NULL;
-    double *units = NULL;
+    ms_profile units = {0};
     int n_cps = 0, rc = 1;
     ms_plan_options o = {.batch = 1, .threads = a.threads, .precision = MS_PREC_FP32};
     ms_frame *frames = calloc((size_t)a.frames, sizeof *frames);
     if (!frames) return 1;
     if (ms_model_load(files, n_files, &base, &err) || ms_graph_chokepoints(base, &cps, &n_cps, &err) ||
-        ms_units_measure(base, cps, n_cps, b, &o, &units, &err) || load_frames(&a, &base->input_spec, frames, &err))
+        ms_profile_measure(base, b, &o, MS_PROFILE_TIMING_START, &units, &err) || load_frames(&a, &base->input_spec, frames, &err))
         fprintf(stderr, "bench_runner: %s\n", err.msg);
     else
-        rc = bench_policies(&a, base, cps, n_cps, units, frames, b, &o);
+        rc = bench_policies(&a, base, cps, n_cps, units.unit_ms, frames, b, &o);
     for (int i = 0; i < a.frames; i++) free(frames[i].pixels);
     free(frames);
-    free(units);
+    ms_profile_free(&units);
     free(cps);
     ms_graph_free(base);
     return rc;

@@ -7,6 +7,8 @@
  *             and stand-alone segments between them
  *   backend   ms_backend_find("ref" | "cpu"), ms_plan_compile / ms_plan_run / ms_plan_free
  *   media     images and video decoded through FFmpeg into a model's input
+ *   cost      the cost profile: the scheduler's units of a model, measured
+ *             (ms_profile_measure), read and written (ms_profile_load, _save)
  *   sched     scenarios, the event model, ms_schedule_solve and the stem tree
  *
  * Installed, it is <mainstream/mainstream.h> (`pkg-config --cflags --libs mainstream`, or
@@ -27,6 +29,7 @@
 #include "backend/backend.h"
 #include "media/image.h"
 #include "media/video.h"
+#include "cost/profile.h"
 #include "sched/scenario.h"
 #include "sched/schedule.h"
 

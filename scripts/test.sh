@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing, builds, and runs the whole cmocka suite
 # twice: an optimised build, then a build under AddressSanitizer and
-# UndefinedBehaviorSanitizer. In the first, end-to-end tests also run under valgrind.
+# UndefinedBehaviorSanitizer. In the first, end-to-end tests (and run.runtime) also run
+# under valgrind.
 # Then every libFuzzer target runs for a few seconds (scripts/fuzz.sh; clang).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -4,6 +4,7 @@
 #include <assert.h>
 #include <ctype.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -119,6 +120,17 @@ ms_status ms_json_array(const cJSON *obj, const char *where, const char *name, c
         return ms_errorf(err, MS_ERR_FORMAT, "%s: field \"%s\" must be an array", where, name);
     *out = v;
     return MS_OK;
+}
+
+bool ms_json_add_exact(cJSON *obj, const char *key, double v)
+{
+    if (!isfinite(v)) return cJSON_AddNumberToObject(obj, key, v) != NULL;
+    char buf[64];
+    for (int digits = 15; digits <= 17; digits++) {
+        snprintf(buf, sizeof buf, "%.*g", digits, v);
+        if (strtod(buf, NULL) == v) break;
+    }
+    return cJSON_AddRawToObject(obj, key, buf) != NULL;
 }
 
 ms_status ms_json_write(const char *path, const cJSON *root, bool pretty, ms_error *err)

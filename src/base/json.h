@@ -48,6 +48,11 @@ ms_status ms_json_check_version(const cJSON *root, const char *where, int suppor
 /* Adds "format_version": version to root (false when out of memory). */
 bool ms_json_add_version(cJSON *root, int version);
 
+/* Adds "key": v written so that it reads back as the same double (the shortest of 15, 16
+ * or 17 significant digits that does; cJSON's own printing may lose the last bit). A
+ * non-finite v is added as cJSON adds it. False when out of memory. */
+bool ms_json_add_exact(cJSON *obj, const char *key, double v);
+
 /* Serialises root (unformatted, one line, with a trailing newline) to path atomically;
  * "-" writes to stdout. */
 ms_status ms_json_write(const char *path, const cJSON *root, bool pretty, ms_error *err);

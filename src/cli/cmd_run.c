@@ -123,12 +123,10 @@ int cmd_run(int argc, char **argv)
         ms_runtime_stats_free(&stats);
         return 1;
     }
-    int failed = stats.streams_failed;
+    int failed = stats.streams_failed, refused = stats.apps_refused;
     long long events = stats.events;
     ms_runtime_stats_free(&stats);
-    if (failed) {
-        fprintf(stderr, "mainstream run: %d stream(s) failed (see above); %lld event(s) written\n", failed, events);
-        return 1;
-    }
-    return 0;
+    if (failed) fprintf(stderr, "mainstream run: %d stream(s) failed (see above); %lld event(s) written\n", failed, events);
+    if (refused) fprintf(stderr, "mainstream run: %d app(s) refused (see above); %lld event(s) written\n", refused, events);
+    return failed || refused ? 1 : 0;
 }

@@ -142,8 +142,8 @@ static ms_status parse_settings(const cJSON *root, ms_deployment *d, ms_error *e
 
 static ms_status check_fps(double fps, const char *where, ms_error *err)
 {
-    if (!isfinite(fps) || fps <= 0 || fps > 1000)
-        return ms_errorf(err, MS_ERR_INVALID, "%s.fps: must be in (0, 1000], got %g", where, fps);
+    if (!isfinite(fps) || fps <= 0 || fps > MS_DEPLOY_MAX_FPS)
+        return ms_errorf(err, MS_ERR_INVALID, "%s.fps: must be in (0, %g], got %g", where, MS_DEPLOY_MAX_FPS, fps);
     return MS_OK;
 }
 

@@ -14,6 +14,8 @@
 #include "media/convert.h"
 #include "sched/schedule.h"
 
+#define MS_DEPLOY_MAX_FPS 1000.0 /* the highest rate of a stream or an app, frames per second */
+
 typedef struct {
     char *name;
     char *url;       /* a path (resolved) or a URL */

@@ -28,6 +28,7 @@ typedef struct rt_stream rt_stream;
 
 typedef struct {
     int id;
+    char *where;        /* names the app in messages ("d.json: apps[1]", "app 'x'") */
     ms_deploy_app desc; /* strings owned; desc.stream is the stream's id */
     ms_run_app pkg;
     rt_stream *stream;
@@ -107,7 +108,7 @@ struct ms_runtime {
     bool outputs_open, started, ended;
     ms_notifier notify;
     double start;
-    int replans, streams_failed;
+    int replans, streams_failed, apps_refused;
     long long n_events, plans_compiled;
     ms_timers timers;        /* reports, and (live) cost checks */
     int report_timer, cost_timer;
@@ -424,6 +425,44 @@ static double stream_rate(rt_stream *s)
 }
 
 static void close_stream(ms_runtime *rt, rt_stream *s);
+static void drop_app_at(ms_runtime *rt, int i);
+static void forget_app(ms_runtime *rt, int id);
+
+/* A stream's rate as far as it is known: declared, or read from the stream once it
+ * opened (0: not known yet). */
+static double known_rate(rt_stream *s)
+{
+    double opened = stream_rate(s);
+    return opened > 0 ? opened : s->desc.fps;
+}
+
+/* Refuses an app pinned above its stream's rate (0: unknown, nothing to check), naming
+ * the app, and saying so when the rate is not declared but read when the stream opened. */
+static ms_status check_pinned_rate(const char *where, const ms_deploy_app *d, const rt_stream *s, double rate,
+                                   ms_error *err)
+{
+    if (!(rate > 0) || !(d->fps > rate)) return MS_OK;
+    return ms_errorf(err, MS_ERR_INVALID, "%s.fps: %g is above stream '%s''s %g fps%s", where, d->fps, s->desc.name,
+                     rate, s->desc.fps > 0 ? "" : " (its rate as opened)");
+}
+
+/* Apps pinned above a rate that became known when their stream opened (or changed when
+ * it reopened) are refused: dropped with a message naming them and counted, their open
+ * events closed; the stream's other apps go on. */
+static void refuse_fast_pins(ms_runtime *rt)
+{
+    for (int k = rt->n_apps - 1; k >= 0; k--) {
+        rt_app *a = rt->apps[k];
+        ms_error err = {0};
+        if (!check_pinned_rate(a->where, &a->desc, a->stream, known_rate(a->stream), &err)) continue;
+        ms_log_error("%s: %s: the app is refused", log_name(rt), err.msg);
+        finish_app(rt, a);
+        int id = a->id;
+        drop_app_at(rt, k);
+        forget_app(rt, id);
+        rt->apps_refused++;
+    }
+}
 
 static bool plan_has_app(const rt_stream *s, int id)
 {
@@ -445,6 +484,7 @@ static ms_status replan_blame(ms_runtime *rt, rt_stream **failed, ms_error *err)
     ms_status st = in && out && apps && where ? MS_OK : ms_errorf(err, MS_ERR_NOMEM, "planning: out of memory");
     int n = 0, used = 0, blame = -1;
     if (failed) *failed = NULL;
+    refuse_fast_pins(rt);
     for (int i = 0; i < rt->n_streams && st == MS_OK; i++) {
         rt_stream *s = rt->streams[i];
         double fps = stream_rate(s);
@@ -575,6 +615,7 @@ static void free_app(rt_app *a)
 {
     if (!a) return;
     ms_run_app_free(&a->pkg);
+    free(a->where);
     free(a->desc.name);
     free(a->desc.package);
     free(a);
@@ -710,6 +751,7 @@ static ms_status fill_stats(ms_runtime *rt, ms_runtime_stats *o, ms_error *err)
     o->budget = rt->budget;
     o->events = rt->n_events;
     o->streams_failed = rt->streams_failed;
+    o->apps_refused = rt->apps_refused;
     o->plans_compiled = rt->plans_compiled;
     int n_nodes = 0;
     for (int i = 0; i < rt->n_streams; i++) n_nodes += rt->streams[i]->has_plan ? rt->streams[i]->tree.n_nodes : 0;
@@ -1059,6 +1101,7 @@ static ms_status apply_add_app(ms_runtime *rt, cmd *c, ms_error *err)
     if (!s) return ms_errorf(err, MS_ERR_INVALID, "%s.stream: no stream with id %d", c->where, a->desc.stream);
     if (name_used(rt, a->desc.name, true))
         return ms_errorf(err, MS_ERR_INVALID, "%s.name: an app named '%s' exists already", c->where, a->desc.name);
+    if (check_pinned_rate(c->where, &a->desc, s, known_rate(s), err)) return err->status; /* opened meanwhile */
     if (rt->resize >= 0 && a->pkg.resize != (ms_resize_mode)rt->resize)
         return ms_errorf(err, MS_ERR_INVALID,
                          "%s.package: %s was trained on pictures fitted by %s, but frames are fitted by %s (%s)",
@@ -1276,24 +1319,28 @@ static ms_status add_app_at(ms_runtime *rt, const ms_deploy_app *d, const char *
     pthread_mutex_lock(&rt->mu);
     bool dup = name_used(rt, d->name, true);
     rt_stream *on = find_stream_id(rt, d->stream);
-    double stream_fps = on ? on->desc.fps : 0;
+    ms_status st = MS_OK;
+    if (dup) st = ms_errorf(err, MS_ERR_INVALID, "%s.name: an app named '%s' exists already", where, d->name);
+    else if (!on) st = ms_errorf(err, MS_ERR_INVALID, "%s.stream: no stream with id %d", where, d->stream);
+    else if (!(d->fps >= 0 && d->fps <= MS_DEPLOY_MAX_FPS))
+        st = ms_errorf(err, MS_ERR_INVALID, "%s.fps: must be in (0, %g], or 0 for the scheduler's choice, got %g", where,
+                       MS_DEPLOY_MAX_FPS, d->fps);
+    else st = check_pinned_rate(where, d, on, known_rate(on), err);
     pthread_mutex_unlock(&rt->mu);
-    if (dup) return ms_errorf(err, MS_ERR_INVALID, "%s.name: an app named '%s' exists already", where, d->name);
-    if (!on) return ms_errorf(err, MS_ERR_INVALID, "%s.stream: no stream with id %d", where, d->stream);
-    if (d->fps < 0 || (stream_fps > 0 && d->fps > stream_fps))
-        return ms_errorf(err, MS_ERR_INVALID, "%s.fps: %g is above the stream's %g fps", where, d->fps, stream_fps);
+    if (st) return st;
     rt_app *a = calloc(1, sizeof *a);
     if (!a) return ms_errorf(err, MS_ERR_NOMEM, "%s: out of memory", where);
     a->desc = *d;
     a->desc.name = strdup(d->name);
     a->desc.package = strdup(d->package);
-    if (!a->desc.name || !a->desc.package) {
+    a->where = strdup(where);
+    if (!a->desc.name || !a->desc.package || !a->where) {
         free_app(a);
         return ms_errorf(err, MS_ERR_NOMEM, "%s: out of memory", where);
     }
     /* the package is read and checked here, on the caller's thread: the base model is
      * read-only once the runtime is open */
-    ms_status st = ms_run_app_load(a->desc.package, rt->model.base, where, &a->pkg, err);
+    st = ms_run_app_load(a->desc.package, rt->model.base, where, &a->pkg, err);
     if (st == MS_OK) st = ms_stream_plan_check_app(&rt->model, &a->desc, &a->pkg, where, err);
     if (st) {
         free_app(a);

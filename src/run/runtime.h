@@ -211,6 +211,7 @@ typedef struct {
     ms_runtime_app_stats *apps;       /* in order of addition */
     int n_nodes;
     ms_runtime_node_stats *nodes;     /* per stream, parents first */
+    int apps_refused; /* apps dropped when their stream opened: a pinned fps above its rate */
 } ms_runtime_stats;
 
 ms_status ms_runtime_stats_get(ms_runtime *rt, ms_runtime_stats *out, ms_error *err);

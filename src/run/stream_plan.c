@@ -1,6 +1,7 @@
 /* Scheduling a stream and compiling its stem tree (see stream_plan.h). */
 #include "run/stream_plan.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,7 +9,6 @@
 
 #include "base/log.h"
 #include "formats/model.h"
-#include "run/units.h"
 
 #define PIN_ROUNDS 8
 #define SEARCH_SECONDS 10.0
@@ -17,7 +17,7 @@ void ms_run_model_free(ms_run_model *m)
 {
     for (int i = 0; i < m->n_apps; i++) ms_run_app_free(&m->apps[i]);
     free(m->apps);
-    free(m->unit_costs);
+    ms_profile_free(&m->costs);
     free(m->cps);
     ms_graph_free(m->base);
     memset(m, 0, sizeof *m);
@@ -65,6 +65,14 @@ static ms_status choose_resize(const ms_deployment *d, ms_run_model *m, ms_error
     return MS_OK;
 }
 
+/* The unit costs: the profile at `profile` (checked against the model), or measured now
+ * on the model's backend and settings. */
+static ms_status load_costs(ms_run_model *m, const char *profile, ms_error *err)
+{
+    if (profile) return ms_profile_load_for(profile, m->base, m->n_cps, &m->costs, err);
+    return ms_profile_measure(m->base, m->backend, &m->opts, MS_PROFILE_TIMING_START, &m->costs, err);
+}
+
 ms_status ms_run_model_load_base(const ms_run_model_config *c, ms_run_model *m, ms_error *err)
 {
     memset(m, 0, sizeof *m);
@@ -74,9 +82,7 @@ ms_status ms_run_model_load_base(const ms_run_model_config *c, ms_run_model *m, 
     ms_status st = ms_model_load(c->models, c->n_models, &m->base, err);
     if (st) return ms_error_prefix(err, "%s: model", c->where);
     if ((st = ms_graph_chokepoints(m->base, &m->cps, &m->n_cps, err))) goto fail;
-    if (c->profile) st = ms_units_load(c->profile, m->base, m->n_cps, &m->unit_costs, err);
-    else st = ms_units_measure(m->base, m->cps, m->n_cps, m->backend, &m->opts, &m->unit_costs, err);
-    if (st) goto fail;
+    if ((st = load_costs(m, c->profile, err))) goto fail;
     return MS_OK;
 fail:
     ms_run_model_free(m);
@@ -103,9 +109,7 @@ ms_status ms_run_model_load(const ms_deployment *d, ms_run_model *m, ms_error *e
         if ((st = ms_stream_plan_check_app(m, &d->apps[i], &m->apps[i], where, err))) goto fail;
     }
     if ((st = choose_resize(d, m, err))) goto fail;
-    if (d->profile) st = ms_units_load(d->profile, m->base, m->n_cps, &m->unit_costs, err);
-    else st = ms_units_measure(m->base, m->cps, m->n_cps, m->backend, &m->opts, &m->unit_costs, err);
-    if (st) goto fail;
+    if ((st = load_costs(m, d->profile, err))) goto fail;
     return MS_OK;
 fail:
     ms_run_model_free(m);
@@ -139,7 +143,7 @@ static ms_status fps_options(ms_stream_plan *p, ms_error *err)
     for (int f = 1; f <= (int)floor(p->stream_fps); f++) s->fps_options[k++] = f;
     s->fps_options[k++] = p->stream_fps;
     for (int i = 0; i < p->n_apps; i++)
-        if (p->entries[i].desc->fps > 0) s->fps_options[k++] = fmin(p->entries[i].desc->fps, p->stream_fps);
+        if (p->entries[i].desc->fps > 0) s->fps_options[k++] = p->entries[i].desc->fps;
     qsort(s->fps_options, (size_t)k, sizeof *s->fps_options, compare_doubles);
     int u = 0;
     for (int i = 0; i < k; i++)
@@ -171,13 +175,18 @@ ms_status ms_stream_plan_scenario(const ms_run_model *m, ms_stream_plan *p, doub
     ms_scenario *s = &p->scenario;
     if (!(p->stream_fps > 0 && p->stream_fps <= 1000)) /* a video's own rate comes from the file */
         return ms_errorf(err, MS_ERR_INVALID, "%s: %g fps is outside (0, 1000]", where, p->stream_fps);
+    for (int i = 0; i < p->n_apps; i++) /* a pin is never quietly lowered */
+        if (p->entries[i].desc->fps > p->stream_fps)
+            return ms_errorf(err, MS_ERR_INVALID, "%s: app '%s'.fps: %g is above the stream's %g fps", where,
+                             p->entries[i].desc->name, p->entries[i].desc->fps, p->stream_fps);
     s->stream_fps = p->stream_fps;
     s->budget = p->budget;
     s->n_units = m->n_cps;
+    assert(m->costs.n_units == m->n_cps);
     s->unit_costs = malloc(sizeof *s->unit_costs * (size_t)m->n_cps);
     s->apps = calloc((size_t)p->n_apps, sizeof *s->apps);
     if (!s->unit_costs || !s->apps) return ms_errorf(err, MS_ERR_NOMEM, "out of memory");
-    for (int u = 0; u < m->n_cps; u++) s->unit_costs[u] = m->unit_costs[u] * correction;
+    for (int u = 0; u < m->n_cps; u++) s->unit_costs[u] = m->costs.unit_ms[u] * correction;
     if (fps_options(p, err)) return err->status;
     for (int i = 0; i < p->n_apps; i++) {
         s->n_apps++;
@@ -199,7 +208,7 @@ ms_status ms_stream_plan_pins(ms_stream_plan *p, bool *pinned, ms_error *err)
         double pin = p->entries[i].desc->fps;
         ms_assignment *as = &p->schedule.apps[i];
         if (pin > 0) {
-            as->fps = fmin(pin, p->stream_fps);
+            as->fps = pin; /* at most the stream's rate (ms_stream_plan_scenario) */
             st = ms_app_metrics(&p->scenario.apps[i], p->stream_fps, as->chokepoint, as->fps, false, &as->m, err);
             *pinned = true;
         }
@@ -294,7 +303,7 @@ ms_status ms_stream_plan_deployment(const ms_deployment *d, const ms_run_model *
 double ms_run_model_units_ms(const ms_run_model *m, int from, int to)
 {
     double ms = 0;
-    for (int u = from; u < to; u++) ms += m->unit_costs[u];
+    for (int u = from; u < to; u++) ms += m->costs.unit_ms[u];
     return ms;
 }
 

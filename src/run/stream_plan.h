@@ -12,6 +12,7 @@
 #ifndef MS_RUN_STREAM_PLAN_H
 #define MS_RUN_STREAM_PLAN_H
 
+#include "cost/profile.h"
 #include "graph/cut.h"
 #include "run/app.h"
 #include "run/deploy.h"
@@ -24,7 +25,7 @@ typedef struct {
     ms_graph *base;
     ms_chokepoint *cps;
     int n_cps;
-    double *unit_costs; /* n_cps: ms per frame (units.h) */
+    ms_profile costs;   /* n_cps units, ms per frame (cost/profile.h): read or measured */
     ms_run_app *apps;   /* deployment order */
     int n_apps;
     const ms_backend *backend;
@@ -33,7 +34,8 @@ typedef struct {
 } ms_run_model;
 
 /* What a model is loaded with: the base network's files, the backend settings and the
- * unit costs (a profile, or NULL: measured now); `where` names the source in messages. */
+ * unit costs (a profile file, or NULL: measured now, as `mainstream profile` measures
+ * them, with MS_PROFILE_TIMING_START); `where` names the source in messages. */
 typedef struct {
     const char *const *models;
     int n_models;

@@ -10,10 +10,10 @@
 
 #include "base/json.h"
 #include "base/path.h"
+#include "cost/profile.h"
 
 #define SCENARIO_MAX_BYTES (64u << 20)
 #define SCENARIO_FORMAT_VERSION 1
-#define PROFILE_FORMAT_VERSION 1
 
 /* Every key each object may have ("package" is known, and refused as not supported yet). */
 static const char *const scenario_keys[] = {"format_version", "stream_fps", "budget", "unit_costs", "profile",
@@ -23,9 +23,6 @@ static const char *const multi_keys[] = {"format_version", "budget", "unit_costs
 static const char *const stream_keys[] = {"name", "stream_fps", "fps_options", "apps", NULL};
 static const char *const app_keys[] = {"name", "event_length_ms", "event_frequency", "correlation", "x_vote",
                                        "weight", "curve", "package", "event_lengths_ms", NULL};
-static const char *const profile_keys[] = {"format_version", "backend", "precision", "batch", "threads",
-                                           "model_fingerprint", "network_ms", "segments", NULL};
-static const char *const segment_keys[] = {"from", "to", "ms", NULL};
 
 void ms_app_free(ms_app *a)
 {
@@ -196,58 +193,6 @@ static ms_status parse_numbers(const cJSON *obj, const char *where, const char *
     return MS_OK;
 }
 
-ms_status ms_profile_unit_costs(const char *path, double **costs, int *n, ms_error *err)
-{
-    cJSON *root;
-    if (ms_json_load(path, SCENARIO_MAX_BYTES, &root, err)) return err->status;
-    ms_status s = ms_profile_parse(root, path, costs, n, err);
-    cJSON_Delete(root);
-    return s;
-}
-
-ms_status ms_profile_parse(const cJSON *root, const char *path, double **costs, int *n, ms_error *err)
-{
-    const cJSON *segs;
-    double *v = NULL;
-    if (!cJSON_IsObject(root)) {
-        ms_errorf(err, MS_ERR_FORMAT, "%s: must be a JSON object", path);
-        goto fail;
-    }
-    if (ms_json_check_version(root, path, PROFILE_FORMAT_VERSION, err) ||
-        ms_json_check_keys(root, path, profile_keys, err) || ms_json_array(root, path, "segments", &segs, err))
-        goto fail;
-    int count = cJSON_GetArraySize(segs);
-    if (count == 0) {
-        ms_errorf(err, MS_ERR_INVALID, "%s.segments: must not be empty", path);
-        goto fail;
-    }
-    v = malloc(sizeof *v * (size_t)count);
-    if (!v) {
-        ms_errorf(err, MS_ERR_NOMEM, "%s: out of memory", path);
-        goto fail;
-    }
-    for (int i = 0; i < count; i++) {
-        char at[320];
-        snprintf(at, sizeof at, "%s: segments[%d]", path, i);
-        const cJSON *seg = cJSON_GetArrayItem(segs, i);
-        if (!cJSON_IsObject(seg)) {
-            ms_errorf(err, MS_ERR_FORMAT, "%s: must be an object", at);
-            goto fail;
-        }
-        if (ms_json_check_keys(seg, at, segment_keys, err) || ms_json_number(seg, at, "ms", &v[i], err)) goto fail;
-        if (v[i] < 0) {
-            ms_errorf(err, MS_ERR_INVALID, "%s.ms: must be >= 0, got %g", at, v[i]);
-            goto fail;
-        }
-    }
-    *costs = v;
-    *n = count;
-    return MS_OK;
-fail:
-    free(v);
-    return err->status;
-}
-
 ms_status ms_scenario_validate(const ms_scenario *s, const char *where, ms_error *err)
 {
     if (!(s->stream_fps > 0) || s->stream_fps > 1000)
@@ -317,10 +262,15 @@ static ms_status load_unit_costs(const cJSON *root, const char *path, ms_scenari
         free(copy);
         if (!resolved) return ms_errorf(err, MS_ERR_NOMEM, "%s: out of memory", path);
     }
-    ms_status st = ms_profile_unit_costs(resolved ? resolved : profile, &s->unit_costs, &s->n_units, err);
+    ms_profile p;
+    ms_status st = ms_profile_load(resolved ? resolved : profile, &p, err);
     free(resolved);
-    if (st) ms_error_prefix(err, "%s: profile", path);
-    return st;
+    if (st) return ms_error_prefix(err, "%s: profile", path);
+    s->unit_costs = p.unit_ms; /* taken over */
+    s->n_units = p.n_units;
+    p.unit_ms = NULL;
+    ms_profile_free(&p);
+    return MS_OK;
 }
 
 /* A stream's fields (stream_fps, fps_options, apps) into s, whose unit costs are set;

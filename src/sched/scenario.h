@@ -61,10 +61,6 @@ void ms_multi_scenario_free(ms_multi_scenario *m);
 ms_status ms_scenario_parse_app(const cJSON *obj, const char *where, const char *point_key,
                                 int n_units, ms_app *out, ms_error *err);
 
-/* Reads unit costs from a `mainstream profile` JSON (segment i costs segments[i].ms). */
-ms_status ms_profile_unit_costs(const char *path, double **costs, int *n, ms_error *err);
-ms_status ms_profile_parse(const cJSON *root, const char *path, double **costs, int *n, ms_error *err);
-
 /* Checks the cross-field rules (fps options within (0, stream_fps], curves within units). */
 ms_status ms_scenario_validate(const ms_scenario *s, const char *where, ms_error *err);
 

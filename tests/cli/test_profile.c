@@ -1,10 +1,11 @@
-/* `mainstream profile` on MobileNetV1 0.25_128: the JSON profile's fields, one segment
- * per chokepoint (the last running to the network's end), the file written atomically,
+/* `mainstream profile` on MobileNetV1 0.25_128: the JSON profile's fields, one unit
+ * per chokepoint (the last an app's head), the file written atomically and equal to
+ * what was printed,
  * and usage and load errors. Timing values are only checked to be positive: performance
  * belongs in bench/. */
 #include "testutil.h"
 
-#include "sched/scenario.h"
+#include "cost/profile.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -68,13 +69,22 @@ static void test_profile_json(void **state)
     assert_non_null(saved);
     assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(saved, "model_fingerprint")), fp);
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(saved, "segments")), 16);
-    /* ...which the strict reader (unknown keys, format_version) accepts. */
-    double *costs = NULL;
-    int n_costs = 0;
+    /* ...which the strict reader (unknown keys, format_version) accepts, and which is
+     * field for field the profile printed on stdout (the same measurement) */
+    ms_profile from_file, from_stdout;
     ms_error err;
-    if (ms_profile_unit_costs(path, &costs, &n_costs, &err)) fail_msg("%s", err.msg);
-    assert_int_equal(n_costs, 16);
-    free(costs);
+    if (ms_profile_load(path, &from_file, &err)) fail_msg("%s", err.msg);
+    if (ms_profile_parse(root, "stdout", &from_stdout, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(from_file.n_units, 16);
+    assert_string_equal(from_file.backend, from_stdout.backend);
+    assert_int_equal(from_file.precision, MS_PREC_INT8);
+    assert_int_equal(from_file.batch, 2);
+    assert_int_equal(from_file.threads, 2);
+    assert_memory_equal(from_file.fingerprint, from_stdout.fingerprint, 32);
+    assert_true(from_file.network_ms == from_stdout.network_ms);
+    for (int i = 0; i < 16; i++) assert_true(from_file.unit_ms[i] == from_stdout.unit_ms[i]);
+    ms_profile_free(&from_file);
+    ms_profile_free(&from_stdout);
     cJSON_Delete(saved);
     cJSON_Delete(root);
     free(out);

@@ -3,7 +3,8 @@
  * file ends cleanly; an offline run processes exactly the sampled frames and is
  * deterministic; a truncated video, a corrupt one, a missing file and an unreachable
  * URL are each reported while the good stream runs to its end; a bad deployment fails
- * before any output is written. */
+ * before any output is written; an app pinned above the rate its stream opens with is
+ * refused then, by name. */
 #include "testutil.h"
 
 #include <cjson/cJSON.h>
@@ -14,7 +15,6 @@
 
 #include "../run/fixtures.h"
 #include "base/file.h"
-#include "formats/model.h"
 #include "sched/event.h"
 #include "video_fixture.h"
 
@@ -23,14 +23,7 @@
 
 static char *dir;
 
-static const char *at(const char *name)
-{
-    static char buf[4][4096];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
-    return buf[k];
-}
+static const char *at(const char *name) { return fixture_path(dir, name); }
 
 /* Packages a, b, c trained at chokepoints 0, 8 and 15; a profile; the videos. */
 static int setup(void **state)
@@ -39,17 +32,9 @@ static int setup(void **state)
     if (!ms_test_data_exists(MODEL)) return 0;
     dir = ms_test_tmpdir();
     ms_error err;
-    ms_graph *base;
-    const char *model = ms_test_data(MODEL);
-    if (ms_model_load(&model, 1, &base, &err)) fail_msg("%s", err.msg);
     const int cps[3] = {0, 8, 15};
     const char *names[3] = {"a", "b", "c"};
-    for (int i = 0; i < 3; i++) {
-        char file[16];
-        snprintf(file, sizeof file, "%s.mpk", names[i]);
-        if (fixture_package(base, names[i], cps, 3, (uint64_t)i + 7, at(file), &err)) fail_msg("%s", err.msg);
-    }
-    ms_graph_free(base);
+    if (fixture_packages(ms_test_data(MODEL), names, 3, cps, 3, 7, dir, &err)) fail_msg("%s", err.msg);
     assert_int_equal(fixture_profile(at("profile.json"), 16, 0.5), 0);
     assert_int_equal(fixture_video(at("good.avi"), N_FRAMES, 96, 64, 10), 0);
     /* 8 s live: long enough for a cost window after the first chunk (which warms the
@@ -385,6 +370,35 @@ static void test_bad_deployment(void **state)
     assert_int_not_equal(stat(at("events.jsonl"), &st), 0);
 }
 
+/* An app pinned above the rate of a stream that declares none is refused when the
+ * stream opens, by name, and the run exits 1; the stream's other app runs to the end. */
+static void test_pinned_above_opened_rate(void **state)
+{
+    (void)state;
+    MS_REQUIRE_DATA(MODEL);
+    deployment("{\"name\":\"cam\",\"url\":\"good.avi\"}",
+               "{\"name\":\"a\",\"stream\":\"cam\",\"package\":\"a.mpk\",\"threshold\":0.3,\"chokepoint\":15,\"fps\":20},"
+               "{\"name\":\"b\",\"stream\":\"cam\",\"package\":\"b.mpk\",\"threshold\":0.3,\"chokepoint\":15,\"fps\":5}");
+    char *errout = NULL;
+    assert_int_equal(run("offline", &errout), 1);
+    if (!strstr(errout, "deploy.json: apps[0].fps: 20 is above stream 'cam''s 10 fps (its rate as opened): the app is "
+                        "refused") ||
+        !strstr(errout, "1 app(s) refused"))
+        fail_msg("%s", errout);
+    free(errout);
+    char *scores = slurp(at("scores.jsonl"));
+    int n = 0;
+    for (char *line = strtok(scores, "\n"); line; line = strtok(NULL, "\n")) {
+        cJSON *o = cJSON_Parse(line);
+        assert_non_null(o);
+        assert_string_equal(str(o, "app"), "b");
+        n++;
+        cJSON_Delete(o);
+    }
+    assert_int_equal(n, 5);
+    free(scores);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -393,6 +407,7 @@ int main(void)
         cmocka_unit_test(test_failing_streams),
         cmocka_unit_test(test_replan),
         cmocka_unit_test(test_bad_deployment),
+        cmocka_unit_test(test_pinned_above_opened_rate),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

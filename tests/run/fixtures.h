@@ -1,5 +1,6 @@
-/* Test fixtures for the runner: M-Packages built here from the base model with random
- * weights (never trained on shared data), a unit-cost profile and deployment files. */
+/* Test fixtures for the runner: files in a test's temporary folder, M-Packages built
+ * here from the base model with random weights (never trained on shared data), a
+ * unit-cost profile and deployment files. */
 #ifndef MS_TEST_RUN_FIXTURES_H
 #define MS_TEST_RUN_FIXTURES_H
 
@@ -7,8 +8,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "graph/cut.h"
+#include "formats/model.h"
 #include "formats/mpackage.h"
+#include "graph/cut.h"
+
+/* dir/name, in one of 8 buffers used in turn: valid until 8 more calls. */
+static inline const char *fixture_path(const char *dir, const char *name)
+{
+    static char buf[8][4096];
+    static int k;
+    k = (k + 1) % 8;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
+    return buf[k];
+}
 
 /* xorshift: the same weights on every machine. */
 static inline float fixture_uniform(uint64_t *s)
@@ -66,6 +78,22 @@ static inline ms_status fixture_package(const ms_graph *base, const char *name, 
         st = ms_mpackage_save(p, path, err);
     }
     ms_mpackage_free(p);
+    return st;
+}
+
+/* Packages dir/NAME.mpk, one per name, on the base model at model_path, each trained at
+ * chokepoints cps[0..n_cps) (fixture_package), with seeds seed, seed + 1, ... */
+static inline ms_status fixture_packages(const char *model_path, const char *const *names, int n, const int *cps,
+                                         int n_cps, uint64_t seed, const char *dir, ms_error *err)
+{
+    ms_graph *base = NULL;
+    ms_status st = ms_model_load(&model_path, 1, &base, err);
+    for (int i = 0; i < n && st == MS_OK; i++) {
+        char file[256];
+        snprintf(file, sizeof file, "%s.mpk", names[i]);
+        st = fixture_package(base, names[i], cps, n_cps, seed + (uint64_t)i, fixture_path(dir, file), err);
+    }
+    ms_graph_free(base);
     return st;
 }
 

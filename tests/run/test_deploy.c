@@ -130,6 +130,8 @@ static void test_bad_fields(void **state)
          "apps[0].chokepoint"},
         {WRAP("", "{\"name\":\"a\",\"stream\":\"cam\",\"package\":\"p\",\"threshold\":0.5,\"fps\":12}"),
          "apps[0].fps: 12 is above stream 'cam''s 10 fps"},
+        {WRAP("", "{\"name\":\"a\",\"stream\":\"cam\",\"package\":\"p\",\"threshold\":0.5,\"fps\":-1}"),
+         "apps[0].fps: must be in (0, 1000], got -1"},
         {WRAP("", "{\"name\":\"a\",\"stream\":\"cam\",\"package\":\"p\",\"threshold\":0.5,\"event_frequency\":2}"),
          "apps[0].event_frequency: must be in (0, 1)"},
         {WRAP("", GOOD_APP "," GOOD_APP), "apps[1].name: 'a' is used by apps[0] too"},

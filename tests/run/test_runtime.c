@@ -4,7 +4,8 @@
  * the scores of the apps that did not change are identical to those of a run without
  * the changes (nothing lost or repeated); a rate-only re-plan compiles nothing and an
  * added app compiles only its branch; bad additions are refused with a message naming
- * them and change nothing. */
+ * them and change nothing; an app pinned above its stream's rate is refused, when the
+ * stream declares its rate or when it opens. */
 #include "testutil.h"
 
 #include <pthread.h>
@@ -15,8 +16,8 @@
 
 #include "../e2e/video_fixture.h"
 #include "base/clock.h"
+#include "base/log.h"
 #include "fixtures.h"
-#include "formats/model.h"
 #include "run/runtime.h"
 
 #define MODEL "models/vww_96_float.tflite"
@@ -26,14 +27,7 @@
 
 static char *dir;
 
-static const char *at(const char *name)
-{
-    static char buf[8][4096];
-    static int k;
-    k = (k + 1) % 8;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
-    return buf[k];
-}
+static const char *at(const char *name) { return fixture_path(dir, name); }
 
 static int setup(void **state)
 {
@@ -41,27 +35,16 @@ static int setup(void **state)
     if (!ms_test_data_exists(MODEL) || !ms_test_data_exists(OTHER_MODEL)) return 0;
     dir = ms_test_tmpdir();
     ms_error err;
-    ms_graph *base;
-    const char *model = ms_test_data(MODEL);
-    if (ms_model_load(&model, 1, &base, &err)) fail_msg("%s", err.msg);
-    const int cps[3] = {0, 8, 15};
-    const char *names[4] = {"a", "b", "c", "d"};
-    for (int i = 0; i < 4; i++) {
-        char file[16];
-        snprintf(file, sizeof file, "%s.mpk", names[i]);
-        if (fixture_package(base, names[i], cps, 3, (uint64_t)i + 11, at(file), &err)) fail_msg("%s", err.msg);
-    }
-    ms_graph_free(base);
+    const int cps[3] = {0, 8, 15}, ocp[1] = {0};
+    const char *names[4] = {"a", "b", "c", "d"}, *alien[1] = {"alien"};
+    if (fixture_packages(ms_test_data(MODEL), names, 4, cps, 3, 11, dir, &err)) fail_msg("%s", err.msg);
     /* a package of another base model */
-    const char *other = ms_test_data(OTHER_MODEL);
-    if (ms_model_load(&other, 1, &base, &err)) fail_msg("%s", err.msg);
-    const int ocp[1] = {0};
-    if (fixture_package(base, "alien", ocp, 1, 5, at("alien.mpk"), &err)) fail_msg("%s", err.msg);
-    ms_graph_free(base);
+    if (fixture_packages(ms_test_data(OTHER_MODEL), alien, 1, ocp, 1, 5, dir, &err)) fail_msg("%s", err.msg);
     assert_int_equal(fixture_profile(at("profile.json"), 16, 0.5), 0);
     /* long enough that the changes below land while both streams run */
     assert_int_equal(fixture_video(at("cam.avi"), 400, 96, 64, 20), 0);
     assert_int_equal(fixture_video(at("road.avi"), 300, 96, 64, 10), 0);
+    assert_int_equal(fixture_video(at("short.avi"), 30, 96, 64, 10), 0);
     return 0;
 }
 
@@ -377,10 +360,89 @@ static void test_changes_while_running(void **state)
     for (int k = 2; k < live.apps[3].n; k++) assert_int_equal(live.apps[3].frame[k] - live.apps[3].frame[k - 1], 20);
 }
 
+/* Error lines logged, for the refusals that happen while the runtime runs. */
+typedef struct {
+    pthread_mutex_t mu;
+    char text[8192];
+} logged;
+
+static void on_log(void *user, ms_log_level level, const char *msg)
+{
+    logged *l = user;
+    if (level < MS_LOG_ERROR) return;
+    pthread_mutex_lock(&l->mu);
+    size_t n = strlen(l->text);
+    snprintf(l->text + n, sizeof l->text - n, "%s\n", msg);
+    pthread_mutex_unlock(&l->mu);
+}
+
+static void expect_refused(ms_runtime *rt, const ms_deploy_app *a, const char *needle)
+{
+    ms_error err;
+    assert_int_equal(ms_runtime_add_app(rt, a, NULL, &err), MS_ERR_INVALID);
+    if (!strstr(err.msg, needle)) fail_msg("expected '%s' in: %s", needle, err.msg);
+}
+
+/* Pinned rates: a negative or non-number fps is refused as such; above a declared rate
+ * at once; above a rate the stream gives only when it opens (short.avi, 10 fps, declares
+ * nothing), the app is refused then, by name, and its stream's other app runs on; once
+ * the rate is known, at once again. Nothing refused changes the runtime. */
+static void test_pinned_rates(void **state)
+{
+    (void)state;
+    MS_REQUIRE_DATA(MODEL);
+    static seen got;
+    static logged log = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    pthread_mutex_init(&got.mu, NULL);
+    ctx x = {.seen = &got};
+    ms_runtime *rt = open_runtime(&x, 200);
+    int s = add_stream(rt, "s", "short.avi");
+    ms_deploy_stream declared = {.name = "t", .url = (char *)at("short.avi"), .fps = 10, .retry_s = 0.5};
+    int t;
+    ms_error err;
+    if (ms_runtime_add_stream(rt, &declared, &t, &err)) fail_msg("%s", err.msg);
+    ms_deploy_app neg = app_desc("n", s, "a.mpk", 15, -1);
+    expect_refused(rt, &neg, "app 'n'.fps: must be in (0, 1000], or 0 for the scheduler's choice, got -1");
+    neg.fps = 0.0 / 0.0;
+    expect_refused(rt, &neg, "app 'n'.fps: must be in (0, 1000], or 0 for the scheduler's choice, got ");
+    neg.fps = 5000;
+    expect_refused(rt, &neg, "app 'n'.fps: must be in (0, 1000], or 0 for the scheduler's choice, got 5000");
+    ms_deploy_app over = app_desc("o", t, "a.mpk", 15, 20);
+    expect_refused(rt, &over, "app 'o'.fps: 20 is above stream 't''s 10 fps");
+    add_app(rt, &x, "a", s, 15, 20); /* s's rate is not known yet */
+    add_app(rt, &x, "b", s, 15, 5);
+    ms_log_set_callback(on_log, &log);
+    if (ms_runtime_start(rt, &err)) fail_msg("%s", err.msg);
+    wait_ended(rt);
+    ms_log_set_callback(NULL, NULL);
+    pthread_mutex_lock(&log.mu);
+    if (!strstr(log.text, "test_runtime: app 'a'.fps: 20 is above stream 's''s 10 fps (its rate as opened): the app is refused"))
+        fail_msg("logged: %s", log.text);
+    pthread_mutex_unlock(&log.mu);
+    ms_runtime_stats st = stats(rt);
+    assert_int_equal(st.apps_refused, 1);
+    assert_int_equal(st.n_apps, 1);
+    assert_string_equal(st.apps[0].name, "b");
+    assert_int_equal(st.streams_failed, 0);
+    ms_runtime_stats_free(&st);
+    assert_int_equal(ms_runtime_find_app(rt, "a"), -1);
+    assert_int_equal(count(&got, 0), 0);
+    assert_int_equal(count(&got, 1), 15); /* 5 of 10 fps over 30 frames */
+    /* the rate is known now: refused at the call */
+    ms_deploy_app late = app_desc("c", s, "c.mpk", 15, 12);
+    expect_refused(rt, &late, "app 'c'.fps: 12 is above stream 's''s 10 fps (its rate as opened)");
+    st = stats(rt);
+    assert_int_equal(st.n_apps, 1);
+    assert_int_equal(st.apps_refused, 1);
+    ms_runtime_stats_free(&st);
+    assert_int_equal(ms_runtime_close(rt, &err), MS_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_changes_while_running),
+        cmocka_unit_test(test_pinned_rates),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
