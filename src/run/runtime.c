@@ -512,7 +512,8 @@ static ms_status start_decoder(ms_runtime *rt, rt_stream *s, ms_error *err)
     const ms_input_spec *spec = &rt->model.base->input_spec;
     ms_stream_config cfg = {.name = s->desc.name, .url = s->desc.url, .network = s->desc.network,
                             .retries = s->desc.retries, .retry_s = s->desc.retry_s, .fps = s->desc.fps,
-                            .spec = *spec, .resize = (ms_resize_mode)rt->resize, .live = rt->o.live};
+                            .options = &s->desc.options, .spec = *spec, .resize = (ms_resize_mode)rt->resize,
+                            .live = rt->o.live};
     return ms_stream_start(&cfg, &rt->notify, &s->stream, err);
 }
 
@@ -566,8 +567,7 @@ static void free_stream(ms_runtime *rt, rt_stream *s)
     cache_free(s);
     for (int i = 0; s->chunk && i < rt->model.opts.batch; i++) free(s->chunk[i].pixels);
     free(s->chunk);
-    free(s->desc.name);
-    free(s->desc.url);
+    ms_deploy_stream_free(&s->desc);
     free(s);
 }
 
@@ -1234,6 +1234,7 @@ static ms_status add_stream_at(ms_runtime *rt, const ms_deploy_stream *d, const 
     if (!d->name || !d->name[0] || !d->url || !d->url[0])
         return ms_errorf(err, MS_ERR_INVALID, "%s: a stream needs a name and a url", where);
     rt_stream *s = calloc(1, sizeof *s);
+    bool copied = false;
     int batch = rt->model.opts.batch;
     const ms_input_spec *spec = &rt->model.base->input_spec;
     size_t floats = (size_t)spec->height * (size_t)spec->width * (size_t)spec->channels;
@@ -1241,11 +1242,12 @@ static ms_status add_stream_at(ms_runtime *rt, const ms_deploy_stream *d, const 
         s->desc = *d;
         s->desc.name = strdup(d->name);
         s->desc.url = strdup(d->url);
+        copied = ms_video_options_copy(&d->options, &s->desc.options);
         s->chunk = calloc((size_t)batch, sizeof *s->chunk);
         s->correction = 1;
         s->last_frame = -1;
     }
-    bool ok = s && s->desc.name && s->desc.url && s->chunk;
+    bool ok = s && s->desc.name && s->desc.url && copied && s->chunk;
     for (int i = 0; ok && i < batch; i++) ok = (s->chunk[i].pixels = malloc(floats * sizeof(float))) != NULL;
     if (!ok) {
         free_stream(rt, s);

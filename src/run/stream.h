@@ -23,6 +23,7 @@
 #include "base/error.h"
 #include "graph/graph.h"
 #include "media/convert.h"
+#include "media/video.h"
 
 typedef enum {
     MS_STREAM_OPENING,
@@ -56,6 +57,7 @@ typedef struct {
     int retries;
     double retry_s;
     double fps;            /* 0: the stream's own rate */
+    const ms_video_options *options; /* FFmpeg options for every opening (copied); NULL: none */
     ms_input_spec spec;    /* the base model's input */
     ms_resize_mode resize;
     bool live;

@@ -246,7 +246,7 @@ check_same_ids
 step "4. bad requests"
 expect_error 400 "not valid JSON" POST /v1/streams --data-binary '{"name": "x", "url":'
 expect_error 400 "not valid JSON" POST /v1/streams --data-binary '{"name": "x", "url": "a"} trailing'
-expect_error 400 "body.colour: unknown field" POST /v1/streams --data-binary '{"name": "x", "url": "a", "colour": 1}'
+expect_error 400 'body: unknown key "colour"' POST /v1/streams --data-binary '{"name": "x", "url": "a", "colour": 1}'
 expect_error 400 '"url"' POST /v1/streams --data-binary '{"name": "x"}'
 expect_error 400 "body.name" POST /v1/streams --data-binary '{"name": "a/b", "url": "'"$VIDEO_CAR"'"}'
 expect_error 400 "body.name" POST /v1/streams --data-binary '{"name": "..", "url": "'"$VIDEO_CAR"'"}'
@@ -256,7 +256,7 @@ expect_error 400 "body.threshold" POST /v1/apps --data-binary '{"name": "a", "st
 expect_error 400 "nonexistent.mpk" POST /v1/apps --data-binary '{"name": "a", "stream": "s3", "package": "/nonexistent.mpk", "threshold": 0.5}'
 expect_error 409 "exists" POST /v1/apps --data-binary '{"name": "car3", "stream": "s3", "package": "car", "threshold": 0.5, "fps": 5}'
 expect_error 400 "body.budget" PUT /v1/budget --data-binary '{"budget": -1}'
-expect_error 400 "body.budjet: unknown field" PUT /v1/budget --data-binary '{"budjet": 5}'
+expect_error 400 'body: unknown key "budjet" (did you mean "budget"?)' PUT /v1/budget --data-binary '{"budjet": 5}'
 expect_error 400 "no '/' or '..'" DELETE /v1/apps/..
 expect_error 400 "no '/' or '..'" DELETE /v1/streams/a/b
 expect_error 400 "no '/' or '..'" PUT /v1/packages/..%2Fescape --data-binary "@$WORK/car.mpk"
