@@ -190,6 +190,14 @@ static void emit_event(ms_runtime *rt, rt_app *a, const ms_event *e)
     }
 }
 
+/* When a frame of the chunk being run arrived (0 when it is not in the chunk). */
+static double frame_wall(const rt_stream *s, int64_t frame)
+{
+    for (int i = 0; i < s->n_chunk; i++)
+        if (s->chunk[i].index == frame) return s->chunk[i].wall_s;
+    return 0;
+}
+
 static void on_score(void *ctx, int app, int64_t frame, double seconds, float score)
 {
     ms_runtime *rt = ctx;
@@ -199,7 +207,7 @@ static void on_score(void *ctx, int app, int64_t frame, double seconds, float sc
     ms_jsonl_score(&rt->scores, a->stream->desc.name, a->desc.name, frame, score);
     if (rt->o.on_score) rt->o.on_score(rt->o.ctx, a->stream->id, a->id, frame, seconds, score);
     ms_event e;
-    if (ms_detector_push(&a->det, frame, seconds, score, &e)) emit_event(rt, a, &e);
+    if (ms_detector_push_at(&a->det, frame, seconds, frame_wall(a->stream, frame), score, &e)) emit_event(rt, a, &e);
 }
 
 static void finish_app(ms_runtime *rt, rt_app *a)

@@ -240,6 +240,7 @@ static ms_status decode_all(ms_stream *s, ms_video *v, decode_state *d, bool *st
         if ((st = ms_video_convert(v, &s->cfg.spec, s->cfg.resize, d->work.pixels, err)) != MS_OK) return st;
         d->work.index = index;
         d->work.seconds = seconds;
+        d->work.wall_s = ms_wall_now();
         if (!publish(s, &d->work)) {
             *stopped = true;
             return MS_OK;

@@ -66,6 +66,7 @@ typedef struct {
 typedef struct {
     int64_t index;   /* frame index in the stream */
     double seconds;  /* presentation time from the stream's start */
+    double wall_s;   /* wall clock (ms_wall_now) when the decoder handed it over: its arrival */
     float *pixels;   /* spec.height * width * channels floats, owned by whoever holds it */
 } ms_frame;
 
