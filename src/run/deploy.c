@@ -22,7 +22,7 @@ static const char *const root_keys[] = {"format_version", "model", "backend", "p
                                         NULL};
 const char *const ms_deploy_stream_keys[] = {"name", "url", "fps", "retries", "retry_s", "options", NULL};
 const char *const ms_deploy_app_keys[] = {"name", "stream", "package", "x_vote", "threshold", "chokepoint", "fps",
-                                       "event_length_ms", "event_frequency", "correlation", NULL};
+                                          "event_length_ms", "event_frequency", "correlation", NULL};
 
 void ms_deployment_free(ms_deployment *d)
 {
@@ -181,10 +181,10 @@ static ms_status parse_options(const cJSON *obj, const char *where, ms_deploy_st
         if (!option_value(o, value, sizeof value))
             return ms_errorf(err, MS_ERR_FORMAT, "%s.options.%s: must be a string, a number or a boolean (at most %d "
                              "characters)", where, key, MAX_OPTION_VALUE - 1);
+        const char *hint = !strcmp(key, "stimeout") ? "FFmpeg 5 renamed it \"timeout\"" : "ffmpeg -h full lists them";
         if (!ms_video_option_known(key))
-            return ms_errorf(err, MS_ERR_INVALID, "%s.options.%s: not an option FFmpeg knows for opening an input%s",
-                             where, key,
-                             !strcmp(key, "stimeout") ? " (FFmpeg 5 renamed it \"timeout\")" : " (ffmpeg -h full lists them)");
+            return ms_errorf(err, MS_ERR_INVALID, "%s.options.%s: not an option FFmpeg knows for opening an input (%s)",
+                             where, key, hint);
         if (!ms_video_options_add(&s->options, key, value)) return nomem(err, where);
     }
     return MS_OK;
