@@ -23,7 +23,9 @@ typedef struct {
 /* Opens a temporary file beside path for writing. "-" means stdout (no atomicity needed). */
 ms_status ms_atomic_open(ms_atomic_file *f, const char *path, ms_error *err);
 /* Flushes, fsyncs and renames the temporary file over the target, then fsyncs the
- * target's folder so the rename itself is durable. Closes f either way. */
+ * target's folder so the rename itself is durable. Closes f either way. When only the
+ * folder's fsync fails, the error comes after the rename: the target holds the new
+ * bytes, but whether they survive a power loss is unknown. */
 ms_status ms_atomic_commit(ms_atomic_file *f, ms_error *err);
 /* Closes and removes the temporary file; the target is left as it was. */
 void ms_atomic_abort(ms_atomic_file *f);
