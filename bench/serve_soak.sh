@@ -7,6 +7,14 @@
 # every output holds exactly the same event ids and that the runtime's event count equals
 # what each output delivered, and prints the table and a summary.
 #
+# Events against the labels: every time a stream is added, a kept app of its own video
+# (car on a, person on b: chokepoint 15, 2 fps, pinned, so its samples do not depend on
+# the churn) is added with it and lives as long as that play of the video. Each complete
+# play's events are scored with `mainstream score-events` against the video's labels, and
+# compared with the same app on the same video in an offline `mainstream run` (every
+# sampled frame processed): a labelled event the offline run detects and a play misses is
+# an event lost live (a dropped frame, a late plan), counted in the summary.
+#
 # usage: bench/serve_soak.sh [DURATION_S] [OUT_DIR]    (after scripts/setup.sh build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,7 +54,14 @@ cat > "$WORK/serve.json" <<EOF
              {"type": "redis", "host": "127.0.0.1", "port": $REDIS_PORT, "stream": "ms:events"}]}
 EOF
 start_serve "$WORK/serve.json"
-add_stream() { json_post 201 /v1/streams '{"name": "'"$1"'", "url": "'"$DATA/videos/$2.mp4"'"}'; }
+KEEP='"threshold": 0.5, "chokepoint": 15, "fps": 2'
+declare -A play=()  # stream -> its current play's number
+plays=0
+add_stream() { # NAME VIDEO: the stream and its kept app, <video>-<stream>-p<play>
+    json_post 201 /v1/streams '{"name": "'"$1"'", "url": "'"$DATA/videos/$2.mp4"'"}'
+    plays=$((plays + 1)); play[$1]=$plays
+    json_post 201 /v1/apps '{"name": "'"$2-$1-p$plays"'", "stream": "'"$1"'", "package": "'"$OUT/$2.mpk"'", '"$KEEP"'}'
+}
 add_stream a car
 add_stream b person
 # apps: <video>-<stream>-<n>; the video's app watches either stream
@@ -67,6 +82,9 @@ while :; do
     for s in a b; do
         api GET /v1/streams
         if body_true "[x for x in j['streams'] if x['name'] == '$s' and x['state'] in ('ended', 'failed')]"; then
+            expect 200 GET /v1/stats  # vouches for the kept app of the play that ended
+            cp "$WORK/body" "$WORK/stats-p${play[$s]}.json"
+            echo "$s ${play[$s]} $([ $s = a ] && echo car || echo person)" >> "$WORK/plays.txt"
             expect 204 DELETE /v1/streams/$s
             for k in "${!live[@]}"; do [ "${live[$k]}" = $s ] && unset "live[$k]"; done
             [ $s = a ] && add_stream a car || add_stream b person
@@ -102,6 +120,58 @@ same=yes
 cmp -s "$WORK/f" "$WORK/m" || same=no
 cmp -s "$WORK/f" "$WORK/r" || same=no
 events=$(wc -l < "$WORK/f")
+
+# the kept apps' plays against the labels, and the same app offline
+for video in car person; do
+    stream=$([ $video = car ] && echo a || echo b)
+    cat > "$WORK/ref-$video.json" <<EOF
+{"model": "$MODEL", "threads": 1, "budget": 100,
+ "streams": [{"name": "$stream", "url": "$DATA/videos/$video.mp4"}],
+ "apps": [{"name": "$video", "stream": "$stream", "package": "$OUT/$video.mpk", $KEEP}]}
+EOF
+    "$MS" run "$WORK/ref-$video.json" --mode offline --events "$WORK/ref-$video.jsonl" \
+        --stats "$WORK/ref-$video.stats.json" > /dev/null 2>&1
+    "$MS" score-events --events "$WORK/ref-$video.jsonl" --stats "$WORK/ref-$video.stats.json" \
+        --labels "$DATA/videos/$video.labels.csv" --stream "$stream" --app "$video" --json > "$WORK/ref-$video.score"
+done
+: > "$OUT/plays.txt"
+while read -r s k video; do
+    "$MS" score-events --events "$WORK/events.jsonl" --stats "$WORK/stats-p$k.json" \
+        --labels "$DATA/videos/$video.labels.csv" --stream "$s" --app "$video-$s-p$k" --json > "$WORK/p$k.score"
+    "$PY" - "$WORK/p$k.score" "$WORK/events.jsonl" "$WORK/ref-$video.jsonl" "$DATA/videos/$video.labels.csv" \
+        "$video-$s-p$k" "$video" <<'EOF' >> "$OUT/plays.txt"
+import json, sys
+score = json.load(open(sys.argv[1]))
+def spans(path, app):
+    return [(e["start_frame"], e["end_frame"]) for e in map(json.loads, open(path)) if e["app"] == app]
+rows = [tuple(map(int, l.split(","))) for l in open(sys.argv[4]).read().split()[1:]]
+labelled, prev = [], 0
+for f, p in rows:
+    if p and not prev: labelled.append([f, f])
+    if p: labelled[-1][1] = f
+    prev = p
+def hits(pred): return {i for i, (a, b) in enumerate(labelled) for (c, d) in pred if c <= b and a <= d}
+live, ref = hits(spans(sys.argv[2], sys.argv[5])), hits(spans(sys.argv[3], sys.argv[6]))
+print(sys.argv[6], sys.argv[5], score["labelled"], score["detected"], score["predicted"], score["true_positives"],
+      "%.3f" % score["recall"], "%.3f" % score["precision"], "%.3f" % score["f1"], len(ref - live))
+EOF
+done < "$WORK/plays.txt"
+"$PY" - "$OUT/plays.txt" "$WORK/ref-car.score" "$WORK/ref-person.score" <<'EOF' | tee "$OUT/labels.txt"
+import json, sys
+plays = [l.split() for l in open(sys.argv[1]) if l.strip()]
+for video, ref in (("car", sys.argv[2]), ("person", sys.argv[3])):
+    r = json.load(open(ref))
+    p = [x for x in plays if x[0] == video]
+    print(f"{video}: offline reference recall {r['recall']:.3f} precision {r['precision']:.3f} F1 {r['f1']:.3f}"
+          f" ({r['detected']} of {r['labelled']} labelled events, {r['predicted']} predicted)")
+    if not p:
+        print(f"{video}: no complete play")
+        continue
+    f1 = [float(x[8]) for x in p]
+    lost = sum(int(x[9]) for x in p)
+    print(f"{video}: {len(p)} plays live, F1 min {min(f1):.3f} mean {sum(f1) / len(f1):.3f} max {max(f1):.3f};"
+          f" labelled events the reference detects and a play missed: {lost}")
+EOF
 "$PY" - "$OUT/samples.txt" "$DURATION" "$ops" "$events" "$same" "$delivered" <<'EOF' | tee "$OUT/summary.txt"
 import sys
 rows = [l.split() for l in open(sys.argv[1]).read().splitlines()[1:]]

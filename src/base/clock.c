@@ -13,3 +13,4 @@ static double seconds(clockid_t id)
 double ms_now(void) { return seconds(CLOCK_MONOTONIC); }
 double ms_thread_cpu_now(void) { return seconds(CLOCK_THREAD_CPUTIME_ID); }
 double ms_process_cpu_now(void) { return seconds(CLOCK_PROCESS_CPUTIME_ID); }
+double ms_wall_now(void) { return seconds(CLOCK_REALTIME); }

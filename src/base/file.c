@@ -1,7 +1,9 @@
-/* Whole-file reads with a size limit, and atomic writes (temporary file, then rename). */
+/* Whole-file reads with a size limit, atomic writes (temporary file, fsync, rename, fsync of
+ * the folder), and folder fsyncs for whoever creates or renames files itself. */
 #include "base/file.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -82,10 +84,37 @@ ms_status ms_atomic_commit(ms_atomic_file *f, ms_error *err)
         ms_atomic_abort(f);
         return s;
     }
+    ms_status s = ms_fsync_parent(f->path, err);
     free(f->path);
     free(f->tmp_path);
     memset(f, 0, sizeof *f);
+    return s;
+}
+
+ms_status ms_fsync_dir(const char *dir, ms_error *err)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return ms_errorf(err, MS_ERR_IO, "%s: cannot open the folder: %s", dir, strerror(errno));
+    int bad = fsync(fd) != 0;
+    int saved = errno;
+    close(fd);
+    if (bad) return ms_errorf(err, MS_ERR_IO, "%s: fsync of the folder failed: %s", dir, strerror(saved));
     return MS_OK;
+}
+
+ms_status ms_fsync_parent(const char *path, ms_error *err)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash) return ms_fsync_dir(".", err);
+    if (slash == path) return ms_fsync_dir("/", err);
+    size_t n = (size_t)(slash - path);
+    char *dir = malloc(n + 1);
+    if (!dir) return ms_errorf(err, MS_ERR_NOMEM, "%s: out of memory", path);
+    memcpy(dir, path, n);
+    dir[n] = '\0';
+    ms_status s = ms_fsync_dir(dir, err);
+    free(dir);
+    return s;
 }
 
 void ms_atomic_abort(ms_atomic_file *f)

@@ -22,10 +22,19 @@ typedef struct {
 
 /* Opens a temporary file beside path for writing. "-" means stdout (no atomicity needed). */
 ms_status ms_atomic_open(ms_atomic_file *f, const char *path, ms_error *err);
-/* Flushes, fsyncs and renames the temporary file over the target. Closes f either way. */
+/* Flushes, fsyncs and renames the temporary file over the target, then fsyncs the
+ * target's folder so the rename itself is durable. Closes f either way. When only the
+ * folder's fsync fails, the error comes after the rename: the target holds the new
+ * bytes, but whether they survive a power loss is unknown. */
 ms_status ms_atomic_commit(ms_atomic_file *f, ms_error *err);
 /* Closes and removes the temporary file; the target is left as it was. */
 void ms_atomic_abort(ms_atomic_file *f);
+
+/* Makes a folder's entries durable: fsyncs the folder itself, so a file created, renamed
+ * or removed in it survives a power loss (a rename is only durable once its folder is). */
+ms_status ms_fsync_dir(const char *dir, ms_error *err);
+/* The same for the folder holding path ("." when path has no '/'). */
+ms_status ms_fsync_parent(const char *path, ms_error *err);
 
 /* Writes len bytes to path atomically. */
 ms_status ms_write_file_atomic(const char *path, const void *data, size_t len, ms_error *err);

@@ -1,9 +1,11 @@
 /* Streams decoded with libavformat and libavcodec, frame by frame in order, with one
- * cached converter per model input size. */
+ * cached converter per model input size; FFmpeg options for the open, each checked to be
+ * taken by it. */
 #include "media/video.h"
 
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
+#include <libavutil/opt.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -102,7 +104,71 @@ static void fill_info(ms_video *v)
         v->info.duration = -1;
 }
 
-static ms_status open_stream(const char *url, bool image, ms_video **out, ms_error *err)
+bool ms_video_options_add(ms_video_options *o, const char *key, const char *value)
+{
+    char **k = realloc(o->keys, (size_t)(o->n + 1) * sizeof *k);
+    if (k) o->keys = k;
+    char **v = k ? realloc(o->values, (size_t)(o->n + 1) * sizeof *v) : NULL;
+    if (v) o->values = v;
+    char *kc = v ? strdup(key) : NULL, *vc = kc ? strdup(value) : NULL;
+    if (!vc) {
+        free(kc);
+        return false;
+    }
+    o->keys[o->n] = kc;
+    o->values[o->n++] = vc;
+    return true;
+}
+
+void ms_video_options_free(ms_video_options *o)
+{
+    for (int i = 0; i < o->n; i++) {
+        free(o->keys[i]);
+        free(o->values[i]);
+    }
+    free(o->keys);
+    free(o->values);
+    memset(o, 0, sizeof *o);
+}
+
+bool ms_video_options_copy(const ms_video_options *src, ms_video_options *dst)
+{
+    memset(dst, 0, sizeof *dst);
+    for (int i = 0; src && i < src->n; i++)
+        if (!ms_video_options_add(dst, src->keys[i], src->values[i])) {
+            ms_video_options_free(dst);
+            return false;
+        }
+    return true;
+}
+
+bool ms_video_option_known(const char *key)
+{
+    const AVClass *fc = avformat_get_class();
+    return av_opt_find2(&fc, key, NULL, AV_OPT_FLAG_DECODING_PARAM, AV_OPT_SEARCH_CHILDREN | AV_OPT_SEARCH_FAKE_OBJ,
+                        NULL) != NULL;
+}
+
+/* After the open: a user option left in the dictionary was taken by nothing. */
+static ms_status check_used(const ms_video *v, const ms_video_options *user, const AVDictionary *left, ms_error *err)
+{
+    for (int i = 0; user && i < user->n; i++)
+        if (av_dict_get(left, user->keys[i], NULL, 0))
+            return ms_errorf(err, MS_ERR_INVALID, "%s: options.%s: not used by FFmpeg's %s demuxer or its protocol",
+                             v->url, user->keys[i], v->fc->iformat->name);
+    return MS_OK;
+}
+
+static ms_status open_error(const char *url, int ret, const ms_video_options *user, ms_error *err)
+{
+    if (user && user->n > 0 && ret == AVERROR(EINVAL)) /* most likely a value FFmpeg refused */
+        return ms_ffmpeg_error(err, MS_ERR_INVALID, ret, url, "cannot open with its options");
+    return ms_ffmpeg_error(err, ret == AVERROR(ENOENT) || ret == AVERROR(EACCES) ? MS_ERR_IO : MS_ERR_FORMAT, ret, url,
+                           "cannot open");
+}
+
+static ms_status open_stream(const char *url, bool image, const ms_video_options *user, ms_video **out,
+                             ms_error *err)
 {
     *out = NULL;
     ms_ffmpeg_init();
@@ -116,13 +182,11 @@ static ms_status open_stream(const char *url, bool image, ms_video **out, ms_err
     AVDictionary *opts = NULL;
     if (image) av_dict_set(&opts, "pattern_type", "none", 0); /* a '%' in a name is literal */
     if (strstr(url, "://")) av_dict_set(&opts, "rw_timeout", NETWORK_TIMEOUT_US, 0);
+    for (int i = 0; user && i < user->n; i++) av_dict_set(&opts, user->keys[i], user->values[i], 0);
     int ret = avformat_open_input(&v->fc, url, NULL, &opts);
+    ms_status st = ret < 0 ? open_error(url, ret, user, err) : check_used(v, user, opts, err);
     av_dict_free(&opts);
-    ms_status st = MS_OK;
-    if (ret < 0)
-        st = ms_ffmpeg_error(err, ret == AVERROR(ENOENT) || ret == AVERROR(EACCES) ? MS_ERR_IO : MS_ERR_FORMAT,
-                             ret, url, "cannot open");
-    else if (image && !is_image_demuxer(v->fc->iformat->name))
+    if (st == MS_OK && image && !is_image_demuxer(v->fc->iformat->name))
         st = ms_errorf(err, MS_ERR_FORMAT, "%s: not an image (FFmpeg reads it as %s)", url,
                        v->fc->iformat->long_name ? v->fc->iformat->long_name : v->fc->iformat->name);
     if (st == MS_OK) st = find_stream(v, err);
@@ -143,12 +207,17 @@ static ms_status open_stream(const char *url, bool image, ms_video **out, ms_err
 
 ms_status ms_video_open(const char *url, ms_video **out, ms_error *err)
 {
-    return open_stream(url, false, out, err);
+    return open_stream(url, false, NULL, out, err);
+}
+
+ms_status ms_video_open_with(const char *url, const ms_video_options *opts, ms_video **out, ms_error *err)
+{
+    return open_stream(url, false, opts, out, err);
 }
 
 ms_status ms_video_open_image(const char *path, ms_video **out, ms_error *err)
 {
-    return open_stream(path, true, out, err);
+    return open_stream(path, true, NULL, out, err);
 }
 
 const ms_video_info *ms_video_get_info(const ms_video *v) { return &v->info; }

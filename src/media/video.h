@@ -23,6 +23,33 @@ typedef struct {
 
 ms_status ms_video_open(const char *url, ms_video **out, ms_error *err);
 
+/* FFmpeg options for opening a stream, given to avformat_open_input as its dictionary
+ * ("rtsp_transport" = "tcp", "timeout" = "5000000", ...): n key / value pairs, owned by
+ * whoever holds the struct. {0} is no options. */
+typedef struct {
+    int n;
+    char **keys, **values;
+} ms_video_options;
+
+/* Appends a pair (copied); false when out of memory. */
+bool ms_video_options_add(ms_video_options *o, const char *key, const char *value);
+/* Deep copy into *dst (which is overwritten); false when out of memory (dst left empty). */
+bool ms_video_options_copy(const ms_video_options *src, ms_video_options *dst);
+void ms_video_options_free(ms_video_options *o);
+
+/* Whether any part of FFmpeg that opening an input goes through (the format layer, a
+ * demuxer, the I/O layer, a protocol) has a decoding option of this name. Which of them
+ * takes it depends on the input, so an option it knows may still be left unused by a
+ * given open; that is refused there (ms_video_open_with). */
+bool ms_video_option_known(const char *key);
+
+/* Opens url with FFmpeg options (NULL: none). Every option must be taken by the open: one
+ * that FFmpeg leaves unused (not an option of this input's demuxer or protocol) fails it
+ * with MS_ERR_INVALID, "URL: options.KEY: not used by FFmpeg's DEMUXER demuxer or its
+ * protocol", and so does a value FFmpeg refuses. A user option overrides the network
+ * read timeout set by default (rw_timeout, 10 s). */
+ms_status ms_video_open_with(const char *url, const ms_video_options *opts, ms_video **out, ms_error *err);
+
 /* Opens a still image (JPEG, PNG, BMP, ...): refuses files FFmpeg would read as
  * anything but an image, and decodes strictly, so a truncated or corrupt picture is an
  * error instead of a partly grey frame. */

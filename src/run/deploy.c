@@ -13,23 +13,22 @@
 #define DEFAULT_RETRIES 5
 #define DEFAULT_RETRY_S 0.5
 #define DEPLOY_FORMAT_VERSION 1
+#define MAX_STREAM_OPTIONS 64
+#define MAX_OPTION_VALUE 4096
 
 /* Every key a deployment may have, per object: anything else is a mistake worth naming. */
 static const char *const root_keys[] = {"format_version", "model", "backend", "precision", "threads", "batch",
                                         "budget", "profile", "policy", "objective", "resize", "streams", "apps",
                                         NULL};
-static const char *const stream_keys[] = {"name", "url", "fps", "retries", "retry_s", NULL};
-static const char *const app_keys[] = {"name", "stream", "package", "x_vote", "threshold", "chokepoint", "fps",
-                                       "event_length_ms", "event_frequency", "correlation", NULL};
+const char *const ms_deploy_stream_keys[] = {"name", "url", "fps", "retries", "retry_s", "options", NULL};
+const char *const ms_deploy_app_keys[] = {"name", "stream", "package", "x_vote", "threshold", "chokepoint", "fps",
+                                          "event_length_ms", "event_frequency", "correlation", NULL};
 
 void ms_deployment_free(ms_deployment *d)
 {
     for (int i = 0; i < d->n_models; i++) free(d->models[i]);
     free(d->models);
-    for (int i = 0; i < d->n_streams; i++) {
-        free(d->streams[i].name);
-        free(d->streams[i].url);
-    }
+    for (int i = 0; i < d->n_streams; i++) ms_deploy_stream_free(&d->streams[i]);
     free(d->streams);
     for (int i = 0; i < d->n_apps; i++) {
         free(d->apps[i].name);
@@ -147,11 +146,55 @@ static ms_status check_fps(double fps, const char *where, ms_error *err)
     return MS_OK;
 }
 
+/* One option's value as FFmpeg takes it: a string as it is, a number in decimal (whole
+ * numbers without a fraction), a boolean as 1 or 0. */
+static bool option_value(const cJSON *v, char *out, size_t size)
+{
+    if (cJSON_IsString(v)) return (size_t)snprintf(out, size, "%s", v->valuestring) < size;
+    if (cJSON_IsBool(v)) return snprintf(out, size, "%d", cJSON_IsTrue(v) ? 1 : 0) > 0;
+    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble)) return false;
+    double x = v->valuedouble;
+    if (x == floor(x) && fabs(x) < 9007199254740992.0) snprintf(out, size, "%.0f", x);
+    else snprintf(out, size, "%.17g", x);
+    return true;
+}
+
+/* "options": an object of FFmpeg options, each one FFmpeg knows; whether this stream's
+ * demuxer or protocol takes it is checked when it is opened (ms_video_open_with). */
+static ms_status parse_options(const cJSON *obj, const char *where, ms_deploy_stream *s, ms_error *err)
+{
+    const cJSON *opts = cJSON_GetObjectItemCaseSensitive(obj, "options"), *o;
+    if (!opts) return MS_OK;
+    if (!cJSON_IsObject(opts))
+        return ms_errorf(err, MS_ERR_FORMAT, "%s.options: must be an object of FFmpeg options (name: value)", where);
+    if (cJSON_GetArraySize(opts) > MAX_STREAM_OPTIONS)
+        return ms_errorf(err, MS_ERR_INVALID, "%s.options: at most %d options", where, MAX_STREAM_OPTIONS);
+    cJSON_ArrayForEach(o, opts)
+    {
+        const char *key = o->string ? o->string : "";
+        char value[MAX_OPTION_VALUE];
+        if (!key[0] || strlen(key) > 128)
+            return ms_errorf(err, MS_ERR_INVALID, "%s.options: a name must be 1-128 characters", where);
+        for (int i = 0; i < s->options.n; i++)
+            if (!strcmp(s->options.keys[i], key))
+                return ms_errorf(err, MS_ERR_FORMAT, "%s.options.%s: given twice", where, key);
+        if (!option_value(o, value, sizeof value))
+            return ms_errorf(err, MS_ERR_FORMAT, "%s.options.%s: must be a string, a number or a boolean (at most %d "
+                             "characters)", where, key, MAX_OPTION_VALUE - 1);
+        const char *hint = !strcmp(key, "stimeout") ? "FFmpeg 5 renamed it \"timeout\"" : "ffmpeg -h full lists them";
+        if (!ms_video_option_known(key))
+            return ms_errorf(err, MS_ERR_INVALID, "%s.options.%s: not an option FFmpeg knows for opening an input (%s)",
+                             where, key, hint);
+        if (!ms_video_options_add(&s->options, key, value)) return nomem(err, where);
+    }
+    return MS_OK;
+}
+
 static ms_status parse_stream(const cJSON *obj, const char *where, const char *relative_to, ms_deploy_stream *s,
                               ms_error *err)
 {
     if (!cJSON_IsObject(obj)) return ms_errorf(err, MS_ERR_FORMAT, "%s: must be an object", where);
-    if (ms_json_check_keys(obj, where, stream_keys, err)) return err->status;
+    if (ms_json_check_keys(obj, where, ms_deploy_stream_keys, err)) return err->status;
     const char *name, *url;
     int64_t retries = DEFAULT_RETRIES;
     s->retry_s = DEFAULT_RETRY_S;
@@ -167,6 +210,7 @@ static ms_status parse_stream(const cJSON *obj, const char *where, const char *r
         return ms_errorf(err, MS_ERR_INVALID, "%s.retries: must be in [0, 1000000]", where);
     if (!isfinite(s->retry_s) || s->retry_s < 0 || s->retry_s > 60)
         return ms_errorf(err, MS_ERR_INVALID, "%s.retry_s: must be in [0, 60] seconds", where);
+    if (parse_options(obj, where, s, err)) return err->status;
     s->retries = (int)retries;
     s->network = is_url(url) && strncmp(url, "file:", 5) != 0;
     if (!(s->name = strdup(name)) || !(s->url = resolve(relative_to, url))) return nomem(err, where);
@@ -185,7 +229,7 @@ static ms_status parse_app_fields(const cJSON *obj, const char *where, const cha
                                   const char **stream_name, ms_error *err)
 {
     if (!cJSON_IsObject(obj)) return ms_errorf(err, MS_ERR_FORMAT, "%s: must be an object", where);
-    if (ms_json_check_keys(obj, where, app_keys, err)) return err->status;
+    if (ms_json_check_keys(obj, where, ms_deploy_app_keys, err)) return err->status;
     const char *name, *stream, *package;
     int64_t x_vote = 1, chokepoint = -1;
     a->fps = 0;
@@ -242,6 +286,7 @@ void ms_deploy_stream_free(ms_deploy_stream *s)
 {
     free(s->name);
     free(s->url);
+    ms_video_options_free(&s->options);
     memset(s, 0, sizeof *s);
 }
 

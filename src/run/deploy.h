@@ -12,6 +12,7 @@
 #include "backend/backend.h"
 #include "base/error.h"
 #include "media/convert.h"
+#include "media/video.h"
 #include "sched/schedule.h"
 
 #define MS_DEPLOY_MAX_FPS 1000.0 /* the highest rate of a stream or an app, frames per second */
@@ -23,6 +24,7 @@ typedef struct {
     bool network;    /* a URL other than file: — reopened with back-off when it fails */
     int retries;     /* reopen attempts in a row before giving up (network streams) */
     double retry_s;  /* first back-off delay; doubles up to 8 s */
+    ms_video_options options; /* FFmpeg options for opening it ("options": {"rtsp_transport": "tcp"}) */
 } ms_deploy_stream;
 
 typedef struct {
@@ -55,6 +57,11 @@ typedef struct {
     int n_apps;
     ms_deploy_app *apps;
 } ms_deployment;
+
+/* The keys a stream and an app object may have (NULL-terminated), for callers that check
+ * an object before parsing it (ms_json_check_keys). */
+extern const char *const ms_deploy_stream_keys[];
+extern const char *const ms_deploy_app_keys[];
 
 ms_status ms_deployment_load(const char *path, ms_deployment *out, ms_error *err);
 

@@ -17,14 +17,21 @@ static void fill_event(const ms_detector *d, ms_event *e)
     e->end_frame = d->last_frame;
     e->end_s = d->last_s;
     e->score = d->run_peak;
+    e->start_wall_s = d->run_wall;
 }
 
 bool ms_detector_push(ms_detector *d, int64_t frame, double seconds, double score, ms_event *closed)
+{
+    return ms_detector_push_at(d, frame, seconds, 0, score, closed);
+}
+
+bool ms_detector_push_at(ms_detector *d, int64_t frame, double seconds, double wall_s, double score, ms_event *closed)
 {
     if (score >= d->threshold) {
         if (d->run == 0) {
             d->run_frame = frame;
             d->run_s = seconds;
+            d->run_wall = wall_s;
             d->run_peak = score;
         } else if (score > d->run_peak) {
             d->run_peak = score;

@@ -191,6 +191,14 @@ static void emit_event(ms_runtime *rt, rt_app *a, const ms_event *e)
     }
 }
 
+/* When a frame of the chunk being run arrived (0 when it is not in the chunk). */
+static double frame_wall(const rt_stream *s, int64_t frame)
+{
+    for (int i = 0; i < s->n_chunk; i++)
+        if (s->chunk[i].index == frame) return s->chunk[i].wall_s;
+    return 0;
+}
+
 static void on_score(void *ctx, int app, int64_t frame, double seconds, float score)
 {
     ms_runtime *rt = ctx;
@@ -200,7 +208,7 @@ static void on_score(void *ctx, int app, int64_t frame, double seconds, float sc
     ms_jsonl_score(&rt->scores, a->stream->desc.name, a->desc.name, frame, score);
     if (rt->o.on_score) rt->o.on_score(rt->o.ctx, a->stream->id, a->id, frame, seconds, score);
     ms_event e;
-    if (ms_detector_push(&a->det, frame, seconds, score, &e)) emit_event(rt, a, &e);
+    if (ms_detector_push_at(&a->det, frame, seconds, frame_wall(a->stream, frame), score, &e)) emit_event(rt, a, &e);
 }
 
 static void finish_app(ms_runtime *rt, rt_app *a)
@@ -552,7 +560,8 @@ static ms_status start_decoder(ms_runtime *rt, rt_stream *s, ms_error *err)
     const ms_input_spec *spec = &rt->model.base->input_spec;
     ms_stream_config cfg = {.name = s->desc.name, .url = s->desc.url, .network = s->desc.network,
                             .retries = s->desc.retries, .retry_s = s->desc.retry_s, .fps = s->desc.fps,
-                            .spec = *spec, .resize = (ms_resize_mode)rt->resize, .live = rt->o.live};
+                            .options = &s->desc.options, .spec = *spec, .resize = (ms_resize_mode)rt->resize,
+                            .live = rt->o.live};
     return ms_stream_start(&cfg, &rt->notify, &s->stream, err);
 }
 
@@ -606,8 +615,7 @@ static void free_stream(ms_runtime *rt, rt_stream *s)
     cache_free(s);
     for (int i = 0; s->chunk && i < rt->model.opts.batch; i++) free(s->chunk[i].pixels);
     free(s->chunk);
-    free(s->desc.name);
-    free(s->desc.url);
+    ms_deploy_stream_free(&s->desc);
     free(s);
 }
 
@@ -1277,6 +1285,7 @@ static ms_status add_stream_at(ms_runtime *rt, const ms_deploy_stream *d, const 
     if (!d->name || !d->name[0] || !d->url || !d->url[0])
         return ms_errorf(err, MS_ERR_INVALID, "%s: a stream needs a name and a url", where);
     rt_stream *s = calloc(1, sizeof *s);
+    bool copied = false;
     int batch = rt->model.opts.batch;
     const ms_input_spec *spec = &rt->model.base->input_spec;
     size_t floats = (size_t)spec->height * (size_t)spec->width * (size_t)spec->channels;
@@ -1284,11 +1293,12 @@ static ms_status add_stream_at(ms_runtime *rt, const ms_deploy_stream *d, const 
         s->desc = *d;
         s->desc.name = strdup(d->name);
         s->desc.url = strdup(d->url);
+        copied = ms_video_options_copy(&d->options, &s->desc.options);
         s->chunk = calloc((size_t)batch, sizeof *s->chunk);
         s->correction = 1;
         s->last_frame = -1;
     }
-    bool ok = s && s->desc.name && s->desc.url && s->chunk;
+    bool ok = s && s->desc.name && s->desc.url && copied && s->chunk;
     for (int i = 0; ok && i < batch; i++) ok = (s->chunk[i].pixels = malloc(floats * sizeof(float))) != NULL;
     if (!ok) {
         free_stream(rt, s);

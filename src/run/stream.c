@@ -18,6 +18,7 @@
 
 struct ms_stream {
     char *name, *url;
+    ms_video_options options;
     ms_stream_config cfg;
     ms_notifier *notify;
     size_t frame_floats;
@@ -239,6 +240,7 @@ static ms_status decode_all(ms_stream *s, ms_video *v, decode_state *d, bool *st
         if ((st = ms_video_convert(v, &s->cfg.spec, s->cfg.resize, d->work.pixels, err)) != MS_OK) return st;
         d->work.index = index;
         d->work.seconds = seconds;
+        d->work.wall_s = ms_wall_now();
         if (!publish(s, &d->work)) {
             *stopped = true;
             return MS_OK;
@@ -249,7 +251,7 @@ static ms_status decode_all(ms_stream *s, ms_video *v, decode_state *d, bool *st
 /* Opens the stream and learns its rate; a rate nobody knows is an error. */
 static ms_status open_video(ms_stream *s, ms_video **v, ms_error *err)
 {
-    if (ms_video_open(s->url, v, err)) return err->status;
+    if (ms_video_open_with(s->url, &s->options, v, err)) return err->status;
     double fps = s->cfg.fps > 0 ? s->cfg.fps : ms_video_get_info(*v)->fps;
     if (!(fps > 0) || !isfinite(fps)) {
         ms_video_close(*v);
@@ -298,7 +300,8 @@ static void *stream_main(void *arg)
         bool stopped, progress;
         ms_status st = run_once(s, &d, &stopped, &progress, &err);
         if (stopped) break;
-        if (!s->cfg.network) {
+        /* a file, or options FFmpeg did not take: reopening would not change anything */
+        if (!s->cfg.network || st == MS_ERR_INVALID) {
             if (st == MS_OK) set_state(s, MS_STREAM_ENDED, NULL);
             else set_state(s, MS_STREAM_FAILED, err.msg);
             break;
@@ -340,15 +343,18 @@ ms_status ms_stream_start(const ms_stream_config *cfg, ms_notifier *notifier, ms
     s->name = strdup(cfg->name);
     s->url = strdup(cfg->url);
     s->slot.pixels = malloc(s->frame_floats * sizeof(float));
-    if (!s->name || !s->url || !s->slot.pixels) {
+    bool options = ms_video_options_copy(cfg->options, &s->options);
+    if (!s->name || !s->url || !s->slot.pixels || !options) {
         free(s->name);
         free(s->url);
         free(s->slot.pixels);
+        ms_video_options_free(&s->options);
         free(s);
         return ms_errorf(err, MS_ERR_NOMEM, "stream '%s': out of memory", cfg->name);
     }
     s->cfg.name = s->name;
     s->cfg.url = s->url;
+    s->cfg.options = &s->options;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cond, NULL);
     s->status.state = MS_STREAM_OPENING;
@@ -415,5 +421,6 @@ void ms_stream_stop(ms_stream *s)
     free(s->slot.pixels);
     free(s->name);
     free(s->url);
+    ms_video_options_free(&s->options);
     free(s);
 }

@@ -23,6 +23,7 @@
 #include "base/error.h"
 #include "graph/graph.h"
 #include "media/convert.h"
+#include "media/video.h"
 
 typedef enum {
     MS_STREAM_OPENING,
@@ -56,6 +57,7 @@ typedef struct {
     int retries;
     double retry_s;
     double fps;            /* 0: the stream's own rate */
+    const ms_video_options *options; /* FFmpeg options for every opening (copied); NULL: none */
     ms_input_spec spec;    /* the base model's input */
     ms_resize_mode resize;
     bool live;
@@ -64,6 +66,7 @@ typedef struct {
 typedef struct {
     int64_t index;   /* frame index in the stream */
     double seconds;  /* presentation time from the stream's start */
+    double wall_s;   /* wall clock (ms_wall_now) when the decoder handed it over: its arrival */
     float *pixels;   /* spec.height * width * channels floats, owned by whoever holds it */
 } ms_frame;
 

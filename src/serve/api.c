@@ -11,16 +11,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/file.h"
+#include "base/json.h"
 #include "formats/mpackage.h"
 #include "serve/core.h"
 #include "serve/metrics.h"
 
 #define NAME_MAX_LEN 128
 
-static const char *const STREAM_KEYS[] = {"name", "url", "fps", "retries", "retry_s", NULL};
-static const char *const APP_KEYS[] = {"name",      "stream",          "package",         "threshold",
-                                       "x_vote",    "chokepoint",      "fps",             "event_length_ms",
-                                       "event_frequency", "correlation", NULL};
 static const char *const BUDGET_KEYS[] = {"budget", NULL};
 
 /* ---- validation ---- */
@@ -35,15 +33,12 @@ static bool name_ok(const char *n)
     return true;
 }
 
+/* An object with known keys only (the shared check: unknown keys get the nearest known
+ * one suggested, a key given twice is refused). */
 static ms_status check_keys(const cJSON *obj, const char *const *keys, const char *where, ms_error *err)
 {
     if (!cJSON_IsObject(obj)) return ms_errorf(err, MS_ERR_FORMAT, "%s: must be a JSON object", where);
-    for (const cJSON *c = obj->child; c; c = c->next) {
-        int k = 0;
-        while (keys[k] && strcmp(keys[k], c->string)) k++;
-        if (!keys[k]) return ms_errorf(err, MS_ERR_FORMAT, "%s.%s: unknown field", where, c->string);
-    }
-    return MS_OK;
+    return ms_json_check_keys(obj, where, keys, err);
 }
 
 static ms_status check_name(const cJSON *obj, const char *where, ms_error *err)
@@ -89,7 +84,7 @@ ms_status ms_serve_add_stream(ms_server *s, const cJSON *obj, const char *where,
     *stored = NULL;
     *status = 400;
     ms_deploy_stream ds;
-    if (check_keys(obj, STREAM_KEYS, where, err) || check_name(obj, where, err) ||
+    if (check_keys(obj, ms_deploy_stream_keys, where, err) || check_name(obj, where, err) ||
         ms_deploy_stream_parse(obj, where, base_path, &ds, err))
         return err->status;
     ms_status st = MS_OK;
@@ -161,7 +156,7 @@ ms_status ms_serve_add_app(ms_server *s, const cJSON *obj, const char *where, co
     *stored = NULL;
     *status = 400;
     ms_deploy_stream stream;
-    if (check_keys(obj, APP_KEYS, where, err) || check_name(obj, where, err) ||
+    if (check_keys(obj, ms_deploy_app_keys, where, err) || check_name(obj, where, err) ||
         app_stream(s, obj, where, &stream, status, err))
         return err->status;
     ms_deploy_app da;
@@ -387,8 +382,11 @@ static void put_package(ms_server *s, const char *name, const ms_http_request *r
     char *dst = malloc(n);
     if (dst) snprintf(dst, n, "%s/%s.mpk", s->packages_dir, name);
     bool existed = dst && access(dst, F_OK) == 0;
+    ms_error derr;
     if (!dst || rename(rq->upload_path, dst) != 0) {
         ms_http_reply_error(rp, 500, "packages/%s: cannot keep the package: %s", name, strerror(errno));
+    } else if (ms_fsync_dir(s->packages_dir, &derr)) {
+        ms_http_reply_error(rp, 500, "packages/%s: %s", name, derr.msg);
     } else {
         cJSON *j = cJSON_CreateObject(), *cps = cJSON_CreateArray();
         if (j && cps) {

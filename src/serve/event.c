@@ -25,13 +25,6 @@ void ms_event_ids_next(ms_event_ids *ids, char *out, size_t size)
     snprintf(out, size, "%s-%06" PRIu64, ids->prefix, ids->next++);
 }
 
-double ms_wall_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 void ms_event_iso8601(double wall_s, char *out, size_t size)
 {
     if (!isfinite(wall_s) || wall_s < 0) wall_s = 0;
@@ -48,7 +41,10 @@ char *ms_event_json(const char *id, const char *stream, const char *app, const m
                     double origin_wall_s, double close_wall_s)
 {
     double start_wall, end_wall;
-    if (origin_wall_s > 0) {
+    if (e->start_wall_s > 0) {
+        end_wall = close_wall_s;
+        start_wall = e->start_wall_s < close_wall_s ? e->start_wall_s : close_wall_s;
+    } else if (origin_wall_s > 0) {
         start_wall = origin_wall_s + e->start_s;
         end_wall = origin_wall_s + e->end_s;
     } else {

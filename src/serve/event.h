@@ -11,6 +11,7 @@
 
 #include <stdint.h>
 
+#include "base/clock.h" /* ms_wall_now */
 #include "base/error.h"
 #include "run/detect.h"
 
@@ -30,13 +31,11 @@ void ms_event_ids_next(ms_event_ids *ids, char *out, size_t size);
 void ms_event_iso8601(double wall_s, char *out, size_t size);
 
 /* One event as a JSON line (malloc'd, no trailing newline). close_wall_s is the wall
- * clock when the event closed; origin_wall_s the wall clock of the stream's time 0, or
- * <= 0 when unknown: then end_time is close_wall_s and start_time is end_time minus the
- * event's length in stream time. */
+ * clock when the event closed: end_time. start_time is e->start_wall_s, the wall clock
+ * when the event's first frame arrived (never after end_time). When that is unknown
+ * (<= 0): origin_wall_s + start_s and + end_s when the wall clock of the stream's time 0
+ * is known (> 0), else start_time is end_time minus the event's length in stream time. */
 char *ms_event_json(const char *id, const char *stream, const char *app, const ms_event *e,
                     double origin_wall_s, double close_wall_s);
-
-/* Wall clock (CLOCK_REALTIME) in seconds. */
-double ms_wall_now(void);
 
 #endif

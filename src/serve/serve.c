@@ -58,11 +58,7 @@ static ms_status load_config(ms_server *s, const ms_serve_options *o, char **pat
     if (!(*path = absolute(given))) return ms_errorf(err, MS_ERR_NOMEM, "serve: out of memory");
     if (ms_json_load(*path, CONFIG_MAX_BYTES, root, err)) return err->status;
     if (!cJSON_IsObject(*root)) return ms_errorf(err, MS_ERR_FORMAT, "%s: must be a JSON object", *path);
-    for (const cJSON *c = (*root)->child; c; c = c->next) {
-        int k = 0;
-        while (CONFIG_KEYS[k] && strcmp(CONFIG_KEYS[k], c->string)) k++;
-        if (!CONFIG_KEYS[k]) return ms_errorf(err, MS_ERR_FORMAT, "%s: %s: unknown field", *path, c->string);
-    }
+    if (ms_json_check_keys(*root, *path, CONFIG_KEYS, err)) return err->status;
     char where[4200];
     snprintf(where, sizeof where, "%s: outputs", *path);
     if (ms_deployment_parse_settings(*root, *path, &s->settings, err) ||

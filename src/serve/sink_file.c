@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/file.h"
+
 typedef struct {
     int fd;
 } file_sink;
@@ -18,6 +20,12 @@ static ms_status file_connect(ms_sink *s, ms_error *err)
     if (f->fd >= 0) return MS_OK;
     f->fd = open(s->cfg->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (f->fd < 0) return ms_errorf(err, MS_ERR_IO, "%s: cannot open for appending: %s", s->cfg->path, strerror(errno));
+    /* the file's folder entry is durable before a line in it counts as delivered */
+    if (ms_fsync_parent(s->cfg->path, err)) {
+        close(f->fd);
+        f->fd = -1;
+        return err->status;
+    }
     return MS_OK;
 }
 

@@ -118,8 +118,11 @@ static ms_status scan(ms_spool *s, ms_error *err)
 ms_status ms_spool_open(const char *dir, uint64_t max_bytes, ms_spool **out, ms_error *err)
 {
     *out = NULL;
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+    if (mkdir(dir, 0700) == 0) {
+        if (ms_fsync_parent(dir, err)) return err->status;
+    } else if (errno != EEXIST) {
         return ms_errorf(err, MS_ERR_IO, "%s: cannot create spool folder: %s", dir, strerror(errno));
+    }
     ms_spool *s = calloc(1, sizeof *s);
     if (!s || !(s->dir = strdup(dir))) {
         free(s);
@@ -136,6 +139,7 @@ ms_status ms_spool_open(const char *dir, uint64_t max_bytes, ms_spool **out, ms_
     if (!st && (s->fd = open(q, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0)
         st = ms_errorf(err, MS_ERR_IO, "%s: cannot open: %s", q, strerror(errno));
     free(q);
+    if (!st) st = ms_fsync_dir(s->dir, err); /* the queue file's entry, when it was just created */
     if (!st) st = scan(s, err);
     if (!st) remove_stale(s);
     if (st) {

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/file.h"
 #include "base/json.h"
 
 #define STATE_VERSION 1
@@ -28,8 +29,11 @@ char *ms_serve_state_path(const ms_serve_state *s, const char *name)
 static ms_status make_dir(const char *p, ms_error *err)
 {
     if (!p) return ms_errorf(err, MS_ERR_NOMEM, "state: out of memory");
-    if (mkdir(p, 0700) != 0 && errno != EEXIST)
+    if (mkdir(p, 0700) == 0) {
+        if (ms_fsync_parent(p, err)) return err->status;
+    } else if (errno != EEXIST) {
         return ms_errorf(err, MS_ERR_IO, "%s: cannot create: %s", p, strerror(errno));
+    }
     struct stat sb;
     if (stat(p, &sb) != 0 || !S_ISDIR(sb.st_mode)) return ms_errorf(err, MS_ERR_IO, "%s: not a folder", p);
     return MS_OK;

@@ -1,4 +1,4 @@
-/* Tests of whole-file reads and atomic writes. */
+/* Tests of whole-file reads, atomic writes and folder fsyncs. */
 #include "testutil.h"
 
 #include <stdlib.h>
@@ -51,6 +51,28 @@ static void test_abort_leaves_target_untouched(void **state)
     ms_test_rmdir(dir);
 }
 
+/* Folder fsyncs: a folder, the folder of a path (with and without a '/'), and the
+ * refusals, each naming what it could not sync. */
+static void test_fsync_dir(void **state)
+{
+    (void)state;
+    char *dir = ms_test_tmpdir();
+    char path[256], missing[300];
+    snprintf(path, sizeof path, "%s/file.txt", dir);
+    snprintf(missing, sizeof missing, "%s/no-such-folder/file.txt", dir);
+    ms_error err;
+    assert_int_equal(ms_fsync_dir(dir, &err), MS_OK);
+    assert_int_equal(ms_fsync_parent(path, &err), MS_OK);
+    assert_int_equal(ms_fsync_parent("file-in-the-working-folder", &err), MS_OK);
+    assert_int_equal(ms_fsync_parent("/etc", &err), MS_OK);
+    assert_int_equal(ms_write_file_atomic(path, "x", 1, &err), MS_OK);
+    assert_int_equal(ms_fsync_dir(path, &err), MS_ERR_IO); /* a file is not a folder */
+    assert_non_null(strstr(err.msg, "file.txt: cannot open the folder"));
+    assert_int_equal(ms_fsync_parent(missing, &err), MS_ERR_IO);
+    assert_non_null(strstr(err.msg, "no-such-folder: cannot open the folder"));
+    ms_test_rmdir(dir);
+}
+
 static void test_missing_file_is_named(void **state)
 {
     (void)state;
@@ -97,6 +119,7 @@ int main(void)
         cmocka_unit_test(test_atomic_write_then_read),
         cmocka_unit_test(test_abort_leaves_target_untouched),
         cmocka_unit_test(test_missing_file_is_named),
+        cmocka_unit_test(test_fsync_dir),
         cmocka_unit_test(test_json_fields_named_in_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

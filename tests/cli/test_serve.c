@@ -1,8 +1,9 @@
 /* `mainstream serve` start-up refusals, each before it listens, with its message: usage
  * errors (exit 2), a non-loopback address without a token, a non-numeric address, an
- * empty token file, no CONFIG and no state, an unknown config field, a bad output, a bad
- * stream in the config, a state folder in use by another serve (exit 1). The running
- * service is tested end to end by tests/e2e/serve.sh. */
+ * empty token file, no CONFIG and no state, an unknown config field (with the nearest key
+ * suggested), a key given twice, a bad output, a bad stream in the config, a state folder
+ * in use by another serve (exit 1). The running service is tested end to end by
+ * tests/e2e/serve.sh. */
 #include "testutil.h"
 
 #include <fcntl.h>
@@ -87,7 +88,12 @@ static void test_start_refusals(void **state)
             (const char *[]){"serve", "x.json", "--token-file", at("empty-token"), "--state", st, NULL});
     refused(1, "no CONFIG given, and", (const char *[]){"serve", "--state", st, NULL});
     write_file(at("unknown.json"), "{\"model\": \"m.tflite\", \"colour\": 1}");
-    refused(1, "unknown.json: colour: unknown field", (const char *[]){"serve", at("unknown.json"), "--state", st, NULL});
+    refused(1, "unknown.json: unknown key \"colour\"", (const char *[]){"serve", at("unknown.json"), "--state", st, NULL});
+    write_file(at("typo.json"), "{\"model\": \"m.tflite\", \"outptus\": []}");
+    refused(1, "typo.json: unknown key \"outptus\" (did you mean \"outputs\"?)",
+            (const char *[]){"serve", at("typo.json"), "--state", st, NULL});
+    write_file(at("twice.json"), "{\"model\": \"m.tflite\", \"model\": \"n.tflite\"}");
+    refused(1, "twice.json: key \"model\" appears twice", (const char *[]){"serve", at("twice.json"), "--state", st, NULL});
     write_file(at("output.json"), "{\"model\": \"m.tflite\", \"outputs\": [{\"type\": \"kafka\"}]}");
     refused(1, "output.json: outputs[0].type: 'kafka' is not file, mqtt or redis",
             (const char *[]){"serve", at("output.json"), "--state", st, NULL});

@@ -190,6 +190,49 @@ static void test_missing_and_wrong_streams(void **state)
     ms_test_rmdir(dir);
 }
 
+/* FFmpeg options at the open: ones the file's demuxer and the format layer take open it;
+ * one they leave unused, and a value FFmpeg refuses, fail it naming the option. */
+static void test_open_options(void **state)
+{
+    (void)state;
+    assert_true(ms_video_option_known("rtsp_transport"));
+    assert_true(ms_video_option_known("timeout"));
+    assert_true(ms_video_option_known("probesize"));
+    assert_false(ms_video_option_known("no_such_option"));
+    assert_false(ms_video_option_known("stimeout")); /* gone in FFmpeg 5 */
+    ms_video_options o = {0}, copy;
+    assert_true(ms_video_options_add(&o, "probesize", "5000000"));
+    assert_true(ms_video_options_add(&o, "ignore_editlist", "1")); /* the mov demuxer's own */
+    assert_true(ms_video_options_copy(&o, &copy));
+    assert_int_equal(copy.n, 2);
+    assert_string_equal(copy.keys[1], "ignore_editlist");
+    assert_string_equal(copy.values[0], "5000000");
+    ms_video_options_free(&o);
+    assert_int_equal(o.n, 0);
+    MS_REQUIRE_DATA("videos/car.mp4");
+    const char *url = ms_test_data("videos/car.mp4");
+    ms_video *v = NULL;
+    ms_error err;
+    if (ms_video_open_with(url, &copy, &v, &err)) fail_msg("%s", err.msg);
+    bool end;
+    assert_int_equal(ms_video_next(v, NULL, MS_RESIZE_STRETCH, NULL, NULL, NULL, &end, &err), MS_OK);
+    assert_false(end);
+    ms_video_close(v);
+    ms_video_options_free(&copy);
+    ms_video_options unused = {0}, bad = {0};
+    assert_true(ms_video_options_add(&unused, "probesize", "5000000"));
+    assert_true(ms_video_options_add(&unused, "rtsp_transport", "tcp"));
+    assert_int_equal(ms_video_open_with(url, &unused, &v, &err), MS_ERR_INVALID);
+    assert_null(v);
+    assert_non_null(strstr(err.msg, "options.rtsp_transport: not used by FFmpeg's mov,mp4"));
+    assert_null(strstr(err.msg, "probesize"));
+    assert_true(ms_video_options_add(&bad, "probesize", "lots"));
+    assert_int_equal(ms_video_open_with(url, &bad, &v, &err), MS_ERR_INVALID);
+    assert_non_null(strstr(err.msg, "cannot open with its options"));
+    ms_video_options_free(&unused);
+    ms_video_options_free(&bad);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -197,6 +240,7 @@ int main(void)
         cmocka_unit_test(test_frame_conversion_through_the_cache),
         cmocka_unit_test(test_truncated_clip_ends_or_fails_cleanly),
         cmocka_unit_test(test_missing_and_wrong_streams),
+        cmocka_unit_test(test_open_options),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

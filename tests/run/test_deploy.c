@@ -198,6 +198,57 @@ static void test_one_object(void **state)
     cJSON_Delete(o);
 }
 
+/* "options": FFmpeg options of a stream, in a deployment and on their own; numbers and
+ * booleans become strings; refusals name streams[i].options(.KEY). */
+static void test_stream_options(void **state)
+{
+    (void)state;
+    ms_deployment d;
+    ms_error err = {0};
+    const char *json = "{\"model\":\"m\",\"streams\":[{\"name\":\"cam\",\"url\":\"rtsp://h/c\","
+                       "\"options\":{\"rtsp_transport\":\"tcp\",\"timeout\":5000000,\"probesize\":32.5,"
+                       "\"reconnect\":true}}],\"apps\":[" GOOD_APP "]}";
+    if (parse(json, &d, &err)) fail_msg("%s", err.msg);
+    const ms_video_options *o = &d.streams[0].options;
+    assert_int_equal(o->n, 4);
+    const char *want[4][2] = {{"rtsp_transport", "tcp"}, {"timeout", "5000000"}, {"probesize", "32.5"},
+                              {"reconnect", "1"}};
+    for (int i = 0; i < 4; i++) {
+        assert_string_equal(o->keys[i], want[i][0]);
+        assert_string_equal(o->values[i], want[i][1]);
+    }
+    ms_deployment_free(&d);
+    /* a stream without options has none */
+    cJSON *one = cJSON_Parse("{\"name\":\"gate\",\"url\":\"g.mp4\"}");
+    ms_deploy_stream s;
+    assert_int_equal(ms_deploy_stream_parse(one, "body", "./", &s, &err), MS_OK);
+    assert_int_equal(s.options.n, 0);
+    ms_deploy_stream_free(&s);
+    cJSON_Delete(one);
+    const bad_case cases[] = {
+        {"{\"rtsp_transport\":[\"tcp\"]}", "streams[0].options.rtsp_transport: must be a string, a number or a boolean"},
+        {"{\"timeout\":{\"us\":5}}", "streams[0].options.timeout: must be a string, a number or a boolean"},
+        {"{\"timeout\":null}", "streams[0].options.timeout: must be a string, a number or a boolean"},
+        {"{\"no_such_option\":\"1\"}", "streams[0].options.no_such_option: not an option FFmpeg knows"},
+        {"{\"stimeout\":\"5000000\"}", "streams[0].options.stimeout: not an option FFmpeg knows for opening an "
+                                     "input (FFmpeg 5 renamed it \"timeout\")"},
+        {"{\"timeout\":1,\"timeout\":2}", "streams[0].options.timeout: given twice"},
+        {"{\"\":1}", "streams[0].options: a name must be 1-128 characters"},
+        {"\"rtsp_transport=tcp\"", "streams[0].options: must be an object of FFmpeg options"},
+        {"[]", "streams[0].options: must be an object of FFmpeg options"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char doc[1024];
+        snprintf(doc, sizeof doc,
+                 "{\"model\":\"m\",\"streams\":[{\"name\":\"cam\",\"url\":\"rtsp://h/c\",\"options\":%s}],"
+                 "\"apps\":[" GOOD_APP "]}",
+                 cases[i].json);
+        if (parse(doc, &d, &err) == MS_OK) fail_msg("case %zu parsed: %s", i, cases[i].json);
+        if (!strstr(err.msg, cases[i].message) || !strstr(err.msg, "d.json"))
+            fail_msg("case %zu: message '%s' does not contain '%s'", i, err.msg, cases[i].message);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -205,6 +256,7 @@ int main(void)
         cmocka_unit_test(test_bad_fields),
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_one_object),
+        cmocka_unit_test(test_stream_options),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

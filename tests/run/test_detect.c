@@ -75,12 +75,39 @@ static void test_open_state(void **state)
     assert_false(ms_detector_finish(&d, &e));
 }
 
+/* The wall clock of an event's first sample comes with it (x = 2: a run too short to
+ * count does not set it); without one it is 0. */
+static void test_start_wall(void **state)
+{
+    (void)state;
+    const double s[] = {0.6, 0.1, 0.7, 0.8, 0.9, 0.2, 0.9, 0.9};
+    ms_detector d;
+    ms_detector_init(&d, 0.5, 2);
+    events ev = {0};
+    for (int i = 0; i < 8; i++) {
+        ms_event e;
+        if (ms_detector_push_at(&d, i, i / 10.0, 1000.0 + i * 0.25, s[i], &e)) ev.e[ev.n++] = e;
+    }
+    ms_event e;
+    if (ms_detector_finish(&d, &e)) ev.e[ev.n++] = e;
+    assert_int_equal(ev.n, 2);
+    expect_event(&ev.e[0], 2, 4, 0.9);
+    assert_true(ev.e[0].start_wall_s == 1000.5);
+    expect_event(&ev.e[1], 6, 7, 0.9);
+    assert_true(ev.e[1].start_wall_s == 1001.5);
+    ms_detector_init(&d, 0.5, 1);
+    assert_false(ms_detector_push(&d, 3, 0.3, 0.9, &e));
+    assert_true(ms_detector_finish(&d, &e));
+    assert_true(e.start_wall_s == 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_single_vote),
         cmocka_unit_test(test_x_vote),
         cmocka_unit_test(test_open_state),
+        cmocka_unit_test(test_start_wall),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -60,13 +60,17 @@ typedef struct {
     int n;
     int64_t frame[MAX_SCORES];
     float score[MAX_SCORES];
+    double wall[MAX_SCORES]; /* when the callback got it */
 } app_scores;
+
+#define MAX_EVENTS 256
 
 /* What the callbacks saw, by app name (a..d); guarded: the test thread reads counts. */
 typedef struct {
     pthread_mutex_t mu;
     app_scores apps[5];
     int events[5];
+    ms_event event[5][MAX_EVENTS]; /* the first MAX_EVENTS of each app */
 } seen;
 
 static int app_index(const char *name) { return name[0] - 'a'; }
@@ -87,6 +91,7 @@ static void on_score(void *c, int stream_id, int app_id, int64_t frame, double s
         app_scores *s = &x->seen->apps[i];
         assert_true(s->n < MAX_SCORES);
         s->frame[s->n] = frame;
+        s->wall[s->n] = ms_wall_now();
         s->score[s->n++] = score;
         pthread_mutex_unlock(&x->seen->mu);
     }
@@ -99,6 +104,7 @@ static void on_event(void *c, const ms_runtime_event *e)
     assert_true(i >= 0 && i < 5);
     assert_int_equal(e->app_id, x->ids[i]);
     pthread_mutex_lock(&x->seen->mu);
+    if (x->seen->events[i] < MAX_EVENTS) x->seen->event[i][x->seen->events[i]] = e->event;
     x->seen->events[i]++;
     pthread_mutex_unlock(&x->seen->mu);
 }
@@ -242,6 +248,63 @@ static void assert_same_scores(const app_scores *got, const app_scores *want, in
             fail_msg("%s: score %d: frame %lld (%.9g), without the changes frame %lld (%.9g)", what, k,
                      (long long)got->frame[k], got->score[k], (long long)want->frame[k], want->score[k]);
     }
+}
+
+static int by_score(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/* An event's start_wall_s is when its first frame arrived. Offline with batch 1 and one
+ * app (whose samples are all the frames the decoder offers), sample k is handed over
+ * only once the executor took sample k-1, which it does after scoring sample k-2; and
+ * it is scored after it arrived. So score_wall[k-2] <= start_wall_s <= score_wall[k],
+ * an ordering, not a timing. The threshold is the median score of a first run (offline
+ * runs repeat exactly), so that events start in the middle of the stream. */
+static void test_event_start_wall(void **state)
+{
+    (void)state;
+    MS_REQUIRE_DATA(MODEL);
+    MS_REQUIRE_DATA(OTHER_MODEL);
+    static seen runs[2];
+    float threshold = 0.5f;
+    for (int r = 0; r < 2; r++) {
+        pthread_mutex_init(&runs[r].mu, NULL);
+        ctx x = {.seen = &runs[r]};
+        ms_runtime *rt = open_runtime(&x, 200);
+        int cam = add_stream(rt, "cam", "road.avi");
+        ms_deploy_app a = app_desc("a", cam, "a.mpk", 8, 4);
+        a.threshold = threshold;
+        ms_error err;
+        if (ms_runtime_add_app(rt, &a, &x.ids[0], &err)) fail_msg("%s", err.msg);
+        if (ms_runtime_start(rt, &err)) fail_msg("%s", err.msg);
+        wait_ended(rt);
+        assert_int_equal(ms_runtime_close(rt, &err), MS_OK);
+        app_scores *s = &runs[r].apps[0];
+        assert_true(s->n > 60);
+        static float sorted[MAX_SCORES];
+        memcpy(sorted, s->score, (size_t)s->n * sizeof *sorted);
+        qsort(sorted, (size_t)s->n, sizeof *sorted, by_score);
+        threshold = sorted[s->n / 2];
+    }
+    const app_scores *s = &runs[1].apps[0];
+    int n = runs[1].events[0] < MAX_EVENTS ? runs[1].events[0] : MAX_EVENTS, checked = 0;
+    assert_true(n >= 2);
+    for (int i = 0; i < n; i++) {
+        const ms_event *e = &runs[1].event[0][i];
+        int k = 0;
+        while (k < s->n && s->frame[k] != e->start_frame) k++;
+        assert_true(k < s->n);
+        if (!(e->start_wall_s > 0 && e->start_wall_s <= s->wall[k]))
+            fail_msg("event %d (frame %lld): start_wall_s %.6f, its first sample scored at %.6f", i,
+                     (long long)e->start_frame, e->start_wall_s, s->wall[k]);
+        if (k >= 2 && !(e->start_wall_s >= s->wall[k - 2]))
+            fail_msg("event %d (frame %lld): start_wall_s %.6f before sample k-2 was scored (%.6f)", i,
+                     (long long)e->start_frame, e->start_wall_s, s->wall[k - 2]);
+        checked += k >= 2;
+    }
+    assert_true(checked >= 1);
 }
 
 static void test_changes_while_running(void **state)
@@ -443,6 +506,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_changes_while_running),
         cmocka_unit_test(test_pinned_rates),
+        cmocka_unit_test(test_event_start_wall),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -70,6 +70,21 @@ static void test_json(void **state)
     assert_string_equal(cJSON_GetObjectItem(j, "start_time")->valuestring, "2025-12-03T10:24:56.720Z");
     cJSON_Delete(j);
     cJSON_free(line);
+    /* the wall clock of the event's first frame known: that is start_time, whatever the
+     * origin; one after the close (a clock stepped back) is held at end_time */
+    e.start_wall_s = 1764757490.25;
+    line = ms_event_json("abc-000003", "gate", "truck", &e, 1764757461.0, 1764757500.0);
+    j = cJSON_Parse(line);
+    assert_string_equal(cJSON_GetObjectItem(j, "start_time")->valuestring, "2025-12-03T10:24:50.250Z");
+    assert_string_equal(cJSON_GetObjectItem(j, "end_time")->valuestring, "2025-12-03T10:25:00.000Z");
+    cJSON_Delete(j);
+    cJSON_free(line);
+    e.start_wall_s = 1764757501.0;
+    line = ms_event_json("abc-000004", "gate", "truck", &e, 0, 1764757500.0);
+    j = cJSON_Parse(line);
+    assert_string_equal(cJSON_GetObjectItem(j, "start_time")->valuestring, "2025-12-03T10:25:00.000Z");
+    cJSON_Delete(j);
+    cJSON_free(line);
 }
 
 int main(void)
