@@ -3,7 +3,8 @@
 #   scripts/fuzz.sh TARGET SECONDS      TARGET: tflite mpackage deployment scenario profile labels onnx npy, or all
 # Builds build-fuzz/ with clang (-fsanitize=fuzzer,address,undefined; $FUZZ_BUILD to
 # change), makes each target's seed corpus at fuzz time from the shared data
-# ($MAINSTREAM_DATA, default ../shared/data) and the examples (nothing is committed),
+# ($MAINSTREAM_DATA, default ../shared/data), the examples and seed makers
+# (fuzz/seed_tflite: small synthetic TFLite models; nothing is committed),
 # and keeps what the fuzzer finds in build-fuzz/corpus/TARGET. A crash, leak or hang
 # fails the run and leaves the input in build-fuzz/artifacts/. Adding a parser's target
 # (the .npy reader, the ONNX importer): fuzz/fuzz_NAME.c, and its seeds in seed() below.
