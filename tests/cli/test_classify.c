@@ -1,9 +1,10 @@
 /* `mainstream classify --labels-csv`: accuracy against a file,class CSV, the images
  * found relative to the CSV's folder; a malformed CSV is named; usage errors exit 2.
  * ONNX classifiers ending in logits (torchvision ResNet-18 exported at test time, seeded
- * random weights): the printed scores are the softmax of what `mainstream infer` gives on
- * the same pixels (top-1 = infer's argmax, the 10 scores summing to 1); a model ending in a
- * pooled feature map (SqueezeNet) is still refused. */
+ * random weights, ending in a Gemm; a small model ending in MatMul and a bias Add): the
+ * printed scores are the softmax of what `mainstream infer` gives on the same pixels
+ * (top-1 = infer's argmax, the 10 scores summing to 1); a model ending in a pooled
+ * feature map (SqueezeNet) is still refused. */
 #include "testutil.h"
 
 #include <math.h>
@@ -146,10 +147,12 @@ static void image_npy(const char *model, const char *img, const char *npy)
     ms_graph_free(g);
 }
 
-static void check_logits_classifier(const char *dir, const char *img)
+/* classify's scores for img on model `name` (10 classes) against the softmax of infer's
+ * output on the same pixels. */
+static void check_logits_classifier(const char *dir, const char *name, const char *img)
 {
     char model[1024], x[1100], y[1100];
-    snprintf(model, sizeof model, "%s/resnet18_10.onnx", dir);
+    snprintf(model, sizeof model, "%s/%s.onnx", dir, name);
     snprintf(x, sizeof x, "%s/x.npy", dir);
     snprintf(y, sizeof y, "%s/y.npy", dir);
     image_npy(model, img, x);
@@ -185,7 +188,7 @@ static void check_logits_classifier(const char *dir, const char *img)
         total += p;
     }
     assert_float_equal(total, 1.0, 1e-5);
-    print_message("%s: top-1 %d (p %.4f), infer's argmax %d, scores sum to %.7f\n", img, argmax,
+    print_message("%s on %s: top-1 %d (p %.4f), infer's argmax %d, scores sum to %.7f\n", name, img, argmax,
                   want[argmax] / sum, argmax, total);
     cJSON_Delete(j);
     free(out);
@@ -209,7 +212,20 @@ static void test_onnx_logits(void **state)
     char img[2][4200];
     snprintf(img[0], sizeof img[0], "%s", ms_test_data("images/cat.bmp"));
     snprintf(img[1], sizeof img[1], "%s", ms_test_data("images/parrot.jpg"));
-    for (int i = 0; i < 2; i++) check_logits_classifier(dir, img[i]);
+    for (int i = 0; i < 2; i++) check_logits_classifier(dir, "resnet18_10", img[i]);
+    /* a MatMul and a bias Add instead of a Gemm (what other exporters write) */
+    snprintf(cmd, sizeof cmd,
+             "/usr/bin/python3 -c 'import numpy as np, onnx; from onnx import helper as h, numpy_helper as n, TensorProto as T; "
+             "r = np.random.RandomState(0); "
+             "ns = [h.make_node(\"GlobalAveragePool\", [\"x\"], [\"p\"]), h.make_node(\"Flatten\", [\"p\"], [\"f\"]), "
+             "h.make_node(\"MatMul\", [\"f\", \"W\"], [\"m\"]), h.make_node(\"Add\", [\"m\", \"b\"], [\"y\"])]; "
+             "g = h.make_graph(ns, \"matmul_add\", [h.make_tensor_value_info(\"x\", T.FLOAT, [1, 3, 32, 32])], "
+             "[h.make_tensor_value_info(\"y\", T.FLOAT, [1, 10])], "
+             "[n.from_array(r.randn(3, 10).astype(np.float32) * 4, \"W\"), n.from_array(r.randn(10).astype(np.float32), \"b\")]); "
+             "onnx.save(h.make_model(g, opset_imports=[h.make_opsetid(\"\", 13)]), \"%s/matmul_add.onnx\")'",
+             dir);
+    assert_int_equal(system(cmd), 0);
+    for (int i = 0; i < 2; i++) check_logits_classifier(dir, "matmul_add", img[i]);
 
     /* the text form says so before the first image */
     char model[1024];
