@@ -20,12 +20,13 @@
  * rows in the same order and should end with the same weights up to float rounding (the
  * two prefixes are different oneDNN plans). The bench prints the largest differences.
  *
- * usage: bench_train_cache --model FILE... DATA [--chokepoints all|LIST] [--epochs 3]
+ * usage: bench_train_cache --model FILE [--model FILE]... DATA [--chokepoints all|LIST] [--epochs 3]
  *                          [--batch 32] [--threads 1] [--backend cpu|ref]
  *                          [--optimizer adam|sgd] [--seed 1]
  * DATA as for `mainstream train` (--positive DIR --negative DIR, --classes DIR
- * --positive-class NAME, --video FILE --labels CSV, --train-fraction F); the split is the
- * same for the same seed. LIST: indices and ranges, e.g. 7-15 or 0,3,8-10. Threads as in
+ * --positive-class NAME, --video FILE --labels CSV, --train-fraction F, ...: the same
+ * option set, MS_DATA_OPTIONS, parsed the same way); the split is the same for the same
+ * seed. LIST: indices and ranges, e.g. 7-15 or 0,3,8-10. Threads as in
  * `mainstream train`: min(threads, chokepoints) chokepoints at once, the rest inside
  * each plan.
  *
@@ -197,75 +198,65 @@ static ms_status compare(const ms_graph *base, const int *cps, const ms_mpackage
     return MS_OK;
 }
 
-/* ---- arguments ---- */
+/* ---- arguments: the shared command-line style (src/cli/args.c, getopt_long), with the
+ * data options of `mainstream train` (MS_DATA_OPTIONS) ---- */
 
-static void usage(void)
+static void usage(FILE *out)
 {
-    fprintf(stderr, "usage: bench_train_cache --model FILE... DATA [--chokepoints all|LIST] [--epochs 3] [--batch 32]\n"
-                    "                         [--threads 1] [--backend cpu|ref] [--optimizer adam|sgd] [--seed 1]\n"
-                    "DATA: --positive DIR --negative DIR | --classes DIR --positive-class NAME |\n"
-                    "      --video FILE --labels CSV  [--train-fraction F]\n"
-                    "LIST: chokepoint indices and ranges, e.g. 7-15 or 0,3,8-10\n");
+    fprintf(out, "usage: bench_train_cache --model FILE [--model FILE]... DATA [--chokepoints all|LIST] [--epochs 3]\n"
+                 "                         [--batch 32] [--threads 1] [--backend cpu|ref] [--optimizer adam|sgd]\n"
+                 "                         [--seed 1]\n"
+                 "DATA: --positive DIR --negative DIR | --classes DIR --positive-class NAME |\n"
+                 "      --video FILE --labels CSV  [--val-video FILE --val-labels CSV] [--train-fraction F]\n"
+                 "      [--frame-step N] [--mean R,G,B --std R,G,B]\n"
+                 "LIST: chokepoint indices and ranges, e.g. 7-15 or 0,3,8-10\n"
+                 "Options as in mainstream train: --opt value or --opt=value, unambiguous prefixes, any order.\n");
 }
 
-/* A whole number in [lo, hi], or -1 with a message. */
-static int parse_int(const char *opt, const char *v, long lo, long hi, long *out)
-{
-    char *end;
-    *out = strtol(v, &end, 10);
-    if (end == v || *end || *out < lo || *out > hi) {
-        fprintf(stderr, "bench_train_cache: %s: '%s' is not a whole number in [%ld, %ld]\n", opt, v, lo, hi);
-        return -1;
-    }
-    return 0;
-}
-
+/* -1 when parsed, else the exit status (0 after --help, 2 on a usage error). */
 static int parse(int argc, char **argv, bench_args *a)
 {
+    enum { O_CHOKEPOINTS = 1, O_BACKEND, O_EPOCHS, O_BATCH, O_THREADS, O_SEED, O_OPTIMIZER };
+    static const struct option opts[] = {
+        MS_DATA_OPTIONS,
+        {"chokepoints", required_argument, NULL, O_CHOKEPOINTS}, {"backend", required_argument, NULL, O_BACKEND},
+        {"epochs", required_argument, NULL, O_EPOCHS},           {"batch", required_argument, NULL, O_BATCH},
+        {"threads", required_argument, NULL, O_THREADS},         {"seed", required_argument, NULL, O_SEED},
+        {"optimizer", required_argument, NULL, O_OPTIMIZER},     {NULL, 0, NULL, 0}};
     *a = (bench_args){.data.train_fraction = -1, .chokepoints = "all", .backend = "cpu", .epochs = 3, .batch = 32,
                       .threads = 1, .optimizer = MS_OPT_ADAM, .seed = 1};
-    for (int i = 1; i < argc; i++) {
-        int r = ms_data_arg(&a->data, argc, argv, &i);
-        if (r < 0) return 2;
-        if (r) continue;
-        const char *opt = argv[i];
-        if (!strcmp(opt, "--help") || !strcmp(opt, "-h")) {
-            usage();
-            return 0;
+    ms_cli c;
+    int code, bad = 0;
+    double seed = 1;
+    ms_cli_begin(&c, "bench_train_cache", usage, opts, "");
+    c.standalone = true;
+    while (!bad && (code = ms_cli_next(&c, argc, argv)) != MS_CLI_DONE) {
+        if (code == MS_CLI_EXIT) return c.exit_code;
+        if ((bad = ms_data_option(&c, &a->data, code, optarg)) >= 0) continue;
+        bad = 0;
+        switch (code) {
+        case O_CHOKEPOINTS: a->chokepoints = optarg; break;
+        case O_BACKEND: bad = ms_cli_backend(&c, optarg, &a->backend); break;
+        case O_EPOCHS: bad = ms_cli_int(&c, optarg, 1, 100000, &a->epochs); break;
+        case O_BATCH: bad = ms_cli_int(&c, optarg, 1, 4096, &a->batch); break;
+        case O_THREADS: bad = ms_cli_int(&c, optarg, 1, 1024, &a->threads); break;
+        case O_SEED:
+            bad = ms_cli_number(&c, optarg, 0, 9007199254740992.0, &seed);
+            if (!bad && seed != (double)(uint64_t)seed) bad = ms_cli_fail(&c, "--seed: '%s' is not a whole number", optarg);
+            a->seed = (uint64_t)seed;
+            break;
+        case O_OPTIMIZER:
+            if ((a->optimizer = ms_optimizer_parse(optarg)) < 0)
+                bad = ms_cli_fail(&c, "--optimizer: '%s' is not adam or sgd", optarg);
+            break;
         }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "bench_train_cache: unknown option or missing value: %s\n", opt);
-            usage();
-            return 2;
-        }
-        const char *v = argv[++i];
-        long x = 0;
-        int bad = 0;
-        if (!strcmp(opt, "--chokepoints")) a->chokepoints = v;
-        else if (!strcmp(opt, "--backend")) a->backend = v;
-        else if (!strcmp(opt, "--epochs")) bad = parse_int(opt, v, 1, 100000, &x), a->epochs = (int)x;
-        else if (!strcmp(opt, "--batch")) bad = parse_int(opt, v, 1, 4096, &x), a->batch = (int)x;
-        else if (!strcmp(opt, "--threads")) bad = parse_int(opt, v, 1, 1024, &x), a->threads = (int)x;
-        else if (!strcmp(opt, "--seed")) bad = parse_int(opt, v, 0, 1L << 53, &x), a->seed = (uint64_t)x;
-        else if (!strcmp(opt, "--optimizer")) {
-            if ((a->optimizer = ms_optimizer_parse(v)) < 0)
-                bad = fprintf(stderr, "bench_train_cache: --optimizer: '%s' is not adam or sgd\n", v);
-        } else {
-            fprintf(stderr, "bench_train_cache: unknown option %s\n", opt);
-            usage();
-            return 2;
-        }
-        if (bad) return 2;
     }
-    if (!a->data.n_models) {
-        fprintf(stderr, "bench_train_cache: --model is required\n");
-        usage();
-        return 2;
-    }
-    if (!ms_backend_find(a->backend)) {
-        fprintf(stderr, "bench_train_cache: --backend: '%s' is not cpu or ref\n", a->backend);
-        return 2;
-    }
+    if (bad) return bad;
+    if (optind < argc) return ms_cli_fail(&c, "unexpected argument '%s' (give each model file its own --model)", argv[optind]);
+    if (!c.n_models) return ms_cli_fail(&c, "--model is required");
+    if (!ms_backend_find(a->backend)) return ms_cli_fail(&c, "--backend: '%s' is not cpu or ref", a->backend);
+    memcpy(a->data.models, c.models, sizeof *c.models * (size_t)c.n_models);
+    a->data.n_models = c.n_models;
     return -1;
 }
 

@@ -3,7 +3,8 @@
 #   scripts/fuzz.sh TARGET SECONDS      TARGET: tflite mpackage deployment scenario profile labels onnx npy, or all
 # Builds build-fuzz/ with clang (-fsanitize=fuzzer,address,undefined; $FUZZ_BUILD to
 # change), makes each target's seed corpus at fuzz time from the shared data
-# ($MAINSTREAM_DATA, default ../shared/data) and the examples (nothing is committed),
+# ($MAINSTREAM_DATA, default ../shared/data), the examples and seed makers
+# (fuzz/seed_tflite: small synthetic TFLite models; nothing is committed),
 # and keeps what the fuzzer finds in build-fuzz/corpus/TARGET. A crash, leak or hang
 # fails the run and leaves the input in build-fuzz/artifacts/. Adding a parser's target
 # (the .npy reader, the ONNX importer): fuzz/fuzz_NAME.c, and its seeds in seed() below.
@@ -21,16 +22,21 @@ if [ "$target" = all ]; then targets=("${all[@]}"); else targets=("$target"); fi
 [ -f "fuzz/fuzz_${targets[0]}.c" ] || [ "$target" = all ] || { echo "fuzz: no target '$target' (fuzz/fuzz_$target.c)" >&2; exit 2; }
 
 CC=clang cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMS_FUZZ=ON -DMS_TESTS=OFF >/dev/null
-cmake --build "$build" -j "$(nproc)" --target "${targets[@]/#/fuzz_}" seed_mpackage >/dev/null
+cmake --build "$build" -j "$(nproc)" --target "${targets[@]/#/fuzz_}" seed_mpackage seed_tflite >/dev/null
 
 # seed TARGET DIR: the target's starting inputs.
 seed() {
     local t=$1 dir=$2 m=$data/models
     case $t in
-    tflite)
-        for f in mobilenet_v1_0.25_128_quant.tflite vww_96_float.tflite mobilenet_v1_1.0_224_quant_head_layers.tflite; do
-            [ -f "$m/$f" ] && cp "$m/$f" "$dir/"
-        done ;;
+    tflite) # 2 to 4 KB each, written here (fuzz/seed_tflite.c): the shared models
+        # (0.5 to 1 MB) held the fuzzer to ~220 executions a second; TFLITE_SEED_MODELS=1
+        # adds the smaller shared models too
+        "$build/fuzz/seed_tflite" "$dir" >/dev/null
+        if [ "${TFLITE_SEED_MODELS:-0}" = 1 ]; then
+            for f in mobilenet_v1_0.25_128_quant.tflite vww_96_float.tflite mobilenet_v1_1.0_224_quant_head_layers.tflite; do
+                [ -f "$m/$f" ] && cp "$m/$f" "$dir/"
+            done
+        fi ;;
     mpackage)
         [ -f "$m/mobilenet_v1_0.25_128_quant.tflite" ] &&
             "$build/fuzz/seed_mpackage" "$m/mobilenet_v1_0.25_128_quant.tflite" "$dir/seed.mpkg" ;;

@@ -4,7 +4,8 @@ downloaded), records torchvision's input normalisation in metadata_props, and wr
 beside each model, an input X (NCHW float32 .npy) and torch's
 own output on it. Used by tests/e2e (whole networks against PyTorch) and bench/.
 
-usage: onnx_export.py OUT_DIR NAME [NAME...]   (NAME: a torchvision.models constructor)
+usage: onnx_export.py OUT_DIR NAME [NAME...]   (NAME: a torchvision.models constructor;
+       NAME:K gives it K classes instead of 1000, written as NAME_K.onnx and so on)
 Runs under Debian's python (/usr/bin/python3: python3-torch, python3-torchvision)."""
 import sys
 import os
@@ -15,10 +16,16 @@ import torch
 import torchvision
 
 
-def export(out_dir, name, opset=13, size=224):
+def export(out_dir, spec, opset=13, size=224):
+    name, _, classes = spec.partition(":")
     torch.manual_seed(0)
     ctor = getattr(torchvision.models, name)
-    model = ctor(weights=None) if "weights" in ctor.__code__.co_varnames else ctor()
+    kwargs = {"num_classes": int(classes)} if classes else {}
+    if "weights" in ctor.__code__.co_varnames:
+        kwargs["weights"] = None
+    model = ctor(**kwargs)
+    if classes:
+        name = name + "_" + classes
     # seeded random weights; batch-norm statistics made non-trivial so folding is tested
     with torch.no_grad():
         for m in model.modules():

@@ -41,6 +41,11 @@ static char *slurp(FILE *fp)
 
 int ms_test_run_cli(const char *const *args, char **out, char **errout)
 {
+    return ms_test_run_program(MS_CLI_PATH, args, out, errout);
+}
+
+int ms_test_run_program(const char *path, const char *const *args, char **out, char **errout)
+{
     FILE *fout = tmpfile(), *ferr = tmpfile();
     if (!fout || !ferr) return -1;
     pid_t pid = fork();
@@ -48,11 +53,11 @@ int ms_test_run_cli(const char *const *args, char **out, char **errout)
         int n = 0;
         while (args[n]) n++;
         char **argv = calloc((size_t)n + 2, sizeof *argv);
-        argv[0] = (char *)MS_CLI_PATH;
+        argv[0] = (char *)path;
         for (int i = 0; i < n; i++) argv[i + 1] = (char *)args[i];
         dup2(fileno(fout), 1);
         dup2(fileno(ferr), 2);
-        execv(MS_CLI_PATH, argv);
+        execv(path, argv);
         _exit(127);
     }
     int status = 0;

@@ -27,6 +27,8 @@ int ms_test_data_exists(const char *relative);
  * stdout and stderr into malloc'd strings (either pointer may be NULL), returns the exit
  * status (or -1 when it did not exit normally). */
 int ms_test_run_cli(const char *const *args, char **out, char **errout);
+/* The same for another program of the build (a benchmark), by path. */
+int ms_test_run_program(const char *path, const char *const *args, char **out, char **errout);
 
 /* A fresh temporary directory (malloc'd path) and its recursive removal. */
 char *ms_test_tmpdir(void);

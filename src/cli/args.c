@@ -38,7 +38,8 @@ int ms_cli_fail(ms_cli *c, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "mainstream %s: %s (see mainstream help %s)\n", c->cmd, msg, c->cmd);
+    if (c->standalone) fprintf(stderr, "%s: %s (see %s --help)\n", c->cmd, msg, c->cmd);
+    else fprintf(stderr, "mainstream %s: %s (see mainstream help %s)\n", c->cmd, msg, c->cmd);
     c->exit_code = 2;
     return 2;
 }

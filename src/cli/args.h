@@ -5,7 +5,8 @@
  *   -q, --quiet      log warnings and errors only;  -v, --verbose  log debug messages too
  *   --model FILE     a model file, repeatable: several are chained in order
  * A usage error prints "mainstream CMD: what is wrong (see mainstream help CMD)" and the
- * command exits 2, before anything is loaded. */
+ * command exits 2, before anything is loaded. Benchmarks that take a command's options
+ * (bench/train_cache.c) use the same parser, as standalone programs. */
 #ifndef MS_CLI_ARGS_H
 #define MS_CLI_ARGS_H
 
@@ -29,6 +30,7 @@ enum {
 
 typedef struct {
     const char *cmd;             /* "classify", for messages */
+    bool standalone;             /* cmd is a program of its own (a benchmark), not a mainstream command */
     void (*usage)(FILE *out);
     const char *models[MS_CLI_MAX_MODELS];
     int n_models;
@@ -48,7 +50,8 @@ void ms_cli_begin(ms_cli *c, const char *cmd, void (*usage)(FILE *), const struc
  * MS_CLI_EXIT. */
 int ms_cli_next(ms_cli *c, int argc, char **argv);
 
-/* Prints a usage error for the command and returns 2 (sets c->exit_code). */
+/* Prints a usage error for the command and returns 2 (sets c->exit_code); a standalone
+ * program's reads "PROG: what is wrong (see PROG --help)". */
 int ms_cli_fail(ms_cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* The value of the current option as a whole number or a number in [lo, hi]; 0 when

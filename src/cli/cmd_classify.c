@@ -1,7 +1,9 @@
-/* `mainstream classify`: load a model (one or more chained .tflite files), compile it on
- * a backend for a batch of images, decode and normalise each image with the model's
- * input spec, run the batches and print each image's top classes; with --labels-csv,
- * also top-1 and top-5 accuracy against a file,class CSV. */
+/* `mainstream classify`: load a model (one or more chained .tflite files, or an ONNX
+ * file), compile it on a backend for a batch of images, decode and normalise each image
+ * with the model's input spec, run the batches and print each image's top classes; with
+ * --labels-csv, also top-1 and top-5 accuracy against a file,class CSV. A model that ends
+ * in a fully-connected layer's logits (torchvision's Linear) gets a softmax here. */
+#include <math.h>
 #include <getopt.h>
 #include <libgen.h>
 #include <stdio.h>
@@ -31,6 +33,7 @@ typedef struct {
     const char *backend;
     int top, batch, threads;
     bool json;
+    bool logits; /* the model's output is logits: scores are their softmax, computed here */
     ms_resize_mode resize;
     const char *mean, *std; /* --mean, --std: ms_model_set_normalisation */
 } options;
@@ -66,8 +69,10 @@ static void usage(FILE *out)
             "accuracy; without IMAGE arguments it classifies every file the CSV lists, relative\n"
             "to the CSV's folder. Defaults: --top 5 --backend cpu (oneDNN; ref: the plain-C\n"
             "reference) --batch 8 --threads (every core) --resize stretch (the whole image; crop:\n"
-            "short side to size/0.875, centre crop). A model whose output is not a class\n"
-            "distribution (softmax) is refused: an embedding extractor needs its head.\n"
+            "short side to size/0.875, centre crop). A model must end in a softmax, or in a\n"
+            "fully-connected layer's logits (ONNX Gemm or MatMul, e.g. torchvision's Linear),\n"
+            "whose softmax is printed (a note says so); anything else is refused: an embedding\n"
+            "extractor needs its head.\n"
             "--mean/--std: per-channel normalisation on the pixels / 255 scale, for ONNX models\n"
             "that do not carry it in their metadata_props.\n"
             "\n"
@@ -186,6 +191,7 @@ static void print_result(const options *o, const item *it, const float *scores, 
     if (o->json) {
         cJSON *obj = cJSON_CreateObject(), *top = cJSON_CreateArray();
         cJSON_AddStringToObject(obj, "image", it->path);
+        if (o->logits) cJSON_AddStringToObject(obj, "scores", "softmax of the logits");
         if (it->truth >= 0) cJSON_AddNumberToObject(obj, "truth", it->truth);
         for (int j = 0; j < k; j++) {
             cJSON *e = cJSON_CreateObject();
@@ -244,6 +250,16 @@ static int fill_batch(const ms_graph *g, const options *o, const item *items, in
     return filled;
 }
 
+/* The softmax of n logits, in place (the largest subtracted first, so exp never overflows). */
+static void softmax(float *x, int n)
+{
+    float max = x[0];
+    for (int i = 1; i < n; i++) max = x[i] > max ? x[i] : max;
+    double sum = 0;
+    for (int i = 0; i < n; i++) sum += (x[i] = expf(x[i] - max));
+    for (int i = 0; i < n; i++) x[i] = (float)(x[i] / sum);
+}
+
 static ms_status classify_all(const ms_graph *g, ms_plan *plan, const options *o, const item *items,
                               int n, const lines *labels, tally *t, ms_error *err)
 {
@@ -257,9 +273,11 @@ static ms_status classify_all(const ms_graph *g, ms_plan *plan, const options *o
         int filled = fill_batch(g, o, items, n, &next, in, plan->in_numel, batch, slots, t);
         if (!filled) break;
         st = ms_plan_run(plan, in, out, err);
-        for (int b = 0; st == MS_OK && b < filled; b++)
-            print_result(o, slots[b], out + (size_t)b * (size_t)plan->out_numel, (int)plan->out_numel,
-                         labels, t);
+        for (int b = 0; st == MS_OK && b < filled; b++) {
+            float *scores = out + (size_t)b * (size_t)plan->out_numel;
+            if (o->logits) softmax(scores, (int)plan->out_numel);
+            print_result(o, slots[b], scores, (int)plan->out_numel, labels, t);
+        }
         fflush(stdout);
     }
     free(slots);
@@ -316,16 +334,56 @@ static int parse_options(int argc, char **argv, options *o, bool *done)
     return 0;
 }
 
-/* classify prints a class distribution: a model whose output is anything else (an
- * embedding extractor's features, an app's sigmoid) is refused, naming what it ends in. */
-static ms_status check_classifier(const ms_graph *g, ms_error *err)
+/* The node that computes tensor t, or NULL (an input or a constant). */
+static const ms_node *producer_of(const ms_graph *g, int t)
 {
-    const ms_node *last = ms_graph_output_node(g);
+    for (int i = g->n_nodes - 1; i >= 0; i--)
+        if (g->nodes[i].output == t) return &g->nodes[i];
+    return NULL;
+}
+
+/* A fully-connected layer whose output is the graph's, looking through a bias ADD (an
+ * ONNX MatMul then Add); NULL when the output node is anything else. */
+static const ms_node *logits_layer(const ms_graph *g, const ms_node *last)
+{
+    if (last && last->kind == MS_OP_ADD && last->n_inputs == 2 && !isfinite(last->act_max) &&
+        !isfinite(last->act_min)) {
+        int bias = g->tensors[last->inputs[1]].data ? 1 : g->tensors[last->inputs[0]].data ? 0 : -1;
+        if (bias >= 0) last = producer_of(g, last->inputs[1 - bias]);
+    }
+    return last && last->kind == MS_OP_FULLY_CONNECTED ? last : NULL;
+}
+
+/* classify prints a class distribution. A softmax output is one. A fully-connected
+ * layer's logits (no activation after it, two or more classes, the output one value per
+ * class) become one by a softmax here (*logits). Anything else (an embedding extractor's
+ * features, an app's sigmoid, a rectified or single-value layer) is refused, naming what
+ * the model ends in. */
+static ms_status check_classifier(const ms_graph *g, bool *logits, ms_error *err)
+{
+    const ms_node *last = ms_graph_output_node(g), *fc = logits_layer(g, last);
+    const char *src = g->source ? g->source : "the model";
+    *logits = false;
     if (last && last->kind == MS_OP_SOFTMAX) return MS_OK;
+    if (fc) {
+        const ms_tensor *w = &g->tensors[fc->inputs[1]], *y = &g->tensors[g->outputs[0]];
+        int64_t classes = w->ndim == 2 ? w->shape[0] : 0;
+        if (isfinite(fc->act_min) || isfinite(fc->act_max))
+            return ms_errorf(err, MS_ERR_INVALID,
+                             "%s: the output is not a class distribution (the model ends in a fully_connected "
+                             "layer with a fused activation, not logits or softmax)", src);
+        if (classes < 2 || ms_tensor_numel(y) != classes)
+            return ms_errorf(err, MS_ERR_INVALID,
+                             "%s: the output is not a class distribution (the model ends in a fully_connected "
+                             "layer of %lld outputs giving %lld values, not two or more class logits)",
+                             src, (long long)classes, (long long)ms_tensor_numel(y));
+        *logits = true;
+        return MS_OK;
+    }
     return ms_errorf(err, MS_ERR_INVALID,
-                     "%s: the output is not a class distribution (the model ends in %s, not softmax): chain a "
-                     "classifier head with another --model",
-                     g->source ? g->source : "the model", last ? ms_op_name(last->kind) : "no single computed output");
+                     "%s: the output is not a class distribution (the model ends in %s, not softmax or a fully-"
+                     "connected layer's logits): chain a classifier head with another --model",
+                     src, last ? ms_op_name(last->kind) : "no single computed output");
 }
 
 int cmd_classify(int argc, char **argv)
@@ -344,7 +402,7 @@ int cmd_classify(int argc, char **argv)
     tally t = {0, 0, 0, 0};
     ms_status st = ms_backend_get(o.backend, &backend, &err);
     if (st == MS_OK) st = ms_model_load(o.models, o.n_models, &g, &err);
-    if (st == MS_OK) st = check_classifier(g, &err);
+    if (st == MS_OK) st = check_classifier(g, &o.logits, &err);
     if (st == MS_OK) st = ms_model_set_normalisation(g, o.mean, o.std, &err);
     if (st == MS_OK && o.labels_path) st = read_lines(o.labels_path, &labels, &err);
     if (st == MS_OK) st = collect_items(&o, argc - optind, argv + optind, &items, &n_items, &err);
@@ -357,6 +415,8 @@ int cmd_classify(int argc, char **argv)
             st = ms_errorf(&err, MS_ERR_UNSUPPORTED, "%s: input is not an image (%d x %d x %d pixels)",
                            g->source, s->height, s->width, s->channels);
     }
+    if (st == MS_OK && o.logits && !o.json)
+        printf("note: the model ends in a fully-connected layer's logits; scores are their softmax\n");
     if (st == MS_OK)
         st = classify_all(g, plan, &o, items, n_items, o.labels_path ? &labels : NULL, &t, &err);
     if (st == MS_OK && o.labels_csv) print_tally(&o, &t);

@@ -1,73 +1,10 @@
-/* Parsing the model and data options of `train` and `evaluate`, and listing the data. */
+/* Parsing the data options of `train`, `evaluate` and bench/train_cache.c (MS_DATA_OPTIONS,
+ * in the shared getopt_long style of cli/args.h), and listing the data. */
 #include "cli/data_args.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static const char *const names[] = {"--positive", "--negative", "--classes",   "--positive-class",
-                                    "--video",    "--labels",   "--val-video", "--val-labels",
-                                    "--mean",     "--std"};
-
-static const char **slot(ms_data_args *a, const char *opt)
-{
-    const char **slots[] = {&a->positive, &a->negative, &a->classes, &a->positive_class,
-                            &a->video,    &a->labels,   &a->val_video, &a->val_labels,
-                            &a->mean,     &a->std};
-    for (size_t k = 0; k < sizeof names / sizeof *names; k++)
-        if (!strcmp(opt, names[k])) return slots[k];
-    return NULL;
-}
-
-int ms_model_args(int argc, char **argv, int *i, const char **models, int *n, int max)
-{
-    int first = *i + 1;
-    while (*i + 1 < argc && strncmp(argv[*i + 1], "--", 2) && strcmp(argv[*i + 1], "-o")) {
-        if (*n == max) {
-            fprintf(stderr, "--model: at most %d files\n", max);
-            return -1;
-        }
-        models[(*n)++] = argv[++*i];
-    }
-    if (*i < first) {
-        fprintf(stderr, "--model needs at least one file\n");
-        return -1;
-    }
-    return 1;
-}
-
-int ms_data_arg(ms_data_args *a, int argc, char **argv, int *i)
-{
-    const char *opt = argv[*i];
-    if (!strcmp(opt, "--model")) return ms_model_args(argc, argv, i, a->models, &a->n_models, MS_MAX_MODEL_FILES);
-    const char **s = slot(a, opt);
-    if (!s && strcmp(opt, "--train-fraction") && strcmp(opt, "--frame-step")) return 0;
-    if (*i + 1 >= argc) {
-        fprintf(stderr, "%s needs a value\n", opt);
-        return -1;
-    }
-    const char *v = argv[++*i];
-    if (s) {
-        *s = v;
-        return 1;
-    }
-    char *end;
-    if (!strcmp(opt, "--frame-step")) {
-        long n = strtol(v, &end, 10);
-        if (*end || n < 1 || n > 100000) {
-            fprintf(stderr, "--frame-step: '%s' is not a whole number >= 1\n", v);
-            return -1;
-        }
-        a->frame_step = (int)n;
-        return 1;
-    }
-    a->train_fraction = strtod(v, &end);
-    if (*end || !(a->train_fraction >= 0 && a->train_fraction <= 1)) {
-        fprintf(stderr, "--train-fraction: '%s' is not a number in [0, 1]\n", v);
-        return -1;
-    }
-    return 1;
-}
 
 ms_status ms_data_load(const ms_data_args *a, uint64_t seed, bool evaluate_all, ms_dataset *d, ms_error *err)
 {

@@ -1,4 +1,4 @@
-/* The options shared by `train` and `evaluate`: the base model files and where the
+/* The options shared by `train`, `evaluate` and bench/train_cache.c: the base model files and where the
  * labelled data comes from. */
 #ifndef MS_CLI_DATA_ARGS_H
 #define MS_CLI_DATA_ARGS_H
@@ -46,16 +46,6 @@ enum {
 /* code is what ms_cli_next returned, value its optarg: stores a data option (0, or the
  * usage error's 2); -1 when code is not a data option. */
 int ms_data_option(ms_cli *c, ms_data_args *a, int code, const char *value);
-
-/* argv[*i] is --model: consumes the files after it (up to the next option or -o),
- * appending them to models[*n] (at most max in all); 1 when done, -1 (message printed)
- * when there are none or too many. */
-int ms_model_args(int argc, char **argv, int *i, const char **models, int *n, int max);
-
-/* (bench/train_cache's hand-rolled loop) If argv[*i] is one of these options, consumes it and its values (advancing *i) and
- * returns 1; returns 0 for any other argument; -1 (message printed) when a value is
- * missing or wrong. */
-int ms_data_arg(ms_data_args *a, int argc, char **argv, int *i);
 
 /* Checks that exactly one data source was given (with its pair), then lists it. With
  * evaluate_all, every sample counts as validation data; otherwise images are split with

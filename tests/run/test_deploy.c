@@ -1,12 +1,17 @@
 /* Deployment validation: a good file parses with defaults and resolved paths; every bad
- * field fails with a message naming it. */
+ * field fails with a message naming it. A profile measured at other threads than the
+ * deployment's is used with a warning naming both. */
 #include "testutil.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/log.h"
+#include "formats/model.h"
 #include "run/deploy.h"
+#include "run/stream_plan.h"
+#include "fixtures.h"
 
 #define GOOD_STREAMS "[{\"name\":\"cam\",\"url\":\"v/cam.mp4\",\"fps\":10},{\"name\":\"door\",\"url\":\"rtsp://h/d\"}]"
 #define GOOD_APP "{\"name\":\"a\",\"stream\":\"cam\",\"package\":\"a.mpk\",\"threshold\":0.5}"
@@ -249,10 +254,64 @@ static void test_stream_options(void **state)
     }
 }
 
+static void keep_warning(void *user, ms_log_level level, const char *msg)
+{
+    if (level == MS_LOG_WARN) snprintf(user, 1024, "%s", msg);
+}
+
+/* Loads the deployment at path with the base model and packages, returning the last
+ * warning logged (empty: none). */
+static void load_warning(const char *path, char *warning)
+{
+    ms_deployment d;
+    ms_run_model m;
+    ms_error err;
+    warning[0] = '\0';
+    ms_log_set_callback(keep_warning, warning);
+    if (ms_deployment_load(path, &d, &err)) fail_msg("%s", err.msg);
+    ms_status st = ms_run_model_load(&d, &m, &err);
+    ms_log_set_callback(NULL, NULL);
+    if (st) fail_msg("%s", err.msg);
+    ms_run_model_free(&m);
+    ms_deployment_free(&d);
+}
+
+static void test_profile_threads(void **state)
+{
+    (void)state;
+    MS_REQUIRE_DATA("models/mobilenet_v1_0.25_128_quant.tflite");
+    const char *model = ms_test_data("models/mobilenet_v1_0.25_128_quant.tflite");
+    char *dir = ms_test_tmpdir(), path[600], json[2048], warning[1024];
+    ms_graph *base;
+    ms_error err;
+    assert_int_equal(ms_model_load(&model, 1, &base, &err), MS_OK);
+    const int cps[1] = {15};
+    snprintf(path, sizeof path, "%s/a.mpk", dir);
+    if (fixture_package(base, "a", cps, 1, 1, path, &err)) fail_msg("%s", err.msg);
+    ms_graph_free(base);
+    snprintf(path, sizeof path, "%s/profile.json", dir);
+    assert_int_equal(fixture_profile(path, 16, 1), 0); /* threads 1, batch 1 */
+    for (int threads = 1; threads <= 2; threads++) {
+        snprintf(json, sizeof json,
+                 "{\"model\": \"%s\", \"backend\": \"ref\", \"threads\": %d, \"profile\": \"profile.json\","
+                 " \"streams\": [{\"name\": \"cam\", \"url\": \"none.mp4\", \"fps\": 10}],"
+                 " \"apps\": [{\"name\": \"a\", \"stream\": \"cam\", \"package\": \"a.mpk\", \"threshold\": 0.5}]}",
+                 model, threads);
+        snprintf(path, sizeof path, "%s/d.json", dir);
+        assert_int_equal(fixture_write(path, json), 0);
+        load_warning(path, warning);
+        if (threads == 1) assert_string_equal(warning, "");
+        else if (!strstr(warning, "profile.json: measured at 1 threads and batch 1, but the plans run 2 threads and batch 1"))
+            fail_msg("no warning about the profile's threads: '%s'", warning);
+    }
+    ms_test_rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good),
+        cmocka_unit_test(test_profile_threads),
         cmocka_unit_test(test_bad_fields),
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_one_object),

@@ -128,7 +128,7 @@ static ms_status prepare(dn_ctx *c, dn_node **out)
         free(nodes);
         free(readers);
         free(producer);
-        return ms_errorf(c->err, MS_ERR_NOMEM, "out of memory compiling a oneDNN plan");
+        return dn_nomem(c);
     }
     for (int t = 0; t < g->n_tensors; t++) producer[t] = -1;
     for (int i = 0; i < g->n_nodes; i++) {
@@ -144,6 +144,7 @@ static ms_status prepare(dn_ctx *c, dn_node **out)
         }
         nodes[i].n = *n;
         nodes[i].in0 = n->inputs[0];
+        nodes[i].index = i;
         resolve_padding(g, &nodes[i].n);
         producer[n->output] = i;
         for (int k = 0; k < n->n_inputs; k++) readers[n->inputs[k]]++;
@@ -183,12 +184,12 @@ ms_status dn_finish(dn_ctx *c)
     for (int i = 0; i < p->n_bufs; i++) {
         size_t size = (p->bufs[i].size + 63) / 64 * 64;
         p->bufs[i].data = aligned_alloc(64, size ? size : 64);
-        if (!p->bufs[i].data) return ms_errorf(c->err, MS_ERR_NOMEM, "out of memory allocating oneDNN buffers");
+        if (!p->bufs[i].data) return dn_nomem(c);
         if (p->bufs[i].pinned) memset(p->bufs[i].data, 0, size);
     }
     if (p->scratch_size) {
         p->scratch = aligned_alloc(64, (p->scratch_size + 63) / 64 * 64);
-        if (!p->scratch) return ms_errorf(c->err, MS_ERR_NOMEM, "out of memory allocating oneDNN scratchpad");
+        if (!p->scratch) return dn_nomem(c);
     }
     for (int i = 0; i < p->n_mems; i++) {
         int b = p->mems[i].buf;
@@ -231,7 +232,7 @@ static ms_status dequantise_input(dn_ctx *c, const ms_plan *from)
     dnnl_memory_desc_t md = v->md;
     md.data_type = dnnl_f32;
     int buf = dn_buf_take(c, dnnl_memory_desc_get_size(&md), false);
-    if (buf < 0) return ms_errorf(c->err, MS_ERR_NOMEM, "out of memory compiling a oneDNN plan");
+    if (buf < 0) return dn_nomem(c);
     dnnl_memory_t m;
     ms_status st = dn_mem_new(c, &md, buf, &m);
     if (!st) st = dn_reorder_quant(c, f->out_scale, f->out_zp, &v->md, v->mem, &md, m);
@@ -246,6 +247,7 @@ static ms_status lower_graph(dn_ctx *c, const ms_plan *from)
     const ms_graph *g = c->g;
     int in = g->inputs[0];
     dnnl_memory_desc_t md;
+    c->phase = "the plan's input";
     ms_status st = input_md(c, from, &md);
     if (st) return st;
     c->p->in_md = md;
@@ -267,7 +269,9 @@ static ms_status lower_graph(dn_ctx *c, const ms_plan *from)
     }
     c->node = NULL;
     free(nodes);
+    c->phase = "the plan's output";
     if (!st) st = dn_final_output(c, g->outputs[0]);
+    c->phase = "the plan's buffers";
     if (!st) st = dn_finish(c);
     return st;
 }
@@ -294,7 +298,8 @@ static ms_status dnnl_compile(const ms_graph *g, const ms_plan_options *opts, ms
         free(p);
         free(c.vals);
         free(c.last_use);
-        return ms_errorf(err, MS_ERR_NOMEM, "out of memory compiling a oneDNN plan");
+        return ms_errorf(err, MS_ERR_NOMEM, "%s: the plan's set-up: out of memory compiling a oneDNN plan",
+                         g->source ? g->source : "graph");
     }
     p->base.backend = &ms_backend_dnnl;
     p->base.opts = *opts;
@@ -306,6 +311,7 @@ static ms_status dnnl_compile(const ms_graph *g, const ms_plan_options *opts, ms
     ms_status st = MS_OK;
     dnnl_status_t s = dnnl_engine_create(&p->engine, dnnl_cpu, 0);
     if (s == dnnl_success) s = dnnl_stream_create(&p->stream, p->engine, dnnl_stream_default_flags);
+    c.phase = "the plan's engine";
     if (s != dnnl_success) st = dn_fail(&c, s, "engine creation");
     if (!st) st = lower_graph(&c, opts->input_from);
     omp_set_num_threads(saved);
@@ -320,12 +326,26 @@ static ms_status dnnl_compile(const ms_graph *g, const ms_plan_options *opts, ms
     return MS_OK;
 }
 
+/* A failed primitive of a run, named by its step and the node it was made for. */
+static ms_status run_failed(const dn_plan *p, int step, dnnl_status_t s, ms_error *err)
+{
+    if (step >= p->n_steps)
+        return ms_errorf(err, MS_ERR_BACKEND, "oneDNN plan: waiting for its stream failed: %s", dnnl_status2str(s));
+    const dn_step *st = &p->steps[step];
+    if (st->node < 0)
+        return ms_errorf(err, MS_ERR_BACKEND, "oneDNN plan: step %d of %d (its input or output conversion) failed: %s",
+                         step, p->n_steps, dnnl_status2str(s));
+    return ms_errorf(err, MS_ERR_BACKEND, "oneDNN plan: step %d of %d (node %d, %s) failed: %s", step, p->n_steps,
+                     st->node, ms_op_name(st->kind), dnnl_status2str(s));
+}
+
 static ms_status dnnl_run(ms_plan *base, const void *in, void *out, ms_error *err)
 {
     dn_plan *p = (dn_plan *)base;
     int saved = omp_get_max_threads();
     omp_set_num_threads(base->opts.threads);
     dnnl_status_t s = dnnl_success;
+    int step = 0;
     size_t in_step = (size_t)base->in_bytes * (size_t)p->frames, out_step = (size_t)base->out_bytes * (size_t)p->frames;
     for (int r = 0; s == dnnl_success && r < base->opts.batch / p->frames; r++) {
         /* The input memory is only ever read (it is the source of reorders and
@@ -335,14 +355,13 @@ static ms_status dnnl_run(ms_plan *base, const void *in, void *out, ms_error *er
             if (b == DN_BUF_INPUT) dnnl_memory_set_data_handle(p->mems[i].mem, (char *)in + r * in_step);
             if (b == DN_BUF_OUTPUT) dnnl_memory_set_data_handle(p->mems[i].mem, (char *)out + r * out_step);
         }
-        for (int i = 0; s == dnnl_success && i < p->n_steps; i++)
-            s = dnnl_primitive_execute(p->steps[i].prim, p->stream, p->steps[i].n_args, p->steps[i].args);
-        if (s == dnnl_success) s = dnnl_stream_wait(p->stream);
+        for (step = 0; s == dnnl_success && step < p->n_steps; step++)
+            s = dnnl_primitive_execute(p->steps[step].prim, p->stream, p->steps[step].n_args, p->steps[step].args);
+        if (s != dnnl_success) step--; /* the one that failed */
+        else s = dnnl_stream_wait(p->stream);
     }
     omp_set_num_threads(saved);
-    if (s != dnnl_success)
-        return ms_errorf(err, MS_ERR_BACKEND, "oneDNN plan: running a primitive failed: %s",
-                         s == dnnl_out_of_memory ? "out of memory" : "execution error");
+    if (s != dnnl_success) return run_failed(p, step, s, err);
     return MS_OK;
 }
 

@@ -128,7 +128,7 @@ ms_status dn_lower_conv_int8(dn_ctx *c, const dn_node *d, bool *done)
         free(ws);
         free(os);
         free(bias);
-        return ms_errorf(c->err, MS_ERR_NOMEM, "out of memory quantising weights");
+        return dn_nomem(c);
     }
     weights_s8(w, O, per, IG, w8, ws);
     for (int64_t o = 0; o < O; o++) {

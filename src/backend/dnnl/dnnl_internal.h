@@ -35,6 +35,8 @@ typedef struct {
     dnnl_primitive_t prim;
     dnnl_exec_arg_t *args;
     int n_args;
+    int node;        /* the graph node it was made for, -1 for the plan's own (input, output) */
+    ms_op_kind kind; /* that node's op, for messages */
 } dn_step;
 
 typedef struct {
@@ -76,6 +78,7 @@ typedef struct {
 typedef struct {
     ms_node n;
     int in0;     /* first input (a pad's input when the pad was fused) */
+    int index;   /* in the graph's node list */
     bool skip;   /* fused into another node */
 } dn_node;
 
@@ -90,11 +93,16 @@ typedef struct {
     int *temps;       /* buffers to give back once the current node is lowered */
     int n_temps;
     const dn_node *node; /* being lowered, for messages */
+    const char *phase;   /* what is being built when no node is ("the plan's input"), for messages */
     ms_error *err;
 } dn_ctx;
 
-/* Reports a failed oneDNN call as MS_ERR_BACKEND naming the node being lowered. */
+/* Reports a failed oneDNN call as MS_ERR_BACKEND naming the node being lowered (its name
+ * and op), or the phase of the plan when no node is. */
 ms_status dn_fail(dn_ctx *c, dnnl_status_t s, const char *what);
+/* Reports an allocation of ours that failed while compiling, as MS_ERR_NOMEM naming the
+ * node or phase the same way. */
+ms_status dn_nomem(dn_ctx *c);
 #define DN_TRY(c, call, what)                              \
     do {                                                   \
         dnnl_status_t dn_s_ = (call);                      \

@@ -440,7 +440,7 @@ static ms_status lower_pad(dn_ctx *c, const dn_node *d)
     for (int k = 0; k < nd; k++) offs[dn_dim(nd, k)] = n->pads[k][0];
     DN_TRY(c, dnnl_memory_desc_init_submemory(&sub, &out, in.dims, offs), "padded view");
     int buf = dn_buf_take(c, dnnl_memory_desc_get_size(&out), true);
-    if (buf < 0) return ms_errorf(c->err, MS_ERR_NOMEM, "out of memory compiling a oneDNN plan");
+    if (buf < 0) return dn_nomem(c);
     dn_value *v = &c->vals[n->output];
     v->ready = true;
     v->md = out;

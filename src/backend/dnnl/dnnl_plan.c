@@ -13,9 +13,20 @@ ms_status dn_fail(dn_ctx *c, dnnl_status_t s, const char *what)
 {
     const char *src = c->g->source ? c->g->source : "graph";
     if (!c->node)
-        return ms_errorf(c->err, MS_ERR_BACKEND, "%s: oneDNN %s failed: %s", src, what, dnnl_status2str(s));
+        return ms_errorf(c->err, MS_ERR_BACKEND, "%s: %s: oneDNN %s failed: %s", src,
+                         c->phase ? c->phase : "plan set-up", what, dnnl_status2str(s));
     return ms_errorf(c->err, MS_ERR_BACKEND, "%s: node '%s' (%s): oneDNN %s failed: %s", src,
                      c->node->n.name, ms_op_name(c->node->n.kind), what, dnnl_status2str(s));
+}
+
+ms_status dn_nomem(dn_ctx *c)
+{
+    const char *src = c->g->source ? c->g->source : "graph";
+    if (!c->node)
+        return ms_errorf(c->err, MS_ERR_NOMEM, "%s: %s: out of memory compiling a oneDNN plan", src,
+                         c->phase ? c->phase : "plan set-up");
+    return ms_errorf(c->err, MS_ERR_NOMEM, "%s: node '%s' (%s): out of memory compiling a oneDNN plan", src,
+                     c->node->n.name, ms_op_name(c->node->n.kind));
 }
 
 void dn_plain_md(const dn_ctx *c, int t, dnnl_data_type_t dt, dnnl_memory_desc_t *md)
@@ -46,7 +57,10 @@ void dn_any_md(const dnnl_memory_desc_t *plain, dnnl_data_type_t dt, dnnl_memory
 
 ms_status dn_attr(dn_ctx *c, dnnl_primitive_attr_t *attr)
 {
-    DN_TRY(c, dnnl_primitive_attr_create(attr), "attribute creation");
+    *attr = NULL; /* callers destroy it on their own failures: never an unset handle */
+    dnnl_primitive_attr_t a = NULL;
+    DN_TRY(c, dnnl_primitive_attr_create(&a), "attribute creation");
+    *attr = a;
     dnnl_status_t s = dnnl_primitive_attr_set_scratchpad_mode(*attr, dnnl_scratchpad_mode_user);
     if (s != dnnl_success) {
         dnnl_primitive_attr_destroy(*attr);
@@ -87,7 +101,7 @@ ms_status dn_mem_new(dn_ctx *c, const dnnl_memory_desc_t *md, int buf, dnnl_memo
 {
     dn_plan *p = c->p;
     if (grow((void **)&p->mems, p->n_mems, sizeof *p->mems))
-        return ms_errorf(c->err, MS_ERR_NOMEM, "out of memory compiling a oneDNN plan");
+        return dn_nomem(c);
     DN_TRY(c, dnnl_memory_create(out, md, p->engine, DNNL_MEMORY_NONE), "memory creation");
     p->mems[p->n_mems].mem = *out;
     p->mems[p->n_mems].buf = buf;
@@ -121,7 +135,7 @@ ms_status dn_const(dn_ctx *c, const dnnl_memory_desc_t *src_md, const void *src,
     dn_plan *p = c->p;
     if (grow((void **)&p->mems, p->n_mems, sizeof *p->mems)) {
         dnnl_memory_destroy(to);
-        return ms_errorf(c->err, MS_ERR_NOMEM, "out of memory compiling a oneDNN plan");
+        return dn_nomem(c);
     }
     p->mems[p->n_mems].mem = to;
     p->mems[p->n_mems].buf = DN_BUF_OWNED;
@@ -173,7 +187,7 @@ ms_status dn_emit(dn_ctx *c, dnnl_primitive_desc_t pd, const dnnl_exec_arg_t *ar
     if (!a || grow((void **)&p->steps, p->n_steps, sizeof *p->steps)) {
         free(a);
         dnnl_primitive_desc_destroy(pd);
-        return ms_errorf(c->err, MS_ERR_NOMEM, "out of memory compiling a oneDNN plan");
+        return dn_nomem(c);
     }
     memcpy(a, args, (size_t)n_args * sizeof *a);
     const dnnl_memory_desc_t *smd = dn_pd_md(pd, dnnl_query_scratchpad_md);
@@ -200,6 +214,8 @@ ms_status dn_emit(dn_ctx *c, dnnl_primitive_desc_t pd, const dnnl_exec_arg_t *ar
     p->steps[p->n_steps].prim = prim;
     p->steps[p->n_steps].args = a;
     p->steps[p->n_steps].n_args = n_args;
+    p->steps[p->n_steps].node = c->node ? c->node->index : -1;
+    p->steps[p->n_steps].kind = c->node ? c->node->n.kind : MS_OP_COPY;
     p->n_steps++;
     return MS_OK;
 }
@@ -288,7 +304,7 @@ ms_status dn_input_buf(dn_ctx *c, int t, const dnnl_memory_desc_t *want, dnnl_me
     int buf = dn_buf_take(c, dnnl_memory_desc_get_size(want), false);
     *bufp = buf;
     int *tp = buf < 0 ? NULL : realloc(c->temps, ((size_t)c->n_temps + 1) * sizeof *c->temps);
-    if (!tp) return ms_errorf(c->err, MS_ERR_NOMEM, "out of memory compiling a oneDNN plan");
+    if (!tp) return dn_nomem(c);
     c->temps = tp;
     c->temps[c->n_temps++] = buf;
     ms_status st = dn_mem_new(c, want, buf, out);
@@ -301,7 +317,7 @@ ms_status dn_output(dn_ctx *c, int t, const dnnl_memory_desc_t *md, dnnl_memory_
     /* A native graph output is written straight into the caller's array. */
     bool direct = c->native_output && t == c->g->outputs[0] && dn_frames_contiguous(md);
     int buf = direct ? DN_BUF_OUTPUT : dn_buf_take(c, dnnl_memory_desc_get_size(md), false);
-    if (!direct && buf < 0) return ms_errorf(c->err, MS_ERR_NOMEM, "out of memory compiling a oneDNN plan");
+    if (!direct && buf < 0) return dn_nomem(c);
     dn_value *v = &c->vals[t];
     v->ready = true;
     v->md = *md;
