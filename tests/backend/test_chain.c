@@ -124,11 +124,12 @@ static void check_regather(const ms_backend *b, ms_graph *const *segs, int threa
     ms_plan *p2 = compile(b, segs[2], 1, threads, prec, p1, false);
     ms_plan *q1 = compile(b, segs[1], 2, threads, prec, p0, true);
     ms_plan *q2 = compile(b, segs[2], 2, threads, prec, q1, false);
-    assert_true(ms_plan_same_output(p1, q1));
-    unsigned char *b0 = malloc((size_t)(3 * p0->out_bytes)), *b1 = malloc((size_t)(2 * p1->out_bytes));
-    unsigned char *g0 = malloc((size_t)(2 * p0->out_bytes));
+    /* q1 may or may not pick p1's layout (oneDNN chooses per batch size and ISA): each
+     * writes into a buffer of its own size, and the consumers read their own. */
+    unsigned char *b0 = malloc((size_t)(3 * p0->out_bytes)), *b1 = malloc((size_t)p1->out_bytes);
+    unsigned char *g0 = malloc((size_t)(2 * p0->out_bytes)), *c1 = malloc((size_t)(2 * q1->out_bytes));
     float *y = malloc((size_t)(2 * out_numel) * sizeof *y);
-    assert_true(b0 && b1 && g0 && y);
+    assert_true(b0 && b1 && g0 && c1 && y);
     assert_int_equal(ms_plan_run(p0, in, b0, &err), MS_OK);
     for (int f = 0; f < 3; f++) {
         assert_int_equal(ms_plan_run(p1, b0 + f * p0->out_bytes, b1, &err), MS_OK);
@@ -137,8 +138,8 @@ static void check_regather(const ms_backend *b, ms_graph *const *segs, int threa
     }
     memcpy(g0, b0 + 2 * p0->out_bytes, (size_t)p0->out_bytes);
     memcpy(g0 + p0->out_bytes, b0, (size_t)p0->out_bytes);
-    assert_int_equal(ms_plan_run(q1, g0, b1, &err), MS_OK);
-    assert_int_equal(ms_plan_run(q2, b1, y, &err), MS_OK);
+    assert_int_equal(ms_plan_run(q1, g0, c1, &err), MS_OK);
+    assert_int_equal(ms_plan_run(q2, c1, y, &err), MS_OK);
     assert_true(ms_test_rel_l2(y, want + 2 * out_numel, (size_t)out_numel) < 1e-5);
     assert_true(ms_test_rel_l2(y + out_numel, want, (size_t)out_numel) < 1e-5);
     /* Converting fewer frames than the batch: frame 0 of the batch-3 boundary. */
@@ -154,6 +155,7 @@ static void check_regather(const ms_backend *b, ms_graph *const *segs, int threa
     free(b0);
     free(b1);
     free(g0);
+    free(c1);
     free(y);
     ms_plan_free(p0);
     ms_plan_free(p1);
