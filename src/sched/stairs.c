@@ -69,6 +69,11 @@ typedef struct {
     double deadline;
     bool aborted;
     double open_bound;
+    /* frontier mode (front set): every point of the frontier within [lo, capacity] */
+    ms_frontier *front;
+    double lo;
+    int *leaf_choice;                   /* workspace: a complete schedule's options */
+    double lp_base_cost, lp_base_value; /* lp_bound's cheapest options, summed */
 } stairs;
 
 static int compare_points(const void *a, const void *b)
@@ -219,9 +224,108 @@ static double lp_bound(stairs *S, double cap_left)
         base_cost += p.cost;
         base_value += p.value;
     }
+    S->lp_base_cost = base_cost;
+    S->lp_base_value = base_value;
     if (base_cost > cap_left) return -INFINITY;
     sort_steps(S);
     return base_value + fill_steps(S, 0, cap_left - base_cost);
+}
+
+/* The last point of the frontier costing at most b (-1: none). */
+static int front_at(const ms_frontier *F, double b)
+{
+    int lo = 0, hi = F->n; /* points [0, lo) cost at most b */
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (F->cost[mid] <= b) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo - 1;
+}
+
+#define SAME_COST 1e-12 /* relative: costs this close are one (the walk's step down, joint.c) */
+
+/* Adds a schedule to the frontier unless a point costing no more (to within SAME_COST)
+ * is worth as much; drops the points it dominates so. Costs equal but for float
+ * summation order are common (sums of the same unit costs); they are one budget, so
+ * the more valuable schedule stands for both, as when walking. Returns false when out
+ * of memory. */
+static bool front_add(ms_frontier *F, double cost, double value, const int *choice)
+{
+    int i = front_at(F, cost * (1 + SAME_COST)), na = F->n_apps;
+    if (i >= 0 && F->value[i] >= value) return true;
+    int from = front_at(F, cost / (1 + SAME_COST)) + 1, to = from; /* points [from, to) go */
+    if (from > 0 && F->cost[from - 1] >= cost / (1 + SAME_COST)) from--; /* (front_at keeps cost <= b) */
+    while (to < F->n && F->value[to] <= value) to++;
+    if (to == from && F->n == F->cap) {
+        int cap = F->cap ? 2 * F->cap : 64;
+        double *c = realloc(F->cost, sizeof *c * (size_t)cap);
+        if (c) F->cost = c;
+        double *v = c ? realloc(F->value, sizeof *v * (size_t)cap) : NULL;
+        if (v) F->value = v;
+        int *ch = v ? realloc(F->choice, sizeof *ch * (size_t)cap * (size_t)(na ? na : 1)) : NULL;
+        if (!ch) return false;
+        F->choice = ch;
+        F->cap = cap;
+    }
+    int tail = F->n - to, shift = from + 1 - to; /* to - from points become one */
+    memmove(F->cost + to + shift, F->cost + to, sizeof *F->cost * (size_t)tail);
+    memmove(F->value + to + shift, F->value + to, sizeof *F->value * (size_t)tail);
+    memmove(F->choice + (size_t)(to + shift) * (size_t)na, F->choice + (size_t)to * (size_t)na,
+            sizeof *F->choice * (size_t)tail * (size_t)na);
+    F->cost[from] = cost;
+    F->value[from] = value;
+    memcpy(F->choice + (size_t)from * (size_t)na, choice, sizeof *choice * (size_t)na);
+    F->n += shift;
+    return true;
+}
+
+static double tie_tol(double v) { return 1e-12 * fmax(1.0, fabs(v)); }
+
+/* Frontier mode: whether a node can add nothing to the frontier within [lo, capacity].
+ * Its completions cost at least low = spent + base_cost; at budget b its LP bound is
+ * U(b) = base_value + the sorted steps of apps at positions >= from filled into
+ * b - low, nondecreasing (and concave) in b, U(capacity) = top. On each step of the
+ * frontier [cost_k, cost_k+1) (value v_k) that meets [max(low, lo), capacity], U's
+ * supremum is U(cost_k+1) (or top on the last step); the node is beaten when none of
+ * them exceeds its step's value. Steps worth top or more need no look. */
+static bool front_beaten(const stairs *S, double spent, double base_cost, double base_value, int from, double top)
+{
+    const ms_frontier *F = S->front;
+    double low = spent + base_cost;
+    if (low > S->pb->capacity) return true;
+    int i = 0;
+    double used = 0, gain = 0; /* whole steps taken so far, for budgets in increasing order */
+    int k = front_at(F, fmax(low, S->lo));
+    if (k < 0) return false; /* budgets in [low, the cheapest point) have no point yet */
+    for (;; k++) {
+        double v = F->value[k];
+        if (top <= v + tie_tol(v)) return true;
+        if (k + 1 >= F->n) return false; /* the last step reaches capacity, where U = top */
+        double room = F->cost[k + 1] - low, u = base_value; /* > 0: cost_k+1 > low */
+        for (; i < S->nsteps; i++) {
+            const step *st = &S->steps[i];
+            if (st->pos < from) continue;
+            if (used + st->dcost > room) break;
+            used += st->dcost;
+            gain += st->dvalue;
+        }
+        u += gain;
+        if (i < S->nsteps) u += S->steps[i].dvalue * ((room - used) / S->steps[i].dcost);
+        if (u > v + tie_tol(v)) return false;
+    }
+}
+
+/* Frontier mode: a complete schedule (the inner search's options at every depth), its
+ * exact cost (the staircase may be looser than its tight one). */
+static void front_record(stairs *S, double value)
+{
+    for (int d = 0; d < S->n; d++) {
+        int a = S->order[d];
+        S->leaf_choice[a] = S->ord[(size_t)a * S->kmax + S->cur[d]];
+    }
+    if (!front_add(S->front, ms_problem_cost(S->pb, S->leaf_choice), value, S->leaf_choice))
+        S->aborted = true; /* out of memory: reported as inexact */
 }
 
 static void record(stairs *S, double value)
@@ -242,7 +346,8 @@ static bool beaten(const stairs *S, double bound)
 static void inner(stairs *S, int d, double value, double cap_left)
 {
     if (d == S->n) {
-        if (!S->found || value > S->best_value) record(S, value);
+        if (S->front) front_record(S, value);
+        else if (!S->found || value > S->best_value) record(S, value);
         return;
     }
     S->nodes++;
@@ -250,7 +355,9 @@ static void inner(stairs *S, int d, double value, double cap_left)
     double room = cap_left - S->base_cost[d];
     if (room < 0) return;
     double bound = value + S->base_value[d] + fill_steps(S, d, room);
-    if (beaten(S, bound)) return;
+    if (S->front ? front_beaten(S, S->pb->capacity - cap_left, S->base_cost[d], value + S->base_value[d], d, bound)
+                 : beaten(S, bound))
+        return;
     int a = S->order[d];
     const ms_app_options *ao = &S->pb->apps[a];
     const double *row = S->cost + (size_t)a * S->kmax;
@@ -328,6 +435,7 @@ static void leaf(stairs *S, double cap_left)
 typedef struct {
     double fps, bound;
     int level;
+    double low; /* frontier mode: no completion costs less */
 } child;
 
 static int compare_children(const void *a, const void *b)
@@ -368,12 +476,19 @@ static void outer(stairs *S, int j, double stem_cost, int top_level, int drops)
         /* G[j] = 0 ends the stem: every later segment is 0 too */
         for (int i = j; i < (g == 0 ? S->nseg : j + 1); i++) S->G[i] = g;
         node_costs(S, g == 0 ? S->nseg : j + 1);
-        double b = lp_bound(S, cap_left - pb->seg_cost[j] * g);
-        if (b > -INFINITY) kids[nk++] = (child){g, b, l};
+        double b = lp_bound(S, cap_left - pb->seg_cost[j] * g), spent = stem_cost + pb->seg_cost[j] * g;
+        if (b == -INFINITY) continue;
+        if (S->front && front_beaten(S, spent, S->lp_base_cost, S->lp_base_value, 0, b)) continue;
+        kids[nk++] = (child){g, b, l, spent + S->lp_base_cost};
     }
     qsort(kids, (size_t)nk, sizeof *kids, compare_children);
     for (int k = 0; k < nk && !S->aborted; k++) {
-        if (beaten(S, kids[k].bound)) break;
+        if (S->front) { /* the frontier grew since: a point costing no more than any completion, worth as much */
+            int at = front_at(S->front, kids[k].low);
+            if (at >= 0 && kids[k].bound <= S->front->value[at] + tie_tol(S->front->value[at])) continue;
+        } else if (beaten(S, kids[k].bound)) {
+            break;
+        }
         double g = kids[k].fps;
         for (int i = j; i < (g == 0 ? S->nseg : j + 1); i++) S->G[i] = g;
         int dropped = j > 0 && top_level >= 0 && g < top;
@@ -416,7 +531,8 @@ static bool stairs_init(stairs *S, const ms_problem *pb, double deadline)
     S->key = malloc(sizeof *S->key * (size_t)(S->kmax + 1));
     S->cur = calloc(n1, sizeof *S->cur);
     S->best = calloc(n1, sizeof *S->best);
-    if (!S->order || !S->prefix || !S->G || !S->can_drop || !S->by_cost || !S->cost || !S->pts ||
+    S->leaf_choice = calloc(n1, sizeof *S->leaf_choice);
+    if (!S->leaf_choice || !S->order || !S->prefix || !S->G || !S->can_drop || !S->by_cost || !S->cost || !S->pts ||
         !S->steps || !S->merge_buf || !S->run_end || !S->base_cost || !S->base_value || !S->ord || !S->nord || !S->key || !S->cur ||
         !S->best)
         return false;
@@ -458,6 +574,7 @@ static void stairs_free(stairs *S)
     free(S->key);
     free(S->cur);
     free(S->best);
+    free(S->leaf_choice);
 }
 
 /* One exact search on an initialised S (the problem's capacity as it is now). */
@@ -518,6 +635,42 @@ ms_status ms_search_ctx_new(const ms_problem *pb, ms_search_ctx **out, ms_error 
 void ms_search_ctx_exact(ms_search_ctx *c, double deadline, int *choice, ms_search_result *res)
 {
     exact_run(&c->S, deadline, res->found, choice, res);
+}
+
+ms_status ms_search_ctx_frontier(ms_search_ctx *c, double lo, double deadline, ms_frontier *out,
+                                 ms_search_result *res, ms_error *err)
+{
+    stairs *S = &c->S;
+    memset(out, 0, sizeof *out);
+    memset(res, 0, sizeof *res);
+    out->n_apps = S->n;
+    S->front = out;
+    S->lo = lo;
+    S->deadline = deadline;
+    S->open_bound = -INFINITY;
+    S->found = false;
+    S->nodes = 0;
+    S->aborted = false;
+    outer(S, 0, 0.0, -1, 0);
+    S->front = NULL;
+    res->found = out->n > 0;
+    res->value = out->n > 0 ? out->value[out->n - 1] : 0;
+    res->exact = !S->aborted;
+    res->bound = S->aborted ? fmax(S->open_bound, res->value) : res->value;
+    res->nodes = S->nodes;
+    if (S->aborted && (deadline <= 0 || ms_now() <= deadline)) { /* only memory stops it early otherwise */
+        ms_frontier_free(out);
+        return ms_errorf(err, MS_ERR_NOMEM, "scheduler: out of memory");
+    }
+    return MS_OK;
+}
+
+void ms_frontier_free(ms_frontier *f)
+{
+    free(f->cost);
+    free(f->value);
+    free(f->choice);
+    memset(f, 0, sizeof *f);
 }
 
 void ms_search_ctx_free(ms_search_ctx *c)
@@ -632,7 +785,7 @@ static void feasible_outer(stairs *S, int j, double stem_cost)
             S->found = true;
             break;
         }
-        kids[nk++] = (child){g, lower, l};
+        kids[nk++] = (child){g, lower, l, 0};
     }
     /* cheapest children first: the one most likely to fit */
     qsort(kids, (size_t)nk, sizeof *kids, compare_children);
