@@ -273,6 +273,66 @@ static ms_status front_init(stream_front *f, ms_policy policy, double capacity, 
     return walk(f, policy, f->start, -1, 0, FIRST_WALK, deadline, &added, err);
 }
 
+/* A schedule within capacity when the exact search ran out of time: the greedy one,
+ * else any that fits (a feasibility search without time limit); added to fr. */
+static ms_status add_fallback(ms_problem *pb, double capacity, ms_frontier *fr, ms_error *err)
+{
+    int *choice = calloc((size_t)pb->n_apps + 1, sizeof *choice);
+    if (!choice) return ms_errorf(err, MS_ERR_NOMEM, "scheduler: out of memory");
+    pb->capacity = capacity;
+    ms_search_result res;
+    ms_status st = ms_search_greedy(pb, false, choice, &res, err);
+    if (st == MS_OK && !res.found) st = ms_search_feasible(pb, 0, choice, &res, err);
+    if (st == MS_OK && res.found) {
+        double value = 0;
+        for (int a = 0; a < pb->n_apps; a++) value += pb->apps[a].options[choice[a]].value;
+        if (!ms_frontier_add(fr, ms_problem_cost(pb, choice), value, choice))
+            st = ms_errorf(err, MS_ERR_NOMEM, "scheduler: out of memory");
+    }
+    free(choice);
+    return st;
+}
+
+/* The stream's whole frontier within cap (the budget less what the other streams cost
+ * at least) in one branch and bound (ms_search_ctx_frontier): the window is then every
+ * point, with nothing above or below it. Out of time, the points found so far (the
+ * search dives to the expensive end first) get the schedules the fallback finds within
+ * the stream's share of the budget by app count (`guess`) and within cap, so that a
+ * feasible budget still gets a feasible combination. */
+static ms_status front_whole(stream_front *f, double capacity, double cap, double guess, double deadline,
+                             ms_error *err)
+{
+    f->exact = true;
+    f->bottom = true;
+    f->low_cost = lowest_cost(&f->pb);
+    f->low_refined = true;
+    f->nodes = f->solves = 0;
+    f->grow = FIRST_WALK;
+    f->start = capacity;
+    f->pb.capacity = cap;
+    ms_status st = f->search ? MS_OK : ms_search_ctx_new(&f->pb, &f->search, err);
+    ms_frontier fr = {0};
+    ms_search_result res;
+    if (st == MS_OK) st = ms_search_ctx_frontier(f->search, 0, deadline, &fr, &res, err);
+    if (st) return st;
+    f->exact = res.exact;
+    f->nodes = res.nodes;
+    f->solves = 1;
+    if (!res.exact && (st = add_fallback(&f->pb, fmin(guess, cap), &fr, err)) == MS_OK)
+        st = add_fallback(&f->pb, cap, &fr, err);
+    f->pb.capacity = cap;
+    for (int i = fr.n - 1; i >= 0 && st == MS_OK; i--) /* by decreasing cost */
+        st = front_insert(f, f->n, f->pb.n_apps, fr.cost[i], fr.value[i], fr.choice + (size_t)i * (size_t)fr.n_apps,
+                          err);
+    ms_frontier_free(&fr);
+    f->feasible = f->n > 0;
+    if (f->n > 0) {
+        f->top_cost = f->pts[0].cost;
+        f->top_value = f->pts[0].value;
+    }
+    return st;
+}
+
 /* The cheapest schedule bounds what lies below the window much better than the apps'
  * cheapest branches do; found (feasibility searches) only once the combination picks
  * the virtual option below the window. */
@@ -621,9 +681,12 @@ static ms_status solve_fronts(stream_front *fs, int n, double capacity, const do
     ms_status st = MS_OK;
     *exact = true;
     *found = false;
+    double low_all = 0; /* no combination costs less */
+    for (int s = 0; s < n; s++) low_all += lowest_cost(&fs[s].pb);
     for (int s = 0; s < n && st == MS_OK; s++) {
         front_clear(&fs[s]);
-        st = front_init(&fs[s], policy, capacity, guess[s], deadline, err);
+        if (policy == MS_POLICY_GREEDY) st = front_init(&fs[s], policy, capacity, guess[s], deadline, err);
+        else st = front_whole(&fs[s], capacity, capacity - (low_all - lowest_cost(&fs[s].pb)), guess[s], deadline, err);
     }
     for (int s = 0; s < n && st == MS_OK; s++)
         if (!fs[s].feasible) return MS_OK; /* a stream that fits no budget */

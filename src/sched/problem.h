@@ -83,6 +83,10 @@ typedef struct {
     int *choice; /* n x n_apps */
 } ms_frontier;
 void ms_frontier_free(ms_frontier *f);
+/* Adds a schedule unless a point costing no more (to within a relative 1e-12: float
+ * summation order) is worth as much, dropping the points it dominates so; false when
+ * out of memory. */
+bool ms_frontier_add(ms_frontier *f, double cost, double value, const int *choice);
 
 /* The whole frontier of the problem over the budgets [lo, pb->capacity] in one branch
  * and bound (out: initialised by the call): every schedule whose value beats every

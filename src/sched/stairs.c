@@ -25,6 +25,7 @@
  * own tight staircase passes both tests, so exactness is kept; without them, a few apps
  * and many fps levels leave billions of staircases nearly as good as the optimum. */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,7 +75,18 @@ typedef struct {
     double lo;
     int *leaf_choice;                   /* workspace: a complete schedule's options */
     double lp_base_cost, lp_base_value; /* lp_bound's cheapest options, summed */
+    struct dp_state *dp[2];             /* frontier mode's knapsack: two stages of states */
+    int dp_cap[2];
+    int *dp_from;                       /* (n + 1) x ...: every stage's states, as (parent, option) */
+    size_t dp_from_n, dp_from_cap;
 } stairs;
+
+/* A state of the frontier-mode knapsack: the apps before some depth decided, their
+ * cost and value; trail: where its (parent trail, option) pair is in dp_from. */
+typedef struct dp_state {
+    double cost, value;
+    size_t trail;
+} dp_state;
 
 static int compare_points(const void *a, const void *b)
 {
@@ -250,7 +262,7 @@ static int front_at(const ms_frontier *F, double b)
  * summation order are common (sums of the same unit costs); they are one budget, so
  * the more valuable schedule stands for both, as when walking. Returns false when out
  * of memory. */
-static bool front_add(ms_frontier *F, double cost, double value, const int *choice)
+bool ms_frontier_add(ms_frontier *F, double cost, double value, const int *choice)
 {
     int i = front_at(F, cost * (1 + SAME_COST)), na = F->n_apps;
     if (i >= 0 && F->value[i] >= value) return true;
@@ -316,15 +328,22 @@ static bool front_beaten(const stairs *S, double spent, double base_cost, double
     }
 }
 
-/* Frontier mode: a complete schedule (the inner search's options at every depth), its
- * exact cost (the staircase may be looser than its tight one). */
-static void front_record(stairs *S, double value)
+/* Frontier mode: a complete schedule (the inner search's options at every depth) of
+ * cost at most `cost` under the staircase, recorded at its exact cost (the staircase may
+ * be looser than its tight one). When a point costing less (by a margin for float
+ * summation) is worth as much it is left out: under its tight staircase, where the two
+ * costs agree, it would be left out too, and there it is met. */
+static bool front_has_better(const stairs *S, double cost, double value)
 {
-    for (int d = 0; d < S->n; d++) {
-        int a = S->order[d];
-        S->leaf_choice[a] = S->ord[(size_t)a * S->kmax + S->cur[d]];
-    }
-    if (!front_add(S->front, ms_problem_cost(S->pb, S->leaf_choice), value, S->leaf_choice))
+    int at = front_at(S->front, cost - 1e-13 * S->pb->capacity);
+    return at >= 0 && S->front->value[at] >= value;
+}
+
+/* Frontier mode: S->leaf_choice, worth value, costing at most cost under the staircase. */
+static void front_record(stairs *S, double cost, double value)
+{
+    if (front_has_better(S, cost, value)) return;
+    if (!ms_frontier_add(S->front, ms_problem_cost(S->pb, S->leaf_choice), value, S->leaf_choice))
         S->aborted = true; /* out of memory: reported as inexact */
 }
 
@@ -346,7 +365,10 @@ static bool beaten(const stairs *S, double bound)
 static void inner(stairs *S, int d, double value, double cap_left)
 {
     if (d == S->n) {
-        if (S->front) front_record(S, value);
+        if (S->front) {
+            for (int k = 0; k < S->n; k++) S->leaf_choice[S->order[k]] = S->ord[(size_t)S->order[k] * S->kmax + S->cur[k]];
+            front_record(S, S->pb->capacity - cap_left, value);
+        }
         else if (!S->found || value > S->best_value) record(S, value);
         return;
     }
@@ -412,6 +434,105 @@ static void order_options(stairs *S)
     }
 }
 
+static int compare_states(const void *a, const void *b)
+{
+    const dp_state *x = a, *y = b;
+    if (x->cost != y->cost) return x->cost < y->cost ? -1 : 1;
+    return (x->value < y->value) - (x->value > y->value);
+}
+
+static bool dp_reserve(stairs *S, int which, size_t n)
+{
+    if (n <= (size_t)S->dp_cap[which]) return true;
+    size_t cap = n * 2;
+    if (cap > INT32_MAX) return false;
+    dp_state *p = realloc(S->dp[which], sizeof *p * cap);
+    if (!p) return false;
+    S->dp[which] = p;
+    S->dp_cap[which] = (int)cap;
+    return true;
+}
+
+/* Appends (parent trail, option) to dp_from; returns where, or SIZE_MAX when out of memory. */
+static size_t dp_trail(stairs *S, size_t parent, int option)
+{
+    if (S->dp_from_n + 2 > S->dp_from_cap) {
+        size_t cap = S->dp_from_cap ? 2 * S->dp_from_cap : 4096;
+        int *p = realloc(S->dp_from, sizeof *p * cap);
+        if (!p) return SIZE_MAX;
+        S->dp_from = p;
+        S->dp_from_cap = cap;
+    }
+    size_t at = S->dp_from_n;
+    if (at > INT32_MAX) return SIZE_MAX;
+    S->dp_from[at] = (int)parent;
+    S->dp_from[at + 1] = option;
+    S->dp_from_n += 2;
+    return at;
+}
+
+/* Frontier mode at a full staircase: the knapsack's Pareto set by a dynamic programme
+ * over the apps in search order (a state dominated by another, costing no more and
+ * worth as much, is dropped: swapping in the other's options never loses), each state
+ * dropped when front_beaten says its completions add nothing; the last stage's states
+ * are recorded. Trails are indices into dp_from (-1 ends one). */
+static void leaf_frontier(stairs *S, double cap_left)
+{
+    double spent = S->pb->capacity - cap_left;
+    S->dp_from_n = 0;
+    if (!dp_reserve(S, 0, 1)) {
+        S->aborted = true;
+        return;
+    }
+    S->dp[0][0] = (dp_state){0, 0, (size_t)-1};
+    int n = 1, cur = 0;
+    for (int d = 0; d < S->n && n > 0 && !S->aborted; d++) {
+        int a = S->order[d], m = 0, nxt = 1 - cur;
+        const double *row = S->cost + (size_t)a * S->kmax;
+        const int *ord = S->ord + (size_t)a * S->kmax;
+        const ms_option *opt = S->pb->apps[a].options;
+        for (int k = 0; k < n && !S->aborted; k++) {
+            dp_state st = S->dp[cur][k];
+            S->nodes++;
+            if (out_of_time(S)) break;
+            double room = cap_left - st.cost - S->base_cost[d];
+            if (room < 0) break; /* states by increasing cost: no later one fits either */
+            double bound = st.value + S->base_value[d] + fill_steps(S, d, room);
+            if (front_beaten(S, spent + st.cost, S->base_cost[d], st.value + S->base_value[d], d, bound)) continue;
+            if (!dp_reserve(S, nxt, (size_t)m + (size_t)S->nord[a])) {
+                S->aborted = true;
+                break;
+            }
+            for (int i = 0; i < S->nord[a]; i++) {
+                double c = st.cost + row[ord[i]];
+                if (c > cap_left) continue;
+                size_t t = dp_trail(S, st.trail, ord[i]);
+                if (t == SIZE_MAX) {
+                    S->aborted = true;
+                    break;
+                }
+                S->dp[nxt][m++] = (dp_state){c, st.value + opt[ord[i]].value, t};
+            }
+        }
+        qsort(S->dp[nxt], (size_t)m, sizeof *S->dp[nxt], compare_states);
+        int u = 0; /* the Pareto set: value strictly rising with cost */
+        for (int k = 0; k < m; k++)
+            if (u == 0 || S->dp[nxt][k].value > S->dp[nxt][u - 1].value) S->dp[nxt][u++] = S->dp[nxt][k];
+        n = u;
+        cur = nxt;
+    }
+    for (int k = 0; k < n && !S->aborted; k++) {
+        const dp_state *st = &S->dp[cur][k];
+        if (front_has_better(S, spent + st->cost, st->value)) continue;
+        size_t t = st->trail;
+        for (int d = S->n - 1; d >= 0; d--) {
+            S->leaf_choice[S->order[d]] = S->dp_from[t + 1];
+            t = (size_t)S->dp_from[t];
+        }
+        front_record(S, spent + st->cost, st->value);
+    }
+}
+
 /* A full staircase: the knapsack over the options it allows, exactly. */
 static void leaf(stairs *S, double cap_left)
 {
@@ -429,7 +550,8 @@ static void leaf(stairs *S, double cap_left)
     if (S->base_cost[0] > cap_left) return;
     S->lambda = lp_price(S, cap_left - S->base_cost[0]);
     order_options(S);
-    inner(S, 0, 0.0, cap_left);
+    if (S->front) leaf_frontier(S, cap_left);
+    else inner(S, 0, 0.0, cap_left);
 }
 
 typedef struct {
@@ -575,6 +697,9 @@ static void stairs_free(stairs *S)
     free(S->cur);
     free(S->best);
     free(S->leaf_choice);
+    free(S->dp[0]);
+    free(S->dp[1]);
+    free(S->dp_from);
 }
 
 /* One exact search on an initialised S (the problem's capacity as it is now). */
