@@ -762,6 +762,45 @@ void ms_search_ctx_exact(ms_search_ctx *c, double deadline, int *choice, ms_sear
     exact_run(&c->S, deadline, res->found, choice, res);
 }
 
+/* Frontier mode: a first frontier before the search, so that it prunes from the start
+ * (the search's first dives follow the LP at the whole capacity, where most staircases
+ * bound alike, and would leave the cheap end empty for long). For every uniform stem
+ * (one rate up to one chokepoint) the knapsack it leaves, walked up its LP: every app at
+ * its cheapest allowed option, then hull steps by decreasing value per cost, each prefix
+ * a schedule (each app's steps come in its own hull's order). */
+static void front_seed(stairs *S)
+{
+    const ms_problem *pb = S->pb;
+    for (int c = 0; c <= S->nseg && !S->aborted; c++)
+        for (int l = 0; l < (c == 0 ? 1 : pb->n_levels) && !S->aborted; l++) {
+            double f = c == 0 ? 0 : pb->levels[l], cost = f * S->prefix[c], value = 0;
+            for (int j = 0; j < S->nseg; j++) S->G[j] = j < c ? f : 0;
+            node_costs(S, S->nseg);
+            S->nsteps = 0;
+            S->nruns = 0;
+            bool ok = true;
+            for (int a = 0; a < S->n && ok; a++) {
+                point p = app_hull(S, a, a);
+                ok = p.cost < INFINITY;
+                S->leaf_choice[a] = p.option;
+                cost += p.cost;
+                value += p.value;
+            }
+            if (!ok || cost > pb->capacity) continue;
+            sort_steps(S);
+            front_record(S, cost, value);
+            for (int i = 0; i < S->nsteps && !S->aborted; i++) {
+                const step *st = &S->steps[i];
+                int a = st->pos, from = S->leaf_choice[a]; /* (steps out of hull order after float noise: still a schedule) */
+                const double *row = S->cost + (size_t)a * S->kmax;
+                if ((cost += row[st->to] - row[from]) > pb->capacity) break;
+                value += pb->apps[a].options[st->to].value - pb->apps[a].options[from].value;
+                S->leaf_choice[a] = st->to;
+                front_record(S, cost, value);
+            }
+        }
+}
+
 ms_status ms_search_ctx_frontier(ms_search_ctx *c, double lo, double deadline, ms_frontier *out,
                                  ms_search_result *res, ms_error *err)
 {
@@ -776,6 +815,7 @@ ms_status ms_search_ctx_frontier(ms_search_ctx *c, double lo, double deadline, m
     S->found = false;
     S->nodes = 0;
     S->aborted = false;
+    front_seed(S);
     outer(S, 0, 0.0, -1, 0);
     S->front = NULL;
     res->found = out->n > 0;
@@ -788,6 +828,31 @@ ms_status ms_search_ctx_frontier(ms_search_ctx *c, double lo, double deadline, m
         return ms_errorf(err, MS_ERR_NOMEM, "scheduler: out of memory");
     }
     return MS_OK;
+}
+
+/* The largest LP bound over the staircases' first `depth` segments (each segment's
+ * rate among the levels or 0, non-increasing), the cost of those segments exact. */
+static double branch_bound(stairs *S, int j, double cap_left, int depth)
+{
+    if (j == S->nseg || depth == 0) {
+        node_costs(S, j);
+        return lp_bound(S, cap_left);
+    }
+    double top = j > 0 ? S->G[j - 1] : INFINITY, best = -INFINITY;
+    for (int l = -1; l < S->pb->n_levels; l++) {
+        double g = l < 0 ? 0 : S->pb->levels[l];
+        if (g > top) break;
+        for (int i = j; i < (g == 0 ? S->nseg : j + 1); i++) S->G[i] = g;
+        double b = g == 0 ? (node_costs(S, S->nseg), lp_bound(S, cap_left))
+                          : branch_bound(S, j + 1, cap_left - S->pb->seg_cost[j] * g, depth - 1);
+        best = fmax(best, b);
+    }
+    return best;
+}
+
+double ms_search_ctx_bound(ms_search_ctx *c, double capacity)
+{
+    return branch_bound(&c->S, 0, capacity, 2);
 }
 
 void ms_frontier_free(ms_frontier *f)
