@@ -302,13 +302,15 @@ static ms_status add_fallback(ms_problem *pb, double capacity, ms_frontier *fr, 
 }
 
 #define FIRST_RANGE 1.5 /* a frontier search's first range: [0, this x the share by app count] */
-#define GROW_RANGE 2.0  /* a range the combination goes above grows by this factor */
 
 /* The stream's frontier over [0, cap] in one branch and bound (ms_search_ctx_frontier),
  * cap clamped to f->limit and to the cost of a schedule of the best value (every app at
  * its most valuable option: no point costs more). The window is every point up to
- * start = cap; above it a virtual option (cost just above start, that best value)
- * stands for the rest, unless cap reached the clamp; nothing is below. Out of time,
+ * start = cap, nothing is below it; unless cap reached the clamp, a ladder of ABOVE
+ * virtual options stands for the points above: the range (cap, clamp] cut into equal
+ * rungs, rung i (x_i, x_i+1] at cost just above x_i, worth the search's bound at
+ * x_i+1 (ms_search_ctx_bound, at most the best value): what its points can be worth
+ * at most. Out of time,
  * the points found so far (the search dives to the expensive end first) get the
  * schedules the fallback finds within the stream's share (f->guess) and within cap,
  * so that a feasible budget still gets a feasible combination. */
@@ -349,8 +351,6 @@ static ms_status front_range(stream_front *f, double capacity, double cap, doubl
                           err);
     ms_frontier_free(&fr);
     f->feasible = f->n > 0 || f->start < capacity; /* (nothing within cap, maybe above it) */
-    /* points above cap: those costing (x_i, x_i+1] are worth at most the root bound at
-     * x_i+1 (and the best value) */
     for (int i = 0; i < ABOVE && f->start < capacity; i++) {
         double x0 = cap + (clamp - cap) * i / ABOVE, x1 = i + 1 == ABOVE ? clamp : cap + (clamp - cap) * (i + 1) / ABOVE;
         f->above_cost[i] = x0 * (1 + 1e-12) + 1e-300;
@@ -420,7 +420,8 @@ static ms_status front_grow(stream_front *f, ms_policy policy, double capacity, 
 static bool has_above(const stream_front *f, double capacity) { return f->start < capacity && f->start < f->top_cost; }
 
 /* An option of the combination: a window point (mark = its index) or a virtual one
- * (mark -1: above the window, -2: below). */
+ * (mark -1: above a walked window, -2: below it, -3 - i: rung i above a frontier
+ * search's range). */
 typedef struct {
     double cost, value;
     int mark;

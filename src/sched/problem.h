@@ -95,8 +95,8 @@ bool ms_frontier_add(ms_frontier *f, double cost, double value, const int *choic
  * exact (not out of time: otherwise the points are real schedules, not all of them),
  * value (the best point's) and nodes. */
 /* A bound of the search: no schedule costing at most capacity is worth more (the
- * largest LP relaxation over the stem's first two segments, the rest of the stem shared
- * evenly by the apps; -INFINITY when nothing fits). */
+ * largest LP relaxation over the stem's first segment's rates, the rest of the stem
+ * shared evenly by the apps; -INFINITY when nothing fits). */
 double ms_search_ctx_bound(ms_search_ctx *c, double capacity);
 ms_status ms_search_ctx_frontier(ms_search_ctx *c, double lo, double deadline, ms_frontier *out,
                                  ms_search_result *res, ms_error *err);

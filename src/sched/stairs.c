@@ -852,7 +852,7 @@ static double branch_bound(stairs *S, int j, double cap_left, int depth)
 
 double ms_search_ctx_bound(ms_search_ctx *c, double capacity)
 {
-    return branch_bound(&c->S, 0, capacity, 2);
+    return branch_bound(&c->S, 0, capacity, 1);
 }
 
 void ms_frontier_free(ms_frontier *f)
