@@ -302,6 +302,7 @@ static ms_status add_fallback(ms_problem *pb, double capacity, ms_frontier *fr, 
 }
 
 #define FIRST_RANGE 1.5 /* a frontier search's first range: [0, this x the share by app count] */
+#define CHEAP_SEARCH 100000 /* nodes: a first range searched in fewer is extended to the whole frontier */
 
 /* The stream's frontier over [0, cap] in one branch and bound (ms_search_ctx_frontier),
  * cap clamped to f->limit and to the cost of a schedule of the best value (every app at
@@ -752,6 +753,9 @@ static ms_status solve_fronts(stream_front *fs, int n, double capacity, const do
         fs[s].limit = capacity - (low_all - lowest_cost(&fs[s].pb));
         fs[s].guess = guess[s];
         st = front_range(&fs[s], capacity, FIRST_RANGE * guess[s], deadline, err);
+        /* a cheap search: the whole frontier (ladders weaken the combination's pruning) */
+        if (st == MS_OK && has_above(&fs[s], capacity) && fs[s].nodes < CHEAP_SEARCH)
+            st = front_range(&fs[s], capacity, INFINITY, deadline, err);
     }
     for (int s = 0; s < n && st == MS_OK; s++)
         if (!fs[s].feasible) return MS_OK; /* a stream that fits no budget */
@@ -771,17 +775,19 @@ static ms_status solve_fronts(stream_front *fs, int n, double capacity, const do
             }
             /* points worth walking: as much search work as the combination just cost,
              * shared by the growing streams (few where searches are dear, many where
-             * combinations are) */
+             * combinations are); for a frontier search, whether one search costs less
+             * than that */
             double per_point = NODE_WORK * ((double)fs[s].nodes / (double)(fs[s].solves ? fs[s].solves : 1));
             double want = (double)work / (per_point * growing);
             if (policy == MS_POLICY_GREEDY)
                 st = front_grow(&fs[s], policy, capacity, pick[s] == -1, want < MAX_POINTS ? (int)want : MAX_POINTS,
                                 deadline, err);
-            else if (pick[s] <= -3 && !fs[s].above_exact[-3 - pick[s]])
+            else if (want >= 1) /* searches cheaper than combinations: the whole frontier at once */
+                st = front_range(&fs[s], capacity, INFINITY, deadline, err);
+            else if (!fs[s].above_exact[-3 - pick[s]])
                 st = refine_above(&fs[s], -3 - pick[s], deadline, err);
-            else /* a frontier search's virtual option above its range, exact: the range grows to its top */
-                st = front_range(&fs[s], capacity, pick[s] <= -3 ? fs[s].above_top[-3 - pick[s]] : INFINITY, deadline,
-                                 err);
+            else /* a rung above the range, exact: the range grows to its top */
+                st = front_range(&fs[s], capacity, fs[s].above_top[-3 - pick[s]], deadline, err);
         }
         if (!virtual) break;
         if (deadline > 0 && ms_now() > deadline) {

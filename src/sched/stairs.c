@@ -23,7 +23,12 @@
  * cut exactly j running at G[j-1]. So a drop needs some app with the option
  * (cut j, fps G[j-1]), and distinct drops need distinct apps: at most n drops. The optimum's
  * own tight staircase passes both tests, so exactness is kept; without them, a few apps
- * and many fps levels leave billions of staircases nearly as good as the optimum. */
+ * and many fps levels leave billions of staircases nearly as good as the optimum.
+ * Frontier mode (ms_search_ctx_frontier): the same outer search returns every point of
+ * the frontier over a range of budgets; the incumbent is the frontier found so far, a
+ * node is pruned when its LP bound, as a function of the budget, lies under it on every
+ * step (front_beaten), and a full staircase's knapsack is a dynamic programme over
+ * Pareto states (leaf_frontier). */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
