@@ -42,6 +42,7 @@ typedef struct {
     double limit;       /* frontier search: the most the stream can cost (the budget less the others' least) */
     double guess;       /* frontier search: the stream's share of the budget by app count */
     bool ranged;        /* the window comes from a frontier search (front_range), not a walk */
+    long last_nodes;    /* frontier search: the last one's nodes */
     double above_cost[ABOVE], above_value[ABOVE]; /* frontier search: virtual options above the window */
     double above_top[ABOVE]; /* the most the points each stands for cost */
     bool above_exact[ABOVE]; /* its value is the exact search's at above_top */
@@ -302,7 +303,7 @@ static ms_status add_fallback(ms_problem *pb, double capacity, ms_frontier *fr, 
 }
 
 #define FIRST_RANGE 1.5 /* a frontier search's first range: [0, this x the share by app count] */
-#define CHEAP_SEARCH 100000 /* nodes: a first range searched in fewer is extended to the whole frontier */
+#define CHEAP_SEARCH 100000 /* nodes: a first range searched in fewer doubles */
 
 /* The stream's frontier over [0, cap] in one branch and bound (ms_search_ctx_frontier),
  * cap clamped to f->limit and to the cost of a schedule of the best value (every app at
@@ -343,6 +344,7 @@ static ms_status front_range(stream_front *f, double capacity, double cap, doubl
     if (st) return st;
     f->exact = res.exact;
     f->nodes += res.nodes;
+    f->last_nodes = res.nodes;
     f->solves++;
     if (!res.exact && (st = add_fallback(&f->pb, fmin(f->guess, cap), &fr, err)) == MS_OK)
         st = add_fallback(&f->pb, cap, &fr, err);
@@ -753,9 +755,10 @@ static ms_status solve_fronts(stream_front *fs, int n, double capacity, const do
         fs[s].limit = capacity - (low_all - lowest_cost(&fs[s].pb));
         fs[s].guess = guess[s];
         st = front_range(&fs[s], capacity, FIRST_RANGE * guess[s], deadline, err);
-        /* a cheap search: the whole frontier (ladders weaken the combination's pruning) */
-        if (st == MS_OK && has_above(&fs[s], capacity) && fs[s].nodes < CHEAP_SEARCH)
-            st = front_range(&fs[s], capacity, INFINITY, deadline, err);
+        /* while the search is cheap the range doubles (ladders of many cheap streams
+         * weaken the combination's pruning) */
+        while (st == MS_OK && has_above(&fs[s], capacity) && fs[s].last_nodes < CHEAP_SEARCH)
+            st = front_range(&fs[s], capacity, 2 * fs[s].pb.capacity, deadline, err);
     }
     for (int s = 0; s < n && st == MS_OK; s++)
         if (!fs[s].feasible) return MS_OK; /* a stream that fits no budget */
