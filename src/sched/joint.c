@@ -303,7 +303,7 @@ static ms_status add_fallback(ms_problem *pb, double capacity, ms_frontier *fr, 
 }
 
 #define FIRST_RANGE 1.5 /* a frontier search's first range: [0, this x the share by app count] */
-#define CHEAP_SEARCH 100000 /* nodes: a first range searched in fewer doubles */
+#define CHEAP_SEARCH 20000 /* nodes: a first range searched in fewer doubles */
 
 /* The stream's frontier over [0, cap] in one branch and bound (ms_search_ctx_frontier),
  * cap clamped to f->limit and to the cost of a schedule of the best value (every app at
