@@ -778,15 +778,12 @@ static ms_status solve_fronts(stream_front *fs, int n, double capacity, const do
             }
             /* points worth walking: as much search work as the combination just cost,
              * shared by the growing streams (few where searches are dear, many where
-             * combinations are); for a frontier search, whether one search costs less
-             * than that */
+             * combinations are) */
             double per_point = NODE_WORK * ((double)fs[s].nodes / (double)(fs[s].solves ? fs[s].solves : 1));
             double want = (double)work / (per_point * growing);
             if (policy == MS_POLICY_GREEDY)
                 st = front_grow(&fs[s], policy, capacity, pick[s] == -1, want < MAX_POINTS ? (int)want : MAX_POINTS,
                                 deadline, err);
-            else if (want >= 1) /* searches cheaper than combinations: the whole frontier at once */
-                st = front_range(&fs[s], capacity, INFINITY, deadline, err);
             else if (!fs[s].above_exact[-3 - pick[s]])
                 st = refine_above(&fs[s], -3 - pick[s], deadline, err);
             else /* a rung above the range, exact: the range grows to its top */
