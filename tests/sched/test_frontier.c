@@ -90,7 +90,7 @@ static void check_points(const ms_problem *pb, const ms_frontier *f)
     }
 }
 
-/* Streams of 2, 3, 4 and 6 reference apps under every objective: the frontier over
+/* Streams of 2, 3, 4 and 6 reference apps under mean F1, FNR and FPR: the frontier over
  * [0, budget] equals the walk, point for point (costs and values to 1e-9); over
  * [budget / 2, budget] its points from budget / 2 up equal the walk's. */
 static void test_frontier_equals_the_walk(void **state)
