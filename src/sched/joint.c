@@ -10,6 +10,8 @@
 
 #define STEP_DOWN 1e-12 /* relative: the next frontier point costs less than this one */
 
+#define ABOVE 8 /* virtual options above a frontier search's range */
+
 /* One frontier point of a stream: a schedule (option per app) optimal for its cost. */
 typedef struct {
     double cost, value;
@@ -37,6 +39,13 @@ typedef struct {
     bool feasible;    /* some schedule fits the whole budget */
     bool exact;
     long nodes, solves; /* exact-search work so far (to size the window's growth) */
+    double limit;       /* frontier search: the most the stream can cost (the budget less the others' least) */
+    double guess;       /* frontier search: the stream's share of the budget by app count */
+    bool ranged;        /* the window comes from a frontier search (front_range), not a walk */
+    long last_nodes;    /* frontier search: the last one's nodes */
+    double above_cost[ABOVE], above_value[ABOVE]; /* frontier search: virtual options above the window */
+    double above_top[ABOVE]; /* the most the points each stands for cost */
+    bool above_exact[ABOVE]; /* its value is the exact search's at above_top */
 } stream_front;
 
 static void front_clear(stream_front *f)
@@ -273,6 +282,110 @@ static ms_status front_init(stream_front *f, ms_policy policy, double capacity, 
     return walk(f, policy, f->start, -1, 0, FIRST_WALK, deadline, &added, err);
 }
 
+/* A schedule within capacity when the exact search ran out of time: the greedy one,
+ * else any that fits (a feasibility search without time limit); added to fr. */
+static ms_status add_fallback(ms_problem *pb, double capacity, ms_frontier *fr, ms_error *err)
+{
+    int *choice = calloc((size_t)pb->n_apps + 1, sizeof *choice);
+    if (!choice) return ms_errorf(err, MS_ERR_NOMEM, "scheduler: out of memory");
+    pb->capacity = capacity;
+    ms_search_result res;
+    ms_status st = ms_search_greedy(pb, false, choice, &res, err);
+    if (st == MS_OK && !res.found) st = ms_search_feasible(pb, 0, choice, &res, err);
+    if (st == MS_OK && res.found) {
+        double value = 0;
+        for (int a = 0; a < pb->n_apps; a++) value += pb->apps[a].options[choice[a]].value;
+        if (!ms_frontier_add(fr, ms_problem_cost(pb, choice), value, choice))
+            st = ms_errorf(err, MS_ERR_NOMEM, "scheduler: out of memory");
+    }
+    free(choice);
+    return st;
+}
+
+#define FIRST_RANGE 1.5 /* a frontier search's first range: [0, this x the share by app count] */
+#define CHEAP_SEARCH 20000 /* nodes: a first range searched in fewer doubles */
+
+/* The stream's frontier over [0, cap] in one branch and bound (ms_search_ctx_frontier),
+ * cap clamped to f->limit and to the cost of a schedule of the best value (every app at
+ * its most valuable option: no point costs more). The window is every point up to
+ * start = cap, nothing is below it; unless cap reached the clamp, a ladder of ABOVE
+ * virtual options stands for the points above: the range (cap, clamp] cut into equal
+ * rungs, rung i (x_i, x_i+1] at cost just above x_i, worth the search's bound at
+ * x_i+1 (ms_search_ctx_bound, at most the best value): what its points can be worth
+ * at most. Out of time,
+ * the points found so far (the search dives to the expensive end first) get the
+ * schedules the fallback finds within the stream's share (f->guess) and within cap,
+ * so that a feasible budget still gets a feasible combination. */
+static ms_status front_range(stream_front *f, double capacity, double cap, double deadline, ms_error *err)
+{
+    for (int i = 0; i < f->n; i++) free(f->pts[i].choice);
+    f->n = 0;
+    f->exact = true;
+    f->bottom = true;
+    f->low_cost = lowest_cost(&f->pb);
+    f->low_refined = true;
+    f->grow = FIRST_WALK;
+    int *top = calloc((size_t)f->pb.n_apps + 1, sizeof *top);
+    if (!top) return ms_errorf(err, MS_ERR_NOMEM, "scheduler: out of memory");
+    bool all = true;
+    for (int a = 0; a < f->pb.n_apps; a++) all &= f->pb.apps[a].n_options > 0;
+    f->top_cost = all ? ms_problem_cost(&f->pb, top) : INFINITY;
+    f->top_value = 0;
+    for (int a = 0; all && a < f->pb.n_apps; a++) f->top_value += f->pb.apps[a].options[0].value;
+    free(top);
+    double clamp = fmin(f->limit, f->top_cost) * (1 + 1e-9); /* (float summation order) */
+    cap = fmin(cap, clamp);
+    f->start = cap < clamp ? cap : capacity; /* capacity: nothing above the window */
+    f->pb.capacity = cap;
+    ms_status st = f->search ? MS_OK : ms_search_ctx_new(&f->pb, &f->search, err);
+    ms_frontier fr = {0};
+    ms_search_result res;
+    if (st == MS_OK) st = ms_search_ctx_frontier(f->search, 0, deadline, &fr, &res, err);
+    if (st) return st;
+    f->exact = res.exact;
+    f->nodes += res.nodes;
+    f->last_nodes = res.nodes;
+    f->solves++;
+    if (!res.exact && (st = add_fallback(&f->pb, fmin(f->guess, cap), &fr, err)) == MS_OK)
+        st = add_fallback(&f->pb, cap, &fr, err);
+    f->pb.capacity = cap;
+    for (int i = fr.n - 1; i >= 0 && st == MS_OK; i--) /* by decreasing cost */
+        st = front_insert(f, f->n, f->pb.n_apps, fr.cost[i], fr.value[i], fr.choice + (size_t)i * (size_t)fr.n_apps,
+                          err);
+    ms_frontier_free(&fr);
+    f->feasible = f->n > 0 || f->start < capacity; /* (nothing within cap, maybe above it) */
+    for (int i = 0; i < ABOVE && f->start < capacity; i++) {
+        double x0 = cap + (clamp - cap) * i / ABOVE, x1 = i + 1 == ABOVE ? clamp : cap + (clamp - cap) * (i + 1) / ABOVE;
+        f->above_cost[i] = x0 * (1 + 1e-12) + 1e-300;
+        f->above_top[i] = x1;
+        f->above_value[i] = fmin(f->top_value, ms_search_ctx_bound(f->search, x1));
+        f->above_exact[i] = false;
+    }
+    return st;
+}
+
+/* A virtual option above a frontier search's range, picked by the combination: its
+ * value becomes the exact search's best within its top cost (a certified bound when
+ * out of time), far below the LP's for most streams; points within that cost are
+ * worth no more. */
+static ms_status refine_above(stream_front *f, int i, double deadline, ms_error *err)
+{
+    double cap = f->pb.capacity;
+    int *choice = calloc((size_t)f->pb.n_apps + 1, sizeof *choice);
+    if (!choice) return ms_errorf(err, MS_ERR_NOMEM, "scheduler: out of memory");
+    f->pb.capacity = f->above_top[i];
+    ms_search_result res = {0};
+    ms_search_ctx_exact(f->search, deadline, choice, &res);
+    f->pb.capacity = cap;
+    free(choice);
+    f->nodes += res.nodes;
+    f->solves++;
+    double v = res.exact ? (res.found ? res.value : -INFINITY) : res.bound;
+    for (int k = 0; k <= i; k++) f->above_value[k] = fmin(f->above_value[k], v);
+    f->above_exact[i] = true;
+    return MS_OK;
+}
+
 /* The cheapest schedule bounds what lies below the window much better than the apps'
  * cheapest branches do; found (feasibility searches) only once the combination picks
  * the virtual option below the window. */
@@ -310,7 +423,8 @@ static ms_status front_grow(stream_front *f, ms_policy policy, double capacity, 
 static bool has_above(const stream_front *f, double capacity) { return f->start < capacity && f->start < f->top_cost; }
 
 /* An option of the combination: a window point (mark = its index) or a virtual one
- * (mark -1: above the window, -2: below). */
+ * (mark -1: above a walked window, -2: below it, -3 - i: rung i above a frontier
+ * search's range). */
 typedef struct {
     double cost, value;
     int mark;
@@ -416,7 +530,7 @@ static ms_status combine(stream_front *fs, int n, double capacity, bool real_onl
     *found = false;
     *exact = true;
     int total = 0;
-    for (int s = 0; s < n; s++) total += fs[s].n + 2;
+    for (int s = 0; s < n; s++) total += fs[s].n + 1 + ABOVE;
     copt **opts = calloc((size_t)n, sizeof *opts);
     int *nopt = calloc((size_t)n, sizeof *nopt);
     lp_suffix *suf = calloc((size_t)n + 1, sizeof *suf);
@@ -429,13 +543,20 @@ static ms_status combine(stream_front *fs, int n, double capacity, bool real_onl
                        : ms_errorf(err, MS_ERR_NOMEM, "scheduler: out of memory");
     for (int s = 0; s < n && st == MS_OK; s++) {
         stream_front *f = &fs[s];
-        if (!(opts[s] = malloc(sizeof **opts * (size_t)(f->n + 2)))) {
+        if (!(opts[s] = malloc(sizeof **opts * (size_t)(f->n + 1 + ABOVE)))) {
             st = ms_errorf(err, MS_ERR_NOMEM, "scheduler: out of memory");
             break;
         }
         copt *o = opts[s];
         int k = 0;
-        if (!real_only && has_above(f, capacity)) o[k++] = (copt){f->start * (1 + 1e-12) + 1e-300, f->top_value, -1};
+        if (!real_only && has_above(f, capacity)) {
+            if (f->ranged) /* a frontier search's range: a ladder of options above it */
+                for (int i = 0; i < ABOVE; i++) {
+                    if (f->above_value[i] > -INFINITY) o[k++] = (copt){f->above_cost[i], f->above_value[i], -3 - i};
+                }
+            else
+                o[k++] = (copt){f->start * (1 + 1e-12) + 1e-300, f->top_value, -1};
+        }
         for (int i = 0; i < f->n; i++) o[k++] = (copt){f->pts[i].cost, f->pts[i].value, i};
         /* points below the window are worth strictly less than its cheapest one */
         if (!real_only && !f->bottom && f->n > 0)
@@ -621,9 +742,23 @@ static ms_status solve_fronts(stream_front *fs, int n, double capacity, const do
     ms_status st = MS_OK;
     *exact = true;
     *found = false;
+    double low_all = 0; /* no combination costs less */
+    for (int s = 0; s < n; s++) low_all += lowest_cost(&fs[s].pb);
     for (int s = 0; s < n && st == MS_OK; s++) {
         front_clear(&fs[s]);
-        st = front_init(&fs[s], policy, capacity, guess[s], deadline, err);
+        if (policy == MS_POLICY_GREEDY) {
+            st = front_init(&fs[s], policy, capacity, guess[s], deadline, err);
+            continue;
+        }
+        fs[s].nodes = fs[s].solves = 0;
+        fs[s].ranged = true;
+        fs[s].limit = capacity - (low_all - lowest_cost(&fs[s].pb));
+        fs[s].guess = guess[s];
+        st = front_range(&fs[s], capacity, FIRST_RANGE * guess[s], deadline, err);
+        /* while the search is cheap the range doubles (ladders of many cheap streams
+         * weaken the combination's pruning) */
+        while (st == MS_OK && has_above(&fs[s], capacity) && fs[s].last_nodes < CHEAP_SEARCH)
+            st = front_range(&fs[s], capacity, 2 * fs[s].pb.capacity, deadline, err);
     }
     for (int s = 0; s < n && st == MS_OK; s++)
         if (!fs[s].feasible) return MS_OK; /* a stream that fits no budget */
@@ -646,8 +781,13 @@ static ms_status solve_fronts(stream_front *fs, int n, double capacity, const do
              * combinations are) */
             double per_point = NODE_WORK * ((double)fs[s].nodes / (double)(fs[s].solves ? fs[s].solves : 1));
             double want = (double)work / (per_point * growing);
-            st = front_grow(&fs[s], policy, capacity, pick[s] == -1, want < MAX_POINTS ? (int)want : MAX_POINTS,
-                            deadline, err);
+            if (policy == MS_POLICY_GREEDY)
+                st = front_grow(&fs[s], policy, capacity, pick[s] == -1, want < MAX_POINTS ? (int)want : MAX_POINTS,
+                                deadline, err);
+            else if (!fs[s].above_exact[-3 - pick[s]])
+                st = refine_above(&fs[s], -3 - pick[s], deadline, err);
+            else /* a rung above the range, exact: the range grows to its top */
+                st = front_range(&fs[s], capacity, fs[s].above_top[-3 - pick[s]], deadline, err);
         }
         if (!virtual) break;
         if (deadline > 0 && ms_now() > deadline) {

@@ -1,6 +1,7 @@
 /* One budget across several streams. The streams' stem trees are separate, so the
  * joint problem decomposes: per stream, the exact frontier of (cost, objective value)
- * from the exact search (every schedule that is the optimum for some budget), then an
+ * from the exact search (every schedule that is the optimum for some budget; one branch
+ * and bound over a range of budgets, grown where the combination needs it), then an
  * exact combination across streams (a multiple-choice knapsack: one frontier point per
  * stream, total cost within the budget). Objectives: weighted mean F1 and mean FNR/FPR
  * are sums over all apps of all streams; min-F1 is the largest threshold every app of

@@ -74,6 +74,33 @@ ms_status ms_search_ctx_new(const ms_problem *pb, ms_search_ctx **out, ms_error 
 void ms_search_ctx_exact(ms_search_ctx *c, double deadline, int *choice, ms_search_result *res);
 void ms_search_ctx_free(ms_search_ctx *c);
 
+/* A frontier: schedules by increasing cost and strictly increasing value, none
+ * dominated by another (cost <= and value >=); choice holds n_apps option indices per
+ * point. */
+typedef struct {
+    int n, cap, n_apps;
+    double *cost, *value;
+    int *choice; /* n x n_apps */
+} ms_frontier;
+void ms_frontier_free(ms_frontier *f);
+/* Adds a schedule unless a point costing no more (to within a relative 1e-12: float
+ * summation order) is worth as much, dropping the points it dominates so; false when
+ * out of memory. */
+bool ms_frontier_add(ms_frontier *f, double cost, double value, const int *choice);
+
+/* The whole frontier of the problem over the budgets [lo, pb->capacity] in one branch
+ * and bound (out: initialised by the call): every schedule whose value beats every
+ * cheaper schedule's, for costs in [lo, capacity] (points below lo may also come back;
+ * they are real schedules, not necessarily on the frontier). res: found (some point),
+ * exact (not out of time: otherwise the points are real schedules, not all of them),
+ * value (the best point's) and nodes. */
+/* A bound of the search: no schedule costing at most capacity is worth more (the
+ * largest LP relaxation over the stem's first segment's rates, the rest of the stem
+ * shared evenly by the apps; -INFINITY when nothing fits). */
+double ms_search_ctx_bound(ms_search_ctx *c, double capacity);
+ms_status ms_search_ctx_frontier(ms_search_ctx *c, double lo, double deadline, ms_frontier *out,
+                                 ms_search_result *res, ms_error *err);
+
 /* Whether some schedule fits the capacity (cheapest-first depth-first search). */
 ms_status ms_search_feasible(const ms_problem *pb, double deadline, int *choice, ms_search_result *res,
                              ms_error *err);

@@ -23,8 +23,14 @@
  * cut exactly j running at G[j-1]. So a drop needs some app with the option
  * (cut j, fps G[j-1]), and distinct drops need distinct apps: at most n drops. The optimum's
  * own tight staircase passes both tests, so exactness is kept; without them, a few apps
- * and many fps levels leave billions of staircases nearly as good as the optimum. */
+ * and many fps levels leave billions of staircases nearly as good as the optimum.
+ * Frontier mode (ms_search_ctx_frontier): the same outer search returns every point of
+ * the frontier over a range of budgets; the incumbent is the frontier found so far, a
+ * node is pruned when its LP bound, as a function of the budget, lies under it on every
+ * step (front_beaten), and a full staircase's knapsack is a dynamic programme over
+ * Pareto states (leaf_frontier). */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,7 +75,23 @@ typedef struct {
     double deadline;
     bool aborted;
     double open_bound;
+    /* frontier mode (front set): every point of the frontier within [lo, capacity] */
+    ms_frontier *front;
+    double lo;
+    int *leaf_choice;                   /* workspace: a complete schedule's options */
+    double lp_base_cost, lp_base_value; /* lp_bound's cheapest options, summed */
+    struct dp_state *dp[2];             /* frontier mode's knapsack: two stages of states */
+    int dp_cap[2];
+    int *dp_from;                       /* (n + 1) x ...: every stage's states, as (parent, option) */
+    size_t dp_from_n, dp_from_cap;
 } stairs;
+
+/* A state of the frontier-mode knapsack: the apps before some depth decided, their
+ * cost and value; trail: where its (parent trail, option) pair is in dp_from. */
+typedef struct dp_state {
+    double cost, value;
+    size_t trail;
+} dp_state;
 
 static int compare_points(const void *a, const void *b)
 {
@@ -219,9 +241,115 @@ static double lp_bound(stairs *S, double cap_left)
         base_cost += p.cost;
         base_value += p.value;
     }
+    S->lp_base_cost = base_cost;
+    S->lp_base_value = base_value;
     if (base_cost > cap_left) return -INFINITY;
     sort_steps(S);
     return base_value + fill_steps(S, 0, cap_left - base_cost);
+}
+
+/* The last point of the frontier costing at most b (-1: none). */
+static int front_at(const ms_frontier *F, double b)
+{
+    int lo = 0, hi = F->n; /* points [0, lo) cost at most b */
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (F->cost[mid] <= b) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo - 1;
+}
+
+#define SAME_COST 1e-12 /* relative: costs this close are one (the walk's step down, joint.c) */
+
+/* Adds a schedule to the frontier unless a point costing no more (to within SAME_COST)
+ * is worth as much; drops the points it dominates so. Costs equal but for float
+ * summation order are common (sums of the same unit costs); they are one budget, so
+ * the more valuable schedule stands for both, as when walking. Returns false when out
+ * of memory. */
+bool ms_frontier_add(ms_frontier *F, double cost, double value, const int *choice)
+{
+    int i = front_at(F, cost * (1 + SAME_COST)), na = F->n_apps;
+    if (i >= 0 && F->value[i] >= value) return true;
+    int from = front_at(F, cost / (1 + SAME_COST)) + 1, to = from; /* points [from, to) go */
+    if (from > 0 && F->cost[from - 1] >= cost / (1 + SAME_COST)) from--; /* (front_at keeps cost <= b) */
+    while (to < F->n && F->value[to] <= value) to++;
+    if (to == from && F->n == F->cap) {
+        int cap = F->cap ? 2 * F->cap : 64;
+        double *c = realloc(F->cost, sizeof *c * (size_t)cap);
+        if (c) F->cost = c;
+        double *v = c ? realloc(F->value, sizeof *v * (size_t)cap) : NULL;
+        if (v) F->value = v;
+        int *ch = v ? realloc(F->choice, sizeof *ch * (size_t)cap * (size_t)(na ? na : 1)) : NULL;
+        if (!ch) return false;
+        F->choice = ch;
+        F->cap = cap;
+    }
+    int tail = F->n - to, shift = from + 1 - to; /* to - from points become one */
+    memmove(F->cost + to + shift, F->cost + to, sizeof *F->cost * (size_t)tail);
+    memmove(F->value + to + shift, F->value + to, sizeof *F->value * (size_t)tail);
+    memmove(F->choice + (size_t)(to + shift) * (size_t)na, F->choice + (size_t)to * (size_t)na,
+            sizeof *F->choice * (size_t)tail * (size_t)na);
+    F->cost[from] = cost;
+    F->value[from] = value;
+    memcpy(F->choice + (size_t)from * (size_t)na, choice, sizeof *choice * (size_t)na);
+    F->n += shift;
+    return true;
+}
+
+static double tie_tol(double v) { return 1e-12 * fmax(1.0, fabs(v)); }
+
+/* Frontier mode: whether a node can add nothing to the frontier within [lo, capacity].
+ * Its completions cost at least low = spent + base_cost; at budget b its LP bound is
+ * U(b) = base_value + the sorted steps of apps at positions >= from filled into
+ * b - low, nondecreasing (and concave) in b, U(capacity) = top. On each step of the
+ * frontier [cost_k, cost_k+1) (value v_k) that meets [max(low, lo), capacity], U's
+ * supremum is U(cost_k+1) (or top on the last step); the node is beaten when none of
+ * them exceeds its step's value. Steps worth top or more need no look. */
+static bool front_beaten(const stairs *S, double spent, double base_cost, double base_value, int from, double top)
+{
+    const ms_frontier *F = S->front;
+    double low = spent + base_cost;
+    if (low > S->pb->capacity) return true;
+    int i = 0;
+    double used = 0, gain = 0; /* whole steps taken so far, for budgets in increasing order */
+    int k = front_at(F, fmax(low, S->lo));
+    if (k < 0) return false; /* budgets in [low, the cheapest point) have no point yet */
+    for (;; k++) {
+        double v = F->value[k];
+        if (top <= v + tie_tol(v)) return true;
+        if (k + 1 >= F->n) return false; /* the last step reaches capacity, where U = top */
+        double room = F->cost[k + 1] - low, u = base_value; /* > 0: cost_k+1 > low */
+        for (; i < S->nsteps; i++) {
+            const step *st = &S->steps[i];
+            if (st->pos < from) continue;
+            if (used + st->dcost > room) break;
+            used += st->dcost;
+            gain += st->dvalue;
+        }
+        u += gain;
+        if (i < S->nsteps) u += S->steps[i].dvalue * ((room - used) / S->steps[i].dcost);
+        if (u > v + tie_tol(v)) return false;
+    }
+}
+
+/* Frontier mode: a complete schedule (the inner search's options at every depth) of
+ * cost at most `cost` under the staircase, recorded at its exact cost (the staircase may
+ * be looser than its tight one). When a point costing less (by a margin for float
+ * summation) is worth as much it is left out: under its tight staircase, where the two
+ * costs agree, it would be left out too, and there it is met. */
+static bool front_has_better(const stairs *S, double cost, double value)
+{
+    int at = front_at(S->front, cost - 1e-13 * S->pb->capacity);
+    return at >= 0 && S->front->value[at] >= value;
+}
+
+/* Frontier mode: S->leaf_choice, worth value, costing at most cost under the staircase. */
+static void front_record(stairs *S, double cost, double value)
+{
+    if (front_has_better(S, cost, value)) return;
+    if (!ms_frontier_add(S->front, ms_problem_cost(S->pb, S->leaf_choice), value, S->leaf_choice))
+        S->aborted = true; /* out of memory: reported as inexact */
 }
 
 static void record(stairs *S, double value)
@@ -242,7 +370,11 @@ static bool beaten(const stairs *S, double bound)
 static void inner(stairs *S, int d, double value, double cap_left)
 {
     if (d == S->n) {
-        if (!S->found || value > S->best_value) record(S, value);
+        if (S->front) {
+            for (int k = 0; k < S->n; k++) S->leaf_choice[S->order[k]] = S->ord[(size_t)S->order[k] * S->kmax + S->cur[k]];
+            front_record(S, S->pb->capacity - cap_left, value);
+        }
+        else if (!S->found || value > S->best_value) record(S, value);
         return;
     }
     S->nodes++;
@@ -250,7 +382,9 @@ static void inner(stairs *S, int d, double value, double cap_left)
     double room = cap_left - S->base_cost[d];
     if (room < 0) return;
     double bound = value + S->base_value[d] + fill_steps(S, d, room);
-    if (beaten(S, bound)) return;
+    if (S->front ? front_beaten(S, S->pb->capacity - cap_left, S->base_cost[d], value + S->base_value[d], d, bound)
+                 : beaten(S, bound))
+        return;
     int a = S->order[d];
     const ms_app_options *ao = &S->pb->apps[a];
     const double *row = S->cost + (size_t)a * S->kmax;
@@ -305,6 +439,105 @@ static void order_options(stairs *S)
     }
 }
 
+static int compare_states(const void *a, const void *b)
+{
+    const dp_state *x = a, *y = b;
+    if (x->cost != y->cost) return x->cost < y->cost ? -1 : 1;
+    return (x->value < y->value) - (x->value > y->value);
+}
+
+static bool dp_reserve(stairs *S, int which, size_t n)
+{
+    if (n <= (size_t)S->dp_cap[which]) return true;
+    size_t cap = n * 2;
+    if (cap > INT32_MAX) return false;
+    dp_state *p = realloc(S->dp[which], sizeof *p * cap);
+    if (!p) return false;
+    S->dp[which] = p;
+    S->dp_cap[which] = (int)cap;
+    return true;
+}
+
+/* Appends (parent trail, option) to dp_from; returns where, or SIZE_MAX when out of memory. */
+static size_t dp_trail(stairs *S, size_t parent, int option)
+{
+    if (S->dp_from_n + 2 > S->dp_from_cap) {
+        size_t cap = S->dp_from_cap ? 2 * S->dp_from_cap : 4096;
+        int *p = realloc(S->dp_from, sizeof *p * cap);
+        if (!p) return SIZE_MAX;
+        S->dp_from = p;
+        S->dp_from_cap = cap;
+    }
+    size_t at = S->dp_from_n;
+    if (at > INT32_MAX) return SIZE_MAX;
+    S->dp_from[at] = (int)parent;
+    S->dp_from[at + 1] = option;
+    S->dp_from_n += 2;
+    return at;
+}
+
+/* Frontier mode at a full staircase: the knapsack's Pareto set by a dynamic programme
+ * over the apps in search order (a state dominated by another, costing no more and
+ * worth as much, is dropped: swapping in the other's options never loses), each state
+ * dropped when front_beaten says its completions add nothing; the last stage's states
+ * are recorded. Trails are indices into dp_from (-1 ends one). */
+static void leaf_frontier(stairs *S, double cap_left)
+{
+    double spent = S->pb->capacity - cap_left;
+    S->dp_from_n = 0;
+    if (!dp_reserve(S, 0, 1)) {
+        S->aborted = true;
+        return;
+    }
+    S->dp[0][0] = (dp_state){0, 0, (size_t)-1};
+    int n = 1, cur = 0;
+    for (int d = 0; d < S->n && n > 0 && !S->aborted; d++) {
+        int a = S->order[d], m = 0, nxt = 1 - cur;
+        const double *row = S->cost + (size_t)a * S->kmax;
+        const int *ord = S->ord + (size_t)a * S->kmax;
+        const ms_option *opt = S->pb->apps[a].options;
+        for (int k = 0; k < n && !S->aborted; k++) {
+            dp_state st = S->dp[cur][k];
+            S->nodes++;
+            if (out_of_time(S)) break;
+            double room = cap_left - st.cost - S->base_cost[d];
+            if (room < 0) break; /* states by increasing cost: no later one fits either */
+            double bound = st.value + S->base_value[d] + fill_steps(S, d, room);
+            if (front_beaten(S, spent + st.cost, S->base_cost[d], st.value + S->base_value[d], d, bound)) continue;
+            if (!dp_reserve(S, nxt, (size_t)m + (size_t)S->nord[a])) {
+                S->aborted = true;
+                break;
+            }
+            for (int i = 0; i < S->nord[a]; i++) {
+                double c = st.cost + row[ord[i]];
+                if (c > cap_left) continue;
+                size_t t = dp_trail(S, st.trail, ord[i]);
+                if (t == SIZE_MAX) {
+                    S->aborted = true;
+                    break;
+                }
+                S->dp[nxt][m++] = (dp_state){c, st.value + opt[ord[i]].value, t};
+            }
+        }
+        qsort(S->dp[nxt], (size_t)m, sizeof *S->dp[nxt], compare_states);
+        int u = 0; /* the Pareto set: value strictly rising with cost */
+        for (int k = 0; k < m; k++)
+            if (u == 0 || S->dp[nxt][k].value > S->dp[nxt][u - 1].value) S->dp[nxt][u++] = S->dp[nxt][k];
+        n = u;
+        cur = nxt;
+    }
+    for (int k = 0; k < n && !S->aborted; k++) {
+        const dp_state *st = &S->dp[cur][k];
+        if (front_has_better(S, spent + st->cost, st->value)) continue;
+        size_t t = st->trail;
+        for (int d = S->n - 1; d >= 0; d--) {
+            S->leaf_choice[S->order[d]] = S->dp_from[t + 1];
+            t = (size_t)S->dp_from[t];
+        }
+        front_record(S, spent + st->cost, st->value);
+    }
+}
+
 /* A full staircase: the knapsack over the options it allows, exactly. */
 static void leaf(stairs *S, double cap_left)
 {
@@ -322,12 +555,14 @@ static void leaf(stairs *S, double cap_left)
     if (S->base_cost[0] > cap_left) return;
     S->lambda = lp_price(S, cap_left - S->base_cost[0]);
     order_options(S);
-    inner(S, 0, 0.0, cap_left);
+    if (S->front) leaf_frontier(S, cap_left);
+    else inner(S, 0, 0.0, cap_left);
 }
 
 typedef struct {
     double fps, bound;
     int level;
+    double low; /* frontier mode: no completion costs less */
 } child;
 
 static int compare_children(const void *a, const void *b)
@@ -368,12 +603,19 @@ static void outer(stairs *S, int j, double stem_cost, int top_level, int drops)
         /* G[j] = 0 ends the stem: every later segment is 0 too */
         for (int i = j; i < (g == 0 ? S->nseg : j + 1); i++) S->G[i] = g;
         node_costs(S, g == 0 ? S->nseg : j + 1);
-        double b = lp_bound(S, cap_left - pb->seg_cost[j] * g);
-        if (b > -INFINITY) kids[nk++] = (child){g, b, l};
+        double b = lp_bound(S, cap_left - pb->seg_cost[j] * g), spent = stem_cost + pb->seg_cost[j] * g;
+        if (b == -INFINITY) continue;
+        if (S->front && front_beaten(S, spent, S->lp_base_cost, S->lp_base_value, 0, b)) continue;
+        kids[nk++] = (child){g, b, l, spent + S->lp_base_cost};
     }
     qsort(kids, (size_t)nk, sizeof *kids, compare_children);
     for (int k = 0; k < nk && !S->aborted; k++) {
-        if (beaten(S, kids[k].bound)) break;
+        if (S->front) { /* the frontier grew since: a point costing no more than any completion, worth as much */
+            int at = front_at(S->front, kids[k].low);
+            if (at >= 0 && kids[k].bound <= S->front->value[at] + tie_tol(S->front->value[at])) continue;
+        } else if (beaten(S, kids[k].bound)) {
+            break;
+        }
         double g = kids[k].fps;
         for (int i = j; i < (g == 0 ? S->nseg : j + 1); i++) S->G[i] = g;
         int dropped = j > 0 && top_level >= 0 && g < top;
@@ -416,7 +658,8 @@ static bool stairs_init(stairs *S, const ms_problem *pb, double deadline)
     S->key = malloc(sizeof *S->key * (size_t)(S->kmax + 1));
     S->cur = calloc(n1, sizeof *S->cur);
     S->best = calloc(n1, sizeof *S->best);
-    if (!S->order || !S->prefix || !S->G || !S->can_drop || !S->by_cost || !S->cost || !S->pts ||
+    S->leaf_choice = calloc(n1, sizeof *S->leaf_choice);
+    if (!S->leaf_choice || !S->order || !S->prefix || !S->G || !S->can_drop || !S->by_cost || !S->cost || !S->pts ||
         !S->steps || !S->merge_buf || !S->run_end || !S->base_cost || !S->base_value || !S->ord || !S->nord || !S->key || !S->cur ||
         !S->best)
         return false;
@@ -458,6 +701,10 @@ static void stairs_free(stairs *S)
     free(S->key);
     free(S->cur);
     free(S->best);
+    free(S->leaf_choice);
+    free(S->dp[0]);
+    free(S->dp[1]);
+    free(S->dp_from);
 }
 
 /* One exact search on an initialised S (the problem's capacity as it is now). */
@@ -518,6 +765,107 @@ ms_status ms_search_ctx_new(const ms_problem *pb, ms_search_ctx **out, ms_error 
 void ms_search_ctx_exact(ms_search_ctx *c, double deadline, int *choice, ms_search_result *res)
 {
     exact_run(&c->S, deadline, res->found, choice, res);
+}
+
+/* Frontier mode: a first frontier before the search, so that it prunes from the start
+ * (the search's first dives follow the LP at the whole capacity, where most staircases
+ * bound alike, and would leave the cheap end empty for long). For every uniform stem
+ * (one rate up to one chokepoint) the knapsack it leaves, walked up its LP: every app at
+ * its cheapest allowed option, then hull steps by decreasing value per cost, each prefix
+ * a schedule (each app's steps come in its own hull's order). */
+static void front_seed(stairs *S)
+{
+    const ms_problem *pb = S->pb;
+    for (int c = 0; c <= S->nseg && !S->aborted; c++)
+        for (int l = 0; l < (c == 0 ? 1 : pb->n_levels) && !S->aborted; l++) {
+            double f = c == 0 ? 0 : pb->levels[l], cost = f * S->prefix[c], value = 0;
+            for (int j = 0; j < S->nseg; j++) S->G[j] = j < c ? f : 0;
+            node_costs(S, S->nseg);
+            S->nsteps = 0;
+            S->nruns = 0;
+            bool ok = true;
+            for (int a = 0; a < S->n && ok; a++) {
+                point p = app_hull(S, a, a);
+                ok = p.cost < INFINITY;
+                S->leaf_choice[a] = p.option;
+                cost += p.cost;
+                value += p.value;
+            }
+            if (!ok || cost > pb->capacity) continue;
+            sort_steps(S);
+            front_record(S, cost, value);
+            for (int i = 0; i < S->nsteps && !S->aborted; i++) {
+                const step *st = &S->steps[i];
+                int a = st->pos, from = S->leaf_choice[a]; /* (steps out of hull order after float noise: still a schedule) */
+                const double *row = S->cost + (size_t)a * S->kmax;
+                if ((cost += row[st->to] - row[from]) > pb->capacity) break;
+                value += pb->apps[a].options[st->to].value - pb->apps[a].options[from].value;
+                S->leaf_choice[a] = st->to;
+                front_record(S, cost, value);
+            }
+        }
+}
+
+ms_status ms_search_ctx_frontier(ms_search_ctx *c, double lo, double deadline, ms_frontier *out,
+                                 ms_search_result *res, ms_error *err)
+{
+    stairs *S = &c->S;
+    memset(out, 0, sizeof *out);
+    memset(res, 0, sizeof *res);
+    out->n_apps = S->n;
+    S->front = out;
+    S->lo = lo;
+    S->deadline = deadline;
+    S->open_bound = -INFINITY;
+    S->found = false;
+    S->nodes = 0;
+    S->aborted = false;
+    front_seed(S);
+    outer(S, 0, 0.0, -1, 0);
+    S->front = NULL;
+    res->found = out->n > 0;
+    res->value = out->n > 0 ? out->value[out->n - 1] : 0;
+    res->exact = !S->aborted;
+    res->bound = S->aborted ? fmax(S->open_bound, res->value) : res->value;
+    res->nodes = S->nodes;
+    if (S->aborted && (deadline <= 0 || ms_now() <= deadline)) { /* only memory stops it early otherwise */
+        ms_frontier_free(out);
+        return ms_errorf(err, MS_ERR_NOMEM, "scheduler: out of memory");
+    }
+    return MS_OK;
+}
+
+/* The largest LP bound over the staircases' first `depth` segments (each segment's
+ * rate among the levels or 0, non-increasing), the cost of those segments exact. */
+static double branch_bound(stairs *S, int j, double cap_left, int depth)
+{
+    if (j == S->nseg || depth == 0) {
+        node_costs(S, j);
+        return lp_bound(S, cap_left);
+    }
+    double top = j > 0 ? S->G[j - 1] : INFINITY, best = -INFINITY;
+    for (int l = -1; l < S->pb->n_levels; l++) {
+        double g = l < 0 ? 0 : S->pb->levels[l];
+        if (g > top) break;
+        for (int i = j; i < (g == 0 ? S->nseg : j + 1); i++) S->G[i] = g;
+        double b = g == 0 ? (node_costs(S, S->nseg), lp_bound(S, cap_left))
+                          : branch_bound(S, j + 1, cap_left - S->pb->seg_cost[j] * g, depth - 1);
+        best = fmax(best, b);
+    }
+    return best;
+}
+
+double ms_search_ctx_bound(ms_search_ctx *c, double capacity)
+{
+    return branch_bound(&c->S, 0, capacity, 1);
+}
+
+void ms_frontier_free(ms_frontier *f)
+{
+    free(f->cost);
+    free(f->value);
+    free(f->choice);
+    memset(f, 0, sizeof *f);
 }
 
 void ms_search_ctx_free(ms_search_ctx *c)
@@ -632,7 +980,7 @@ static void feasible_outer(stairs *S, int j, double stem_cost)
             S->found = true;
             break;
         }
-        kids[nk++] = (child){g, lower, l};
+        kids[nk++] = (child){g, lower, l, 0};
     }
     /* cheapest children first: the one most likely to fit */
     qsort(kids, (size_t)nk, sizeof *kids, compare_children);
