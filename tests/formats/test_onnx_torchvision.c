@@ -8,7 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "formats/model.h"
 #include "formats/npy.h"
+#include "graph/cut.h"
 #include "testutil.h"
 
 static const char *const families[] = {"resnet18", "resnet50", "mobilenet_v2", "mobilenet_v3_small",
@@ -39,6 +41,40 @@ static int teardown(void **state)
     (void)state;
     if (dir) ms_test_rmdir(dir);
     return 0;
+}
+
+/* The torch module a node came from: the first two components of its name
+ * ("/features/transition1/conv/Conv" -> "/features/transition1"), or the whole name. */
+static size_t module_len(const char *name)
+{
+    const char *p = name;
+    for (int slashes = 0; *p; p++)
+        if (*p == '/' && ++slashes == 3) return (size_t)(p - name);
+    return strlen(name);
+}
+
+/* DenseNet's transition layers and dense blocks and SqueezeNet's Fire modules are each
+ * one block: no chokepoint may fall between two nodes of one such module. n_want is the
+ * count docs/onnx.md lists. */
+static void check_no_cut_inside_modules(const char *model, int n_want)
+{
+    ms_graph *g;
+    ms_error err;
+    if (ms_model_load(&model, 1, &g, &err)) fail_msg("%s", err.msg);
+    ms_chokepoint *cps;
+    int n;
+    assert_int_equal(ms_graph_chokepoints(g, &cps, &n, &err), MS_OK);
+    for (int i = 1; i < n; i++) {
+        int c = cps[i].node_end;
+        const char *before = g->nodes[c - 1].name, *after = g->nodes[c].name;
+        size_t len = module_len(before);
+        print_message("chokepoint %d: cut %d between %s and %s\n", i, c, before, after);
+        bool same = len == module_len(after) && !strncmp(before, after, len) && before[len] == '/';
+        if (same) fail_msg("chokepoint %d (cut %d) lies inside module %.*s", i, c, (int)len, before);
+    }
+    assert_int_equal(n, n_want);
+    free(cps);
+    ms_graph_free(g);
 }
 
 static void check_family(const char *name)
@@ -87,6 +123,8 @@ static void check_family(const char *name)
     assert_int_equal(ms_test_run_cli(args, &out, NULL), 0);
     assert_non_null(strstr(out, "\"chokepoints\""));
     free(out);
+    if (!strcmp(name, "densenet121")) check_no_cut_inside_modules(model, 11);
+    if (!strcmp(name, "squeezenet1_1")) check_no_cut_inside_modules(model, 13);
 }
 
 #define FAMILY_TEST(i)                    \
