@@ -218,6 +218,69 @@ static void test_add_and_concat(void **state)
     compare(finish_bce(&b, cat, true), "add and concat");
 }
 
+static void set_leaky(ms_node *n) { n->alpha = 0.1f; }
+static void set_hard_sigmoid(ms_node *n)
+{
+    n->alpha = 0.3f;
+    n->beta = 0.4f;
+}
+
+/* The ops added for ONNX graphs: each activation alone, then squeeze-excite blocks
+ * (hard sigmoid gate as MobileNetV3, sigmoid gate and swish as EfficientNet), the gate
+ * first in a mul (swapped), broadcasting sub and div by constants and by a computed
+ * [N, 1, 1, C] value, and a sub / div of two full-shape values. */
+static void test_onnx_ops(void **state)
+{
+    (void)state;
+    between(MS_OP_LEAKY_RELU, set_leaky, "leaky relu");
+    between(MS_OP_HARD_SIGMOID, set_hard_sigmoid, "hard sigmoid");
+    between(MS_OP_HARD_SWISH, set_nothing, "hard swish");
+
+    builder b = start(4, 5, 3);
+    int t = conv(&b, b.x, 4, 3, 1, 1, 1, false), hs, pool, s1, s2, gate, se;
+    add(&b, MS_OP_HARD_SWISH, &t, 1, &hs);
+    add(&b, MS_OP_GLOBAL_AVG_POOL, &hs, 1, &pool);
+    s1 = conv(&b, pool, 2, 1, 1, 1, 1, false);
+    add(&b, MS_OP_LEAKY_RELU, &s1, 1, &s2)->alpha = 0.2f;
+    s2 = conv(&b, s2, 4, 1, 1, 1, 1, false);
+    set_hard_sigmoid(add(&b, MS_OP_HARD_SIGMOID, &s2, 1, &gate));
+    int mul_in[2] = {gate, hs}; /* the broadcast operand first: mul swaps them */
+    add(&b, MS_OP_MUL, mul_in, 2, &se);
+    int64_t cs[4] = {1, 1, 1, 4}, c1[1] = {4};
+    int d1, d2, d3;
+    int sub_in[2] = {se, constant(&b, 4, cs, 0.5f)};
+    add(&b, MS_OP_SUB, sub_in, 2, &d1);
+    int div_in[2] = {d1, constant(&b, 1, c1, 0.3f)};
+    for (int k = 0; k < 4; k++) b.g->tensors[div_in[1]].data[k] += 1.5f; /* away from 0 */
+    add(&b, MS_OP_DIV, div_in, 2, &d2);
+    int sub2_in[2] = {d2, gate}; /* a computed value broadcast */
+    add(&b, MS_OP_SUB, sub2_in, 2, &d3);
+    compare(finish_bce(&b, d3, true), "squeeze-excite, hard sigmoid gate, sub and div");
+
+    b = start(4, 4, 3);
+    t = conv(&b, b.x, 6, 3, 1, 1, 1, false);
+    int sg, sw, p2, g1, g2, gs, den, q, diff;
+    add(&b, MS_OP_SIGMOID, &t, 1, &sg);
+    int sw_in[2] = {t, sg}; /* swish */
+    add(&b, MS_OP_MUL, sw_in, 2, &sw);
+    add(&b, MS_OP_GLOBAL_AVG_POOL, &sw, 1, &p2);
+    g1 = conv(&b, p2, 3, 1, 1, 1, 1, true);
+    g2 = conv(&b, g1, 6, 1, 1, 1, 1, false);
+    add(&b, MS_OP_SIGMOID, &g2, 1, &gs);
+    int64_t c6[1] = {6};
+    int den_in[2] = {gs, constant(&b, 1, c6, 0.1f)};
+    for (int k = 0; k < 6; k++) b.g->tensors[den_in[1]].data[k] += 0.5f;
+    add(&b, MS_OP_ADD, den_in, 2, &den);
+    int q_in[2] = {sw, den}; /* divided by a computed [N, 1, 1, C] value */
+    add(&b, MS_OP_DIV, q_in, 2, &q);
+    int diff_in[2] = {q, sw}; /* two full-shape values */
+    add(&b, MS_OP_SUB, diff_in, 2, &diff);
+    int full_in[2] = {diff, den};
+    int y;
+    add(&b, MS_OP_MUL, full_in, 2, &y);
+    compare(finish_bce(&b, y, true), "swish, sigmoid gate, div by a computed value");
+}
+
 /* conv (ReLU6) -> flatten -> fc 5 classes -> softmax (beta 0.8) on class labels. */
 static ms_graph *softmax_graph(void)
 {
@@ -372,6 +435,7 @@ int main(void)
         cmocka_unit_test(test_elementwise_and_layout),
         cmocka_unit_test(test_batch_norm_frozen),
         cmocka_unit_test(test_add_and_concat),
+        cmocka_unit_test(test_onnx_ops),
         cmocka_unit_test(test_softmax_cross_entropy),
         cmocka_unit_test(test_real_suffix),
         cmocka_unit_test(test_real_suffix_residual),

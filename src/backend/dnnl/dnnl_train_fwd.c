@@ -422,17 +422,26 @@ static ms_status fwd_view(dt_ctx *x, int i)
     return st;
 }
 
-/* Clip and sigmoid: the use_dst algorithms, whose backward reads the kept output. */
+/* Clip and sigmoid: the use_dst algorithms, whose backward reads the kept output.
+ * Leaky ReLU (relu with a slope) and hard swish: backward from the input. Hard sigmoid:
+ * oneDNN 2.6 has none, so alpha * x + beta (linear) with a [0, 1] clamp post-op. */
 void dt_eltwise_alg(const ms_node *n, dnnl_alg_kind_t *alg, float *a, float *b)
 {
-    if (n->kind == MS_OP_SIGMOID) {
-        *alg = dnnl_eltwise_logistic_use_dst_for_bwd;
-        *a = *b = 0.0f;
+    *a = *b = 0.0f;
+    switch (n->kind) {
+    case MS_OP_SIGMOID: *alg = dnnl_eltwise_logistic_use_dst_for_bwd; return;
+    case MS_OP_LEAKY_RELU: *alg = dnnl_eltwise_relu; *a = n->alpha; return;
+    case MS_OP_HARD_SWISH: *alg = dnnl_eltwise_hardswish; return;
+    case MS_OP_HARD_SIGMOID:
+        *alg = dnnl_eltwise_linear;
+        *a = n->alpha;
+        *b = n->beta;
         return;
+    default:
+        *alg = dnnl_eltwise_clip_v2_use_dst_for_bwd;
+        *a = isfinite(n->act_min) ? n->act_min : -FLT_MAX;
+        *b = isfinite(n->act_max) ? n->act_max : FLT_MAX;
     }
-    *alg = dnnl_eltwise_clip_v2_use_dst_for_bwd;
-    *a = isfinite(n->act_min) ? n->act_min : -FLT_MAX;
-    *b = isfinite(n->act_max) ? n->act_max : FLT_MAX;
 }
 
 static ms_status fwd_eltwise(dt_ctx *x, int i)
@@ -446,8 +455,10 @@ static ms_status fwd_eltwise(dt_ctx *x, int i)
     DN_TRY(&x->c, dnnl_eltwise_forward_desc_init(&ed, dnnl_forward_training, alg, &in->md, a, b), "eltwise descriptor");
     dnnl_primitive_attr_t attr;
     ms_status st = dn_attr(&x->c, &attr);
+    if (!st && n->kind == MS_OP_HARD_SIGMOID) st = dn_attr_act(&x->c, attr, 0.0f, 1.0f, 1.0f);
     dnnl_primitive_desc_t pd;
     if (!st) st = dt_make_pd(x, &ed, attr, NULL, &pd);
+    else if (attr) dnnl_primitive_attr_destroy(attr);
     if (st) return st;
     dnnl_memory_t ym;
     st = dt_new_value(x, n->output, &in->md, &ym);
@@ -457,6 +468,71 @@ static ms_status fwd_eltwise(dt_ctx *x, int i)
     }
     dnnl_exec_arg_t args[2] = {{DNNL_ARG_SRC, in->mem}, {DNNL_ARG_DST, ym}};
     return dt_emit_keep(x, i, pd, args, 2);
+}
+
+/* Whether tensor t has node n's output shape. */
+static bool full_shape(const ms_graph *g, const ms_node *n, int t)
+{
+    const ms_tensor *a = &g->tensors[t], *y = &g->tensors[n->output];
+    if (a->ndim != y->ndim) return false;
+    for (int d = 0; d < a->ndim; d++)
+        if (a->shape[d] != y->shape[d]) return false;
+    return true;
+}
+
+ms_status dt_binary_operands(dt_ctx *x, const ms_node *n, int *a, int *b)
+{
+    const ms_graph *g = x->c.g;
+    *a = n->inputs[0];
+    *b = n->inputs[1];
+    bool a_ok = !g->tensors[*a].data && full_shape(g, n, *a);
+    if (!a_ok && n->kind == MS_OP_MUL && !g->tensors[*b].data && full_shape(g, n, *b)) {
+        *a = n->inputs[1];
+        *b = n->inputs[0];
+        a_ok = true;
+    }
+    if (!a_ok)
+        return dt_unsupported(x, n, "the first operand must be computed and of the output's shape (oneDNN broadcasts "
+                                    "only the second)");
+    if (!g->tensors[*b].data && g->tensors[*b].ndim != g->tensors[n->output].ndim)
+        return dt_unsupported(x, n, "a computed second operand must have the output's rank");
+    return MS_OK;
+}
+
+/* The second operand of binary node n in its broadcast plain layout: a constant right-
+ * aligned to the output's rank, or a computed value converted (once, kept). */
+ms_status dt_binary_second(dt_ctx *x, const ms_node *n, int b, dnnl_memory_desc_t *md, dnnl_memory_t *mem)
+{
+    const ms_tensor *t = &x->c.g->tensors[b];
+    if (!t->data) {
+        dn_plain_md(&x->c, b, dnnl_f32, md);
+        return dt_value_as(x, b, md, mem, NULL);
+    }
+    dn_const_md(&x->c, b, x->c.g->tensors[n->output].ndim, md);
+    return dn_const(&x->c, md, t->data, md, mem);
+}
+
+static dnnl_alg_kind_t binary_alg(const ms_node *n)
+{
+    return n->kind == MS_OP_MUL ? dnnl_binary_mul : n->kind == MS_OP_SUB ? dnnl_binary_sub : dnnl_binary_div;
+}
+
+/* mul, sub, div: y = a (op) b in a's layout, b broadcast (dt_binary_operands). */
+static ms_status fwd_binary(dt_ctx *x, int i)
+{
+    const ms_node *n = &x->c.g->nodes[i];
+    int a, b;
+    ms_status st = dt_binary_operands(x, n, &a, &b);
+    if (st) return st;
+    const dn_value *av = &x->c.vals[a];
+    dnnl_memory_desc_t b_md;
+    dnnl_memory_t bm, ym;
+    st = dt_binary_second(x, n, b, &b_md, &bm);
+    if (!st) st = dt_new_value(x, n->output, &av->md, &ym);
+    dnnl_primitive_attr_t attr = NULL;
+    if (!st) st = dn_attr(&x->c, &attr);
+    if (!st) st = dt_binary(x, binary_alg(n), &av->md, av->mem, &b_md, bm, &av->md, ym, attr);
+    return st;
 }
 
 ms_status dt_forward_node(dt_ctx *x, int i)
@@ -470,7 +546,13 @@ ms_status dt_forward_node(dt_ctx *x, int i)
     case MS_OP_FULLY_CONNECTED: return fwd_weighted(x, i);
     case MS_OP_BATCH_NORM: return fwd_batch_norm(x, i);
     case MS_OP_CLIP:
-    case MS_OP_SIGMOID: return fwd_eltwise(x, i);
+    case MS_OP_SIGMOID:
+    case MS_OP_LEAKY_RELU:
+    case MS_OP_HARD_SIGMOID:
+    case MS_OP_HARD_SWISH: return fwd_eltwise(x, i);
+    case MS_OP_MUL:
+    case MS_OP_SUB:
+    case MS_OP_DIV: return fwd_binary(x, i);
     case MS_OP_AVG_POOL:
     case MS_OP_MAX_POOL:
     case MS_OP_GLOBAL_AVG_POOL: return fwd_pool(x, i);
@@ -481,9 +563,8 @@ ms_status dt_forward_node(dt_ctx *x, int i)
     case MS_OP_RESHAPE:
     case MS_OP_COPY: return fwd_view(x, i);
     case MS_OP_SOFTMAX: return dt_unsupported(x, n, "a softmax inside the graph (only the final one) cannot be trained");
-    case MS_OP_MUL: case MS_OP_SUB: case MS_OP_DIV: case MS_OP_TRANSPOSE: case MS_OP_SLICE:
-    case MS_OP_LEAKY_RELU: case MS_OP_HARD_SIGMOID: case MS_OP_HARD_SWISH:
-        return dt_unsupported(x, n, "forward only");
+    case MS_OP_TRANSPOSE:
+    case MS_OP_SLICE: return dt_unsupported(x, n, "forward only");
     case MS_OP_COUNT: break;
     }
     return dt_unsupported(x, n, "unknown op");
