@@ -4,7 +4,8 @@
  * and every parameter's gradient must agree (relative L2 < 1e-4), at batch 1 and 3 and
  * with 1 and 2 threads; after the same update of both plans' values their next forward
  * passes must agree too (the plan reads the optimiser's values). The same for whole
- * MobileNetV1 and V2 (residual) suffixes; a few SGD steps lower the loss; int8 and bad targets are refused. */
+ * MobileNetV1 and V2 (residual) suffixes and an exported MobileNetV3-small suffix
+ * (squeeze-excite); a few SGD steps lower the loss; int8 and bad targets are refused. */
 #include "testutil.h"
 
 #include <math.h>
@@ -349,6 +350,44 @@ static void test_real_suffix_residual(void **state)
     ms_graph_free(base);
 }
 
+/* torchvision's MobileNetV3-small (exported at test time by scripts/onnx_export.py:
+ * seeded random weights) after chokepoint 10: two blocks with squeeze-excite (hard
+ * sigmoid gates, hard swish spelled x * hard_sigmoid(x)), the last conv, the pool, the
+ * head. Skipped without python3-torch and python3-torchvision. */
+static void test_onnx_suffix_squeeze_excite(void **state)
+{
+    (void)state;
+    if (system("/usr/bin/python3 -c 'import torch, torchvision, onnx' >/dev/null 2>&1") != 0) {
+        print_message("skipped: /usr/bin/python3 cannot import torch, torchvision and onnx\n");
+        skip();
+    }
+    char *dir = ms_test_tmpdir(), cmd[2048], model[1024];
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/scripts/onnx_export.py %s mobilenet_v3_small >/dev/null 2>&1",
+             MS_SOURCE_DIR, dir);
+    assert_int_equal(system(cmd), 0);
+    snprintf(model, sizeof model, "%s/mobilenet_v3_small.onnx", dir);
+    const char *path = model;
+    ms_graph *base, *br;
+    ms_error err;
+    if (ms_model_load(&path, 1, &base, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(ms_branch_from_base(base, 10, &br, &err), MS_OK);
+    int hard_sigmoid = 0, mul = 0;
+    for (int i = 0; i < br->n_nodes; i++) {
+        hard_sigmoid += br->nodes[i].kind == MS_OP_HARD_SIGMOID;
+        mul += br->nodes[i].kind == MS_OP_MUL;
+    }
+    print_message("suffix: %d nodes, %d hard sigmoid, %d mul\n", br->n_nodes, hard_sigmoid, mul);
+    assert_true(hard_sigmoid >= 2 && mul >= 2);
+    for (int i = 0; i < br->n_tensors; i++)
+        if (!strcmp(br->tensors[i].name, "head/weight"))
+            for (int64_t j = 0; j < ms_tensor_numel(&br->tensors[i]); j++) br->tensors[i].data[j] = 0.1f * rnd();
+    compare_steps(br, MS_LOSS_BCE, 3, 2, targets, 2);
+    compare_steps(br, MS_LOSS_BCE, 1, 1, targets, 1);
+    ms_graph_free(br);
+    ms_graph_free(base);
+    ms_test_rmdir(dir);
+}
+
 /* Plain SGD on a fixed batch through the public interface: the loss goes down. */
 static void test_steps_reduce_loss(void **state)
 {
@@ -439,6 +478,7 @@ int main(void)
         cmocka_unit_test(test_softmax_cross_entropy),
         cmocka_unit_test(test_real_suffix),
         cmocka_unit_test(test_real_suffix_residual),
+        cmocka_unit_test(test_onnx_suffix_squeeze_excite),
         cmocka_unit_test(test_steps_reduce_loss),
         cmocka_unit_test(test_refusals),
     };
