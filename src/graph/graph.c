@@ -143,7 +143,8 @@ ms_status ms_graph_check_trainable(const ms_graph *g, bool onnx_ops, ms_error *e
 {
     for (int i = 0; i < g->n_nodes && !onnx_ops; i++) {
         const ms_node *n = &g->nodes[i];
-        bool ok = n->kind != MS_OP_TRANSPOSE && n->kind != MS_OP_SLICE;
+        bool ok = true;
+        for (int d = 0; n->kind == MS_OP_SLICE && d < MS_MAX_DIMS; d++) ok &= n->steps[d] >= 0;
         if (n->kind == MS_OP_ADD && n->n_inputs == 2) {
             const ms_tensor *a = &g->tensors[n->inputs[0]], *b = &g->tensors[n->inputs[1]], *y = &g->tensors[n->output];
             int64_t c = y->ndim ? y->shape[y->ndim - 1] : 0;

@@ -155,7 +155,7 @@ int64_t ms_graph_macs(const ms_graph *g);
 int64_t ms_graph_params(const ms_graph *g); /* elements of constant tensors used by nodes */
 
 /* Whether a training plan handles every node. With onnx_ops (the ref backend), every op
- * trains. Without (the cpu backend): TRANSPOSE and SLICE run forward only; ADD trains
+ * trains. Without (the cpu backend): SLICE trains without negative steps; ADD trains
  * when its first input has the output's shape and its second that shape or one value
  * per channel; MUL, SUB and DIV when one operand (the first; either for MUL) is
  * computed with the output's shape and the other is a constant or a computed value of

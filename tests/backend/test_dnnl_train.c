@@ -229,7 +229,7 @@ static void set_hard_sigmoid(ms_node *n)
 /* The ops added for ONNX graphs: each activation alone, then squeeze-excite blocks
  * (hard sigmoid gate as MobileNetV3, sigmoid gate and swish as EfficientNet), the gate
  * first in a mul (swapped), broadcasting sub and div by constants and by a computed
- * [N, 1, 1, C] value, and a sub / div of two full-shape values. */
+ * [N, 1, 1, C] value, a sub / div of two full-shape values, a transpose and slices. */
 static void test_onnx_ops(void **state)
 {
     (void)state;
@@ -280,6 +280,34 @@ static void test_onnx_ops(void **state)
     int y;
     add(&b, MS_OP_MUL, full_in, 2, &y);
     compare(finish_bce(&b, y, true), "swish, sigmoid gate, div by a computed value");
+
+    /* a transpose (H and W swap), a strided slice of it, and the two channel halves of
+     * a conv (ShuffleNet's split) added back together */
+    b = start(4, 5, 3);
+    t = conv(&b, b.x, 6, 3, 1, 1, 1, false);
+    int tr, sl, lo, hi, sum;
+    ms_node *n = add(&b, MS_OP_TRANSPOSE, &t, 1, &tr);
+    n->perm[1] = 2;
+    n->perm[2] = 1;
+    infer(&b, tr); /* [1, 5, 4, 6] */
+    const int64_t ss[4] = {1, 3, 2, 6}, hs6[4] = {1, 3, 2, 3};
+    const int64_t *shapes[3] = {ss, hs6, hs6};
+    int *outs[3] = {&sl, &lo, &hi};
+    for (int k = 0; k < 3; k++) {
+        *outs[k] = act(&b);
+        b.g->tensors[*outs[k]].ndim = 4;
+        memcpy(b.g->tensors[*outs[k]].shape, shapes[k], sizeof ss);
+    }
+    n = ms_test_node(b.g, MS_OP_SLICE, "slice", &tr, 1, sl);
+    n->steps[1] = 2;
+    n->starts[2] = 1;
+    n->steps[2] = 2;
+    n = ms_test_node(b.g, MS_OP_SLICE, "low", &sl, 1, lo);
+    n = ms_test_node(b.g, MS_OP_SLICE, "high", &sl, 1, hi);
+    n->starts[3] = 3;
+    int sum_in[2] = {lo, hi};
+    add(&b, MS_OP_ADD, sum_in, 2, &sum);
+    compare(finish_bce(&b, sum, true), "transpose and slices");
 }
 
 /* conv (ReLU6) -> flatten -> fc 5 classes -> softmax (beta 0.8) on class labels. */

@@ -378,6 +378,27 @@ static ms_status bwd_binary(dt_ctx *x, int i)
     return st;
 }
 
+/* dx: dy scattered through the gather into a buffer of its own holding x's plain bytes
+ * (zeroed once: a slice never writes the cells it skipped), then added to x's gradient. */
+static ms_status bwd_gather(dt_ctx *x, int i)
+{
+    const ms_node *n = &x->c.g->nodes[i];
+    int in = n->inputs[0];
+    if (!x->grads[in].ready) return MS_OK;
+    dnnl_memory_desc_t in_ir, out_ir, view, in_p;
+    ms_status st = dt_gather_mds(x, n, &in_ir, &out_ir, &view);
+    if (st) return st;
+    dn_plain_md(&x->c, in, dnnl_f32, &in_p);
+    dnnl_memory_t dym, dx, dxv;
+    int buf = -1;
+    st = dn_mem_new(&x->c, &out_ir, x->grads[n->output].buf, &dym);
+    if (!st) st = dt_persistent(x, &in_p, &dx, &buf);
+    if (!st) st = dn_mem_new(&x->c, &view, buf, &dxv);
+    if (!st) st = dn_reorder(&x->c, in, &out_ir, dym, &view, dxv);
+    if (!st) st = dt_grad_add(x, in, &in_p, dx);
+    return st;
+}
+
 ms_status dt_backward_node(dt_ctx *x, int i)
 {
     switch (x->c.g->nodes[i].kind) {
@@ -402,7 +423,8 @@ ms_status dt_backward_node(dt_ctx *x, int i)
     case MS_OP_RESHAPE:
     case MS_OP_COPY: return bwd_view(x, i);
     case MS_OP_SOFTMAX:
-    case MS_OP_TRANSPOSE: case MS_OP_SLICE:
+    case MS_OP_TRANSPOSE:
+    case MS_OP_SLICE: return bwd_gather(x, i);
     case MS_OP_COUNT: break;
     }
     return MS_OK;

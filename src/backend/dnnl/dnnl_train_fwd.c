@@ -535,6 +535,65 @@ static ms_status fwd_binary(dt_ctx *x, int i)
     return st;
 }
 
+/* Transpose and slice as reorders between descriptors in the IR's own dimension order
+ * (row-major: the plain layout's bytes): ir[t] is tensor t's plain bytes so; *view is
+ * the input's bytes seen in the output's dimensions, each output index d stepping the
+ * input by its stride along perm[d] (transpose) or steps[d] times its own (slice, from
+ * starts). Negative slice steps are refused. */
+ms_status dt_gather_mds(dt_ctx *x, const ms_node *n, dnnl_memory_desc_t *in_ir, dnnl_memory_desc_t *out_ir,
+                        dnnl_memory_desc_t *view)
+{
+    const ms_tensor *in = &x->c.g->tensors[n->inputs[0]], *out = &x->c.g->tensors[n->output];
+    int nd = in->ndim;
+    if (nd < 1 || out->ndim != nd) return dt_unsupported(x, n, "input and output must have the same rank");
+    dnnl_dims_t di, dout, st, vst;
+    int64_t stride = 1, offset = 0;
+    for (int d = nd - 1; d >= 0; d--) {
+        di[d] = in->shape[d];
+        dout[d] = out->shape[d];
+        st[d] = stride;
+        stride *= in->shape[d];
+    }
+    for (int d = 0; d < nd; d++) {
+        if (n->kind == MS_OP_TRANSPOSE) {
+            vst[d] = st[n->perm[d]];
+            continue;
+        }
+        if (n->steps[d] < 1) return dt_unsupported(x, n, "a negative step");
+        vst[d] = st[d] * n->steps[d];
+        offset += n->starts[d] * st[d];
+    }
+    static const dnnl_format_tag_t tags[] = {dnnl_a, dnnl_a, dnnl_ab, dnnl_abc, dnnl_abcd};
+    dnnl_memory_desc_init_by_tag(in_ir, nd, di, dnnl_f32, tags[nd]);
+    dnnl_memory_desc_init_by_tag(out_ir, nd, dout, dnnl_f32, tags[nd]);
+    /* set by hand: dnnl_memory_desc_init_by_strides refuses a strided view whose rows
+     * reach past the next outer stride (a slice of 3 of 5 rows with step 2), although
+     * no two of its elements overlap */
+    *view = *out_ir;
+    for (int d = 0; d < nd; d++) view->format_desc.blocking.strides[d] = vst[d];
+    view->offset0 = offset;
+    return MS_OK;
+}
+
+/* y = the gathered view of x's plain bytes, into y's plain buffer. */
+static ms_status fwd_gather(dt_ctx *x, int i)
+{
+    const ms_node *n = &x->c.g->nodes[i];
+    dnnl_memory_desc_t in_ir, out_ir, view, in_p, out_p;
+    ms_status st = dt_gather_mds(x, n, &in_ir, &out_ir, &view);
+    if (st) return st;
+    dn_plain_md(&x->c, n->inputs[0], dnnl_f32, &in_p);
+    dn_plain_md(&x->c, n->output, dnnl_f32, &out_p);
+    dnnl_memory_t im, vm, ym, yir;
+    int buf = -1;
+    st = dt_value_as(x, n->inputs[0], &in_p, &im, &buf);
+    if (!st) st = dn_mem_new(&x->c, &view, buf, &vm);
+    if (!st) st = dt_new_value(x, n->output, &out_p, &ym);
+    if (!st) st = dn_mem_new(&x->c, &out_ir, x->c.vals[n->output].buf, &yir);
+    if (!st) st = dn_reorder(&x->c, n->inputs[0], &view, vm, &out_ir, yir);
+    return st;
+}
+
 ms_status dt_forward_node(dt_ctx *x, int i)
 {
     const ms_node *n = &x->c.g->nodes[i];
@@ -564,7 +623,7 @@ ms_status dt_forward_node(dt_ctx *x, int i)
     case MS_OP_COPY: return fwd_view(x, i);
     case MS_OP_SOFTMAX: return dt_unsupported(x, n, "a softmax inside the graph (only the final one) cannot be trained");
     case MS_OP_TRANSPOSE:
-    case MS_OP_SLICE: return dt_unsupported(x, n, "forward only");
+    case MS_OP_SLICE: return fwd_gather(x, i);
     case MS_OP_COUNT: break;
     }
     return dt_unsupported(x, n, "unknown op");
