@@ -323,6 +323,15 @@ static ms_status grad_add_reduced(dt_ctx *x, int t, const dnnl_memory_desc_t *sr
     return st;
 }
 
+/* d = a (alg) b, b broadcast, with a plain attribute. */
+static ms_status binary(dt_ctx *x, dnnl_alg_kind_t alg, const dnnl_memory_desc_t *md, dnnl_memory_t a,
+                        const dnnl_memory_desc_t *b_md, dnnl_memory_t b, dnnl_memory_t d)
+{
+    dnnl_primitive_attr_t attr = NULL;
+    ms_status st = dn_attr(&x->c, &attr);
+    return st ? st : dt_binary(x, alg, md, a, b_md, b, md, d, attr);
+}
+
 /* da = dz (sub), dz * b (mul), dz / b (div), b broadcast. */
 static ms_status grad_first(dt_ctx *x, const ms_node *n, int a, const dnnl_memory_desc_t *b_md, dnnl_memory_t bm)
 {
@@ -331,16 +340,13 @@ static ms_status grad_first(dt_ctx *x, const ms_node *n, int a, const dnnl_memor
     dnnl_memory_t da;
     bool direct;
     ms_status st = dt_grad_target(x, a, &dy->md, &da, &direct);
-    dnnl_primitive_attr_t attr = NULL;
-    if (!st) st = dn_attr(&x->c, &attr);
-    if (!st)
-        st = dt_binary(x, n->kind == MS_OP_MUL ? dnnl_binary_mul : dnnl_binary_div, &dy->md, dy->mem, b_md, bm, &dy->md,
-                       da, attr);
+    dnnl_alg_kind_t alg = n->kind == MS_OP_MUL ? dnnl_binary_mul : dnnl_binary_div;
+    if (!st) st = binary(x, alg, &dy->md, dy->mem, b_md, bm, da);
     if (!st) st = dt_grad_commit(x, a, &dy->md, da, direct);
     return st;
 }
 
-/* db = -dz (sub), dz * a (mul), -dz * y / b (div), summed over the dimensions b
+/* db = -dz (sub), dz * a (mul), -(dz * y) / b (div), summed over the dimensions b
  * broadcasts along. */
 static ms_status grad_second(dt_ctx *x, const ms_node *n, int a, int b, const dnnl_memory_desc_t *b_md,
                              dnnl_memory_t bm)
@@ -349,13 +355,9 @@ static ms_status grad_second(dt_ctx *x, const ms_node *n, int a, int b, const dn
     const dn_value *other = n->kind == MS_OP_MUL ? &x->c.vals[a] : &x->c.vals[n->output];
     dnnl_memory_t t;
     ms_status st = dt_temp(x, &dy->md, &t, NULL);
-    dnnl_primitive_attr_t attr = NULL;
     if (!st && n->kind == MS_OP_SUB) st = negate(x, &dy->md, dy->mem, t);
-    if (!st && n->kind != MS_OP_SUB) st = dn_attr(&x->c, &attr);
-    if (!st && n->kind != MS_OP_SUB) st = dt_binary(x, dnnl_binary_mul, &dy->md, dy->mem, &other->md, other->mem, &dy->md, t, attr);
-    attr = NULL;
-    if (!st && n->kind == MS_OP_DIV) st = dn_attr(&x->c, &attr);
-    if (!st && n->kind == MS_OP_DIV) st = dt_binary(x, dnnl_binary_div, &dy->md, t, b_md, bm, &dy->md, t, attr);
+    if (!st && n->kind != MS_OP_SUB) st = binary(x, dnnl_binary_mul, &dy->md, dy->mem, &other->md, other->mem, t);
+    if (!st && n->kind == MS_OP_DIV) st = binary(x, dnnl_binary_div, &dy->md, t, b_md, bm, t);
     if (!st && n->kind == MS_OP_DIV) st = negate(x, &dy->md, t, t);
     if (st) return st;
     bool broadcast = false;
