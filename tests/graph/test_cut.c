@@ -315,7 +315,8 @@ static void test_fire_and_transition(void **state)
     int sq = conv(g, "squeeze", x, 4, 1, 1, 1, ACT_RELU6);
     int in[2] = {conv(g, "expand1x1", sq, 8, 1, 1, 1, ACT_RELU6), conv(g, "expand3x3", sq, 8, 3, 1, 1, ACT_RELU6)};
     x = activation(g, "concat", 4, 4, 16);
-    g->nodes[node(g, MS_OP_CONCAT, "concat", in, 2, x)].axis = 3;
+    int k = node(g, MS_OP_CONCAT, "concat", in, 2, x); /* may move g->nodes */
+    g->nodes[k].axis = 3;
     int64_t cshape[1] = {16};
     int bn_in[5] = {x, constant(g, "bn/s", 1, cshape), constant(g, "bn/o", 1, cshape),
                     constant(g, "bn/m", 1, cshape), constant(g, "bn/v", 1, cshape)};
