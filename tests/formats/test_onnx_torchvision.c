@@ -3,7 +3,7 @@
  * dynamic) with Debian's python3-torch and python3-torchvision, and saves an input batch
  * of 2 and torch's output on it. `mainstream infer` must match torch (relative L2 under
  * 1e-4) on the ref and cpu backends, and `inspect` must find chokepoints. Skipped when
- * /usr/bin/python3 cannot import torch and torchvision. */
+ * /usr/bin/python3 cannot import torch, torchvision and onnx (the export writes metadata with it). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +23,7 @@ static char *dir;
 static int setup(void **state)
 {
     (void)state;
-    if (system("/usr/bin/python3 -c 'import torch, torchvision' >/dev/null 2>&1") != 0) return 0;
+    if (system("/usr/bin/python3 -c 'import torch, torchvision, onnx' >/dev/null 2>&1") != 0) return 0;
     dir = ms_test_tmpdir();
     char cmd[4096];
     int n = snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/scripts/onnx_export.py %s", MS_SOURCE_DIR, dir);
@@ -80,7 +80,7 @@ static void check_no_cut_inside_modules(const char *model, int n_want)
 static void check_family(const char *name)
 {
     if (!dir) {
-        print_message("skipped: /usr/bin/python3 cannot import torch and torchvision (python3-torchvision)\n");
+        print_message("skipped: /usr/bin/python3 cannot import torch, torchvision and onnx (python3-torchvision, python3-onnx)\n");
         skip();
     }
     char model[1024], x[1024], want_path[1024], got_path[1024];
