@@ -31,7 +31,7 @@
  *   clip/sigmoid eltwise (the use_dst variants), backward from the kept output
  *   leaky relu,  eltwise relu (slope) / hardswish, backward from the input
  *   hard swish
- *   hard sigmoid eltwise linear with a [0, 1] clamp post-op; backward: the clamp's
+ *   hard sigmoid eltwise linear, then a [0, 1] clamp in place; backward: the clamp's
  *                (kept output), then linear's
  *   mul/sub/div  binary, second operand broadcast; backward: binary mul / div by the
  *                other operand, a sum reduction where an operand broadcast

@@ -112,7 +112,8 @@ ms_status dt_binary_operands(dt_ctx *x, const ms_node *n, int *a, int *b);
  * the input seen through the gather in the output's dimensions. */
 ms_status dt_gather_mds(dt_ctx *x, const ms_node *n, dnnl_memory_desc_t *in_ir, dnnl_memory_desc_t *out_ir,
                         dnnl_memory_desc_t *view);
-ms_status dt_binary_second(dt_ctx *x, const ms_node *n, int b, dnnl_memory_desc_t *md, dnnl_memory_t *mem);
+ms_status dt_binary_second(dt_ctx *x, const ms_node *n, int b, const dnnl_memory_desc_t *like,
+                           dnnl_memory_desc_t *md, dnnl_memory_t *mem);
 ms_status dt_forward_node(dt_ctx *x, int i);
 
 /* dnnl_train_bwd.c: node i's backward, from its output's finished gradient. */

@@ -374,7 +374,7 @@ static ms_status bwd_binary(dt_ctx *x, int i)
     if (st || (!x->grads[a].ready && !x->grads[b].ready)) return st;
     dnnl_memory_desc_t b_md;
     dnnl_memory_t bm;
-    st = dt_binary_second(x, n, b, &b_md, &bm);
+    st = dt_binary_second(x, n, b, &x->c.vals[a].md, &b_md, &bm);
     if (!st && x->grads[a].ready) st = grad_first(x, n, a, &b_md, bm);
     if (!st && x->grads[b].ready) st = grad_second(x, n, a, b, &b_md, bm);
     return st;

@@ -424,7 +424,7 @@ static ms_status fwd_view(dt_ctx *x, int i)
 
 /* Clip and sigmoid: the use_dst algorithms, whose backward reads the kept output.
  * Leaky ReLU (relu with a slope) and hard swish: backward from the input. Hard sigmoid:
- * oneDNN 2.6 has none, so alpha * x + beta (linear) with a [0, 1] clamp post-op. */
+ * oneDNN 2.6 has none, so alpha * x + beta (linear), then a [0, 1] clamp (fwd_eltwise). */
 void dt_eltwise_alg(const ms_node *n, dnnl_alg_kind_t *alg, float *a, float *b)
 {
     *a = *b = 0.0f;
@@ -455,10 +455,8 @@ static ms_status fwd_eltwise(dt_ctx *x, int i)
     DN_TRY(&x->c, dnnl_eltwise_forward_desc_init(&ed, dnnl_forward_training, alg, &in->md, a, b), "eltwise descriptor");
     dnnl_primitive_attr_t attr;
     ms_status st = dn_attr(&x->c, &attr);
-    if (!st && n->kind == MS_OP_HARD_SIGMOID) st = dn_attr_act(&x->c, attr, 0.0f, 1.0f, 1.0f);
     dnnl_primitive_desc_t pd;
     if (!st) st = dt_make_pd(x, &ed, attr, NULL, &pd);
-    else if (attr) dnnl_primitive_attr_destroy(attr);
     if (st) return st;
     dnnl_memory_t ym;
     st = dt_new_value(x, n->output, &in->md, &ym);
@@ -467,7 +465,16 @@ static ms_status fwd_eltwise(dt_ctx *x, int i)
         return st;
     }
     dnnl_exec_arg_t args[2] = {{DNNL_ARG_SRC, in->mem}, {DNNL_ARG_DST, ym}};
-    return dt_emit_keep(x, i, pd, args, 2);
+    st = dt_emit_keep(x, i, pd, args, 2);
+    if (st || n->kind != MS_OP_HARD_SIGMOID) return st;
+    /* the [0, 1] clamp in place, as its own primitive (oneDNN runs a linear eltwise with
+     * a clip post-op only in its reference implementation) */
+    DN_TRY(&x->c, dnnl_eltwise_forward_desc_init(&ed, dnnl_forward_training, dnnl_eltwise_clip_v2_use_dst_for_bwd,
+                                                 &in->md, 0.0f, 1.0f),
+           "clamp descriptor");
+    if ((st = dn_attr(&x->c, &attr)) || (st = dt_make_pd(x, &ed, attr, NULL, &pd))) return st;
+    dnnl_exec_arg_t clamp[2] = {{DNNL_ARG_SRC, ym}, {DNNL_ARG_DST, ym}};
+    return dn_emit(&x->c, pd, clamp, 2);
 }
 
 /* Whether tensor t has node n's output shape. */
@@ -499,13 +506,16 @@ ms_status dt_binary_operands(dt_ctx *x, const ms_node *n, int *a, int *b)
     return MS_OK;
 }
 
-/* The second operand of binary node n in its broadcast plain layout: a constant right-
- * aligned to the output's rank, or a computed value converted (once, kept). */
-ms_status dt_binary_second(dt_ctx *x, const ms_node *n, int b, dnnl_memory_desc_t *md, dnnl_memory_t *mem)
+/* The second operand of binary node n: a constant right-aligned to the output's rank, a
+ * computed value that broadcasts in the plain layout, one of the output's shape in the
+ * first operand's layout `like` (converted once, kept, when it is in another). */
+ms_status dt_binary_second(dt_ctx *x, const ms_node *n, int b, const dnnl_memory_desc_t *like,
+                           dnnl_memory_desc_t *md, dnnl_memory_t *mem)
 {
     const ms_tensor *t = &x->c.g->tensors[b];
     if (!t->data) {
-        dn_plain_md(&x->c, b, dnnl_f32, md);
+        if (full_shape(x->c.g, n, b)) *md = *like; /* the first operand's layout: no broadcast */
+        else dn_plain_md(&x->c, b, dnnl_f32, md);
         return dt_value_as(x, b, md, mem, NULL);
     }
     dn_const_md(&x->c, b, x->c.g->tensors[n->output].ndim, md);
@@ -527,7 +537,7 @@ static ms_status fwd_binary(dt_ctx *x, int i)
     const dn_value *av = &x->c.vals[a];
     dnnl_memory_desc_t b_md;
     dnnl_memory_t bm, ym;
-    st = dt_binary_second(x, n, b, &b_md, &bm);
+    st = dt_binary_second(x, n, b, &av->md, &b_md, &bm);
     if (!st) st = dt_new_value(x, n->output, &av->md, &ym);
     dnnl_primitive_attr_t attr = NULL;
     if (!st) st = dn_attr(&x->c, &attr);
