@@ -11,7 +11,8 @@ packages=(build-essential cmake pkg-config libdnnl-dev libavformat-dev libavcode
           python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
           help2man                  # the man page, made at build time from the help texts
           clang libclang-rt-14-dev  # the libFuzzer targets (scripts/fuzz.sh)
-          libprotobuf-c-dev protobuf-c-compiler libonnx-dev libonnx-testdata python3-torch python3-torchvision)
+          libprotobuf-c-dev protobuf-c-compiler libonnx-dev libonnx-testdata python3-torch python3-torchvision
+          python3-onnx)             # scripts/onnx_export.py writes metadata_props with it
 # The cuda backend (libmainstream_cuda.so) needs no package from this list: it is built
 # when CMake finds nvcc, cuDNN 9 and cuBLAS under MS_CUDA_ROOT (default /usr/local/cuda,
 # NVIDIA's packages, not Debian's); without them everything else builds and its tests skip.

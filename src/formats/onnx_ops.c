@@ -1,7 +1,6 @@
-/* ONNX import, node half: each ONNX node becomes IR nodes in the IR's layout, or, when
- * every input is a constant (the Shape / Gather / Unsqueeze / Concat chains exporters
- * emit for a Reshape's target), is evaluated here into a constant. Attributes are
- * checked by name: one the handler does not know is refused, never ignored. */
+/* ONNX import, node half: each ONNX node becomes IR nodes in the IR's layout. Reading a
+ * node (attributes, inputs, output) is onnx_node.c's; a node whose inputs are all
+ * constants is evaluated by onnx_fold.c instead. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,160 +8,7 @@
 
 #include "formats/onnx_internal.h"
 
-typedef const Onnx__NodeProto node_t;
-
-/* ---- attributes ----------------------------------------------------------------------- */
-
-static const Onnx__AttributeProto *attr(node_t *n, const char *name)
-{
-    for (size_t k = 0; k < n->n_attribute; k++)
-        if (n->attribute[k] && n->attribute[k]->name && !strcmp(n->attribute[k]->name, name)) return n->attribute[k];
-    return NULL;
-}
-
-/* Refuses attributes not in the comma-separated list `known`. */
-static ms_status known_attrs(ox_ctx *c, node_t *n, const char *known)
-{
-    for (size_t k = 0; k < n->n_attribute; k++) {
-        const char *nm = n->attribute[k] && n->attribute[k]->name ? n->attribute[k]->name : "";
-        size_t len = strlen(nm);
-        const char *p = known;
-        bool found = false;
-        while (!found && p && *p) {
-            const char *e = strchr(p, ',');
-            size_t l = e ? (size_t)(e - p) : strlen(p);
-            found = l == len && !strncmp(p, nm, l);
-            p = e ? e + 1 : NULL;
-        }
-        if (!found) return ox_node_fail(c, MS_ERR_UNSUPPORTED, "attribute '%.100s' is not supported", nm);
-    }
-    return MS_OK;
-}
-
-static ms_status attr_int(ox_ctx *c, node_t *n, const char *name, int64_t def, int64_t *v)
-{
-    const Onnx__AttributeProto *a = attr(n, name);
-    *v = def;
-    if (!a) return MS_OK;
-    if (a->type != ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT)
-        return ox_node_fail(c, MS_ERR_FORMAT, "attribute '%s' is not an int", name);
-    *v = a->i;
-    return MS_OK;
-}
-
-static ms_status attr_float(ox_ctx *c, node_t *n, const char *name, float def, float *v)
-{
-    const Onnx__AttributeProto *a = attr(n, name);
-    *v = def;
-    if (!a) return MS_OK;
-    if (a->type != ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT)
-        return ox_node_fail(c, MS_ERR_FORMAT, "attribute '%s' is not a float", name);
-    if (!isfinite(a->f)) return ox_node_fail(c, MS_ERR_FORMAT, "attribute '%s' is not finite", name);
-    *v = a->f;
-    return MS_OK;
-}
-
-/* At most max ints; *n = -1 when absent. */
-static ms_status attr_ints(ox_ctx *c, node_t *n, const char *name, int64_t *vals, int max, int *count)
-{
-    const Onnx__AttributeProto *a = attr(n, name);
-    *count = -1;
-    if (!a) return MS_OK;
-    if (a->type != ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS)
-        return ox_node_fail(c, MS_ERR_FORMAT, "attribute '%s' is not a list of ints", name);
-    if (a->n_ints > (size_t)max) return ox_node_fail(c, MS_ERR_UNSUPPORTED, "attribute '%s' has %zu values (at most %d)", name, a->n_ints, max);
-    for (size_t k = 0; k < a->n_ints; k++) vals[k] = a->ints[k];
-    *count = (int)a->n_ints;
-    return MS_OK;
-}
-
-static ms_status attr_string(ox_ctx *c, node_t *n, const char *name, const char *def, char *buf, size_t size)
-{
-    const Onnx__AttributeProto *a = attr(n, name);
-    snprintf(buf, size, "%s", def);
-    if (!a) return MS_OK;
-    if (a->type != ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING)
-        return ox_node_fail(c, MS_ERR_FORMAT, "attribute '%s' is not a string", name);
-    size_t l = a->s.len < size - 1 ? a->s.len : size - 1;
-    memcpy(buf, a->s.data, l);
-    buf[l] = '\0';
-    return MS_OK;
-}
-
-/* ---- inputs and outputs ---------------------------------------------------------------- */
-
-static bool has_input(node_t *n, size_t k) { return k < n->n_input && n->input[k] && n->input[k][0]; }
-
-static ms_status input(ox_ctx *c, node_t *n, size_t k, ox_value **v)
-{
-    *v = NULL;
-    if (!has_input(n, k)) return ox_node_fail(c, MS_ERR_FORMAT, "input %zu is missing", k);
-    *v = ox_find(c, n->input[k]);
-    if (!*v) return ox_node_fail(c, MS_ERR_FORMAT, "input %zu '%.200s' is computed by no earlier node", k, n->input[k]);
-    if ((*v)->shuffle && strcmp(n->op_type, "Reshape") && strcmp(n->op_type, "Transpose") && strcmp(n->op_type, "Shape"))
-        return ox_node_fail(c, MS_ERR_UNSUPPORTED, "input %zu '%.200s' is a 5-D tensor: only the Reshape / Transpose / Reshape of a channel shuffle is supported",
-                            k, n->input[k]);
-    return MS_OK;
-}
-
-static ms_status input_act(ox_ctx *c, node_t *n, size_t k, ox_value **v)
-{
-    ms_status s = input(c, n, k, v);
-    if (!s && (*v)->is_const)
-        return ox_node_fail(c, MS_ERR_UNSUPPORTED, "input %zu '%.200s' is a constant: this op is computed on activations only",
-                            k, n->input[k]);
-    return s;
-}
-
-static ms_status input_const(ox_ctx *c, node_t *n, size_t k, ox_value **v)
-{
-    ms_status s = input(c, n, k, v);
-    if (!s && !(*v)->is_const)
-        return ox_node_fail(c, MS_ERR_UNSUPPORTED, "input %zu '%.200s' must be a constant (an initializer)", k, n->input[k]);
-    return s;
-}
-
-/* Up to max integer values of a constant input (shape operands, axes, pads). */
-static ms_status const_ints(ox_ctx *c, node_t *n, size_t k, int64_t *vals, int max, int *count)
-{
-    ox_value *v;
-    ms_status s = input_const(c, n, k, &v);
-    if (s) return s;
-    if (v->numel > max) return ox_node_fail(c, MS_ERR_UNSUPPORTED, "input %zu has %lld values (at most %d)", k, (long long)v->numel, max);
-    for (int64_t i = 0; i < v->numel; i++) {
-        double x = v->is_int ? (double)v->i[i] : v->f[i];
-        vals[i] = v->is_int ? v->i[i] : (int64_t)x;
-    }
-    *count = (int)v->numel;
-    return MS_OK;
-}
-
-static ms_status const_scalar(ox_ctx *c, node_t *n, size_t k, float *val)
-{
-    ox_value *v;
-    ms_status s = input_const(c, n, k, &v);
-    if (s) return s;
-    if (v->numel != 1) return ox_node_fail(c, MS_ERR_UNSUPPORTED, "input %zu must hold one value", k);
-    *val = v->is_int ? (float)v->i[0] : v->f[0];
-    return MS_OK;
-}
-
-static ms_status one_output(ox_ctx *c, node_t *n)
-{
-    if (n->n_output < 1 || !n->output[0] || !n->output[0][0]) return ox_node_fail(c, MS_ERR_FORMAT, "has no output");
-    for (size_t k = 1; k < n->n_output; k++)
-        if (n->output[k] && n->output[k][0])
-            return ox_node_fail(c, MS_ERR_UNSUPPORTED, "output %zu ('%.200s') is not supported", k, n->output[k]);
-    if (ox_find(c, n->output[0])) return ox_node_fail(c, MS_ERR_FORMAT, "output '%.200s' is computed twice", n->output[0]);
-    return MS_OK;
-}
-
-static int64_t numel_of(int rank, const int64_t *dims)
-{
-    int64_t m = 1;
-    for (int d = 0; d < rank; d++) m *= dims[d];
-    return m;
-}
+typedef ox_node_t node_t;
 
 /* A new activation value `name` with ONNX dims, and its IR tensor. */
 static ms_status new_act(ox_ctx *c, const char *name, int rank, const int64_t *dims, int *tensor)
@@ -174,12 +20,12 @@ static ms_status new_act(ox_ctx *c, const char *name, int rank, const int64_t *d
                             name, (long long)dims[0], (long long)c->batch);
     for (int d = 0; d < rank; d++)
         if (dims[d] < 1 || dims[d] > OX_MAX_ELEMENTS) return ox_node_fail(c, MS_ERR_UNSUPPORTED, "output '%.200s': dimension %d is %lld", name, d, (long long)dims[d]);
-    if (numel_of(rank, dims) > OX_MAX_ELEMENTS) return ox_node_fail(c, MS_ERR_UNSUPPORTED, "output '%.200s' is too large", name);
+    if (ox_numel(rank, dims) > OX_MAX_ELEMENTS) return ox_node_fail(c, MS_ERR_UNSUPPORTED, "output '%.200s' is too large", name);
     int64_t ir[MS_MAX_DIMS];
     ox_ir_shape(rank, dims, ir);
     int t = ms_graph_add_tensor(c->g, name, rank, ir, MS_DT_F32);
     if (t < 0) return ox_node_fail(c, MS_ERR_NOMEM, "out of memory");
-    ox_value v = {.name = name, .rank = rank, .numel = numel_of(rank, dims), .tensor = t};
+    ox_value v = {.name = name, .rank = rank, .numel = ox_numel(rank, dims), .tensor = t};
     memcpy(v.dims, dims, (size_t)rank * sizeof *dims);
     ms_status s = ox_add_value(c, &v);
     if (!s) *tensor = t;
@@ -204,39 +50,6 @@ static ms_status add_ir(ox_ctx *c, ms_op_kind kind, const int *in, int n_in, int
     return MS_OK;
 }
 
-/* Makes `name` another name of an existing value (Identity, Dropout). */
-static ms_status alias(ox_ctx *c, const char *name, const ox_value *src)
-{
-    ox_value v = *src;
-    v.name = name;
-    v.f = NULL;
-    v.i = NULL;
-    if (src->is_const) {
-        size_t n = (size_t)src->numel + 1;
-        if (src->is_int) v.i = malloc(n * sizeof *v.i);
-        else v.f = malloc(n * sizeof *v.f);
-        if (!v.i && !v.f) return ox_node_fail(c, MS_ERR_NOMEM, "out of memory");
-        if (src->is_int) memcpy(v.i, src->i, (size_t)src->numel * sizeof *v.i);
-        else memcpy(v.f, src->f, (size_t)src->numel * sizeof *v.f);
-    }
-    ms_status s = ox_add_value(c, &v);
-    if (s) ox_value_free(&v);
-    return s;
-}
-
-/* A constant value (owned arrays handed over). */
-static ms_status add_const(ox_ctx *c, const char *name, int rank, const int64_t *dims, float *f, int64_t *i)
-{
-    ox_value v = {.name = name, .is_const = true, .rank = rank, .numel = numel_of(rank, dims), .is_int = i != NULL,
-                  .f = f, .i = i, .tensor = -1};
-    memcpy(v.dims, dims, (size_t)rank * sizeof *dims);
-    ms_status s = ox_add_value(c, &v);
-    if (s) ox_value_free(&v);
-    return s;
-}
-
-static double cval(const ox_value *v, int64_t k) { return v->is_int ? (double)v->i[k] : v->f[k]; }
-
 /* A constant as an IR tensor: its values copied to float, dims right-aligned to `rank`
  * (leading 1s) and, for rank 4, moved from NCHW to NHWC. */
 static ms_status ir_const(ox_ctx *c, const ox_value *v, int rank, int *t)
@@ -256,9 +69,9 @@ static ms_status ir_const(ox_ctx *c, const ox_value *v, int rank, int *t)
             for (int64_t ch = 0; ch < C; ch++)
                 for (int64_t h = 0; h < H; h++)
                     for (int64_t w = 0; w < W; w++)
-                        data[((a * H + h) * W + w) * C + ch] = (float)cval(v, ((a * C + ch) * H + h) * W + w);
+                        data[((a * H + h) * W + w) * C + ch] = (float)ox_cval(v, ((a * C + ch) * H + h) * W + w);
     } else {
-        for (int64_t k = 0; k < v->numel; k++) data[k] = (float)cval(v, k);
+        for (int64_t k = 0; k < v->numel; k++) data[k] = (float)ox_cval(v, k);
     }
     c->g->tensors[*t].data = data;
     return MS_OK;
@@ -300,9 +113,9 @@ static ms_status ir_permute(ox_ctx *c, int x, const int *perm, const char *suffi
  * order (transposes on either side of the reshape). */
 static ms_status reshape_to(ox_ctx *c, const ox_value *src, int rank, const int64_t *dims, const char *name)
 {
-    if (numel_of(rank, dims) != src->numel)
+    if (ox_numel(rank, dims) != src->numel)
         return ox_node_fail(c, MS_ERR_FORMAT, "cannot reshape %lld elements into %lld", (long long)src->numel,
-                            (long long)numel_of(rank, dims));
+                            (long long)ox_numel(rank, dims));
     static const int to_nchw[4] = {0, 3, 1, 2}, to_nhwc[4] = {0, 2, 3, 1};
     int x = src->tensor, y;
     ms_status s = MS_OK;
@@ -325,246 +138,6 @@ static ms_status reshape_to(ox_ctx *c, const ox_value *src, int rank, const int6
         memcpy(nd->perm, to_nhwc, sizeof nd->perm);
     }
     return MS_OK;
-}
-
-static ms_status norm_axis(ox_ctx *c, int64_t a, int rank, int *out)
-{
-    if (a < -rank || a >= rank) return ox_node_fail(c, MS_ERR_FORMAT, "axis %lld is out of range for %d dimensions", (long long)a, rank);
-    *out = (int)(a < 0 ? a + rank : a);
-    return MS_OK;
-}
-
-/* ---- constant folding ----------------------------------------------------------------- */
-
-static ms_status fold_alloc(ox_ctx *c, int64_t numel, bool is_int, float **f, int64_t **i)
-{
-    *f = NULL;
-    *i = NULL;
-    if (numel > OX_MAX_FOLDED)
-        return ox_node_fail(c, MS_ERR_UNSUPPORTED, "a constant computed at import would have %lld elements (at most %lld)",
-                            (long long)numel, (long long)OX_MAX_FOLDED);
-    if (is_int) *i = malloc(((size_t)numel + 1) * sizeof **i);
-    else *f = malloc(((size_t)numel + 1) * sizeof **f);
-    if (!*i && !*f) return ox_node_fail(c, MS_ERR_NOMEM, "out of memory");
-    return MS_OK;
-}
-
-/* Broadcast binary op over two constants. */
-static ms_status fold_binary(ox_ctx *c, node_t *n, const char *op, const ox_value *a, const ox_value *b)
-{
-    int rank = a->rank > b->rank ? a->rank : b->rank;
-    int64_t dims[MS_ONNX_MAX_RANK];
-    for (int d = 0; d < rank; d++) {
-        int da = d - (rank - a->rank), db = d - (rank - b->rank);
-        int64_t ea = da >= 0 ? a->dims[da] : 1, eb = db >= 0 ? b->dims[db] : 1;
-        if (ea != eb && ea != 1 && eb != 1) return ox_node_fail(c, MS_ERR_FORMAT, "shapes do not broadcast");
-        dims[d] = ea == 1 ? eb : ea;
-    }
-    int64_t total = numel_of(rank, dims);
-    bool is_int = a->is_int && b->is_int;
-    float *f;
-    int64_t *iv;
-    ms_status s = fold_alloc(c, total, is_int, &f, &iv);
-    if (s) return s;
-    for (int64_t k = 0; k < total; k++) {
-        int64_t rem = k, ka = 0, kb = 0, sa = 1, sb = 1;
-        for (int d = rank - 1; d >= 0; d--) {
-            int64_t idx = rem % dims[d];
-            rem /= dims[d];
-            int da = d - (rank - a->rank), db = d - (rank - b->rank);
-            if (da >= 0) {
-                if (a->dims[da] != 1) ka += idx * sa;
-                sa *= a->dims[da];
-            }
-            if (db >= 0) {
-                if (b->dims[db] != 1) kb += idx * sb;
-                sb *= b->dims[db];
-            }
-        }
-        if (is_int) {
-            int64_t x = a->i[ka], y = b->i[kb], r;
-            if (!strcmp(op, "Add")) r = x + y;
-            else if (!strcmp(op, "Sub")) r = x - y;
-            else if (!strcmp(op, "Mul")) r = x * y;
-            else {
-                if (y == 0) {
-                    free(iv);
-                    return ox_node_fail(c, MS_ERR_FORMAT, "integer division by zero");
-                }
-                r = x / y;
-            }
-            iv[k] = r;
-        } else {
-            double x = cval(a, ka), y = cval(b, kb);
-            f[k] = (float)(!strcmp(op, "Add") ? x + y : !strcmp(op, "Sub") ? x - y : !strcmp(op, "Mul") ? x * y : x / y);
-        }
-    }
-    return add_const(c, n->output[0], rank, dims, f, iv);
-}
-
-/* Shape of any value (opset 15: start, end). */
-static ms_status op_shape(ox_ctx *c, node_t *n)
-{
-    ox_value *x;
-    int64_t start, end;
-    ms_status s = known_attrs(c, n, "start,end");
-    if (!s) s = one_output(c, n);
-    if (!s) s = input(c, n, 0, &x);
-    if (!s) s = attr_int(c, n, "start", 0, &start);
-    if (!s) s = attr_int(c, n, "end", x->rank, &end);
-    if (s) return s;
-    if (start < 0) start += x->rank;
-    if (end < 0) end += x->rank;
-    if (start < 0) start = 0;
-    if (end > x->rank) end = x->rank;
-    int64_t len = end > start ? end - start : 0;
-    int64_t *iv = malloc(((size_t)len + 1) * sizeof *iv);
-    if (!iv) return ox_node_fail(c, MS_ERR_NOMEM, "out of memory");
-    for (int64_t k = 0; k < len; k++) iv[k] = x->dims[start + k];
-    return add_const(c, n->output[0], 1, &len, NULL, iv);
-}
-
-static ms_status op_constant(ox_ctx *c, node_t *n)
-{
-    ms_status s = known_attrs(c, n, "value,value_float,value_floats,value_int,value_ints");
-    if (!s) s = one_output(c, n);
-    if (s) return s;
-    if (n->n_attribute != 1) return ox_node_fail(c, MS_ERR_FORMAT, "needs exactly one value attribute");
-    const Onnx__AttributeProto *a = n->attribute[0];
-    if (!strcmp(a->name, "value")) {
-        if (!a->t) return ox_node_fail(c, MS_ERR_FORMAT, "attribute 'value' holds no tensor");
-        ox_value v;
-        if ((s = ox_tensor_value(c, a->t, "constant", &v))) return s;
-        v.name = n->output[0];
-        if ((s = ox_add_value(c, &v))) ox_value_free(&v);
-        return s;
-    }
-    bool ints = !strcmp(a->name, "value_int") || !strcmp(a->name, "value_ints");
-    bool list = !strcmp(a->name, "value_floats") || !strcmp(a->name, "value_ints");
-    int64_t len = list ? (int64_t)(ints ? a->n_ints : a->n_floats) : 1;
-    float *f;
-    int64_t *iv;
-    if ((s = fold_alloc(c, len, ints, &f, &iv))) return s;
-    for (int64_t k = 0; k < len; k++) {
-        if (ints) iv[k] = list ? a->ints[k] : a->i;
-        else f[k] = list ? a->floats[k] : a->f;
-    }
-    return add_const(c, n->output[0], list ? 1 : 0, &len, f, iv);
-}
-
-static ms_status op_constant_of_shape(ox_ctx *c, node_t *n)
-{
-    int64_t dims[MS_ONNX_MAX_RANK];
-    int rank;
-    ms_status s = known_attrs(c, n, "value");
-    if (!s) s = one_output(c, n);
-    if (!s) s = const_ints(c, n, 0, dims, MS_ONNX_MAX_RANK, &rank);
-    if (s) return s;
-    int64_t total_check = 1;
-    for (int d = 0; d < rank; d++) {
-        if (dims[d] < 0 || dims[d] > OX_MAX_ELEMENTS) return ox_node_fail(c, MS_ERR_FORMAT, "dimension %d is %lld", d, (long long)dims[d]);
-        total_check *= dims[d];
-        if (total_check > OX_MAX_FOLDED)
-            return ox_node_fail(c, MS_ERR_UNSUPPORTED, "the constant would have more than %lld elements", (long long)OX_MAX_FOLDED);
-    }
-    ox_value fill = {.numel = 1};
-    float zero = 0;
-    fill.f = &zero;
-    const Onnx__AttributeProto *a = attr(n, "value");
-    ox_value tv = {0};
-    if (a) {
-        if (!a->t || (s = ox_tensor_value(c, a->t, "value", &tv))) return s ? s : ox_node_fail(c, MS_ERR_FORMAT, "'value' holds no tensor");
-        if (tv.numel != 1) {
-            ox_value_free(&tv);
-            return ox_node_fail(c, MS_ERR_FORMAT, "'value' must hold one element");
-        }
-        fill = tv;
-    }
-    int64_t total = numel_of(rank, dims);
-    float *f;
-    int64_t *iv;
-    if (!(s = fold_alloc(c, total, fill.is_int, &f, &iv))) {
-        for (int64_t k = 0; k < total; k++) {
-            if (iv) iv[k] = fill.i[0];
-            else f[k] = fill.f[0];
-        }
-        s = add_const(c, n->output[0], rank, dims, f, iv);
-    }
-    ox_value_free(&tv);
-    return s;
-}
-
-/* Gather on constants (a Shape's dimension, usually). */
-static ms_status op_gather(ox_ctx *c, node_t *n)
-{
-    ox_value *x, *idx;
-    int64_t axis;
-    int ax = 0;
-    ms_status s = known_attrs(c, n, "axis");
-    if (!s) s = one_output(c, n);
-    if (!s) s = input(c, n, 0, &x);
-    if (!s && !x->is_const) s = ox_node_fail(c, MS_ERR_UNSUPPORTED, "Gather is supported on constants only (shape computations)");
-    if (!s) s = input_const(c, n, 1, &idx);
-    if (!s) s = attr_int(c, n, "axis", 0, &axis);
-    if (!s && x->rank < 1) s = ox_node_fail(c, MS_ERR_FORMAT, "data is a scalar");
-    if (!s) s = norm_axis(c, axis, x->rank, &ax);
-    if (s) return s;
-    int rank = x->rank - 1 + idx->rank;
-    if (rank > MS_ONNX_MAX_RANK) return ox_node_fail(c, MS_ERR_UNSUPPORTED, "result has too many dimensions");
-    int64_t dims[MS_ONNX_MAX_RANK], outer = 1, inner = 1;
-    int r = 0;
-    for (int d = 0; d < ax; d++) outer *= (dims[r++] = x->dims[d]);
-    for (int d = 0; d < idx->rank; d++) dims[r++] = idx->dims[d];
-    for (int d = ax + 1; d < x->rank; d++) inner *= (dims[r++] = x->dims[d]);
-    int64_t total = numel_of(rank, dims);
-    float *f;
-    int64_t *iv;
-    if ((s = fold_alloc(c, total, x->is_int, &f, &iv))) return s;
-    int64_t k = 0;
-    for (int64_t o = 0; o < outer; o++)
-        for (int64_t j = 0; j < idx->numel; j++) {
-            int64_t at = (int64_t)cval(idx, j);
-            if (at < 0) at += x->dims[ax];
-            if (at < 0 || at >= x->dims[ax]) {
-                free(f);
-                free(iv);
-                return ox_node_fail(c, MS_ERR_FORMAT, "index %lld is out of range", (long long)at);
-            }
-            for (int64_t in = 0; in < inner; in++, k++) {
-                int64_t from = (o * x->dims[ax] + at) * inner + in;
-                if (iv) iv[k] = x->i[from];
-                else f[k] = x->f[from];
-            }
-        }
-    return add_const(c, n->output[0], rank, dims, f, iv);
-}
-
-static ms_status op_cast(ox_ctx *c, node_t *n)
-{
-    ox_value *x;
-    int64_t to;
-    ms_status s = known_attrs(c, n, "to,saturate");
-    if (!s) s = one_output(c, n);
-    if (!s) s = input(c, n, 0, &x);
-    if (!s) s = attr_int(c, n, "to", 0, &to);
-    if (s) return s;
-    bool to_float = to == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT || to == ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE;
-    bool to_int = to == ONNX__TENSOR_PROTO__DATA_TYPE__INT64 || to == ONNX__TENSOR_PROTO__DATA_TYPE__INT32;
-    if (!x->is_const) {
-        if (to != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT)
-            return ox_node_fail(c, MS_ERR_UNSUPPORTED, "casting an activation to type %lld (activations are float)", (long long)to);
-        return alias(c, n->output[0], x);
-    }
-    if (!to_float && !to_int) return ox_node_fail(c, MS_ERR_UNSUPPORTED, "cast to type %lld", (long long)to);
-    float *f;
-    int64_t *iv;
-    if ((s = fold_alloc(c, x->numel, to_int, &f, &iv))) return s;
-    for (int64_t k = 0; k < x->numel; k++) {
-        double v = cval(x, k);
-        if (iv) iv[k] = (int64_t)v;
-        else f[k] = (float)v;
-    }
-    return add_const(c, n->output[0], x->rank, x->dims, f, iv);
 }
 
 /* ---- shapes ---------------------------------------------------------------------------- */
@@ -610,13 +183,13 @@ static ms_status channel_shuffle(ox_ctx *c, node_t *n, ox_value *x, int rank, co
  * activation reshaped. */
 static ms_status reshape_value(ox_ctx *c, node_t *n, ox_value *x, int rank, const int64_t *dims)
 {
-    if (numel_of(rank, dims) != x->numel)
+    if (ox_numel(rank, dims) != x->numel)
         return ox_node_fail(c, MS_ERR_FORMAT, "the new shape holds %lld elements, the input %lld",
-                            (long long)numel_of(rank, dims), (long long)x->numel);
+                            (long long)ox_numel(rank, dims), (long long)x->numel);
     if (!x->is_const && (x->shuffle || rank == 5)) return channel_shuffle(c, n, x, rank, dims);
     if (x->is_const) {
         ox_value v = *x;
-        ms_status s = alias(c, n->output[0], x);
+        ms_status s = ox_alias(c, n->output[0], x);
         if (s) return s;
         ox_value *nv = &c->vals[c->n_vals - 1];
         nv->rank = rank;
@@ -632,11 +205,11 @@ static ms_status op_reshape(ox_ctx *c, node_t *n)
     ox_value *x;
     int64_t dims[MS_ONNX_MAX_RANK], allowzero;
     int rank;
-    ms_status s = known_attrs(c, n, "allowzero");
-    if (!s) s = one_output(c, n);
-    if (!s) s = input(c, n, 0, &x);
-    if (!s) s = attr_int(c, n, "allowzero", 0, &allowzero);
-    if (!s) s = const_ints(c, n, 1, dims, MS_ONNX_MAX_RANK, &rank);
+    ms_status s = ox_known_attrs(c, n, "allowzero");
+    if (!s) s = ox_one_output(c, n);
+    if (!s) s = ox_input(c, n, 0, &x);
+    if (!s) s = ox_attr_int(c, n, "allowzero", 0, &allowzero);
+    if (!s) s = ox_const_ints(c, n, 1, dims, MS_ONNX_MAX_RANK, &rank);
     if (s) return s;
     int unknown = -1;
     int64_t known = 1;
@@ -667,13 +240,13 @@ static ms_status op_flatten(ox_ctx *c, node_t *n)
     ox_value *x;
     int64_t axis;
     int ax = 0;
-    ms_status s = known_attrs(c, n, "axis");
-    if (!s) s = one_output(c, n);
-    if (!s) s = input(c, n, 0, &x);
-    if (!s) s = attr_int(c, n, "axis", 1, &axis);
+    ms_status s = ox_known_attrs(c, n, "axis");
+    if (!s) s = ox_one_output(c, n);
+    if (!s) s = ox_input(c, n, 0, &x);
+    if (!s) s = ox_attr_int(c, n, "axis", 1, &axis);
     if (s) return s;
     if (axis == x->rank) ax = x->rank;
-    else if ((s = norm_axis(c, axis, x->rank, &ax))) return s;
+    else if ((s = ox_norm_axis(c, axis, x->rank, &ax))) return s;
     int64_t dims[2] = {1, 1};
     for (int d = 0; d < x->rank; d++) dims[d < ax ? 0 : 1] *= x->dims[d];
     return reshape_value(c, n, x, 2, dims);
@@ -682,10 +255,8 @@ static ms_status op_flatten(ox_ctx *c, node_t *n)
 /* Squeeze and Unsqueeze: axes from the attribute (opset < 13) or input 1. */
 static ms_status squeeze_axes(ox_ctx *c, node_t *n, int64_t *axes, int *count)
 {
-    ms_status s = known_attrs(c, n, "axes");
-    if (!s) s = attr_ints(c, n, "axes", axes, MS_ONNX_MAX_RANK, count);
-    if (!s && *count < 0 && has_input(n, 1)) s = const_ints(c, n, 1, axes, MS_ONNX_MAX_RANK, count);
-    return s;
+    ms_status s = ox_known_attrs(c, n, "axes");
+    return s ? s : ox_ints_operand(c, n, "axes", 1, axes, MS_ONNX_MAX_RANK, count);
 }
 
 static ms_status op_squeeze(ox_ctx *c, node_t *n)
@@ -693,14 +264,14 @@ static ms_status op_squeeze(ox_ctx *c, node_t *n)
     ox_value *x;
     int64_t axes[MS_ONNX_MAX_RANK];
     int count;
-    ms_status s = one_output(c, n);
-    if (!s) s = input(c, n, 0, &x);
+    ms_status s = ox_one_output(c, n);
+    if (!s) s = ox_input(c, n, 0, &x);
     if (!s) s = squeeze_axes(c, n, axes, &count);
     if (s) return s;
     bool drop[MS_ONNX_MAX_RANK] = {false};
     for (int k = 0; k < count; k++) {
         int a = 0;
-        if ((s = norm_axis(c, axes[k], x->rank, &a))) return s;
+        if ((s = ox_norm_axis(c, axes[k], x->rank, &a))) return s;
         if (x->dims[a] != 1) return ox_node_fail(c, MS_ERR_FORMAT, "axis %d has %lld elements, not 1", a, (long long)x->dims[a]);
         drop[a] = true;
     }
@@ -716,8 +287,8 @@ static ms_status op_unsqueeze(ox_ctx *c, node_t *n)
     ox_value *x;
     int64_t axes[MS_ONNX_MAX_RANK];
     int count;
-    ms_status s = one_output(c, n);
-    if (!s) s = input(c, n, 0, &x);
+    ms_status s = ox_one_output(c, n);
+    if (!s) s = ox_input(c, n, 0, &x);
     if (!s) s = squeeze_axes(c, n, axes, &count);
     if (s) return s;
     if (count < 0) return ox_node_fail(c, MS_ERR_FORMAT, "has no axes");
@@ -726,7 +297,7 @@ static ms_status op_unsqueeze(ox_ctx *c, node_t *n)
     bool ins[MS_ONNX_MAX_RANK] = {false};
     for (int k = 0; k < count; k++) {
         int a = 0;
-        if ((s = norm_axis(c, axes[k], rank, &a))) return s;
+        if ((s = ox_norm_axis(c, axes[k], rank, &a))) return s;
         if (ins[a]) return ox_node_fail(c, MS_ERR_FORMAT, "axis %d is given twice", a);
         ins[a] = true;
     }
@@ -740,10 +311,10 @@ static ms_status op_transpose(ox_ctx *c, node_t *n)
     ox_value *x;
     int64_t p[MS_ONNX_MAX_RANK];
     int count;
-    ms_status s = known_attrs(c, n, "perm");
-    if (!s) s = one_output(c, n);
-    if (!s) s = input(c, n, 0, &x);
-    if (!s) s = attr_ints(c, n, "perm", p, MS_ONNX_MAX_RANK, &count);
+    ms_status s = ox_known_attrs(c, n, "perm");
+    if (!s) s = ox_one_output(c, n);
+    if (!s) s = ox_input(c, n, 0, &x);
+    if (!s) s = ox_attr_ints(c, n, "perm", p, MS_ONNX_MAX_RANK, &count);
     if (s) return s;
     if (count < 0) {
         count = x->rank;
@@ -757,26 +328,7 @@ static ms_status op_transpose(ox_ctx *c, node_t *n)
     }
     int64_t dims[MS_ONNX_MAX_RANK];
     for (int d = 0; d < count; d++) dims[d] = x->dims[p[d]];
-    if (x->is_const) {
-        float *f;
-        int64_t *iv;
-        if ((s = fold_alloc(c, x->numel, x->is_int, &f, &iv))) return s;
-        int64_t xst[MS_ONNX_MAX_RANK], st = 1;
-        for (int d = x->rank - 1; d >= 0; d--) {
-            xst[d] = st;
-            st *= x->dims[d];
-        }
-        for (int64_t k = 0; k < x->numel; k++) {
-            int64_t rem = k, from = 0;
-            for (int d = count - 1; d >= 0; d--) {
-                from += (rem % dims[d]) * xst[p[d]];
-                rem /= dims[d];
-            }
-            if (iv) iv[k] = x->i[from];
-            else f[k] = x->f[from];
-        }
-        return add_const(c, n->output[0], count, dims, f, iv);
-    }
+    if (x->is_const) return ox_fold_transpose(c, n, x, p, dims);
     if (x->shuffle) {
         if (x->shuffle != 1 || p[1] != 2 || p[2] != 1 || p[3] != 3 || p[4] != 4)
             return ox_node_fail(c, MS_ERR_UNSUPPORTED, "a channel shuffle's transpose must be (0, 2, 1, 3, 4)");
@@ -807,8 +359,8 @@ static ms_status unary_node(ox_ctx *c, node_t *n, ms_op_kind kind, ms_node **nd)
 {
     ox_value *x;
     int y;
-    ms_status s = one_output(c, n);
-    if (!s) s = input_act(c, n, 0, &x);
+    ms_status s = ox_one_output(c, n);
+    if (!s) s = ox_input_act(c, n, 0, &x);
     if (!s) s = new_act(c, n->output[0], x->rank, x->dims, &y);
     if (!s) s = add_ir(c, kind, &x->tensor, 1, y, nd);
     return s;
@@ -817,7 +369,7 @@ static ms_status unary_node(ox_ctx *c, node_t *n, ms_op_kind kind, ms_node **nd)
 static ms_status op_relu(ox_ctx *c, node_t *n)
 {
     ms_node *nd = NULL;
-    ms_status s = known_attrs(c, n, "");
+    ms_status s = ox_known_attrs(c, n, "");
     if (!s) s = unary_node(c, n, MS_OP_CLIP, &nd);
     if (!s) nd->act_min = 0.0f;
     return s;
@@ -826,11 +378,9 @@ static ms_status op_relu(ox_ctx *c, node_t *n)
 static ms_status op_clip(ox_ctx *c, node_t *n)
 {
     float lo = -INFINITY, hi = INFINITY;
-    ms_status s = known_attrs(c, n, c->opset < 11 ? "min,max" : "");
-    if (!s && c->opset < 11) s = attr_float(c, n, "min", -INFINITY, &lo);
-    if (!s && c->opset < 11) s = attr_float(c, n, "max", INFINITY, &hi);
-    if (!s && has_input(n, 1)) s = const_scalar(c, n, 1, &lo);
-    if (!s && has_input(n, 2)) s = const_scalar(c, n, 2, &hi);
+    ms_status s = ox_known_attrs(c, n, c->opset < 11 ? "min,max" : "");
+    if (!s) s = ox_float_operand(c, n, "min", 1, -INFINITY, &lo);
+    if (!s) s = ox_float_operand(c, n, "max", 2, INFINITY, &hi);
     if (s) return s;
     if (isnan(lo) || isnan(hi)) return ox_node_fail(c, MS_ERR_FORMAT, "min or max is NaN");
     if (lo > hi) return ox_node_fail(c, MS_ERR_UNSUPPORTED, "min %g is above max %g", lo, hi);
@@ -844,10 +394,10 @@ static ms_status op_clip(ox_ctx *c, node_t *n)
 static ms_status op_activation(ox_ctx *c, node_t *n, ms_op_kind kind)
 {
     float alpha = 0.01f, beta = 0.5f;
-    ms_status s = known_attrs(c, n, kind == MS_OP_LEAKY_RELU ? "alpha" : kind == MS_OP_HARD_SIGMOID ? "alpha,beta" : "");
-    if (!s && kind == MS_OP_LEAKY_RELU) s = attr_float(c, n, "alpha", 0.01f, &alpha);
-    if (!s && kind == MS_OP_HARD_SIGMOID) s = attr_float(c, n, "alpha", 0.2f, &alpha);
-    if (!s && kind == MS_OP_HARD_SIGMOID) s = attr_float(c, n, "beta", 0.5f, &beta);
+    ms_status s = ox_known_attrs(c, n, kind == MS_OP_LEAKY_RELU ? "alpha" : kind == MS_OP_HARD_SIGMOID ? "alpha,beta" : "");
+    if (!s && kind == MS_OP_LEAKY_RELU) s = ox_attr_float(c, n, "alpha", 0.01f, &alpha);
+    if (!s && kind == MS_OP_HARD_SIGMOID) s = ox_attr_float(c, n, "alpha", 0.2f, &alpha);
+    if (!s && kind == MS_OP_HARD_SIGMOID) s = ox_attr_float(c, n, "beta", 0.5f, &beta);
     ms_node *nd = NULL;
     if (!s) s = unary_node(c, n, kind, &nd);
     if (s) return s;
@@ -859,21 +409,15 @@ static ms_status op_activation(ox_ctx *c, node_t *n, ms_op_kind kind)
 static ms_status op_binary(ox_ctx *c, node_t *n, ms_op_kind kind)
 {
     ox_value *a, *b;
-    ms_status s = known_attrs(c, n, "");
-    if (!s) s = one_output(c, n);
-    if (!s) s = input(c, n, 0, &a);
-    if (!s) s = input(c, n, 1, &b);
+    ms_status s = ox_known_attrs(c, n, "");
+    if (!s) s = ox_one_output(c, n);
+    if (!s) s = ox_input(c, n, 0, &a);
+    if (!s) s = ox_input(c, n, 1, &b);
     if (s) return s;
-    if (a->is_const && b->is_const) return fold_binary(c, n, n->op_type, a, b);
-    int rank = a->rank > b->rank ? a->rank : b->rank;
+    if (a->is_const && b->is_const) return ox_fold_binary(c, n, a, b);
+    int rank;
     int64_t dims[MS_ONNX_MAX_RANK];
-    for (int d = 0; d < rank; d++) {
-        int da = d - (rank - a->rank), db = d - (rank - b->rank);
-        int64_t ea = da >= 0 ? a->dims[da] : 1, eb = db >= 0 ? b->dims[db] : 1;
-        if (ea != eb && ea != 1 && eb != 1)
-            return ox_node_fail(c, MS_ERR_FORMAT, "shapes do not broadcast (dimension %d: %lld vs %lld)", d, (long long)ea, (long long)eb);
-        dims[d] = ea == 1 ? eb : ea;
-    }
+    if ((s = ox_broadcast(c, a, b, &rank, dims))) return s;
     int in[2];
     ox_value *ops[2] = {a, b};
     for (int k = 0; k < 2; k++) {
@@ -898,25 +442,25 @@ static ms_status op_binary(ox_ctx *c, node_t *n, ms_op_kind kind)
 static ms_status op_identity(ox_ctx *c, node_t *n)
 {
     ox_value *x;
-    ms_status s = known_attrs(c, n, "");
-    if (!s) s = one_output(c, n);
-    if (!s) s = input(c, n, 0, &x);
-    return s ? s : alias(c, n->output[0], x);
+    ms_status s = ox_known_attrs(c, n, "");
+    if (!s) s = ox_one_output(c, n);
+    if (!s) s = ox_input(c, n, 0, &x);
+    return s ? s : ox_alias(c, n->output[0], x);
 }
 
 /* Dropout in inference: the identity. A training_mode input must be a false constant. */
 static ms_status op_dropout(ox_ctx *c, node_t *n)
 {
     ox_value *x;
-    ms_status s = known_attrs(c, n, "ratio,seed,is_test");
-    if (!s) s = one_output(c, n);
-    if (!s) s = input(c, n, 0, &x);
-    if (!s && has_input(n, 2)) {
+    ms_status s = ox_known_attrs(c, n, "ratio,seed,is_test");
+    if (!s) s = ox_one_output(c, n);
+    if (!s) s = ox_input(c, n, 0, &x);
+    if (!s && ox_has_input(n, 2)) {
         float mode;
-        if ((s = const_scalar(c, n, 2, &mode))) return s;
+        if ((s = ox_const_scalar(c, n, 2, &mode))) return s;
         if (mode != 0) return ox_node_fail(c, MS_ERR_UNSUPPORTED, "training_mode is true");
     }
-    return s ? s : alias(c, n->output[0], x);
+    return s ? s : ox_alias(c, n->output[0], x);
 }
 
 /* ---- convolution, pooling, normalisation ------------------------------------------------ */
@@ -934,7 +478,7 @@ static ms_status read_window(ox_ctx *c, node_t *n, const ox_value *x, int64_t kh
     int64_t v[8];
     int cnt;
     char autopad[32];
-    ms_status s = attr_ints(c, n, "kernel_shape", v, 8, &cnt);
+    ms_status s = ox_attr_ints(c, n, "kernel_shape", v, 8, &cnt);
     if (s) return s;
     if (cnt >= 0) {
         if (cnt != 2) return ox_node_fail(c, MS_ERR_UNSUPPORTED, "kernel_shape has %d values: only 2-D windows are supported", cnt);
@@ -946,12 +490,7 @@ static ms_status read_window(ox_ctx *c, node_t *n, const ox_value *x, int64_t kh
     w->kh = (int)kh;
     w->kw = (int)kw;
     int64_t st[2] = {1, 1}, dl[2] = {1, 1};
-    if ((s = attr_ints(c, n, "strides", v, 8, &cnt))) return s;
-    if (cnt >= 0 && cnt != 2) return ox_node_fail(c, MS_ERR_FORMAT, "strides has %d values", cnt);
-    if (cnt == 2) st[0] = v[0], st[1] = v[1];
-    if ((s = attr_ints(c, n, "dilations", v, 8, &cnt))) return s;
-    if (cnt >= 0 && cnt != 2) return ox_node_fail(c, MS_ERR_FORMAT, "dilations has %d values", cnt);
-    if (cnt == 2) dl[0] = v[0], dl[1] = v[1];
+    if ((s = ox_attr_pair(c, n, "strides", st)) || (s = ox_attr_pair(c, n, "dilations", dl))) return s;
     for (int k = 0; k < 2; k++)
         if (st[k] < 1 || dl[k] < 1 || st[k] > OX_MAX_WINDOW || dl[k] > OX_MAX_WINDOW)
             return ox_node_fail(c, MS_ERR_FORMAT, "stride or dilation out of range");
@@ -960,14 +499,14 @@ static ms_status read_window(ox_ctx *c, node_t *n, const ox_value *x, int64_t kh
     w->dh = (int)dl[0];
     w->dw = (int)dl[1];
     memset(w->pads, 0, sizeof w->pads);
-    if ((s = attr_ints(c, n, "pads", v, 8, &cnt))) return s;
+    if ((s = ox_attr_ints(c, n, "pads", v, 8, &cnt))) return s;
     if (cnt >= 0 && cnt != 4) return ox_node_fail(c, MS_ERR_FORMAT, "pads has %d values, expected 4", cnt);
     if (cnt == 4) {
         w->pads[0] = v[0], w->pads[1] = v[1], w->pads[2] = v[2], w->pads[3] = v[3];
         for (int k = 0; k < 4; k++)
             if (v[k] < 0 || v[k] > OX_MAX_WINDOW) return ox_node_fail(c, MS_ERR_UNSUPPORTED, "pad %lld is out of range", (long long)v[k]);
     }
-    if ((s = attr_string(c, n, "auto_pad", "NOTSET", autopad, sizeof autopad))) return s;
+    if ((s = ox_attr_string(c, n, "auto_pad", "NOTSET", autopad, sizeof autopad))) return s;
     int64_t in[2] = {x->dims[2], x->dims[3]}, k2[2] = {kh, kw}, out[2];
     for (int k = 0; k < 2; k++) {
         int64_t eff = (k2[k] - 1) * dl[k] + 1;
@@ -1017,12 +556,12 @@ static ms_status op_conv(ox_ctx *c, node_t *n)
     ox_value *x, *wv, *bv = NULL;
     int64_t group;
     window w;
-    ms_status s = known_attrs(c, n, "auto_pad,dilations,group,kernel_shape,pads,strides");
-    if (!s) s = one_output(c, n);
-    if (!s) s = input_act(c, n, 0, &x);
-    if (!s) s = input_const(c, n, 1, &wv);
-    if (!s && has_input(n, 2)) s = input_const(c, n, 2, &bv);
-    if (!s) s = attr_int(c, n, "group", 1, &group);
+    ms_status s = ox_known_attrs(c, n, "auto_pad,dilations,group,kernel_shape,pads,strides");
+    if (!s) s = ox_one_output(c, n);
+    if (!s) s = ox_input_act(c, n, 0, &x);
+    if (!s) s = ox_input_const(c, n, 1, &wv);
+    if (!s && ox_has_input(n, 2)) s = ox_input_const(c, n, 2, &bv);
+    if (!s) s = ox_attr_int(c, n, "group", 1, &group);
     if (s) return s;
     if (x->rank != 4 || wv->rank != 4)
         return ox_node_fail(c, MS_ERR_UNSUPPORTED, "only 2-D convolutions (4-D input and weights) are supported");
@@ -1043,7 +582,7 @@ static ms_status op_conv(ox_ctx *c, node_t *n)
     for (int64_t o = 0; o < O; o++)
         for (int64_t i = 0; i < IG; i++)
             for (int64_t h = 0; h < KH; h++)
-                for (int64_t k = 0; k < KW; k++) wd[((o * KH + h) * KW + k) * IG + i] = (float)cval(wv, ((o * IG + i) * KH + h) * KW + k);
+                for (int64_t k = 0; k < KW; k++) wd[((o * KH + h) * KW + k) * IG + i] = (float)ox_cval(wv, ((o * IG + i) * KH + h) * KW + k);
     if (bv && (s = ir_const(c, bv, 1, &in[2]))) return s;
     int64_t dims[4] = {x->dims[0], O, w.oh, w.ow};
     int y;
@@ -1061,17 +600,17 @@ static ms_status op_pool(ox_ctx *c, node_t *n, ms_op_kind kind)
     int64_t ceil_mode = 0, include_pad = 0, storage = 0;
     window w;
     bool is_max = kind == MS_OP_MAX_POOL;
-    ms_status s = known_attrs(c, n, is_max ? "auto_pad,ceil_mode,dilations,kernel_shape,pads,storage_order,strides"
+    ms_status s = ox_known_attrs(c, n, is_max ? "auto_pad,ceil_mode,dilations,kernel_shape,pads,storage_order,strides"
                                            : "auto_pad,ceil_mode,count_include_pad,kernel_shape,pads,strides");
-    if (!s) s = one_output(c, n);
-    if (!s) s = input_act(c, n, 0, &x);
-    if (!s) s = attr_int(c, n, "ceil_mode", 0, &ceil_mode);
-    if (!s) s = attr_int(c, n, "count_include_pad", 0, &include_pad);
-    if (!s) s = attr_int(c, n, "storage_order", 0, &storage);
+    if (!s) s = ox_one_output(c, n);
+    if (!s) s = ox_input_act(c, n, 0, &x);
+    if (!s) s = ox_attr_int(c, n, "ceil_mode", 0, &ceil_mode);
+    if (!s) s = ox_attr_int(c, n, "count_include_pad", 0, &include_pad);
+    if (!s) s = ox_attr_int(c, n, "storage_order", 0, &storage);
     if (s) return s;
     if (x->rank != 4) return ox_node_fail(c, MS_ERR_UNSUPPORTED, "only 2-D pooling (4-D input) is supported");
     if (storage) return ox_node_fail(c, MS_ERR_UNSUPPORTED, "storage_order 1 is not supported");
-    if (!attr(n, "kernel_shape")) return ox_node_fail(c, MS_ERR_FORMAT, "has no kernel_shape");
+    if (!ox_attr(n, "kernel_shape")) return ox_node_fail(c, MS_ERR_FORMAT, "has no kernel_shape");
     if ((s = read_window(c, n, x, 0, 0, ceil_mode != 0, &w))) return s;
     if (w.dh != 1 || w.dw != 1) return ox_node_fail(c, MS_ERR_UNSUPPORTED, "dilated pooling is not supported");
     int src = x->tensor;
@@ -1101,9 +640,9 @@ static ms_status op_pool(ox_ctx *c, node_t *n, ms_op_kind kind)
 static ms_status op_global_avg_pool(ox_ctx *c, node_t *n)
 {
     ox_value *x;
-    ms_status s = known_attrs(c, n, "");
-    if (!s) s = one_output(c, n);
-    if (!s) s = input_act(c, n, 0, &x);
+    ms_status s = ox_known_attrs(c, n, "");
+    if (!s) s = ox_one_output(c, n);
+    if (!s) s = ox_input_act(c, n, 0, &x);
     if (s) return s;
     if (x->rank != 4) return ox_node_fail(c, MS_ERR_UNSUPPORTED, "only 4-D inputs are supported");
     int64_t dims[4] = {x->dims[0], x->dims[1], 1, 1};
@@ -1118,13 +657,13 @@ static ms_status op_batch_norm(ox_ctx *c, node_t *n)
     ox_value *x, *p[4];
     float eps;
     int64_t spatial = 1, training = 0;
-    ms_status s = known_attrs(c, n, "epsilon,momentum,spatial,training_mode,is_test,consumed_inputs");
-    if (!s) s = one_output(c, n);
-    if (!s) s = input_act(c, n, 0, &x);
-    for (size_t k = 0; !s && k < 4; k++) s = input_const(c, n, k + 1, &p[k]);
-    if (!s) s = attr_float(c, n, "epsilon", 1e-5f, &eps);
-    if (!s) s = attr_int(c, n, "spatial", 1, &spatial);
-    if (!s) s = attr_int(c, n, "training_mode", 0, &training);
+    ms_status s = ox_known_attrs(c, n, "epsilon,momentum,spatial,training_mode,is_test,consumed_inputs");
+    if (!s) s = ox_one_output(c, n);
+    if (!s) s = ox_input_act(c, n, 0, &x);
+    for (size_t k = 0; !s && k < 4; k++) s = ox_input_const(c, n, k + 1, &p[k]);
+    if (!s) s = ox_attr_float(c, n, "epsilon", 1e-5f, &eps);
+    if (!s) s = ox_attr_int(c, n, "spatial", 1, &spatial);
+    if (!s) s = ox_attr_int(c, n, "training_mode", 0, &training);
     if (s) return s;
     if (!spatial || training) return ox_node_fail(c, MS_ERR_UNSUPPORTED, "spatial 0 or training_mode 1 is not supported");
     if (x->rank != 4 && x->rank != 2)
@@ -1160,7 +699,7 @@ static ms_status fully_connected(ox_ctx *c, node_t *n, ox_value *x, const ox_val
     if (!wd) return ox_node_fail(c, MS_ERR_NOMEM, "out of memory");
     c->g->tensors[in[1]].data = wd;
     for (int64_t o = 0; o < O; o++)
-        for (int64_t k = 0; k < K; k++) wd[o * K + k] = alpha * (float)cval(bm, trans_b ? o * K + k : k * O + o);
+        for (int64_t k = 0; k < K; k++) wd[o * K + k] = alpha * (float)ox_cval(bm, trans_b ? o * K + k : k * O + o);
     ms_status s;
     if (bias) {
         bool per_out = bias->numel == O && (bias->rank == 1 || (bias->rank == 2 && bias->dims[1] == O));
@@ -1170,7 +709,7 @@ static ms_status fully_connected(ox_ctx *c, node_t *n, ox_value *x, const ox_val
         float *bd = in[2] < 0 ? NULL : malloc(((size_t)O + 1) * sizeof *bd);
         if (!bd) return ox_node_fail(c, MS_ERR_NOMEM, "out of memory");
         c->g->tensors[in[2]].data = bd;
-        for (int64_t o = 0; o < O; o++) bd[o] = beta * (float)cval(bias, per_out ? o : 0);
+        for (int64_t o = 0; o < O; o++) bd[o] = beta * (float)ox_cval(bias, per_out ? o : 0);
     }
     int64_t dims[2] = {x->dims[0], O};
     int y;
@@ -1184,15 +723,15 @@ static ms_status op_gemm(ox_ctx *c, node_t *n)
     ox_value *a, *b, *bias = NULL;
     int64_t ta, tb;
     float alpha, beta;
-    ms_status s = known_attrs(c, n, "alpha,beta,transA,transB,broadcast");
-    if (!s) s = one_output(c, n);
-    if (!s) s = input_act(c, n, 0, &a);
-    if (!s) s = input_const(c, n, 1, &b);
-    if (!s && has_input(n, 2)) s = input_const(c, n, 2, &bias);
-    if (!s) s = attr_int(c, n, "transA", 0, &ta);
-    if (!s) s = attr_int(c, n, "transB", 0, &tb);
-    if (!s) s = attr_float(c, n, "alpha", 1.0f, &alpha);
-    if (!s) s = attr_float(c, n, "beta", 1.0f, &beta);
+    ms_status s = ox_known_attrs(c, n, "alpha,beta,transA,transB,broadcast");
+    if (!s) s = ox_one_output(c, n);
+    if (!s) s = ox_input_act(c, n, 0, &a);
+    if (!s) s = ox_input_const(c, n, 1, &b);
+    if (!s && ox_has_input(n, 2)) s = ox_input_const(c, n, 2, &bias);
+    if (!s) s = ox_attr_int(c, n, "transA", 0, &ta);
+    if (!s) s = ox_attr_int(c, n, "transB", 0, &tb);
+    if (!s) s = ox_attr_float(c, n, "alpha", 1.0f, &alpha);
+    if (!s) s = ox_attr_float(c, n, "beta", 1.0f, &beta);
     if (s) return s;
     if (ta) return ox_node_fail(c, MS_ERR_UNSUPPORTED, "transA 1 is not supported (A is an activation with the batch first)");
     return fully_connected(c, n, a, b, tb != 0, alpha, bias, beta);
@@ -1201,10 +740,10 @@ static ms_status op_gemm(ox_ctx *c, node_t *n)
 static ms_status op_matmul(ox_ctx *c, node_t *n)
 {
     ox_value *a, *b;
-    ms_status s = known_attrs(c, n, "");
-    if (!s) s = one_output(c, n);
-    if (!s) s = input_act(c, n, 0, &a);
-    if (!s) s = input_const(c, n, 1, &b);
+    ms_status s = ox_known_attrs(c, n, "");
+    if (!s) s = ox_one_output(c, n);
+    if (!s) s = ox_input_act(c, n, 0, &a);
+    if (!s) s = ox_input_const(c, n, 1, &b);
     return s ? s : fully_connected(c, n, a, b, false, 1.0f, NULL, 0.0f);
 }
 
@@ -1213,22 +752,22 @@ static ms_status op_matmul(ox_ctx *c, node_t *n)
 static ms_status op_concat(ox_ctx *c, node_t *n)
 {
     int64_t axis;
-    ms_status s = known_attrs(c, n, "axis");
-    if (!s) s = one_output(c, n);
-    if (!s) s = attr_int(c, n, "axis", 1, &axis);
+    ms_status s = ox_known_attrs(c, n, "axis");
+    if (!s) s = ox_one_output(c, n);
+    if (!s) s = ox_attr_int(c, n, "axis", 1, &axis);
     if (s) return s;
     if (n->n_input < 1 || n->n_input > 1024) return ox_node_fail(c, MS_ERR_FORMAT, "has %zu inputs", n->n_input);
     ox_value *first;
-    if ((s = input(c, n, 0, &first))) return s;
+    if ((s = ox_input(c, n, 0, &first))) return s;
     int rank = first->rank, ax = 0;
-    if ((s = norm_axis(c, axis, rank, &ax))) return s;
+    if ((s = ox_norm_axis(c, axis, rank, &ax))) return s;
     bool all_const = true;
     int64_t dims[MS_ONNX_MAX_RANK];
     memcpy(dims, first->dims, sizeof dims);
     dims[ax] = 0;
     for (size_t k = 0; k < n->n_input; k++) {
         ox_value *v;
-        if ((s = input(c, n, k, &v))) return s;
+        if ((s = ox_input(c, n, k, &v))) return s;
         all_const = all_const && v->is_const;
         if (v->rank != rank) return ox_node_fail(c, MS_ERR_FORMAT, "input %zu has %d dimensions, input 0 %d", k, v->rank, rank);
         for (int d = 0; d < rank; d++)
@@ -1236,25 +775,7 @@ static ms_status op_concat(ox_ctx *c, node_t *n)
                 return ox_node_fail(c, MS_ERR_FORMAT, "input %zu's shape differs outside the axis", k);
         dims[ax] += v->dims[ax];
     }
-    if (all_const) {
-        bool is_int = first->is_int;
-        int64_t total = numel_of(rank, dims), outer = 1;
-        for (int d = 0; d < ax; d++) outer *= dims[d];
-        float *f;
-        int64_t *iv;
-        if ((s = fold_alloc(c, total, is_int, &f, &iv))) return s;
-        int64_t at = 0;
-        for (int64_t o = 0; o < outer; o++)
-            for (size_t k = 0; k < n->n_input; k++) {
-                ox_value *v = ox_find(c, n->input[k]);
-                int64_t block = v->numel / (outer ? outer : 1);
-                for (int64_t j = 0; j < block; j++, at++) {
-                    if (iv) iv[at] = (int64_t)cval(v, o * block + j);
-                    else f[at] = (float)cval(v, o * block + j);
-                }
-            }
-        return add_const(c, n->output[0], rank, dims, f, iv);
-    }
+    if (all_const) return ox_fold_concat(c, n, rank, ax, dims);
     if (ax != 0) dims[0] = c->batch; /* constants (dimension 0 of 1) join every frame */
     int *in = malloc(n->n_input * sizeof *in);
     if (!in) return ox_node_fail(c, MS_ERR_NOMEM, "out of memory");
@@ -1303,14 +824,13 @@ static ms_status op_split(ox_ctx *c, node_t *n)
     ox_value *x;
     int64_t axis, parts[64];
     int count;
-    ms_status s = known_attrs(c, n, "axis,split");
-    if (!s) s = input_act(c, n, 0, &x);
-    if (!s) s = attr_int(c, n, "axis", 0, &axis);
-    if (!s) s = attr_ints(c, n, "split", parts, 64, &count);
-    if (!s && count < 0 && has_input(n, 1)) s = const_ints(c, n, 1, parts, 64, &count);
+    ms_status s = ox_known_attrs(c, n, "axis,split");
+    if (!s) s = ox_input_act(c, n, 0, &x);
+    if (!s) s = ox_attr_int(c, n, "axis", 0, &axis);
+    if (!s) s = ox_ints_operand(c, n, "split", 1, parts, 64, &count);
     if (s) return s;
     int ax = 0;
-    if ((s = norm_axis(c, axis, x->rank, &ax))) return s;
+    if ((s = ox_norm_axis(c, axis, x->rank, &ax))) return s;
     int outs = (int)n->n_output;
     if (outs < 1 || outs > 64) return ox_node_fail(c, MS_ERR_FORMAT, "has %d outputs", outs);
     if (count < 0) {
@@ -1339,20 +859,15 @@ static ms_status op_slice(ox_ctx *c, node_t *n)
     ox_value *x;
     int64_t starts[8], ends[8], axes[8], steps[8] = {1, 1, 1, 1, 1, 1, 1, 1};
     int ns, ne, na = -1, nst = -1;
-    ms_status s = known_attrs(c, n, c->opset < 10 ? "starts,ends,axes" : "");
-    if (!s) s = one_output(c, n);
-    if (!s) s = input_act(c, n, 0, &x);
-    if (s) return s;
-    if (c->opset < 10) {
-        if (!s) s = attr_ints(c, n, "starts", starts, 8, &ns);
-        if (!s) s = attr_ints(c, n, "ends", ends, 8, &ne);
-        if (!s) s = attr_ints(c, n, "axes", axes, 8, &na);
-    } else {
-        if (!s) s = const_ints(c, n, 1, starts, 8, &ns);
-        if (!s) s = const_ints(c, n, 2, ends, 8, &ne);
-        if (!s && has_input(n, 3)) s = const_ints(c, n, 3, axes, 8, &na);
-        if (!s && has_input(n, 4)) s = const_ints(c, n, 4, steps, 8, &nst);
-    }
+    ms_status s = ox_known_attrs(c, n, c->opset < 10 ? "starts,ends,axes" : "");
+    if (!s) s = ox_one_output(c, n);
+    if (!s) s = ox_input_act(c, n, 0, &x);
+    /* attributes before opset 10, inputs 1 to 4 from it (ox_known_attrs refuses the
+     * attributes there) */
+    if (!s) s = ox_ints_operand(c, n, "starts", 1, starts, 8, &ns);
+    if (!s) s = ox_ints_operand(c, n, "ends", 2, ends, 8, &ne);
+    if (!s) s = ox_ints_operand(c, n, "axes", 3, axes, 8, &na);
+    if (!s) s = ox_ints_operand(c, n, "steps", 4, steps, 8, &nst);
     if (s) return s;
     if (ns < 0 || ns != ne || (na >= 0 && na != ns) || (nst >= 0 && nst != ns))
         return ox_node_fail(c, MS_ERR_FORMAT, "starts, ends, axes and steps differ in length");
@@ -1361,7 +876,7 @@ static ms_status op_slice(ox_ctx *c, node_t *n)
     for (int d = 0; d < x->rank; d++) start[d] = 0, step[d] = 1, len[d] = x->dims[d];
     for (int k = 0; k < ns; k++) {
         int a = 0;
-        if ((s = norm_axis(c, na >= 0 ? axes[k] : k, x->rank, &a))) return s;
+        if ((s = ox_norm_axis(c, na >= 0 ? axes[k] : k, x->rank, &a))) return s;
         if (seen[a]) return ox_node_fail(c, MS_ERR_FORMAT, "axis %d is given twice", a);
         seen[a] = true;
         int64_t dim = x->dims[a], st = steps[k], b = starts[k], e = ends[k];
@@ -1391,15 +906,13 @@ static ms_status op_pad(ox_ctx *c, node_t *n)
     int np = -1;
     float value = 0.0f;
     char mode[32];
-    ms_status s = known_attrs(c, n, c->opset < 11 ? "mode,pads,value" : "mode");
-    if (!s) s = one_output(c, n);
-    if (!s) s = input_act(c, n, 0, &x);
-    if (!s) s = attr_string(c, n, "mode", "constant", mode, sizeof mode);
-    if (!s && c->opset < 11) s = attr_ints(c, n, "pads", pads, 16, &np);
-    if (!s && c->opset < 11) s = attr_float(c, n, "value", 0.0f, &value);
-    if (!s && c->opset >= 11) s = const_ints(c, n, 1, pads, 16, &np);
-    if (!s && c->opset >= 11 && has_input(n, 2)) s = const_scalar(c, n, 2, &value);
-    if (!s && has_input(n, 3)) s = ox_node_fail(c, MS_ERR_UNSUPPORTED, "the axes input is not supported");
+    ms_status s = ox_known_attrs(c, n, c->opset < 11 ? "mode,pads,value" : "mode");
+    if (!s) s = ox_one_output(c, n);
+    if (!s) s = ox_input_act(c, n, 0, &x);
+    if (!s) s = ox_attr_string(c, n, "mode", "constant", mode, sizeof mode);
+    if (!s) s = c->opset < 11 ? ox_attr_ints(c, n, "pads", pads, 16, &np) : ox_const_ints(c, n, 1, pads, 16, &np);
+    if (!s) s = ox_float_operand(c, n, "value", 2, 0.0f, &value);
+    if (!s && ox_has_input(n, 3)) s = ox_node_fail(c, MS_ERR_UNSUPPORTED, "the axes input is not supported");
     if (s) return s;
     if (strcmp(mode, "constant")) return ox_node_fail(c, MS_ERR_UNSUPPORTED, "mode '%s' is not supported (only constant zero padding)", mode);
     if (value != 0.0f) return ox_node_fail(c, MS_ERR_UNSUPPORTED, "padding with %g is not supported (only zero)", value);
@@ -1427,18 +940,18 @@ static ms_status op_reduce_mean(ox_ctx *c, node_t *n)
     ox_value *x;
     int64_t axes[8], keep;
     int count;
-    ms_status s = known_attrs(c, n, "axes,keepdims");
-    if (!s) s = one_output(c, n);
-    if (!s) s = input_act(c, n, 0, &x);
-    if (!s) s = attr_ints(c, n, "axes", axes, 8, &count);
-    if (!s) s = attr_int(c, n, "keepdims", 1, &keep);
+    ms_status s = ox_known_attrs(c, n, "axes,keepdims");
+    if (!s) s = ox_one_output(c, n);
+    if (!s) s = ox_input_act(c, n, 0, &x);
+    if (!s) s = ox_attr_ints(c, n, "axes", axes, 8, &count);
+    if (!s) s = ox_attr_int(c, n, "keepdims", 1, &keep);
     if (s) return s;
     bool red[MS_MAX_DIMS] = {false};
     if (count < 0)
         for (int d = 0; d < x->rank; d++) red[d] = true;
     for (int k = 0; k < count; k++) {
         int a = 0;
-        if ((s = norm_axis(c, axes[k], x->rank, &a))) return s;
+        if ((s = ox_norm_axis(c, axes[k], x->rank, &a))) return s;
         red[a] = true;
     }
     if (red[0]) return ox_node_fail(c, MS_ERR_UNSUPPORTED, "reduces dimension 0 (the batch)");
@@ -1464,7 +977,7 @@ static ms_status op_reduce_mean(ox_ctx *c, node_t *n)
     nd->axes_mask = mask;
     nd->keep_dims = true;
     if (keep) return MS_OK;
-    ox_value kv = {.name = n->output[0], .rank = x->rank, .numel = numel_of(x->rank, kd), .tensor = y};
+    ox_value kv = {.name = n->output[0], .rank = x->rank, .numel = ox_numel(x->rank, kd), .tensor = y};
     memcpy(kv.dims, kd, sizeof kd);
     return reshape_to(c, &kv, orank, od, n->output[0]);
 }
@@ -1477,13 +990,13 @@ static ms_status op_softmax(ox_ctx *c, node_t *n)
 {
     ox_value *x;
     int64_t axis;
-    ms_status s = known_attrs(c, n, "axis");
-    if (!s) s = one_output(c, n);
-    if (!s) s = input_act(c, n, 0, &x);
-    if (!s) s = attr_int(c, n, "axis", c->opset < 13 ? 1 : -1, &axis);
+    ms_status s = ox_known_attrs(c, n, "axis");
+    if (!s) s = ox_one_output(c, n);
+    if (!s) s = ox_input_act(c, n, 0, &x);
+    if (!s) s = ox_attr_int(c, n, "axis", c->opset < 13 ? 1 : -1, &axis);
     if (s) return s;
     int ax = 0, rank = x->rank, target = -1;
-    if ((s = norm_axis(c, axis, rank, &ax))) return s;
+    if ((s = ox_norm_axis(c, axis, rank, &ax))) return s;
     for (int a = 0; a < rank; a++) {
         bool reduced = c->opset < 13 ? a >= ax : a == ax;
         if (!reduced || (x->dims[a] == 1 && !(c->opset >= 13 && a == ax))) continue;
@@ -1561,11 +1074,11 @@ ms_status ox_add_node(ox_ctx *c, const Onnx__NodeProto *n, int index)
     if (!strcmp(op, "Softmax")) return op_softmax(c, n);
     if (!strcmp(op, "Identity")) return op_identity(c, n);
     if (!strcmp(op, "Dropout")) return op_dropout(c, n);
-    if (!strcmp(op, "Constant")) return op_constant(c, n);
-    if (!strcmp(op, "ConstantOfShape")) return op_constant_of_shape(c, n);
-    if (!strcmp(op, "Shape")) return op_shape(c, n);
-    if (!strcmp(op, "Gather")) return op_gather(c, n);
-    if (!strcmp(op, "Cast")) return op_cast(c, n);
+    if (!strcmp(op, "Constant")) return ox_fold_constant(c, n);
+    if (!strcmp(op, "ConstantOfShape")) return ox_fold_constant_of_shape(c, n);
+    if (!strcmp(op, "Shape")) return ox_fold_shape(c, n);
+    if (!strcmp(op, "Gather")) return ox_fold_gather(c, n);
+    if (!strcmp(op, "Cast")) return ox_fold_cast(c, n);
     if (!strcmp(op, "ConvTranspose")) return refuse(c, "ConvTranspose is not supported");
     return refuse(c, "this operator is not supported");
 }

@@ -21,7 +21,22 @@
  *          separate activation or normalisation belongs to the layer before it. This
  *          is not needed for the TFLite models, whose activations are fused, but
  *          without it a graph imported with unfused ReLU and batch norm (ONNX, Keras)
- *          would get three chokepoints per convolution;
+ *          would get three chokepoints per convolution. The exception is an
+ *          activation or normalisation reading a CONCAT: a concat computes nothing, so
+ *          what reads it begins the next layer (pre-activation order, BN-ReLU-conv, as
+ *          DenseNet writes every layer and transition); the cut before it stays, and the
+ *          cuts from it up to the node it leads into (through glue) are inside that layer;
+ *      (e) never between a linear convolution (no activation after it) and the pooling
+ *          that is its output's sole reader (through a pad): nothing non-linear happens
+ *          between them, so the pooling finishes that layer (DenseNet's transition:
+ *          BN, ReLU, 1x1 conv, average pool is one block);
+ *      (f) never after a 1x1 convolution with fewer output than input channels whose
+ *          output fans out into branches that a CONCAT joins (the next single-tensor
+ *          cut is that concat's output): such a bottleneck only narrows the module's
+ *          input before it splits, so it is part of the module (SqueezeNet's Fire:
+ *          squeeze, then expand 1x1 and 3x3, concat). A module whose input is made by
+ *          a pool, a concat (GoogLeNet's inception, ShuffleNet) or a convolution that
+ *          does not narrow is not affected, nor a fan-out that an ADD joins (residual);
  *   3. lies no later than the cut before the classifier, the last convolution or
  *      fully-connected node (index 0 is the input, the last chokepoint is the tensor
  *      entering the classifier; a suffix must keep something to fine-tune);
@@ -30,13 +45,14 @@
  *      kept (a channel shuffle after a concat is the same state, permuted).
  *
  * Walking through trivial nodes, pads and activations when matching the patterns of
- * 2(a) and 2(b) lets them hold however an importer spelled the layers out; the walk
+ * 2(a), 2(b), 2(d) and 2(e) lets them hold however an importer spelled the layers out; the walk
  * also passes gated activations (x * sigmoid(x), x * hard_sigmoid(x): ONNX spells swish
  * and hard swish so) and squeeze-excite scalings (x * gate(pool(x))), so a depthwise
  * convolution, its squeeze-excite and its projection are one block (MobileNetV3,
  * EfficientNet). */
 #include "graph/cut.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -250,18 +266,48 @@ static bool is_linear(const ms_graph *g, const usage *u, int k)
 /* Marks cuts (from, to] as inside a layer or block. */
 static void exclude(bool *excluded, int from, int to)
 {
-    for (int c = from + 1; c <= to; c++) excluded[c] = true;
+    assert(from >= -1);
+    for (int c = from < 0 ? 0 : from + 1; c <= to; c++) excluded[c] = true;
 }
 
-/* Applies rules 2(a), 2(b), 2(c), 2(d) and 3 of the comment at the top. */
+static bool is_pool(const ms_node *n)
+{
+    return n->kind == MS_OP_AVG_POOL || n->kind == MS_OP_MAX_POOL || n->kind == MS_OP_GLOBAL_AVG_POOL ||
+           n->kind == MS_OP_MEAN;
+}
+
+/* Rule 2(d) for epilogue node k: after the layer it reads, or, reading a concat,
+ * before the node it leads into. */
+static void exclude_epilogue(const ms_graph *g, const usage *u, bool *excluded, int k)
+{
+    const ms_node *n = &g->nodes[k];
+    int p = n->n_inputs >= 1 ? u->producer[n->inputs[0]] : -1;
+    if (p < 0) return;
+    if (g->nodes[p].kind != MS_OP_CONCAT) {
+        exclude(excluded, p, k);
+        return;
+    }
+    int r = reader_through_glue(g, u, n->output);
+    if (r > k) exclude(excluded, k, r);
+}
+
+/* Rule 2(e): a pooling that alone reads linear convolution k's output (through glue). */
+static void exclude_conv_pool(const ms_graph *g, const usage *u, bool *excluded, int k)
+{
+    if (g->nodes[k].kind != MS_OP_CONV2D || !is_linear(g, u, k)) return;
+    int r = reader_through_glue(g, u, g->nodes[k].output);
+    if (r >= 0 && is_pool(&g->nodes[r])) exclude(excluded, k, r);
+}
+
+/* Applies rules 2(a) to 2(e) and 3 of the comment at the top. */
 static void mark_exclusions(const ms_graph *g, const usage *u, bool *excluded)
 {
     int classifier = -1;
     for (int k = 0; k < g->n_nodes; k++) {
         const ms_node *n = &g->nodes[k];
         if (n->kind == MS_OP_CONV2D || n->kind == MS_OP_FULLY_CONNECTED) classifier = k;
-        if (is_epilogue(n) && n->n_inputs >= 1 && u->producer[n->inputs[0]] >= 0)
-            exclude(excluded, u->producer[n->inputs[0]], k);
+        if (is_epilogue(n)) exclude_epilogue(g, u, excluded, k);
+        exclude_conv_pool(g, u, excluded, k);
         if (n->kind == MS_OP_PAD && u->n_consumers[n->output] == 1) {
             int r = u->consumer[n->output];
             ms_op_kind rk = g->nodes[r].kind;
@@ -277,7 +323,33 @@ static void mark_exclusions(const ms_graph *g, const usage *u, bool *excluded)
     }
     /* A suffix must hold the classifier; with none, it must at least hold a node. */
     int last = classifier >= 0 ? classifier : g->n_nodes - 1;
-    for (int c = last + 1; c <= g->n_nodes; c++) excluded[c] = true;
+    exclude(excluded, last, g->n_nodes);
+}
+
+/* A 1x1 convolution with fewer output than input channels. */
+static bool is_squeeze(const ms_graph *g, const ms_node *n)
+{
+    if (!is_pointwise(g, n)) return false;
+    const ms_tensor *x = &g->tensors[n->inputs[0]], *w = &g->tensors[n->inputs[1]];
+    return x->ndim == 4 && w->shape[0] < x->shape[3];
+}
+
+/* Rule 2(f): excludes single-tensor cut c when its tensor, made by a squeeze (through
+ * glue), fans out and the next single-tensor cut is a concat's output. count[c] and
+ * tensor[c] are each cut's crossing tensors. */
+static void exclude_squeeze(const ms_graph *g, const usage *u, const int *count, const int *tensor, bool *excluded)
+{
+    for (int c = 1; c < g->n_nodes; c++) {
+        int t = tensor[c];
+        if (count[c] != 1 || u->n_consumers[t] < 2 || u->last_use[t] == g->n_nodes) continue;
+        int maker = maker_through_glue(g, u, t);
+        if (maker < 0 || !is_squeeze(g, &g->nodes[maker])) continue;
+        int next = c + 1;
+        while (next <= g->n_nodes && count[next] != 1) next++;
+        if (next > g->n_nodes) continue;
+        int joiner = u->producer[tensor[next]];
+        if (joiner >= 0 && g->nodes[joiner].kind == MS_OP_CONCAT) excluded[c] = true;
+    }
 }
 
 static bool only_trivial_between(const ms_graph *g, int from, int to)
@@ -302,21 +374,26 @@ ms_status ms_graph_chokepoints(const ms_graph *g, ms_chokepoint **out, int *n, m
     bool *excluded = calloc((size_t)ncuts, sizeof *excluded);
     int64_t *macs_upto = malloc((size_t)ncuts * sizeof *macs_upto); /* MACs of nodes [0, c) */
     ms_chokepoint *cps = malloc((size_t)ncuts * sizeof *cps);
-    if (!excluded || !macs_upto || !cps) {
+    int *cross = malloc(2 * (size_t)ncuts * sizeof *cross); /* count, then tensor, per cut */
+    if (!excluded || !macs_upto || !cps || !cross) {
         free(excluded);
         free(macs_upto);
         free(cps);
+        free(cross);
         usage_free(&u);
         return ms_errorf(err, MS_ERR_NOMEM, "%s: out of memory", graph_name(g));
     }
+    int *tensor = cross + ncuts;
     macs_upto[0] = 0;
     for (int k = 0; k < g->n_nodes; k++) macs_upto[k + 1] = macs_upto[k] + ms_node_macs(g, &g->nodes[k]);
+    for (int c = 0; c < ncuts; c++) cross[c] = crossing(g, &u, c, &tensor[c]);
     mark_exclusions(g, &u, excluded);
+    exclude_squeeze(g, &u, cross, tensor, excluded);
 
     int count = 0;
     for (int c = 0; c < ncuts; c++) {
-        int t;
-        if (excluded[c] || crossing(g, &u, c, &t) != 1) continue;
+        int t = tensor[c];
+        if (excluded[c] || cross[c] != 1) continue;
         if (count > 0 && only_trivial_between(g, cps[count - 1].node_end, c)) continue;
         cps[count].tensor = t;
         cps[count].node_end = c;
@@ -326,6 +403,7 @@ ms_status ms_graph_chokepoints(const ms_graph *g, ms_chokepoint **out, int *n, m
     }
     free(excluded);
     free(macs_upto);
+    free(cross);
     usage_free(&u);
     if (count == 0 || cps[0].node_end != 0) {
         free(cps);

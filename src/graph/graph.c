@@ -116,18 +116,43 @@ void ms_tensor_drop_quantised(ms_tensor *t)
     t->dtype = MS_DT_F32;
 }
 
+static bool same_shape(const ms_tensor *a, const ms_tensor *b)
+{
+    if (a->ndim != b->ndim) return false;
+    for (int d = 0; d < a->ndim; d++)
+        if (a->shape[d] != b->shape[d]) return false;
+    return true;
+}
+
+/* What the cpu backend trains of a mul, sub or div (dnnl_train_fwd.c): the first
+ * operand computed and of the output's shape (mul may have it second), the other a
+ * constant or a computed value of the output's rank, which broadcasts. */
+static bool cpu_binary_ok(const ms_graph *g, const ms_node *n)
+{
+    if (n->n_inputs != 2) return false;
+    const ms_tensor *a = &g->tensors[n->inputs[0]], *b = &g->tensors[n->inputs[1]], *y = &g->tensors[n->output];
+    if ((a->data || !same_shape(a, y)) && n->kind == MS_OP_MUL) {
+        const ms_tensor *t = a;
+        a = b;
+        b = t;
+    }
+    return !a->data && same_shape(a, y) && (b->data || b->ndim == y->ndim);
+}
+
 ms_status ms_graph_check_trainable(const ms_graph *g, bool onnx_ops, ms_error *err)
 {
     for (int i = 0; i < g->n_nodes && !onnx_ops; i++) {
         const ms_node *n = &g->nodes[i];
-        bool ok = n->kind < MS_OP_MUL;
-        if (ok && n->kind == MS_OP_ADD && n->n_inputs == 2) {
+        bool ok = true;
+        for (int d = 0; n->kind == MS_OP_SLICE && d < MS_MAX_DIMS; d++) ok &= n->steps[d] >= 0;
+        if (n->kind == MS_OP_ADD && n->n_inputs == 2) {
             const ms_tensor *a = &g->tensors[n->inputs[0]], *b = &g->tensors[n->inputs[1]], *y = &g->tensors[n->output];
             int64_t c = y->ndim ? y->shape[y->ndim - 1] : 0;
             ok = ms_tensor_numel(a) == ms_tensor_numel(y) && a->ndim == y->ndim &&
                  (ms_tensor_numel(b) == ms_tensor_numel(y) ||
                   (b->ndim >= 1 && b->shape[b->ndim - 1] == c && ms_tensor_numel(b) == c));
         }
+        if (n->kind == MS_OP_MUL || n->kind == MS_OP_SUB || n->kind == MS_OP_DIV) ok = cpu_binary_ok(g, n);
         if (!ok)
             return ms_errorf(err, MS_ERR_UNSUPPORTED, "%s: node %d '%s' (%s) cannot be trained on the cpu backend (forward only; the ref backend trains it)",
                              g->source ? g->source : "graph", i, n->name, ms_op_name(n->kind));

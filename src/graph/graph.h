@@ -154,10 +154,12 @@ int64_t ms_node_macs(const ms_graph *g, const ms_node *n);
 int64_t ms_graph_macs(const ms_graph *g);
 int64_t ms_graph_params(const ms_graph *g); /* elements of constant tensors used by nodes */
 
-/* Whether a training plan handles every node. With onnx_ops (the ref backend), the ops
- * added for ONNX (MS_OP_MUL and after) and broadcasting ADD train too; without (the cpu
- * backend) they run forward only, and ADD trains only when its first input has the
- * output's shape and its second that shape or one value per channel. */
+/* Whether a training plan handles every node. With onnx_ops (the ref backend), every op
+ * trains. Without (the cpu backend): SLICE trains without negative steps; ADD trains
+ * when its first input has the output's shape and its second that shape or one value
+ * per channel; MUL, SUB and DIV when one operand (the first; either for MUL) is
+ * computed with the output's shape and the other is a constant or a computed value of
+ * the output's rank, which broadcasts. */
 ms_status ms_graph_check_trainable(const ms_graph *g, bool onnx_ops, ms_error *err);
 
 const char *ms_op_name(ms_op_kind kind);

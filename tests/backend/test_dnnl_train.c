@@ -4,7 +4,8 @@
  * and every parameter's gradient must agree (relative L2 < 1e-4), at batch 1 and 3 and
  * with 1 and 2 threads; after the same update of both plans' values their next forward
  * passes must agree too (the plan reads the optimiser's values). The same for whole
- * MobileNetV1 and V2 (residual) suffixes; a few SGD steps lower the loss; int8 and bad targets are refused. */
+ * MobileNetV1 and V2 (residual) suffixes and an exported MobileNetV3-small suffix
+ * (squeeze-excite); a few SGD steps lower the loss; int8 and bad targets are refused. */
 #include "testutil.h"
 
 #include <math.h>
@@ -218,6 +219,97 @@ static void test_add_and_concat(void **state)
     compare(finish_bce(&b, cat, true), "add and concat");
 }
 
+static void set_leaky(ms_node *n) { n->alpha = 0.1f; }
+static void set_hard_sigmoid(ms_node *n)
+{
+    n->alpha = 0.3f;
+    n->beta = 0.4f;
+}
+
+/* The ops added for ONNX graphs: each activation alone, then squeeze-excite blocks
+ * (hard sigmoid gate as MobileNetV3, sigmoid gate and swish as EfficientNet), the gate
+ * first in a mul (swapped), broadcasting sub and div by constants and by a computed
+ * [N, 1, 1, C] value, a sub / div of two full-shape values, a transpose and slices. */
+static void test_onnx_ops(void **state)
+{
+    (void)state;
+    between(MS_OP_LEAKY_RELU, set_leaky, "leaky relu");
+    between(MS_OP_HARD_SIGMOID, set_hard_sigmoid, "hard sigmoid");
+    between(MS_OP_HARD_SWISH, set_nothing, "hard swish");
+
+    builder b = start(4, 5, 3);
+    int t = conv(&b, b.x, 4, 3, 1, 1, 1, false), hs, pool, s1, s2, gate, se;
+    add(&b, MS_OP_HARD_SWISH, &t, 1, &hs);
+    add(&b, MS_OP_GLOBAL_AVG_POOL, &hs, 1, &pool);
+    s1 = conv(&b, pool, 2, 1, 1, 1, 1, false);
+    add(&b, MS_OP_LEAKY_RELU, &s1, 1, &s2)->alpha = 0.2f;
+    s2 = conv(&b, s2, 4, 1, 1, 1, 1, false);
+    set_hard_sigmoid(add(&b, MS_OP_HARD_SIGMOID, &s2, 1, &gate));
+    int mul_in[2] = {gate, hs}; /* the broadcast operand first: mul swaps them */
+    add(&b, MS_OP_MUL, mul_in, 2, &se);
+    int64_t cs[4] = {1, 1, 1, 4}, c1[1] = {4};
+    int d1, d2, d3;
+    int sub_in[2] = {se, constant(&b, 4, cs, 0.5f)};
+    add(&b, MS_OP_SUB, sub_in, 2, &d1);
+    int div_in[2] = {d1, constant(&b, 1, c1, 0.3f)};
+    for (int k = 0; k < 4; k++) b.g->tensors[div_in[1]].data[k] += 1.5f; /* away from 0 */
+    add(&b, MS_OP_DIV, div_in, 2, &d2);
+    int sub2_in[2] = {d2, gate}; /* a computed value broadcast */
+    add(&b, MS_OP_SUB, sub2_in, 2, &d3);
+    compare(finish_bce(&b, d3, true), "squeeze-excite, hard sigmoid gate, sub and div");
+
+    b = start(4, 4, 3);
+    t = conv(&b, b.x, 6, 3, 1, 1, 1, false);
+    int sg, sw, p2, g1, g2, gs, den, q, diff;
+    add(&b, MS_OP_SIGMOID, &t, 1, &sg);
+    int sw_in[2] = {t, sg}; /* swish */
+    add(&b, MS_OP_MUL, sw_in, 2, &sw);
+    add(&b, MS_OP_GLOBAL_AVG_POOL, &sw, 1, &p2);
+    g1 = conv(&b, p2, 3, 1, 1, 1, 1, true);
+    g2 = conv(&b, g1, 6, 1, 1, 1, 1, false);
+    add(&b, MS_OP_SIGMOID, &g2, 1, &gs);
+    int64_t c6[1] = {6};
+    int den_in[2] = {gs, constant(&b, 1, c6, 0.1f)};
+    for (int k = 0; k < 6; k++) b.g->tensors[den_in[1]].data[k] += 0.5f;
+    add(&b, MS_OP_ADD, den_in, 2, &den);
+    int q_in[2] = {sw, den}; /* divided by a computed [N, 1, 1, C] value */
+    add(&b, MS_OP_DIV, q_in, 2, &q);
+    int diff_in[2] = {q, sw}; /* two full-shape values */
+    add(&b, MS_OP_SUB, diff_in, 2, &diff);
+    int full_in[2] = {diff, den};
+    int y;
+    add(&b, MS_OP_MUL, full_in, 2, &y);
+    compare(finish_bce(&b, y, true), "swish, sigmoid gate, div by a computed value");
+
+    /* a transpose (H and W swap), a strided slice of it, and the two channel halves of
+     * a conv (ShuffleNet's split) added back together */
+    b = start(4, 5, 3);
+    t = conv(&b, b.x, 6, 3, 1, 1, 1, false);
+    int tr, sl, lo, hi, sum;
+    ms_node *n = add(&b, MS_OP_TRANSPOSE, &t, 1, &tr);
+    n->perm[1] = 2;
+    n->perm[2] = 1;
+    infer(&b, tr); /* [1, 5, 4, 6] */
+    const int64_t ss[4] = {1, 3, 2, 6}, hs6[4] = {1, 3, 2, 3};
+    const int64_t *shapes[3] = {ss, hs6, hs6};
+    int *outs[3] = {&sl, &lo, &hi};
+    for (int k = 0; k < 3; k++) {
+        *outs[k] = act(&b);
+        b.g->tensors[*outs[k]].ndim = 4;
+        memcpy(b.g->tensors[*outs[k]].shape, shapes[k], sizeof ss);
+    }
+    n = ms_test_node(b.g, MS_OP_SLICE, "slice", &tr, 1, sl);
+    n->steps[1] = 2;
+    n->starts[2] = 1;
+    n->steps[2] = 2;
+    n = ms_test_node(b.g, MS_OP_SLICE, "low", &sl, 1, lo);
+    n = ms_test_node(b.g, MS_OP_SLICE, "high", &sl, 1, hi);
+    n->starts[3] = 3;
+    int sum_in[2] = {lo, hi};
+    add(&b, MS_OP_ADD, sum_in, 2, &sum);
+    compare(finish_bce(&b, sum, true), "transpose and slices");
+}
+
 /* conv (ReLU6) -> flatten -> fc 5 classes -> softmax (beta 0.8) on class labels. */
 static ms_graph *softmax_graph(void)
 {
@@ -284,6 +376,44 @@ static void test_real_suffix_residual(void **state)
     compare_steps(br, MS_LOSS_BCE, 1, 2, targets, 1); /* one step: the ref plan is slow here */
     ms_graph_free(br);
     ms_graph_free(base);
+}
+
+/* torchvision's MobileNetV3-small (exported at test time by scripts/onnx_export.py:
+ * seeded random weights) after chokepoint 10: two blocks with squeeze-excite (hard
+ * sigmoid gates, hard swish spelled x * hard_sigmoid(x)), the last conv, the pool, the
+ * head. Skipped without python3-torch and python3-torchvision. */
+static void test_onnx_suffix_squeeze_excite(void **state)
+{
+    (void)state;
+    if (system("/usr/bin/python3 -c 'import torch, torchvision, onnx' >/dev/null 2>&1") != 0) {
+        print_message("skipped: /usr/bin/python3 cannot import torch, torchvision and onnx\n");
+        skip();
+    }
+    char *dir = ms_test_tmpdir(), cmd[2048], model[1024];
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/scripts/onnx_export.py %s mobilenet_v3_small >/dev/null 2>&1",
+             MS_SOURCE_DIR, dir);
+    assert_int_equal(system(cmd), 0);
+    snprintf(model, sizeof model, "%s/mobilenet_v3_small.onnx", dir);
+    const char *path = model;
+    ms_graph *base, *br;
+    ms_error err;
+    if (ms_model_load(&path, 1, &base, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(ms_branch_from_base(base, 10, &br, &err), MS_OK);
+    int hard_sigmoid = 0, mul = 0;
+    for (int i = 0; i < br->n_nodes; i++) {
+        hard_sigmoid += br->nodes[i].kind == MS_OP_HARD_SIGMOID;
+        mul += br->nodes[i].kind == MS_OP_MUL;
+    }
+    print_message("suffix: %d nodes, %d hard sigmoid, %d mul\n", br->n_nodes, hard_sigmoid, mul);
+    assert_true(hard_sigmoid >= 2 && mul >= 2);
+    for (int i = 0; i < br->n_tensors; i++)
+        if (!strcmp(br->tensors[i].name, "head/weight"))
+            for (int64_t j = 0; j < ms_tensor_numel(&br->tensors[i]); j++) br->tensors[i].data[j] = 0.1f * rnd();
+    compare_steps(br, MS_LOSS_BCE, 3, 2, targets, 2);
+    compare_steps(br, MS_LOSS_BCE, 1, 1, targets, 1);
+    ms_graph_free(br);
+    ms_graph_free(base);
+    ms_test_rmdir(dir);
 }
 
 /* Plain SGD on a fixed batch through the public interface: the loss goes down. */
@@ -372,9 +502,11 @@ int main(void)
         cmocka_unit_test(test_elementwise_and_layout),
         cmocka_unit_test(test_batch_norm_frozen),
         cmocka_unit_test(test_add_and_concat),
+        cmocka_unit_test(test_onnx_ops),
         cmocka_unit_test(test_softmax_cross_entropy),
         cmocka_unit_test(test_real_suffix),
         cmocka_unit_test(test_real_suffix_residual),
+        cmocka_unit_test(test_onnx_suffix_squeeze_excite),
         cmocka_unit_test(test_steps_reduce_loss),
         cmocka_unit_test(test_refusals),
     };

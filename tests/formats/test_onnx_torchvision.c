@@ -3,12 +3,14 @@
  * dynamic) with Debian's python3-torch and python3-torchvision, and saves an input batch
  * of 2 and torch's output on it. `mainstream infer` must match torch (relative L2 under
  * 1e-4) on the ref and cpu backends, and `inspect` must find chokepoints. Skipped when
- * /usr/bin/python3 cannot import torch and torchvision. */
+ * /usr/bin/python3 cannot import torch, torchvision and onnx (the export writes metadata with it). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "formats/model.h"
 #include "formats/npy.h"
+#include "graph/cut.h"
 #include "testutil.h"
 
 static const char *const families[] = {"resnet18", "resnet50", "mobilenet_v2", "mobilenet_v3_small",
@@ -21,7 +23,7 @@ static char *dir;
 static int setup(void **state)
 {
     (void)state;
-    if (system("/usr/bin/python3 -c 'import torch, torchvision' >/dev/null 2>&1") != 0) return 0;
+    if (system("/usr/bin/python3 -c 'import torch, torchvision, onnx' >/dev/null 2>&1") != 0) return 0;
     dir = ms_test_tmpdir();
     char cmd[4096];
     int n = snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/scripts/onnx_export.py %s", MS_SOURCE_DIR, dir);
@@ -41,10 +43,44 @@ static int teardown(void **state)
     return 0;
 }
 
+/* The torch module a node came from: the first two components of its name
+ * ("/features/transition1/conv/Conv" -> "/features/transition1"), or the whole name. */
+static size_t module_len(const char *name)
+{
+    const char *p = name;
+    for (int slashes = 0; *p; p++)
+        if (*p == '/' && ++slashes == 3) return (size_t)(p - name);
+    return strlen(name);
+}
+
+/* DenseNet's transition layers and dense blocks and SqueezeNet's Fire modules are each
+ * one block: no chokepoint may fall between two nodes of one such module. n_want is the
+ * count docs/onnx.md lists. */
+static void check_no_cut_inside_modules(const char *model, int n_want)
+{
+    ms_graph *g;
+    ms_error err;
+    if (ms_model_load(&model, 1, &g, &err)) fail_msg("%s", err.msg);
+    ms_chokepoint *cps;
+    int n;
+    assert_int_equal(ms_graph_chokepoints(g, &cps, &n, &err), MS_OK);
+    for (int i = 1; i < n; i++) {
+        int c = cps[i].node_end;
+        const char *before = g->nodes[c - 1].name, *after = g->nodes[c].name;
+        size_t len = module_len(before);
+        print_message("chokepoint %d: cut %d between %s and %s\n", i, c, before, after);
+        bool same = len == module_len(after) && !strncmp(before, after, len) && before[len] == '/';
+        if (same) fail_msg("chokepoint %d (cut %d) lies inside module %.*s", i, c, (int)len, before);
+    }
+    assert_int_equal(n, n_want);
+    free(cps);
+    ms_graph_free(g);
+}
+
 static void check_family(const char *name)
 {
     if (!dir) {
-        print_message("skipped: /usr/bin/python3 cannot import torch and torchvision (python3-torchvision)\n");
+        print_message("skipped: /usr/bin/python3 cannot import torch, torchvision and onnx (python3-torchvision, python3-onnx)\n");
         skip();
     }
     char model[1024], x[1024], want_path[1024], got_path[1024];
@@ -87,6 +123,8 @@ static void check_family(const char *name)
     assert_int_equal(ms_test_run_cli(args, &out, NULL), 0);
     assert_non_null(strstr(out, "\"chokepoints\""));
     free(out);
+    if (!strcmp(name, "densenet121")) check_no_cut_inside_modules(model, 11);
+    if (!strcmp(name, "squeezenet1_1")) check_no_cut_inside_modules(model, 13);
 }
 
 #define FAMILY_TEST(i)                    \

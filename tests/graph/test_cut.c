@@ -301,6 +301,38 @@ static void test_unfused_activations(void **state)
     ms_graph_free(g);
 }
 
+/* A SqueezeNet Fire module then a DenseNet transition. Nodes: 0 stem; fire: 1 squeeze
+ * (1x1, 8 -> 4 channels), 2 expand 1x1, 3 expand 3x3, 4 concat; transition: 5 batch
+ * norm, 6 ReLU, 7 linear 1x1 conv, 8 average pool; 9 classifier. The old rule cut after
+ * the squeeze (cut 2), after the transition's ReLU and conv (cuts 7, 8) and not before
+ * its batch norm (cut 5). */
+static void test_fire_and_transition(void **state)
+{
+    (void)state;
+    int x;
+    ms_graph *g = start("fire.onnx", 4, 4, 3, &x);
+    x = conv(g, "stem", x, 8, 3, 1, 1, ACT_RELU6);
+    int sq = conv(g, "squeeze", x, 4, 1, 1, 1, ACT_RELU6);
+    int in[2] = {conv(g, "expand1x1", sq, 8, 1, 1, 1, ACT_RELU6), conv(g, "expand3x3", sq, 8, 3, 1, 1, ACT_RELU6)};
+    x = activation(g, "concat", 4, 4, 16);
+    int k = node(g, MS_OP_CONCAT, "concat", in, 2, x); /* may move g->nodes */
+    g->nodes[k].axis = 3;
+    int64_t cshape[1] = {16};
+    int bn_in[5] = {x, constant(g, "bn/s", 1, cshape), constant(g, "bn/o", 1, cshape),
+                    constant(g, "bn/m", 1, cshape), constant(g, "bn/v", 1, cshape)};
+    x = activation(g, "bn", 4, 4, 16);
+    node(g, MS_OP_BATCH_NORM, "bn", bn_in, 5, x);
+    x = unary(g, MS_OP_CLIP, "relu", x, 4, NULL);
+    x = conv(g, "transition", x, 8, 1, 1, 1, ACT_NONE);
+    x = global_pool(g, "pool", x);
+    x = conv(g, "classifier", x, 2, 1, 1, 1, ACT_NONE);
+    finish(g, x);
+    const int ends[] = {0, 1, 5, 9};
+    const char *const names[] = {"input", "stem", "concat", "pool"};
+    expect_chokepoints(g, ends, names, 4);
+    ms_graph_free(g);
+}
+
 static void test_bad_graphs_rejected(void **state)
 {
     (void)state;
@@ -546,6 +578,7 @@ int main(void)
         cmocka_unit_test(test_pad_and_trivial_nodes),
         cmocka_unit_test(test_parallel_branches),
         cmocka_unit_test(test_unfused_activations),
+        cmocka_unit_test(test_fire_and_transition),
         cmocka_unit_test(test_bad_graphs_rejected),
         cmocka_unit_test(test_segment_copies_and_names),
         cmocka_unit_test(test_segment_errors),

@@ -112,6 +112,11 @@ ms_status dn_nomem(dn_ctx *c);
 /* The plain (NHWC / row-major) descriptor of tensor t at the plan's batch size; 4-D
  * tensors get oneDNN's logical order N, C, H, W with the nhwc tag. */
 void dn_plain_md(const dn_ctx *c, int t, dnnl_data_type_t dt, dnnl_memory_desc_t *md);
+/* IR dimension d of an ndim-D tensor as oneDNN's index (4-D NHWC: N, C, H, W). */
+int dn_dim(int ndim, int d);
+/* Constant t's plain descriptor right-aligned to ndim dimensions (1s in front: it
+ * broadcasts). */
+void dn_const_md(const dn_ctx *c, int t, int ndim, dnnl_memory_desc_t *md);
 /* The same dimensions with format_tag any, for primitives to choose a layout. */
 void dn_any_md(const dnnl_memory_desc_t *plain, dnnl_data_type_t dt, dnnl_memory_desc_t *md);
 

@@ -25,25 +25,6 @@ static ms_status make_pd(dn_ctx *c, const void *op_desc, dnnl_primitive_attr_t a
     return MS_OK;
 }
 
-/* IR dimension d of a 4-D NHWC tensor as oneDNN's N, C, H, W index. */
-static int dn_dim(int ndim, int d)
-{
-    static const int nhwc[4] = {0, 2, 3, 1};
-    return ndim == 4 ? nhwc[d] : d;
-}
-
-/* A constant tensor's plain descriptor, its IR shape right-aligned to ndim dimensions
- * (so a [C] bias broadcasts over N, H, W). */
-static void const_md(const dn_ctx *c, int t, int ndim, dnnl_memory_desc_t *md)
-{
-    const ms_tensor *x = &c->g->tensors[t];
-    dnnl_dims_t dims;
-    for (int d = 0; d < ndim; d++) dims[d] = 1;
-    for (int d = 0; d < x->ndim && d < ndim; d++) dims[dn_dim(ndim, ndim - x->ndim + d)] = x->shape[d];
-    static const dnnl_format_tag_t tags[] = {dnnl_a, dnnl_a, dnnl_ab, dnnl_abc, dnnl_acdb};
-    dnnl_memory_desc_init_by_tag(md, ndim, dims, dnnl_f32, tags[ndim]);
-}
-
 /* The rest of a convolution or inner product once its operation descriptor is set: the
  * fused activation, the primitive, its constant weights (reordered to the layout oneDNN
  * chose) and bias (b < 0: none), its input and output. */
@@ -267,7 +248,7 @@ static ms_status binary_operand(dn_ctx *c, int t, int nd, bool src0, dnnl_memory
 {
     const ms_tensor *x = &c->g->tensors[t];
     if (x->data) {
-        const_md(c, t, nd, md);
+        dn_const_md(c, t, nd, md);
         return dn_const(c, md, x->data, md, m);
     }
     if (x->ndim != nd) return unsupported(c, "an activation operand must have the output's rank");

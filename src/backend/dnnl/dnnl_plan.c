@@ -50,6 +50,24 @@ void dn_plain_md(const dn_ctx *c, int t, dnnl_data_type_t dt, dnnl_memory_desc_t
     dnnl_memory_desc_init_by_tag(md, nd, dims, dt, tags[nd]);
 }
 
+int dn_dim(int ndim, int d)
+{
+    static const int nhwc[4] = {0, 2, 3, 1};
+    return ndim == 4 ? nhwc[d] : d;
+}
+
+/* Constant t's plain descriptor right-aligned to ndim dimensions (1 where it has none,
+ * so that it broadcasts), with 4-D in oneDNN's N, C, H, W order and the nhwc tag. */
+void dn_const_md(const dn_ctx *c, int t, int ndim, dnnl_memory_desc_t *md)
+{
+    const ms_tensor *x = &c->g->tensors[t];
+    dnnl_dims_t dims;
+    for (int d = 0; d < ndim; d++) dims[d] = 1;
+    for (int d = 0; d < x->ndim && d < ndim; d++) dims[dn_dim(ndim, ndim - x->ndim + d)] = x->shape[d];
+    static const dnnl_format_tag_t tags[] = {dnnl_a, dnnl_a, dnnl_ab, dnnl_abc, dnnl_acdb};
+    dnnl_memory_desc_init_by_tag(md, ndim, dims, dnnl_f32, tags[ndim]);
+}
+
 void dn_any_md(const dnnl_memory_desc_t *plain, dnnl_data_type_t dt, dnnl_memory_desc_t *md)
 {
     dnnl_memory_desc_init_by_tag(md, plain->ndims, plain->dims, dt, dnnl_format_tag_any);

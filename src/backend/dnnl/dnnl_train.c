@@ -29,6 +29,14 @@
  *   concat, pad  forward into a plain NHWC output; backward: reorders of its sub-views
  *   reshape/copy plain views of the same bytes
  *   clip/sigmoid eltwise (the use_dst variants), backward from the kept output
+ *   leaky relu,  eltwise relu (slope) / hardswish, backward from the input
+ *   hard swish
+ *   hard sigmoid eltwise linear, then a [0, 1] clamp in place; backward: the clamp's
+ *                (kept output), then linear's
+ *   mul/sub/div  binary, second operand broadcast; backward: binary mul / div by the
+ *                other operand, a sum reduction where an operand broadcast
+ *   transpose,   reorders between strided views of the plain bytes; backward: the
+ *   slice        reverse reorder into a buffer zeroed once
  * The final sigmoid or softmax and the loss run in C on the plain logits with the ref
  * backend's functions (ref_loss_grad), so both backends check targets and compute the
  * loss the same way. Threads are OpenMP's, set around compiling and each pass as in the

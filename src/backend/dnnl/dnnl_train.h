@@ -105,6 +105,15 @@ ms_status dt_binary(dt_ctx *x, dnnl_alg_kind_t alg, const dnnl_memory_desc_t *a_
                     dnnl_memory_t d, dnnl_primitive_attr_t attr);
 ms_status dt_pad_interior(dt_ctx *x, const ms_node *n, dnnl_memory_desc_t *sub);
 void dt_eltwise_alg(const ms_node *n, dnnl_alg_kind_t *alg, float *a, float *b);
+/* A binary node's operands: a computed, of the output's shape (mul swaps its operands
+ * to get one), b a constant or a computed value of the output's rank that broadcasts. */
+ms_status dt_binary_operands(dt_ctx *x, const ms_node *n, int *a, int *b);
+/* Transpose and slice: the IR-order descriptors of the input and output plain bytes and
+ * the input seen through the gather in the output's dimensions. */
+ms_status dt_gather_mds(dt_ctx *x, const ms_node *n, dnnl_memory_desc_t *in_ir, dnnl_memory_desc_t *out_ir,
+                        dnnl_memory_desc_t *view);
+ms_status dt_binary_second(dt_ctx *x, const ms_node *n, int b, const dnnl_memory_desc_t *like,
+                           dnnl_memory_desc_t *md, dnnl_memory_t *mem);
 ms_status dt_forward_node(dt_ctx *x, int i);
 
 /* dnnl_train_bwd.c: node i's backward, from its output's finished gradient. */

@@ -8,16 +8,11 @@
 
 #include "backend/dnnl/dnnl_train.h"
 
-/* The gradient of node n's output before its clamp: dy where the kept output lies
- * strictly inside (act_min, act_max), else 0; dy itself when n does not clamp. */
-static ms_status act_backward(dt_ctx *x, const ms_node *n, dnnl_memory_desc_t *md, dnnl_memory_t *dz, int *buf)
+/* dy of tensor t through a clamp to [a, b] whose output t kept: dy where the kept
+ * value lies strictly inside (a, b), else 0, in a temporary. */
+static ms_status clamp_grad(dt_ctx *x, int t, float a, float b, dnnl_memory_t *dz, int *buf)
 {
-    const dn_value *y = &x->c.vals[n->output], *dy = &x->grads[n->output];
-    *md = dy->md;
-    *dz = dy->mem;
-    *buf = dy->buf;
-    if (!dt_clamps(n)) return MS_OK;
-    float a = isfinite(n->act_min) ? n->act_min : -FLT_MAX, b = isfinite(n->act_max) ? n->act_max : FLT_MAX;
+    const dn_value *y = &x->c.vals[t], *dy = &x->grads[t];
     dnnl_eltwise_desc_t fd, bd;
     DN_TRY(&x->c, dnnl_eltwise_forward_desc_init(&fd, dnnl_forward_training, dnnl_eltwise_clip_v2_use_dst_for_bwd,
                                                  &y->md, a, b),
@@ -39,6 +34,19 @@ static ms_status act_backward(dt_ctx *x, const ms_node *n, dnnl_memory_desc_t *m
     }
     dnnl_exec_arg_t args[3] = {{DNNL_ARG_DST, y->mem}, {DNNL_ARG_DIFF_DST, dy->mem}, {DNNL_ARG_DIFF_SRC, *dz}};
     return dn_emit(&x->c, pd, args, 3);
+}
+
+/* The gradient of node n's output before its clamp: dy where the kept output lies
+ * strictly inside (act_min, act_max), else 0; dy itself when n does not clamp. */
+static ms_status act_backward(dt_ctx *x, const ms_node *n, dnnl_memory_desc_t *md, dnnl_memory_t *dz, int *buf)
+{
+    const dn_value *dy = &x->grads[n->output];
+    *md = dy->md;
+    *dz = dy->mem;
+    *buf = dy->buf;
+    if (!dt_clamps(n)) return MS_OK;
+    float a = isfinite(n->act_min) ? n->act_min : -FLT_MAX, b = isfinite(n->act_max) ? n->act_max : FLT_MAX;
+    return clamp_grad(x, n->output, a, b, dz, buf);
 }
 
 static ms_status bwd_weighted(dt_ctx *x, int i)
@@ -240,19 +248,26 @@ static ms_status bwd_concat(dt_ctx *x, int i)
     return st;
 }
 
+/* Clip and sigmoid from the kept output; leaky ReLU, hard swish and hard sigmoid's
+ * linear part from the input (hard sigmoid's clamp first, from its kept output). */
 static ms_status bwd_eltwise(dt_ctx *x, int i)
 {
     const ms_node *n = &x->c.g->nodes[i];
     int in = n->inputs[0];
     if (!x->grads[in].ready) return MS_OK;
-    const dn_value *y = &x->c.vals[n->output], *dy = &x->grads[n->output];
+    bool use_dst = n->kind == MS_OP_CLIP || n->kind == MS_OP_SIGMOID;
+    const dn_value *dy = &x->grads[n->output], *data = use_dst ? &x->c.vals[n->output] : &x->c.vals[in];
     dnnl_alg_kind_t alg;
     float a, b;
     dt_eltwise_alg(n, &alg, &a, &b);
+    dnnl_memory_t diff = dy->mem;
+    int buf;
+    ms_status st = n->kind == MS_OP_HARD_SIGMOID ? clamp_grad(x, n->output, 0.0f, 1.0f, &diff, &buf) : MS_OK;
+    if (st) return st;
     dnnl_eltwise_desc_t ed;
-    DN_TRY(&x->c, dnnl_eltwise_backward_desc_init(&ed, alg, &dy->md, &y->md, a, b), "eltwise backward descriptor");
+    DN_TRY(&x->c, dnnl_eltwise_backward_desc_init(&ed, alg, &dy->md, &data->md, a, b), "eltwise backward descriptor");
     dnnl_primitive_attr_t attr = NULL;
-    ms_status st = dn_attr(&x->c, &attr);
+    st = dn_attr(&x->c, &attr);
     dnnl_primitive_desc_t pd;
     if (!st) st = dt_make_pd(x, &ed, attr, x->recs[i].hint, &pd);
     if (st) return st;
@@ -264,9 +279,125 @@ static ms_status bwd_eltwise(dt_ctx *x, int i)
         dnnl_primitive_desc_destroy(pd);
         return st;
     }
-    dnnl_exec_arg_t args[3] = {{DNNL_ARG_DST, y->mem}, {DNNL_ARG_DIFF_DST, dy->mem}, {DNNL_ARG_DIFF_SRC, dsrc}};
+    dnnl_exec_arg_t args[3] = {{use_dst ? DNNL_ARG_DST : DNNL_ARG_SRC, data->mem}, {DNNL_ARG_DIFF_DST, diff},
+                               {DNNL_ARG_DIFF_SRC, dsrc}};
     st = dn_emit(&x->c, pd, args, 3);
     if (!st) st = dt_grad_commit(x, in, &src_md, dsrc, direct);
+    return st;
+}
+
+/* dst = -src (in place allowed). */
+static ms_status negate(dt_ctx *x, const dnnl_memory_desc_t *md, dnnl_memory_t src, dnnl_memory_t dst)
+{
+    dnnl_eltwise_desc_t ed;
+    DN_TRY(&x->c, dnnl_eltwise_forward_desc_init(&ed, dnnl_forward_inference, dnnl_eltwise_linear, md, -1.0f, 0.0f),
+           "negation descriptor");
+    dnnl_primitive_attr_t attr = NULL;
+    ms_status st = dn_attr(&x->c, &attr);
+    dnnl_primitive_desc_t pd;
+    if (!st) st = dt_make_pd(x, &ed, attr, NULL, &pd);
+    if (st) return st;
+    dnnl_exec_arg_t args[2] = {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}};
+    return dn_emit(&x->c, pd, args, 2);
+}
+
+/* Adds src (in src_md, the output's shape) summed down to dst_md's broadcast shape to
+ * t's gradient. */
+static ms_status grad_add_reduced(dt_ctx *x, int t, const dnnl_memory_desc_t *src_md, dnnl_memory_t src,
+                                  const dnnl_memory_desc_t *dst_md)
+{
+    dnnl_reduction_desc_t rd;
+    DN_TRY(&x->c, dnnl_reduction_desc_init(&rd, dnnl_reduction_sum, src_md, dst_md, 0.0f, 0.0f),
+           "broadcast gradient reduction");
+    dnnl_memory_t d;
+    bool direct;
+    ms_status st = dt_grad_target(x, t, dst_md, &d, &direct);
+    dnnl_primitive_attr_t attr = NULL;
+    if (!st) st = dn_attr(&x->c, &attr);
+    dnnl_primitive_desc_t pd;
+    if (!st) st = dt_make_pd(x, &rd, attr, NULL, &pd);
+    if (st) return st;
+    dnnl_exec_arg_t args[2] = {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, d}};
+    st = dn_emit(&x->c, pd, args, 2);
+    if (!st) st = dt_grad_commit(x, t, dst_md, d, direct);
+    return st;
+}
+
+/* d = a (alg) b, b broadcast, with a plain attribute. */
+static ms_status binary(dt_ctx *x, dnnl_alg_kind_t alg, const dnnl_memory_desc_t *md, dnnl_memory_t a,
+                        const dnnl_memory_desc_t *b_md, dnnl_memory_t b, dnnl_memory_t d)
+{
+    dnnl_primitive_attr_t attr = NULL;
+    ms_status st = dn_attr(&x->c, &attr);
+    return st ? st : dt_binary(x, alg, md, a, b_md, b, md, d, attr);
+}
+
+/* da = dz (sub), dz * b (mul), dz / b (div), b broadcast. */
+static ms_status grad_first(dt_ctx *x, const ms_node *n, int a, const dnnl_memory_desc_t *b_md, dnnl_memory_t bm)
+{
+    const dn_value *dy = &x->grads[n->output];
+    if (n->kind == MS_OP_SUB) return dt_grad_add(x, a, &dy->md, dy->mem);
+    dnnl_memory_t da;
+    bool direct;
+    ms_status st = dt_grad_target(x, a, &dy->md, &da, &direct);
+    dnnl_alg_kind_t alg = n->kind == MS_OP_MUL ? dnnl_binary_mul : dnnl_binary_div;
+    if (!st) st = binary(x, alg, &dy->md, dy->mem, b_md, bm, da);
+    if (!st) st = dt_grad_commit(x, a, &dy->md, da, direct);
+    return st;
+}
+
+/* db = -dz (sub), dz * a (mul), -(dz * y) / b (div), summed over the dimensions b
+ * broadcasts along. */
+static ms_status grad_second(dt_ctx *x, const ms_node *n, int a, int b, const dnnl_memory_desc_t *b_md,
+                             dnnl_memory_t bm)
+{
+    const dn_value *dy = &x->grads[n->output];
+    const dn_value *other = n->kind == MS_OP_MUL ? &x->c.vals[a] : &x->c.vals[n->output];
+    dnnl_memory_t t;
+    ms_status st = dt_temp(x, &dy->md, &t, NULL);
+    if (!st && n->kind == MS_OP_SUB) st = negate(x, &dy->md, dy->mem, t);
+    if (!st && n->kind != MS_OP_SUB) st = binary(x, dnnl_binary_mul, &dy->md, dy->mem, &other->md, other->mem, t);
+    if (!st && n->kind == MS_OP_DIV) st = binary(x, dnnl_binary_div, &dy->md, t, b_md, bm, t);
+    if (!st && n->kind == MS_OP_DIV) st = negate(x, &dy->md, t, t);
+    if (st) return st;
+    bool broadcast = false;
+    for (int d = 0; d < b_md->ndims; d++) broadcast |= b_md->dims[d] != dy->md.dims[d];
+    if (!broadcast) return dt_grad_add(x, b, &dy->md, t);
+    return grad_add_reduced(x, b, &dy->md, t, b_md);
+}
+
+static ms_status bwd_binary(dt_ctx *x, int i)
+{
+    const ms_node *n = &x->c.g->nodes[i];
+    int a, b;
+    ms_status st = dt_binary_operands(x, n, &a, &b);
+    if (st || (!x->grads[a].ready && !x->grads[b].ready)) return st;
+    dnnl_memory_desc_t b_md;
+    dnnl_memory_t bm;
+    st = dt_binary_second(x, n, b, &x->c.vals[a].md, &b_md, &bm);
+    if (!st && x->grads[a].ready) st = grad_first(x, n, a, &b_md, bm);
+    if (!st && x->grads[b].ready) st = grad_second(x, n, a, b, &b_md, bm);
+    return st;
+}
+
+/* dx: dy scattered through the gather into a buffer of its own holding x's plain bytes
+ * (zeroed once: a slice never writes the cells it skipped), then added to x's gradient. */
+static ms_status bwd_gather(dt_ctx *x, int i)
+{
+    const ms_node *n = &x->c.g->nodes[i];
+    int in = n->inputs[0];
+    if (!x->grads[in].ready) return MS_OK;
+    dnnl_memory_desc_t in_ir, out_ir, view, in_p;
+    ms_status st = dt_gather_mds(x, n, &in_ir, &out_ir, &view);
+    if (st) return st;
+    dn_plain_md(&x->c, in, dnnl_f32, &in_p);
+    dnnl_memory_t dym, dx, dxv;
+    int buf = -1;
+    st = dn_mem_new(&x->c, &out_ir, x->grads[n->output].buf, &dym);
+    if (!st) st = dt_persistent(x, &in_p, &dx, &buf);
+    if (!st) st = dn_mem_new(&x->c, &view, buf, &dxv);
+    if (!st) st = dn_reorder(&x->c, in, &out_ir, dym, &view, dxv);
+    if (!st) st = dt_grad_add(x, in, &in_p, dx);
     return st;
 }
 
@@ -277,7 +408,13 @@ ms_status dt_backward_node(dt_ctx *x, int i)
     case MS_OP_FULLY_CONNECTED: return bwd_weighted(x, i);
     case MS_OP_BATCH_NORM: return bwd_batch_norm(x, i);
     case MS_OP_CLIP:
-    case MS_OP_SIGMOID: return bwd_eltwise(x, i);
+    case MS_OP_SIGMOID:
+    case MS_OP_LEAKY_RELU:
+    case MS_OP_HARD_SIGMOID:
+    case MS_OP_HARD_SWISH: return bwd_eltwise(x, i);
+    case MS_OP_MUL:
+    case MS_OP_SUB:
+    case MS_OP_DIV: return bwd_binary(x, i);
     case MS_OP_AVG_POOL:
     case MS_OP_MAX_POOL:
     case MS_OP_GLOBAL_AVG_POOL: return bwd_pool(x, i);
@@ -288,8 +425,8 @@ ms_status dt_backward_node(dt_ctx *x, int i)
     case MS_OP_RESHAPE:
     case MS_OP_COPY: return bwd_view(x, i);
     case MS_OP_SOFTMAX:
-    case MS_OP_MUL: case MS_OP_SUB: case MS_OP_DIV: case MS_OP_TRANSPOSE: case MS_OP_SLICE:
-    case MS_OP_LEAKY_RELU: case MS_OP_HARD_SIGMOID: case MS_OP_HARD_SWISH:
+    case MS_OP_TRANSPOSE:
+    case MS_OP_SLICE: return bwd_gather(x, i);
     case MS_OP_COUNT: break;
     }
     return MS_OK;

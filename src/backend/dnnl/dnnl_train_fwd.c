@@ -422,17 +422,26 @@ static ms_status fwd_view(dt_ctx *x, int i)
     return st;
 }
 
-/* Clip and sigmoid: the use_dst algorithms, whose backward reads the kept output. */
+/* Clip and sigmoid: the use_dst algorithms, whose backward reads the kept output.
+ * Leaky ReLU (relu with a slope) and hard swish: backward from the input. Hard sigmoid:
+ * oneDNN 2.6 has none, so alpha * x + beta (linear), then a [0, 1] clamp (fwd_eltwise). */
 void dt_eltwise_alg(const ms_node *n, dnnl_alg_kind_t *alg, float *a, float *b)
 {
-    if (n->kind == MS_OP_SIGMOID) {
-        *alg = dnnl_eltwise_logistic_use_dst_for_bwd;
-        *a = *b = 0.0f;
+    *a = *b = 0.0f;
+    switch (n->kind) {
+    case MS_OP_SIGMOID: *alg = dnnl_eltwise_logistic_use_dst_for_bwd; return;
+    case MS_OP_LEAKY_RELU: *alg = dnnl_eltwise_relu; *a = n->alpha; return;
+    case MS_OP_HARD_SWISH: *alg = dnnl_eltwise_hardswish; return;
+    case MS_OP_HARD_SIGMOID:
+        *alg = dnnl_eltwise_linear;
+        *a = n->alpha;
+        *b = n->beta;
         return;
+    default:
+        *alg = dnnl_eltwise_clip_v2_use_dst_for_bwd;
+        *a = isfinite(n->act_min) ? n->act_min : -FLT_MAX;
+        *b = isfinite(n->act_max) ? n->act_max : FLT_MAX;
     }
-    *alg = dnnl_eltwise_clip_v2_use_dst_for_bwd;
-    *a = isfinite(n->act_min) ? n->act_min : -FLT_MAX;
-    *b = isfinite(n->act_max) ? n->act_max : FLT_MAX;
 }
 
 static ms_status fwd_eltwise(dt_ctx *x, int i)
@@ -456,7 +465,143 @@ static ms_status fwd_eltwise(dt_ctx *x, int i)
         return st;
     }
     dnnl_exec_arg_t args[2] = {{DNNL_ARG_SRC, in->mem}, {DNNL_ARG_DST, ym}};
-    return dt_emit_keep(x, i, pd, args, 2);
+    st = dt_emit_keep(x, i, pd, args, 2);
+    if (st || n->kind != MS_OP_HARD_SIGMOID) return st;
+    /* the [0, 1] clamp in place, as its own primitive (oneDNN runs a linear eltwise with
+     * a clip post-op only in its reference implementation) */
+    DN_TRY(&x->c, dnnl_eltwise_forward_desc_init(&ed, dnnl_forward_training, dnnl_eltwise_clip_v2_use_dst_for_bwd,
+                                                 &in->md, 0.0f, 1.0f),
+           "clamp descriptor");
+    if ((st = dn_attr(&x->c, &attr)) || (st = dt_make_pd(x, &ed, attr, NULL, &pd))) return st;
+    dnnl_exec_arg_t clamp[2] = {{DNNL_ARG_SRC, ym}, {DNNL_ARG_DST, ym}};
+    return dn_emit(&x->c, pd, clamp, 2);
+}
+
+/* Whether tensor t has node n's output shape. */
+static bool full_shape(const ms_graph *g, const ms_node *n, int t)
+{
+    const ms_tensor *a = &g->tensors[t], *y = &g->tensors[n->output];
+    if (a->ndim != y->ndim) return false;
+    for (int d = 0; d < a->ndim; d++)
+        if (a->shape[d] != y->shape[d]) return false;
+    return true;
+}
+
+ms_status dt_binary_operands(dt_ctx *x, const ms_node *n, int *a, int *b)
+{
+    const ms_graph *g = x->c.g;
+    *a = n->inputs[0];
+    *b = n->inputs[1];
+    bool a_ok = !g->tensors[*a].data && full_shape(g, n, *a);
+    if (!a_ok && n->kind == MS_OP_MUL && !g->tensors[*b].data && full_shape(g, n, *b)) {
+        *a = n->inputs[1];
+        *b = n->inputs[0];
+        a_ok = true;
+    }
+    if (!a_ok)
+        return dt_unsupported(x, n, "the first operand must be computed and of the output's shape (oneDNN broadcasts "
+                                    "only the second)");
+    if (!g->tensors[*b].data && g->tensors[*b].ndim != g->tensors[n->output].ndim)
+        return dt_unsupported(x, n, "a computed second operand must have the output's rank");
+    return MS_OK;
+}
+
+/* The second operand of binary node n: a constant right-aligned to the output's rank, a
+ * computed value that broadcasts in the plain layout, one of the output's shape in the
+ * first operand's layout `like` (converted once, kept, when it is in another). */
+ms_status dt_binary_second(dt_ctx *x, const ms_node *n, int b, const dnnl_memory_desc_t *like,
+                           dnnl_memory_desc_t *md, dnnl_memory_t *mem)
+{
+    const ms_tensor *t = &x->c.g->tensors[b];
+    if (!t->data) {
+        if (full_shape(x->c.g, n, b)) *md = *like; /* the first operand's layout: no broadcast */
+        else dn_plain_md(&x->c, b, dnnl_f32, md);
+        return dt_value_as(x, b, md, mem, NULL);
+    }
+    dn_const_md(&x->c, b, x->c.g->tensors[n->output].ndim, md);
+    return dn_const(&x->c, md, t->data, md, mem);
+}
+
+static dnnl_alg_kind_t binary_alg(const ms_node *n)
+{
+    return n->kind == MS_OP_MUL ? dnnl_binary_mul : n->kind == MS_OP_SUB ? dnnl_binary_sub : dnnl_binary_div;
+}
+
+/* mul, sub, div: y = a (op) b in a's layout, b broadcast (dt_binary_operands). */
+static ms_status fwd_binary(dt_ctx *x, int i)
+{
+    const ms_node *n = &x->c.g->nodes[i];
+    int a, b;
+    ms_status st = dt_binary_operands(x, n, &a, &b);
+    if (st) return st;
+    const dn_value *av = &x->c.vals[a];
+    dnnl_memory_desc_t b_md;
+    dnnl_memory_t bm, ym;
+    st = dt_binary_second(x, n, b, &av->md, &b_md, &bm);
+    if (!st) st = dt_new_value(x, n->output, &av->md, &ym);
+    dnnl_primitive_attr_t attr = NULL;
+    if (!st) st = dn_attr(&x->c, &attr);
+    if (!st) st = dt_binary(x, binary_alg(n), &av->md, av->mem, &b_md, bm, &av->md, ym, attr);
+    return st;
+}
+
+/* Transpose and slice as reorders between descriptors in the IR's own dimension order
+ * (row-major: the plain layout's bytes): ir[t] is tensor t's plain bytes so; *view is
+ * the input's bytes seen in the output's dimensions, each output index d stepping the
+ * input by its stride along perm[d] (transpose) or steps[d] times its own (slice, from
+ * starts). Negative slice steps are refused. */
+ms_status dt_gather_mds(dt_ctx *x, const ms_node *n, dnnl_memory_desc_t *in_ir, dnnl_memory_desc_t *out_ir,
+                        dnnl_memory_desc_t *view)
+{
+    const ms_tensor *in = &x->c.g->tensors[n->inputs[0]], *out = &x->c.g->tensors[n->output];
+    int nd = in->ndim;
+    if (nd < 1 || out->ndim != nd) return dt_unsupported(x, n, "input and output must have the same rank");
+    dnnl_dims_t di, dout, st, vst;
+    int64_t stride = 1, offset = 0;
+    for (int d = nd - 1; d >= 0; d--) {
+        di[d] = in->shape[d];
+        dout[d] = out->shape[d];
+        st[d] = stride;
+        stride *= in->shape[d];
+    }
+    for (int d = 0; d < nd; d++) {
+        if (n->kind == MS_OP_TRANSPOSE) {
+            vst[d] = st[n->perm[d]];
+            continue;
+        }
+        if (n->steps[d] < 1) return dt_unsupported(x, n, "a negative step");
+        vst[d] = st[d] * n->steps[d];
+        offset += n->starts[d] * st[d];
+    }
+    static const dnnl_format_tag_t tags[] = {dnnl_a, dnnl_a, dnnl_ab, dnnl_abc, dnnl_abcd};
+    dnnl_memory_desc_init_by_tag(in_ir, nd, di, dnnl_f32, tags[nd]);
+    dnnl_memory_desc_init_by_tag(out_ir, nd, dout, dnnl_f32, tags[nd]);
+    /* set by hand: dnnl_memory_desc_init_by_strides refuses a strided view whose rows
+     * reach past the next outer stride (a slice of 3 of 5 rows with step 2), although
+     * no two of its elements overlap */
+    *view = *out_ir;
+    for (int d = 0; d < nd; d++) view->format_desc.blocking.strides[d] = vst[d];
+    view->offset0 = offset;
+    return MS_OK;
+}
+
+/* y = the gathered view of x's plain bytes, into y's plain buffer. */
+static ms_status fwd_gather(dt_ctx *x, int i)
+{
+    const ms_node *n = &x->c.g->nodes[i];
+    dnnl_memory_desc_t in_ir, out_ir, view, in_p, out_p;
+    ms_status st = dt_gather_mds(x, n, &in_ir, &out_ir, &view);
+    if (st) return st;
+    dn_plain_md(&x->c, n->inputs[0], dnnl_f32, &in_p);
+    dn_plain_md(&x->c, n->output, dnnl_f32, &out_p);
+    dnnl_memory_t im, vm, ym, yir;
+    int buf = -1;
+    st = dt_value_as(x, n->inputs[0], &in_p, &im, &buf);
+    if (!st) st = dn_mem_new(&x->c, &view, buf, &vm);
+    if (!st) st = dt_new_value(x, n->output, &out_p, &ym);
+    if (!st) st = dn_mem_new(&x->c, &out_ir, x->c.vals[n->output].buf, &yir);
+    if (!st) st = dn_reorder(&x->c, n->inputs[0], &view, vm, &out_ir, yir);
+    return st;
 }
 
 ms_status dt_forward_node(dt_ctx *x, int i)
@@ -470,7 +615,13 @@ ms_status dt_forward_node(dt_ctx *x, int i)
     case MS_OP_FULLY_CONNECTED: return fwd_weighted(x, i);
     case MS_OP_BATCH_NORM: return fwd_batch_norm(x, i);
     case MS_OP_CLIP:
-    case MS_OP_SIGMOID: return fwd_eltwise(x, i);
+    case MS_OP_SIGMOID:
+    case MS_OP_LEAKY_RELU:
+    case MS_OP_HARD_SIGMOID:
+    case MS_OP_HARD_SWISH: return fwd_eltwise(x, i);
+    case MS_OP_MUL:
+    case MS_OP_SUB:
+    case MS_OP_DIV: return fwd_binary(x, i);
     case MS_OP_AVG_POOL:
     case MS_OP_MAX_POOL:
     case MS_OP_GLOBAL_AVG_POOL: return fwd_pool(x, i);
@@ -481,9 +632,8 @@ ms_status dt_forward_node(dt_ctx *x, int i)
     case MS_OP_RESHAPE:
     case MS_OP_COPY: return fwd_view(x, i);
     case MS_OP_SOFTMAX: return dt_unsupported(x, n, "a softmax inside the graph (only the final one) cannot be trained");
-    case MS_OP_MUL: case MS_OP_SUB: case MS_OP_DIV: case MS_OP_TRANSPOSE: case MS_OP_SLICE:
-    case MS_OP_LEAKY_RELU: case MS_OP_HARD_SIGMOID: case MS_OP_HARD_SWISH:
-        return dt_unsupported(x, n, "forward only");
+    case MS_OP_TRANSPOSE:
+    case MS_OP_SLICE: return fwd_gather(x, i);
     case MS_OP_COUNT: break;
     }
     return dt_unsupported(x, n, "unknown op");
