@@ -2,6 +2,7 @@
  * force over every combination of every app's (chokepoint, fps) on every stream, and
  * never below any split of the budget between the streams (each stream then solved
  * alone by the exact search), on random small scenarios and all four objectives. */
+#include "fixtures.h"
 #include "testutil.h"
 
 #include <math.h>
@@ -11,7 +12,6 @@
 #include "sched/joint.h"
 #include "sched/simulate.h"
 
-static double uniform(unsigned *seed) { return rand_r(seed) / (double)RAND_MAX; }
 
 /* A random stream: 2-5 units, 1-2 apps with 1-3 curve points (0 always among them),
  * rate 2-3 with integer options (0.1 .. 0.9 are added by the default model). */
@@ -269,32 +269,11 @@ static void test_joint_never_below_a_split(void **state)
     print_message("joint better than every grid split in %d of 24 scenarios\n", strictly_better);
 }
 
-/* Streams of apps drawn from the reference apps with their full curves (85 MobileNet
- * units, 16 chokepoints), 10 fps, rates 1..10; each curve perturbed so that no two apps
- * are interchangeable. */
+/* n streams of apps drawn from the reference apps with their full curves (85 MobileNet
+ * units, 16 chokepoints), each as fixtures.h's reference_stream makes it. */
 static void reference_streams(const ms_reference *ref, unsigned *seed, ms_scenario *s, int n, int apps)
 {
-    for (int k = 0; k < n; k++) {
-        ms_scenario *sc = &s[k];
-        memset(sc, 0, sizeof *sc);
-        sc->stream_fps = 10;
-        sc->n_units = ref->n_units;
-        sc->unit_costs = malloc(sizeof(double) * (size_t)ref->n_units);
-        memcpy(sc->unit_costs, ref->unit_costs, sizeof(double) * (size_t)ref->n_units);
-        sc->fps_options = malloc(sizeof(double) * 10);
-        for (int i = 0; i < 10; i++) sc->fps_options[sc->n_fps++] = i + 1;
-        sc->apps = calloc((size_t)apps, sizeof *sc->apps);
-        for (int a = 0; a < apps; a++) {
-            int pick = (int)(uniform(seed) * ref->n_apps) % ref->n_apps;
-            assert_int_equal(ms_app_copy(&ref->apps[pick], &sc->apps[a], NULL), MS_OK);
-            sc->n_apps++;
-            for (int i = 0; i < sc->apps[a].n_points; i++) {
-                ms_scenario_point *pt = &sc->apps[a].curve[i];
-                pt->tpr = fmin(1, fmax(0, pt->tpr + 0.02 * (uniform(seed) - 0.5)));
-                pt->fpr = fmin(1, fmax(0, pt->fpr + 0.02 * (uniform(seed) - 0.5)));
-            }
-        }
-    }
+    for (int k = 0; k < n; k++) reference_stream(ref, seed, &s[k], apps);
 }
 
 /* Full-size curves (every chokepoint of the reference apps): 2 streams of 3 apps, all
