@@ -66,21 +66,28 @@ static ms_status choose_resize(const ms_deployment *d, ms_run_model *m, ms_error
 }
 
 /* The unit costs: the profile at `profile` (checked against the model), or measured now
- * on the model's backend and settings. A profile recorded at other threads or another
- * batch than the plans run with is used, with a warning: its costs are not the plans'
- * (2 threads against 1 differ by a factor of 1.6 to 40 on the 2-core development
- * machine, docs/runner.md, "Threads: why 1 by default"). */
+ * on the model's backend and settings. A profile recorded on another backend, at another
+ * precision, other threads or another batch than the plans run with is used, with a
+ * warning: its costs are not the plans' (2 threads against 1 differ by a factor of 1.6
+ * to 40 on the 2-core development machine, docs/runner.md, "Threads: why 1 by default"). */
 static ms_status load_costs(ms_run_model *m, const char *profile, ms_error *err)
 {
     if (!profile) return ms_profile_measure(m->base, m->backend, &m->opts, MS_PROFILE_TIMING_START, &m->costs, err);
     ms_status st = ms_profile_load_for(profile, m->base, m->n_cps, &m->costs, err);
+    if (st) return st;
     const ms_profile *p = &m->costs;
-    bool other_threads = p->threads && p->threads != m->opts.threads, other_batch = p->batch && p->batch != m->opts.batch;
-    if (!st && (other_threads || other_batch))
-        ms_warn("%s: measured at %d threads and batch %d, but the plans run %d threads and batch %d: the schedule's "
-                "costs are not theirs (profile again with --threads %d --batch %d)",
-                profile, p->threads, p->batch, m->opts.threads, m->opts.batch, m->opts.threads, m->opts.batch);
-    return st;
+    const ms_plan_options *o = &m->opts;
+    bool other = (p->backend && strcmp(p->backend, m->backend->name)) ||
+                 (p->precision >= 0 && p->precision != (int)o->precision) || (p->threads && p->threads != o->threads) ||
+                 (p->batch && p->batch != o->batch);
+    if (other)
+        ms_warn("%s: measured on %s, %s, %d threads and batch %d, but the plans run on %s, %s, %d threads and batch %d: "
+                "the schedule's costs are not theirs (profile again with --backend %s --precision %s --threads %d "
+                "--batch %d)",
+                profile, p->backend ? p->backend : "?", p->precision >= 0 ? ms_precision_name(p->precision) : "?",
+                p->threads, p->batch, m->backend->name, ms_precision_name(o->precision), o->threads, o->batch,
+                m->backend->name, ms_precision_name(o->precision), o->threads, o->batch);
+    return MS_OK;
 }
 
 ms_status ms_run_model_load_base(const ms_run_model_config *c, ms_run_model *m, ms_error *err)

@@ -291,18 +291,32 @@ static void test_profile_threads(void **state)
     ms_graph_free(base);
     snprintf(path, sizeof path, "%s/profile.json", dir);
     assert_int_equal(fixture_profile(path, 16, 1), 0); /* threads 1, batch 1 */
-    for (int threads = 1; threads <= 2; threads++) {
+    /* the profile: ref, fp32, 1 thread, batch 1 */
+    const struct {
+        const char *backend, *precision;
+        int threads;
+        const char *warning; /* NULL: none */
+    } cases[] = {
+        {"ref", "fp32", 1, NULL},
+        {"ref", "fp32", 2, "profile.json: measured on ref, fp32, 1 threads and batch 1, but the plans run on ref, fp32, "
+                           "2 threads and batch 1"},
+        {"cpu", "fp32", 1, "but the plans run on cpu, fp32, 1 threads and batch 1"},
+        {"cpu", "int8", 1, "but the plans run on cpu, int8, 1 threads and batch 1: the schedule's costs are not theirs "
+                           "(profile again with --backend cpu --precision int8 --threads 1 --batch 1)"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         snprintf(json, sizeof json,
-                 "{\"model\": \"%s\", \"backend\": \"ref\", \"threads\": %d, \"profile\": \"profile.json\","
+                 "{\"model\": \"%s\", \"backend\": \"%s\", \"precision\": \"%s\", \"threads\": %d,"
+                 " \"profile\": \"profile.json\","
                  " \"streams\": [{\"name\": \"cam\", \"url\": \"none.mp4\", \"fps\": 10}],"
                  " \"apps\": [{\"name\": \"a\", \"stream\": \"cam\", \"package\": \"a.mpk\", \"threshold\": 0.5}]}",
-                 model, threads);
+                 model, cases[i].backend, cases[i].precision, cases[i].threads);
         snprintf(path, sizeof path, "%s/d.json", dir);
         assert_int_equal(fixture_write(path, json), 0);
         load_warning(path, warning);
-        if (threads == 1) assert_string_equal(warning, "");
-        else if (!strstr(warning, "profile.json: measured at 1 threads and batch 1, but the plans run 2 threads and batch 1"))
-            fail_msg("no warning about the profile's threads: '%s'", warning);
+        if (!cases[i].warning) assert_string_equal(warning, "");
+        else if (!strstr(warning, cases[i].warning))
+            fail_msg("case %zu: the warning '%s' does not say '%s'", i, warning, cases[i].warning);
     }
     ms_test_rmdir(dir);
 }
