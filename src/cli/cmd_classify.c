@@ -15,6 +15,7 @@
 
 #include "backend/backend.h"
 #include "base/file.h"
+#include "base/text.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "formats/labels.h"
@@ -96,14 +97,8 @@ static ms_status read_lines(const char *path, lines *out, ms_error *err)
         free(out->text);
         return ms_errorf(err, MS_ERR_NOMEM, "%s: no memory", path);
     }
-    for (char *p = out->text; *p;) {
-        char *nl = strchr(p, '\n');
-        if (nl) *nl = '\0';
-        size_t n = strlen(p);
-        if (n && p[n - 1] == '\r') p[n - 1] = '\0';
-        out->lines[out->n++] = p;
-        p = nl ? nl + 1 : p + n;
-    }
+    char *cursor = out->text, *line;
+    while ((line = ms_text_next_line(&cursor))) out->lines[out->n++] = line;
     return MS_OK;
 }
 
