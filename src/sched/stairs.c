@@ -305,31 +305,45 @@ static double tie_tol(double v) { return 1e-12 * fmax(1.0, fabs(v)); }
  * b - low, nondecreasing (and concave) in b, U(capacity) = top. On each step of the
  * frontier [cost_k, cost_k+1) (value v_k) that meets [max(low, lo), capacity], U's
  * supremum is U(cost_k+1) (or top on the last step); the node is beaten when none of
- * them exceeds its step's value. Steps worth top or more need no look. */
+ * them exceeds its step's value. Steps worth top or more need no look. Once step k
+ * passes, U stays at most v_k up to the budget B where it reaches v_k, and every later
+ * step ending at or below B passes too (its value exceeds v_k): the test jumps to the
+ * step holding B, so it looks at no more frontier steps than there are LP steps. */
 static bool front_beaten(const stairs *S, double spent, double base_cost, double base_value, int from, double top)
 {
     const ms_frontier *F = S->front;
     double low = spent + base_cost;
     if (low > S->pb->capacity) return true;
-    int i = 0;
+    int i = 0, ns = S->nsteps;
+    const step *st = S->steps;
     double used = 0, gain = 0; /* whole steps taken so far, for budgets in increasing order */
     int k = front_at(F, fmax(low, S->lo));
     if (k < 0) return false; /* budgets in [low, the cheapest point) have no point yet */
-    for (;; k++) {
+    for (;;) {
         double v = F->value[k];
         if (top <= v + tie_tol(v)) return true;
         if (k + 1 >= F->n) return false; /* the last step reaches capacity, where U = top */
         double room = F->cost[k + 1] - low, u = base_value; /* > 0: cost_k+1 > low */
-        for (; i < S->nsteps; i++) {
-            const step *st = &S->steps[i];
-            if (st->pos < from) continue;
-            if (used + st->dcost > room) break;
-            used += st->dcost;
-            gain += st->dvalue;
+        for (; i < ns; i++) {
+            if (st[i].pos < from) continue;
+            if (used + st[i].dcost > room) break;
+            used += st[i].dcost;
+            gain += st[i].dvalue;
         }
         u += gain;
-        if (i < S->nsteps) u += S->steps[i].dvalue * ((room - used) / S->steps[i].dcost);
+        if (i < ns) u += st[i].dvalue * ((room - used) / st[i].dcost);
         if (u > v + tie_tol(v)) return false;
+        double want = v - base_value; /* the gain at which U reaches v */
+        for (; i < ns; i++) {
+            if (st[i].pos < from) continue;
+            if (gain + st[i].dvalue > want) break;
+            used += st[i].dcost;
+            gain += st[i].dvalue;
+        }
+        if (i == ns) return true; /* U never exceeds v: (top <= v, caught above) */
+        double B = low + used + st[i].dcost * ((want - gain) / st[i].dvalue);
+        int at = front_at(F, B);
+        k = at > k + 1 ? at : k + 1;
     }
 }
 
