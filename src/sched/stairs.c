@@ -80,8 +80,8 @@ typedef struct {
     double lo;
     int *leaf_choice;                   /* workspace: a complete schedule's options */
     double lp_base_cost, lp_base_value; /* lp_bound's cheapest options, summed */
-    struct dp_state *dp[2];             /* frontier mode's knapsack: two stages of states */
-    int dp_cap[2];
+    struct dp_state *dp[3];             /* frontier mode's knapsack: two stages of states, a merge workspace */
+    int dp_cap[3];
     int *dp_from;                       /* (n + 1) x ...: every stage's states, as (parent, option) */
     size_t dp_from_n, dp_from_cap;
 } stairs;
@@ -490,11 +490,51 @@ static size_t dp_trail(stairs *S, size_t parent, int option)
     return at;
 }
 
+/* Drops the steps of apps at positions before from (the ones decided at that depth). */
+static void steps_from(stairs *S, int from)
+{
+    int m = 0;
+    for (int i = 0; i < S->nsteps; i++)
+        if (S->steps[i].pos >= from) S->steps[m++] = S->steps[i];
+    S->nsteps = m;
+}
+
+/* Merges the sorted runs of S->dp[which][0, m) (run r ends at S->run_end[r], nruns of
+ * them) bottom-up into one list sorted by compare_states; returns the buffer holding
+ * it (which or 2: S->dp[2] is the workspace, as large). */
+static int dp_merge(stairs *S, int which, int nruns)
+{
+    dp_state *a = S->dp[which], *b = S->dp[2];
+    int *end = S->run_end, ia = which, ib = 2;
+    while (nruns > 1) {
+        int r2 = 0, from = 0;
+        for (int r = 0; r < nruns; r += 2) {
+            int mid = end[r], to = r + 1 < nruns ? end[r + 1] : end[r], i = from, j = mid, k = from;
+            while (i < mid && j < to) b[k++] = compare_states(&a[j], &a[i]) < 0 ? a[j++] : a[i++];
+            while (i < mid) b[k++] = a[i++];
+            while (j < to) b[k++] = a[j++];
+            end[r2++] = to;
+            from = to;
+        }
+        nruns = r2;
+        dp_state *t = a;
+        a = b;
+        b = t;
+        int ti = ia;
+        ia = ib;
+        ib = ti;
+    }
+    return ia;
+}
+
 /* Frontier mode at a full staircase: the knapsack's Pareto set by a dynamic programme
  * over the apps in search order (a state dominated by another, costing no more and
  * worth as much, is dropped: swapping in the other's options never loses), each state
  * dropped when front_beaten says its completions add nothing; the last stage's states
- * are recorded. Trails are indices into dp_from (-1 ends one). */
+ * are recorded. Trails are indices into dp_from (-1 ends one). A stage's surviving
+ * states come by increasing cost, so each option's children do too: the next stage is
+ * the merge of one sorted run per option, and the steps of decided apps are dropped
+ * as the depth grows. */
 static void leaf_frontier(stairs *S, double cap_left)
 {
     double spent = S->pb->capacity - cap_left;
@@ -506,10 +546,11 @@ static void leaf_frontier(stairs *S, double cap_left)
     S->dp[0][0] = (dp_state){0, 0, (size_t)-1};
     int n = 1, cur = 0;
     for (int d = 0; d < S->n && n > 0 && !S->aborted; d++) {
-        int a = S->order[d], m = 0, nxt = 1 - cur;
+        int a = S->order[d], m = 0, nxt = cur == 0 ? 1 : 0, live = 0, nruns = 0;
         const double *row = S->cost + (size_t)a * S->kmax;
         const int *ord = S->ord + (size_t)a * S->kmax;
         const ms_option *opt = S->pb->apps[a].options;
+        steps_from(S, d);
         for (int k = 0; k < n && !S->aborted; k++) {
             dp_state st = S->dp[cur][k];
             S->nodes++;
@@ -518,28 +559,36 @@ static void leaf_frontier(stairs *S, double cap_left)
             if (room < 0) break; /* states by increasing cost: no later one fits either */
             double bound = st.value + S->base_value[d] + fill_steps(S, d, room);
             if (front_beaten(S, spent + st.cost, S->base_cost[d], st.value + S->base_value[d], d, bound)) continue;
-            if (!dp_reserve(S, nxt, (size_t)m + (size_t)S->nord[a])) {
-                S->aborted = true;
-                break;
-            }
-            for (int i = 0; i < S->nord[a]; i++) {
-                double c = st.cost + row[ord[i]];
-                if (c > cap_left) continue;
-                size_t t = dp_trail(S, st.trail, ord[i]);
+            S->dp[cur][live++] = st;
+        }
+        if (S->aborted) break;
+        if (!dp_reserve(S, nxt, (size_t)live * (size_t)S->nord[a] + 1) || !dp_reserve(S, 2, (size_t)S->dp_cap[nxt])) {
+            S->aborted = true;
+            break;
+        }
+        for (int i = 0; i < S->nord[a] && !S->aborted; i++) {
+            for (int k = 0; k < live; k++) {
+                const dp_state *st = &S->dp[cur][k];
+                double c = st->cost + row[ord[i]];
+                if (c > cap_left) break; /* by increasing cost */
+                size_t t = dp_trail(S, st->trail, ord[i]);
                 if (t == SIZE_MAX) {
                     S->aborted = true;
                     break;
                 }
-                S->dp[nxt][m++] = (dp_state){c, st.value + opt[ord[i]].value, t};
+                S->dp[nxt][m++] = (dp_state){c, st->value + opt[ord[i]].value, t};
             }
+            if (nruns == 0 || S->run_end[nruns - 1] < m) S->run_end[nruns++] = m;
         }
-        qsort(S->dp[nxt], (size_t)m, sizeof *S->dp[nxt], compare_states);
+        if (S->aborted) break;
+        int in = nruns > 0 ? dp_merge(S, nxt, nruns) : nxt;
         int u = 0; /* the Pareto set: value strictly rising with cost */
         for (int k = 0; k < m; k++)
-            if (u == 0 || S->dp[nxt][k].value > S->dp[nxt][u - 1].value) S->dp[nxt][u++] = S->dp[nxt][k];
+            if (u == 0 || S->dp[in][k].value > S->dp[nxt][u - 1].value) S->dp[nxt][u++] = S->dp[in][k];
         n = u;
         cur = nxt;
     }
+    if (S->aborted) return;
     for (int k = 0; k < n && !S->aborted; k++) {
         const dp_state *st = &S->dp[cur][k];
         if (front_has_better(S, spent + st->cost, st->value)) continue;
@@ -664,7 +713,7 @@ static bool stairs_init(stairs *S, const ms_problem *pb, double deadline)
     S->pts = malloc(sizeof *S->pts * (size_t)(S->kmax + 1));
     S->steps = malloc(sizeof *S->steps * (size_t)(total + 1));
     S->merge_buf = malloc(sizeof *S->merge_buf * (size_t)(total + 1));
-    S->run_end = malloc(sizeof *S->run_end * n1);
+    S->run_end = malloc(sizeof *S->run_end * (n1 + (size_t)S->kmax + 1)); /* app_hull: a run per app; leaf_frontier: per option */
     S->base_cost = malloc(sizeof *S->base_cost * n1);
     S->base_value = malloc(sizeof *S->base_value * n1);
     S->ord = malloc(sizeof *S->ord * n1 * (size_t)(S->kmax + 1));
@@ -718,6 +767,7 @@ static void stairs_free(stairs *S)
     free(S->leaf_choice);
     free(S->dp[0]);
     free(S->dp[1]);
+    free(S->dp[2]);
     free(S->dp_from);
 }
 
