@@ -41,6 +41,13 @@ typedef struct {
     int option;
 } point;
 
+/* An option as the outer search's nodes at some j see it: its open_cost, what decides
+ * whether it is allowed (fps, cut), its index. */
+typedef struct option_at {
+    double cost, fps;
+    int cut, option;
+} option_at;
+
 typedef struct {
     double dcost, dvalue;
     int pos; /* search position of the step's app */
@@ -56,7 +63,7 @@ typedef struct {
     bool *can_drop; /* (nseg + 1) x n_levels: some app has the option (cut, level) */
     double *cost;   /* n x kmax: option costs at the current node (INFINITY: not allowed) */
     int cost_j;     /* the j of those costs */
-    int *by_cost;   /* (nseg + 1) x n x kmax: each app's options by open_cost at j, cheapest first */
+    struct option_at *by_cost; /* (nseg + 1) x n x kmax: each app's options by open_cost at j, cheapest first */
     point *pts;
     step *steps;
     int nsteps;
@@ -139,17 +146,20 @@ static void node_costs(stairs *S, int j)
     }
 }
 
-/* Collects app a's allowed options at the current node into S->pts, cheapest first (ties:
- * most valuable first); returns how many. The order at each j is sorted once, up front. */
+/* Collects app a's allowed options at the current node (G fixed on [0, cost_j)) into
+ * S->pts, cheapest first (ties: most valuable first); returns how many. The order at each
+ * j, with each option's cost there, is made once, up front: no node computes costs. */
 static int allowed_by_cost(stairs *S, int a)
 {
     const ms_app_options *ao = &S->pb->apps[a];
-    const double *row = S->cost + (size_t)a * S->kmax;
-    const int *sorted = S->by_cost + ((size_t)S->cost_j * (size_t)S->n + (size_t)a) * (size_t)S->kmax;
-    int k = 0;
+    int j = S->cost_j, k = 0;
+    const option_at *sorted = S->by_cost + ((size_t)j * (size_t)S->n + (size_t)a) * (size_t)S->kmax;
+    const double *G = S->G;
+    double open = j > 0 ? G[j - 1] : INFINITY; /* options with cut > j: fps at most G[j-1] */
     for (int p = 0; p < ao->n_options; p++) {
-        int i = sorted[p];
-        if (row[i] < INFINITY) S->pts[k++] = (point){row[i], ao->options[i].value, i};
+        const option_at *o = &sorted[p];
+        bool allowed = o->cut <= j ? (o->cut == 0 || o->fps <= G[o->cut - 1]) : o->fps <= open;
+        if (allowed) S->pts[k++] = (point){o->cost, ao->options[o->option].value, o->option};
     }
     return k;
 }
@@ -665,7 +675,7 @@ static void outer(stairs *S, int j, double stem_cost, int top_level, int drops)
         if (j > 0 && top_level >= 0 && g < top && !drop_allowed(S, j, top_level, drops)) continue;
         /* G[j] = 0 ends the stem: every later segment is 0 too */
         for (int i = j; i < (g == 0 ? S->nseg : j + 1); i++) S->G[i] = g;
-        node_costs(S, g == 0 ? S->nseg : j + 1);
+        S->cost_j = g == 0 ? S->nseg : j + 1; /* lp_bound needs no node costs, only the order at cost_j */
         double b = lp_bound(S, cap_left - pb->seg_cost[j] * g), spent = stem_cost + pb->seg_cost[j] * g;
         if (b == -INFINITY) continue;
         if (S->front && front_beaten(S, spent, S->lp_base_cost, S->lp_base_value, 0, b)) continue;
@@ -735,11 +745,14 @@ static bool stairs_init(stairs *S, const ms_problem *pb, double deadline)
     for (int j = 0; j <= S->nseg; j++)
         for (int a = 0; a < pb->n_apps; a++) {
             const ms_app_options *ao = &pb->apps[a];
-            int *sorted = S->by_cost + ((size_t)j * (size_t)S->n + (size_t)a) * (size_t)S->kmax;
+            option_at *sorted = S->by_cost + ((size_t)j * (size_t)S->n + (size_t)a) * (size_t)S->kmax;
             for (int i = 0; i < ao->n_options; i++)
                 S->pts[i] = (point){open_cost(S, &ao->options[i], j), ao->options[i].value, i};
             qsort(S->pts, (size_t)ao->n_options, sizeof *S->pts, compare_points);
-            for (int i = 0; i < ao->n_options; i++) sorted[i] = S->pts[i].option;
+            for (int i = 0; i < ao->n_options; i++) {
+                const ms_option *o = &ao->options[S->pts[i].option];
+                sorted[i] = (option_at){S->pts[i].cost, o->fps, o->cut, S->pts[i].option};
+            }
         }
     ms_search_order(pb, S->order);
     return true;
