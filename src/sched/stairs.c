@@ -29,6 +29,7 @@
  * node is pruned when its LP bound, as a function of the budget, lies under it on every
  * step (front_beaten), and a full staircase's knapsack is a dynamic programme over
  * Pareto states (leaf_frontier). */
+#include <assert.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -68,6 +69,7 @@ typedef struct {
     step *steps;
     int nsteps;
     step *merge_buf; /* workspace of sort_steps */
+    double *cum_cost, *cum_value; /* frontier mode: sums of steps [0, i) of the sorted steps */
     int *run_end;    /* app_hull's runs of steps: run i ends at run_end[i] */
     int nruns;
     double *base_cost, *base_value; /* inner: suffix sums of each app's cheapest allowed option */
@@ -309,49 +311,72 @@ bool ms_frontier_add(ms_frontier *F, double cost, double value, const int *choic
 
 static double tie_tol(double v) { return 1e-12 * fmax(1.0, fabs(v)); }
 
+/* Frontier mode: the sums of the sorted steps before each, in the order (and so with
+ * the rounding) in which a walk along them adds them. */
+static void steps_prefix(stairs *S)
+{
+    S->cum_cost[0] = S->cum_value[0] = 0;
+    for (int i = 0; i < S->nsteps; i++) {
+        S->cum_cost[i + 1] = S->cum_cost[i] + S->steps[i].dcost;
+        S->cum_value[i + 1] = S->cum_value[i] + S->steps[i].dvalue;
+    }
+}
+
+/* The largest i in [lo, n] with cum[i] <= x (cum nondecreasing, cum[lo] <= x). */
+static int cum_at(const double *cum, int lo, int n, double x)
+{
+    int hi = n;
+    while (lo < hi) {
+        int mid = lo + (hi - lo + 1) / 2;
+        if (cum[mid] <= x) lo = mid;
+        else hi = mid - 1;
+    }
+    return lo;
+}
+
+/* Frontier mode: the LP's gain over the cheapest options with room to spend (room >= 0),
+ * from the sorted steps' sums: whole steps while they fit, the next one in part. */
+static double lp_gain(const stairs *S, double room)
+{
+    int i = cum_at(S->cum_cost, 0, S->nsteps, room);
+    double gain = S->cum_value[i];
+    if (i < S->nsteps) gain += S->steps[i].dvalue * ((room - S->cum_cost[i]) / S->steps[i].dcost);
+    return gain;
+}
+
 /* Frontier mode: whether a node can add nothing to the frontier within [lo, capacity].
  * Its completions cost at least low = spent + base_cost; at budget b its LP bound is
- * U(b) = base_value + the sorted steps of apps at positions >= from filled into
- * b - low, nondecreasing (and concave) in b, U(capacity) = top. On each step of the
- * frontier [cost_k, cost_k+1) (value v_k) that meets [max(low, lo), capacity], U's
- * supremum is U(cost_k+1) (or top on the last step); the node is beaten when none of
- * them exceeds its step's value. Steps worth top or more need no look. Once step k
- * passes, U stays at most v_k up to the budget B where it reaches v_k, and every later
- * step ending at or below B passes too (its value exceeds v_k): the test jumps to the
- * step holding B, so it looks at no more frontier steps than there are LP steps. */
-static bool front_beaten(const stairs *S, double spent, double base_cost, double base_value, int from, double top)
+ * U(b) = base_value + the sorted steps (S->steps, every one an undecided app's, with
+ * their sums from steps_prefix) filled into b - low, nondecreasing (and concave) in b,
+ * U(capacity) = top. On each step of the frontier [cost_k, cost_k+1) (value v_k) that
+ * meets [max(low, lo), capacity], U's supremum is U(cost_k+1) (or top on the last
+ * step); the node is beaten when none of them exceeds its step's value. Steps worth top
+ * or more need no look. Once step k passes, U stays at most v_k up to the budget B
+ * where it reaches v_k, and every later step ending at or below B passes too (its
+ * value exceeds v_k): the test jumps to the step holding B, so it looks at no more
+ * frontier steps than there are LP steps, each found by binary search. */
+static bool front_beaten(const stairs *S, double spent, double base_cost, double base_value, double top)
 {
     const ms_frontier *F = S->front;
     double low = spent + base_cost;
     if (low > S->pb->capacity) return true;
     int i = 0, ns = S->nsteps;
     const step *st = S->steps;
-    double used = 0, gain = 0; /* whole steps taken so far, for budgets in increasing order */
     int k = front_at(F, fmax(low, S->lo));
     if (k < 0) return false; /* budgets in [low, the cheapest point) have no point yet */
     for (;;) {
         double v = F->value[k];
         if (top <= v + tie_tol(v)) return true;
         if (k + 1 >= F->n) return false; /* the last step reaches capacity, where U = top */
-        double room = F->cost[k + 1] - low, u = base_value; /* > 0: cost_k+1 > low */
-        for (; i < ns; i++) {
-            if (st[i].pos < from) continue;
-            if (used + st[i].dcost > room) break;
-            used += st[i].dcost;
-            gain += st[i].dvalue;
-        }
-        u += gain;
-        if (i < ns) u += st[i].dvalue * ((room - used) / st[i].dcost);
+        double room = F->cost[k + 1] - low; /* > 0: cost_k+1 > low */
+        i = cum_at(S->cum_cost, i, ns, room);
+        double u = base_value + S->cum_value[i];
+        if (i < ns) u += st[i].dvalue * ((room - S->cum_cost[i]) / st[i].dcost);
         if (u > v + tie_tol(v)) return false;
         double want = v - base_value; /* the gain at which U reaches v */
-        for (; i < ns; i++) {
-            if (st[i].pos < from) continue;
-            if (gain + st[i].dvalue > want) break;
-            used += st[i].dcost;
-            gain += st[i].dvalue;
-        }
+        i = cum_at(S->cum_value, i, ns, want);
         if (i == ns) return true; /* U never exceeds v: (top <= v, caught above) */
-        double B = low + used + st[i].dcost * ((want - gain) / st[i].dvalue);
+        double B = low + S->cum_cost[i] + st[i].dcost * ((want - S->cum_value[i]) / st[i].dvalue);
         int at = front_at(F, B);
         k = at > k + 1 ? at : k + 1;
     }
@@ -393,12 +418,9 @@ static bool beaten(const stairs *S, double bound)
 
 static void inner(stairs *S, int d, double value, double cap_left)
 {
+    assert(!S->front); /* frontier mode's full staircases: leaf_frontier */
     if (d == S->n) {
-        if (S->front) {
-            for (int k = 0; k < S->n; k++) S->leaf_choice[S->order[k]] = S->ord[(size_t)S->order[k] * S->kmax + S->cur[k]];
-            front_record(S, S->pb->capacity - cap_left, value);
-        }
-        else if (!S->found || value > S->best_value) record(S, value);
+        if (!S->found || value > S->best_value) record(S, value);
         return;
     }
     S->nodes++;
@@ -406,9 +428,7 @@ static void inner(stairs *S, int d, double value, double cap_left)
     double room = cap_left - S->base_cost[d];
     if (room < 0) return;
     double bound = value + S->base_value[d] + fill_steps(S, d, room);
-    if (S->front ? front_beaten(S, S->pb->capacity - cap_left, S->base_cost[d], value + S->base_value[d], d, bound)
-                 : beaten(S, bound))
-        return;
+    if (beaten(S, bound)) return;
     int a = S->order[d];
     const ms_app_options *ao = &S->pb->apps[a];
     const double *row = S->cost + (size_t)a * S->kmax;
@@ -561,14 +581,15 @@ static void leaf_frontier(stairs *S, double cap_left)
         const int *ord = S->ord + (size_t)a * S->kmax;
         const ms_option *opt = S->pb->apps[a].options;
         steps_from(S, d);
+        steps_prefix(S);
         for (int k = 0; k < n && !S->aborted; k++) {
             dp_state st = S->dp[cur][k];
             S->nodes++;
             if (out_of_time(S)) break;
             double room = cap_left - st.cost - S->base_cost[d];
             if (room < 0) break; /* states by increasing cost: no later one fits either */
-            double bound = st.value + S->base_value[d] + fill_steps(S, d, room);
-            if (front_beaten(S, spent + st.cost, S->base_cost[d], st.value + S->base_value[d], d, bound)) continue;
+            double bound = st.value + S->base_value[d] + lp_gain(S, room);
+            if (front_beaten(S, spent + st.cost, S->base_cost[d], st.value + S->base_value[d], bound)) continue;
             S->dp[cur][live++] = st;
         }
         if (S->aborted) break;
@@ -678,7 +699,7 @@ static void outer(stairs *S, int j, double stem_cost, int top_level, int drops)
         S->cost_j = g == 0 ? S->nseg : j + 1; /* lp_bound needs no node costs, only the order at cost_j */
         double b = lp_bound(S, cap_left - pb->seg_cost[j] * g), spent = stem_cost + pb->seg_cost[j] * g;
         if (b == -INFINITY) continue;
-        if (S->front && front_beaten(S, spent, S->lp_base_cost, S->lp_base_value, 0, b)) continue;
+        if (S->front && (steps_prefix(S), front_beaten(S, spent, S->lp_base_cost, S->lp_base_value, b))) continue;
         kids[nk++] = (child){g, b, l, spent + S->lp_base_cost};
     }
     qsort(kids, (size_t)nk, sizeof *kids, compare_children);
@@ -723,6 +744,8 @@ static bool stairs_init(stairs *S, const ms_problem *pb, double deadline)
     S->pts = malloc(sizeof *S->pts * (size_t)(S->kmax + 1));
     S->steps = malloc(sizeof *S->steps * (size_t)(total + 1));
     S->merge_buf = malloc(sizeof *S->merge_buf * (size_t)(total + 1));
+    S->cum_cost = malloc(sizeof *S->cum_cost * (size_t)(total + 2));
+    S->cum_value = malloc(sizeof *S->cum_value * (size_t)(total + 2));
     S->run_end = malloc(sizeof *S->run_end * (n1 + (size_t)S->kmax + 1)); /* app_hull: a run per app; leaf_frontier: per option */
     S->base_cost = malloc(sizeof *S->base_cost * n1);
     S->base_value = malloc(sizeof *S->base_value * n1);
@@ -733,7 +756,7 @@ static bool stairs_init(stairs *S, const ms_problem *pb, double deadline)
     S->best = calloc(n1, sizeof *S->best);
     S->leaf_choice = calloc(n1, sizeof *S->leaf_choice);
     if (!S->leaf_choice || !S->order || !S->prefix || !S->G || !S->can_drop || !S->by_cost || !S->cost || !S->pts ||
-        !S->steps || !S->merge_buf || !S->run_end || !S->base_cost || !S->base_value || !S->ord || !S->nord || !S->key || !S->cur ||
+        !S->steps || !S->merge_buf || !S->cum_cost || !S->cum_value || !S->run_end || !S->base_cost || !S->base_value || !S->ord || !S->nord || !S->key || !S->cur ||
         !S->best)
         return false;
     for (int j = 0; j < S->nseg; j++) S->prefix[j + 1] = S->prefix[j] + pb->seg_cost[j];
@@ -769,6 +792,8 @@ static void stairs_free(stairs *S)
     free(S->pts);
     free(S->steps);
     free(S->merge_buf);
+    free(S->cum_cost);
+    free(S->cum_value);
     free(S->run_end);
     free(S->base_cost);
     free(S->base_value);
