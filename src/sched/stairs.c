@@ -45,7 +45,7 @@ typedef struct {
 /* An option as the outer search's nodes at some j see it: its open_cost, what decides
  * whether it is allowed (fps, cut), its index. */
 typedef struct option_at {
-    double cost, fps;
+    double cost, fps, value;
     int cut, option;
 } option_at;
 
@@ -148,20 +148,23 @@ static void node_costs(stairs *S, int j)
     }
 }
 
-/* Collects app a's allowed options at the current node (G fixed on [0, cost_j)) into
- * S->pts, cheapest first (ties: most valuable first); returns how many. The order at each
- * j, with each option's cost there, is made once, up front: no node computes costs. */
+/* Collects app a's allowed options at the current node (G fixed on [0, cost_j)) that
+ * are worth more than every cheaper allowed one into S->pts, cheapest first (ties: most
+ * valuable first); returns how many. The others are on no upper hull and in no inner
+ * order (a cheaper allowed option is worth as much). The order at each j, with each
+ * option's cost there, is made once, up front: no node computes costs. */
 static int allowed_by_cost(stairs *S, int a)
 {
-    const ms_app_options *ao = &S->pb->apps[a];
-    int j = S->cost_j, k = 0;
-    const option_at *sorted = S->by_cost + ((size_t)j * (size_t)S->n + (size_t)a) * (size_t)S->kmax;
+    int j = S->cost_j, k = 0, n = S->pb->apps[a].n_options;
+    const option_at *o = S->by_cost + ((size_t)j * (size_t)S->n + (size_t)a) * (size_t)S->kmax;
     const double *G = S->G;
-    double open = j > 0 ? G[j - 1] : INFINITY; /* options with cut > j: fps at most G[j-1] */
-    for (int p = 0; p < ao->n_options; p++) {
-        const option_at *o = &sorted[p];
+    double open = j > 0 ? G[j - 1] : INFINITY, top = -INFINITY; /* options with cut > j: fps at most G[j-1] */
+    for (int p = 0; p < n; p++, o++) {
+        if (o->value <= top) continue;
         bool allowed = o->cut <= j ? (o->cut == 0 || o->fps <= G[o->cut - 1]) : o->fps <= open;
-        if (allowed) S->pts[k++] = (point){o->cost, ao->options[o->option].value, o->option};
+        if (!allowed) continue;
+        S->pts[k++] = (point){o->cost, o->value, o->option};
+        top = o->value;
     }
     return k;
 }
@@ -774,7 +777,7 @@ static bool stairs_init(stairs *S, const ms_problem *pb, double deadline)
             qsort(S->pts, (size_t)ao->n_options, sizeof *S->pts, compare_points);
             for (int i = 0; i < ao->n_options; i++) {
                 const ms_option *o = &ao->options[S->pts[i].option];
-                sorted[i] = (option_at){S->pts[i].cost, o->fps, o->cut, S->pts[i].option};
+                sorted[i] = (option_at){S->pts[i].cost, o->fps, o->value, o->cut, S->pts[i].option};
             }
         }
     ms_search_order(pb, S->order);
