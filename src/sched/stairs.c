@@ -617,8 +617,16 @@ static void leaf_frontier(stairs *S, double cap_left)
         if (S->aborted) break;
         int in = nruns > 0 ? dp_merge(S, nxt, nruns) : nxt;
         int u = 0; /* the Pareto set: value strictly rising with cost */
-        for (int k = 0; k < m; k++)
-            if (u == 0 || S->dp[in][k].value > S->dp[nxt][u - 1].value) S->dp[nxt][u++] = S->dp[in][k];
+        for (int k = 0; k < m; k++) {
+            const dp_state *x = &S->dp[in][k];
+            dp_state *last = u > 0 ? &S->dp[nxt][u - 1] : NULL;
+            /* (a run may hold equal costs by rising value: two parents' costs rounded to one) */
+            if (last && x->cost == last->cost) {
+                if (x->value > last->value) *last = *x;
+            } else if (!last || x->value > last->value) {
+                S->dp[nxt][u++] = *x;
+            }
+        }
         n = u;
         cur = nxt;
     }
