@@ -708,7 +708,12 @@ static void outer(stairs *S, int j, double stem_cost, int top_level, int drops)
         /* G[j] = 0 ends the stem: every later segment is 0 too */
         for (int i = j; i < (g == 0 ? S->nseg : j + 1); i++) S->G[i] = g;
         S->cost_j = g == 0 ? S->nseg : j + 1; /* lp_bound needs no node costs, only the order at cost_j */
-        double b = lp_bound(S, cap_left - pb->seg_cost[j] * g), spent = stem_cost + pb->seg_cost[j] * g;
+        double spent = stem_cost + pb->seg_cost[j] * g;
+        if (S->front && S->cost_j == S->nseg) { /* a full staircase: its leaf makes this LP and test itself, later */
+            kids[nk++] = (child){g, INFINITY, l, spent};
+            continue;
+        }
+        double b = lp_bound(S, cap_left - pb->seg_cost[j] * g);
         if (b == -INFINITY) continue;
         if (S->front && (steps_prefix(S), front_beaten(S, spent, S->lp_base_cost, S->lp_base_value, b))) continue;
         kids[nk++] = (child){g, b, l, spent + S->lp_base_cost};
