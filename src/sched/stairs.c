@@ -29,6 +29,7 @@
  * node is pruned when its LP bound, as a function of the budget, lies under it on every
  * step (front_beaten), and a full staircase's knapsack is a dynamic programme over
  * Pareto states (leaf_frontier). */
+#include <assert.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -40,6 +41,13 @@ typedef struct {
     double cost, value;
     int option;
 } point;
+
+/* An option as the outer search's nodes at some j see it: its open_cost, what decides
+ * whether it is allowed (fps, cut), its index. */
+typedef struct option_at {
+    double cost, fps, value;
+    int cut, option;
+} option_at;
 
 typedef struct {
     double dcost, dvalue;
@@ -56,11 +64,12 @@ typedef struct {
     bool *can_drop; /* (nseg + 1) x n_levels: some app has the option (cut, level) */
     double *cost;   /* n x kmax: option costs at the current node (INFINITY: not allowed) */
     int cost_j;     /* the j of those costs */
-    int *by_cost;   /* (nseg + 1) x n x kmax: each app's options by open_cost at j, cheapest first */
+    struct option_at *by_cost; /* (nseg + 1) x n x kmax: each app's options by open_cost at j, cheapest first */
     point *pts;
     step *steps;
     int nsteps;
     step *merge_buf; /* workspace of sort_steps */
+    double *cum_cost, *cum_value; /* frontier mode: sums of steps [0, i) of the sorted steps */
     int *run_end;    /* app_hull's runs of steps: run i ends at run_end[i] */
     int nruns;
     double *base_cost, *base_value; /* inner: suffix sums of each app's cheapest allowed option */
@@ -80,8 +89,8 @@ typedef struct {
     double lo;
     int *leaf_choice;                   /* workspace: a complete schedule's options */
     double lp_base_cost, lp_base_value; /* lp_bound's cheapest options, summed */
-    struct dp_state *dp[2];             /* frontier mode's knapsack: two stages of states */
-    int dp_cap[2];
+    struct dp_state *dp[3];             /* frontier mode's knapsack: two stages of states, a merge workspace */
+    int dp_cap[3];
     int *dp_from;                       /* (n + 1) x ...: every stage's states, as (parent, option) */
     size_t dp_from_n, dp_from_cap;
 } stairs;
@@ -139,17 +148,23 @@ static void node_costs(stairs *S, int j)
     }
 }
 
-/* Collects app a's allowed options at the current node into S->pts, cheapest first (ties:
- * most valuable first); returns how many. The order at each j is sorted once, up front. */
+/* Collects app a's allowed options at the current node (G fixed on [0, cost_j)) that
+ * are worth more than every cheaper allowed one into S->pts, cheapest first (ties: most
+ * valuable first); returns how many. The others are on no upper hull and in no inner
+ * order (a cheaper allowed option is worth as much). The order at each j, with each
+ * option's cost there, is made once, up front: no node computes costs. */
 static int allowed_by_cost(stairs *S, int a)
 {
-    const ms_app_options *ao = &S->pb->apps[a];
-    const double *row = S->cost + (size_t)a * S->kmax;
-    const int *sorted = S->by_cost + ((size_t)S->cost_j * (size_t)S->n + (size_t)a) * (size_t)S->kmax;
-    int k = 0;
-    for (int p = 0; p < ao->n_options; p++) {
-        int i = sorted[p];
-        if (row[i] < INFINITY) S->pts[k++] = (point){row[i], ao->options[i].value, i};
+    int j = S->cost_j, k = 0, n = S->pb->apps[a].n_options;
+    const option_at *o = S->by_cost + ((size_t)j * (size_t)S->n + (size_t)a) * (size_t)S->kmax;
+    const double *G = S->G;
+    double open = j > 0 ? G[j - 1] : INFINITY, top = -INFINITY; /* options with cut > j: fps at most G[j-1] */
+    for (int p = 0; p < n; p++, o++) {
+        if (o->value <= top) continue;
+        bool allowed = o->cut <= j ? (o->cut == 0 || o->fps <= G[o->cut - 1]) : o->fps <= open;
+        if (!allowed) continue;
+        S->pts[k++] = (point){o->cost, o->value, o->option};
+        top = o->value;
     }
     return k;
 }
@@ -299,37 +314,74 @@ bool ms_frontier_add(ms_frontier *F, double cost, double value, const int *choic
 
 static double tie_tol(double v) { return 1e-12 * fmax(1.0, fabs(v)); }
 
+/* Frontier mode: the sums of the sorted steps before each, in the order (and so with
+ * the rounding) in which a walk along them adds them. */
+static void steps_prefix(stairs *S)
+{
+    S->cum_cost[0] = S->cum_value[0] = 0;
+    for (int i = 0; i < S->nsteps; i++) {
+        S->cum_cost[i + 1] = S->cum_cost[i] + S->steps[i].dcost;
+        S->cum_value[i + 1] = S->cum_value[i] + S->steps[i].dvalue;
+    }
+}
+
+/* The largest i in [lo, n] with cum[i] <= x (cum nondecreasing, cum[lo] <= x). */
+static int cum_at(const double *cum, int lo, int n, double x)
+{
+    int hi = n;
+    while (lo < hi) {
+        int mid = lo + (hi - lo + 1) / 2;
+        if (cum[mid] <= x) lo = mid;
+        else hi = mid - 1;
+    }
+    return lo;
+}
+
+/* Frontier mode: the LP's gain over the cheapest options with room to spend (room >= 0),
+ * from the sorted steps' sums: whole steps while they fit, the next one in part. */
+static double lp_gain(const stairs *S, double room)
+{
+    int i = cum_at(S->cum_cost, 0, S->nsteps, room);
+    double gain = S->cum_value[i];
+    if (i < S->nsteps) gain += S->steps[i].dvalue * ((room - S->cum_cost[i]) / S->steps[i].dcost);
+    return gain;
+}
+
 /* Frontier mode: whether a node can add nothing to the frontier within [lo, capacity].
  * Its completions cost at least low = spent + base_cost; at budget b its LP bound is
- * U(b) = base_value + the sorted steps of apps at positions >= from filled into
- * b - low, nondecreasing (and concave) in b, U(capacity) = top. On each step of the
- * frontier [cost_k, cost_k+1) (value v_k) that meets [max(low, lo), capacity], U's
- * supremum is U(cost_k+1) (or top on the last step); the node is beaten when none of
- * them exceeds its step's value. Steps worth top or more need no look. */
-static bool front_beaten(const stairs *S, double spent, double base_cost, double base_value, int from, double top)
+ * U(b) = base_value + the sorted steps (S->steps, every one an undecided app's, with
+ * their sums from steps_prefix) filled into b - low, nondecreasing (and concave) in b,
+ * U(capacity) = top. On each step of the frontier [cost_k, cost_k+1) (value v_k) that
+ * meets [max(low, lo), capacity], U's supremum is U(cost_k+1) (or top on the last
+ * step); the node is beaten when none of them exceeds its step's value. Steps worth top
+ * or more need no look. Once step k passes, U stays at most v_k up to the budget B
+ * where it reaches v_k, and every later step ending at or below B passes too (its
+ * value exceeds v_k): the test jumps to the step holding B, so it looks at no more
+ * frontier steps than there are LP steps, each found by binary search. */
+static bool front_beaten(const stairs *S, double spent, double base_cost, double base_value, double top)
 {
     const ms_frontier *F = S->front;
     double low = spent + base_cost;
     if (low > S->pb->capacity) return true;
-    int i = 0;
-    double used = 0, gain = 0; /* whole steps taken so far, for budgets in increasing order */
+    int i = 0, ns = S->nsteps;
+    const step *st = S->steps;
     int k = front_at(F, fmax(low, S->lo));
     if (k < 0) return false; /* budgets in [low, the cheapest point) have no point yet */
-    for (;; k++) {
+    for (;;) {
         double v = F->value[k];
         if (top <= v + tie_tol(v)) return true;
         if (k + 1 >= F->n) return false; /* the last step reaches capacity, where U = top */
-        double room = F->cost[k + 1] - low, u = base_value; /* > 0: cost_k+1 > low */
-        for (; i < S->nsteps; i++) {
-            const step *st = &S->steps[i];
-            if (st->pos < from) continue;
-            if (used + st->dcost > room) break;
-            used += st->dcost;
-            gain += st->dvalue;
-        }
-        u += gain;
-        if (i < S->nsteps) u += S->steps[i].dvalue * ((room - used) / S->steps[i].dcost);
+        double room = F->cost[k + 1] - low; /* > 0: cost_k+1 > low */
+        i = cum_at(S->cum_cost, i, ns, room);
+        double u = base_value + S->cum_value[i];
+        if (i < ns) u += st[i].dvalue * ((room - S->cum_cost[i]) / st[i].dcost);
         if (u > v + tie_tol(v)) return false;
+        double want = v - base_value; /* the gain at which U reaches v */
+        i = cum_at(S->cum_value, i, ns, want);
+        if (i == ns) return true; /* U never exceeds v: (top <= v, caught above) */
+        double B = low + S->cum_cost[i] + st[i].dcost * ((want - S->cum_value[i]) / st[i].dvalue);
+        int at = front_at(F, B);
+        k = at > k + 1 ? at : k + 1;
     }
 }
 
@@ -369,12 +421,9 @@ static bool beaten(const stairs *S, double bound)
 
 static void inner(stairs *S, int d, double value, double cap_left)
 {
+    assert(!S->front); /* frontier mode's full staircases: leaf_frontier */
     if (d == S->n) {
-        if (S->front) {
-            for (int k = 0; k < S->n; k++) S->leaf_choice[S->order[k]] = S->ord[(size_t)S->order[k] * S->kmax + S->cur[k]];
-            front_record(S, S->pb->capacity - cap_left, value);
-        }
-        else if (!S->found || value > S->best_value) record(S, value);
+        if (!S->found || value > S->best_value) record(S, value);
         return;
     }
     S->nodes++;
@@ -382,9 +431,7 @@ static void inner(stairs *S, int d, double value, double cap_left)
     double room = cap_left - S->base_cost[d];
     if (room < 0) return;
     double bound = value + S->base_value[d] + fill_steps(S, d, room);
-    if (S->front ? front_beaten(S, S->pb->capacity - cap_left, S->base_cost[d], value + S->base_value[d], d, bound)
-                 : beaten(S, bound))
-        return;
+    if (beaten(S, bound)) return;
     int a = S->order[d];
     const ms_app_options *ao = &S->pb->apps[a];
     const double *row = S->cost + (size_t)a * S->kmax;
@@ -476,11 +523,51 @@ static size_t dp_trail(stairs *S, size_t parent, int option)
     return at;
 }
 
+/* Drops the steps of apps at positions before from (the ones decided at that depth). */
+static void steps_from(stairs *S, int from)
+{
+    int m = 0;
+    for (int i = 0; i < S->nsteps; i++)
+        if (S->steps[i].pos >= from) S->steps[m++] = S->steps[i];
+    S->nsteps = m;
+}
+
+/* Merges the sorted runs of S->dp[which][0, m) (run r ends at S->run_end[r], nruns of
+ * them) bottom-up into one list sorted by compare_states; returns the buffer holding
+ * it (which or 2: S->dp[2] is the workspace, as large). */
+static int dp_merge(stairs *S, int which, int nruns)
+{
+    dp_state *a = S->dp[which], *b = S->dp[2];
+    int *end = S->run_end, ia = which, ib = 2;
+    while (nruns > 1) {
+        int r2 = 0, from = 0;
+        for (int r = 0; r < nruns; r += 2) {
+            int mid = end[r], to = r + 1 < nruns ? end[r + 1] : end[r], i = from, j = mid, k = from;
+            while (i < mid && j < to) b[k++] = compare_states(&a[j], &a[i]) < 0 ? a[j++] : a[i++];
+            while (i < mid) b[k++] = a[i++];
+            while (j < to) b[k++] = a[j++];
+            end[r2++] = to;
+            from = to;
+        }
+        nruns = r2;
+        dp_state *t = a;
+        a = b;
+        b = t;
+        int ti = ia;
+        ia = ib;
+        ib = ti;
+    }
+    return ia;
+}
+
 /* Frontier mode at a full staircase: the knapsack's Pareto set by a dynamic programme
  * over the apps in search order (a state dominated by another, costing no more and
  * worth as much, is dropped: swapping in the other's options never loses), each state
  * dropped when front_beaten says its completions add nothing; the last stage's states
- * are recorded. Trails are indices into dp_from (-1 ends one). */
+ * are recorded. Trails are indices into dp_from (-1 ends one). A stage's surviving
+ * states come by increasing cost, so each option's children do too: the next stage is
+ * the merge of one sorted run per option, and the steps of decided apps are dropped
+ * as the depth grows. */
 static void leaf_frontier(stairs *S, double cap_left)
 {
     double spent = S->pb->capacity - cap_left;
@@ -492,40 +579,58 @@ static void leaf_frontier(stairs *S, double cap_left)
     S->dp[0][0] = (dp_state){0, 0, (size_t)-1};
     int n = 1, cur = 0;
     for (int d = 0; d < S->n && n > 0 && !S->aborted; d++) {
-        int a = S->order[d], m = 0, nxt = 1 - cur;
+        int a = S->order[d], m = 0, nxt = cur == 0 ? 1 : 0, live = 0, nruns = 0;
         const double *row = S->cost + (size_t)a * S->kmax;
         const int *ord = S->ord + (size_t)a * S->kmax;
         const ms_option *opt = S->pb->apps[a].options;
+        steps_from(S, d);
+        steps_prefix(S);
         for (int k = 0; k < n && !S->aborted; k++) {
             dp_state st = S->dp[cur][k];
             S->nodes++;
             if (out_of_time(S)) break;
             double room = cap_left - st.cost - S->base_cost[d];
             if (room < 0) break; /* states by increasing cost: no later one fits either */
-            double bound = st.value + S->base_value[d] + fill_steps(S, d, room);
-            if (front_beaten(S, spent + st.cost, S->base_cost[d], st.value + S->base_value[d], d, bound)) continue;
-            if (!dp_reserve(S, nxt, (size_t)m + (size_t)S->nord[a])) {
-                S->aborted = true;
-                break;
-            }
-            for (int i = 0; i < S->nord[a]; i++) {
-                double c = st.cost + row[ord[i]];
-                if (c > cap_left) continue;
-                size_t t = dp_trail(S, st.trail, ord[i]);
+            double bound = st.value + S->base_value[d] + lp_gain(S, room);
+            if (front_beaten(S, spent + st.cost, S->base_cost[d], st.value + S->base_value[d], bound)) continue;
+            S->dp[cur][live++] = st;
+        }
+        if (S->aborted) break;
+        if (!dp_reserve(S, nxt, (size_t)live * (size_t)S->nord[a] + 1) || !dp_reserve(S, 2, (size_t)S->dp_cap[nxt])) {
+            S->aborted = true;
+            break;
+        }
+        for (int i = 0; i < S->nord[a] && !S->aborted; i++) {
+            for (int k = 0; k < live; k++) {
+                const dp_state *st = &S->dp[cur][k];
+                double c = st->cost + row[ord[i]];
+                if (c > cap_left) break; /* by increasing cost */
+                size_t t = dp_trail(S, st->trail, ord[i]);
                 if (t == SIZE_MAX) {
                     S->aborted = true;
                     break;
                 }
-                S->dp[nxt][m++] = (dp_state){c, st.value + opt[ord[i]].value, t};
+                S->dp[nxt][m++] = (dp_state){c, st->value + opt[ord[i]].value, t};
+            }
+            if (nruns == 0 || S->run_end[nruns - 1] < m) S->run_end[nruns++] = m;
+        }
+        if (S->aborted) break;
+        int in = nruns > 0 ? dp_merge(S, nxt, nruns) : nxt;
+        int u = 0; /* the Pareto set: value strictly rising with cost */
+        for (int k = 0; k < m; k++) {
+            const dp_state *x = &S->dp[in][k];
+            dp_state *last = u > 0 ? &S->dp[nxt][u - 1] : NULL;
+            /* (a run may hold equal costs by rising value: two parents' costs rounded to one) */
+            if (last && x->cost == last->cost) {
+                if (x->value > last->value) *last = *x;
+            } else if (!last || x->value > last->value) {
+                S->dp[nxt][u++] = *x;
             }
         }
-        qsort(S->dp[nxt], (size_t)m, sizeof *S->dp[nxt], compare_states);
-        int u = 0; /* the Pareto set: value strictly rising with cost */
-        for (int k = 0; k < m; k++)
-            if (u == 0 || S->dp[nxt][k].value > S->dp[nxt][u - 1].value) S->dp[nxt][u++] = S->dp[nxt][k];
         n = u;
         cur = nxt;
     }
+    if (S->aborted) return;
     for (int k = 0; k < n && !S->aborted; k++) {
         const dp_state *st = &S->dp[cur][k];
         if (front_has_better(S, spent + st->cost, st->value)) continue;
@@ -602,10 +707,15 @@ static void outer(stairs *S, int j, double stem_cost, int top_level, int drops)
         if (j > 0 && top_level >= 0 && g < top && !drop_allowed(S, j, top_level, drops)) continue;
         /* G[j] = 0 ends the stem: every later segment is 0 too */
         for (int i = j; i < (g == 0 ? S->nseg : j + 1); i++) S->G[i] = g;
-        node_costs(S, g == 0 ? S->nseg : j + 1);
-        double b = lp_bound(S, cap_left - pb->seg_cost[j] * g), spent = stem_cost + pb->seg_cost[j] * g;
+        S->cost_j = g == 0 ? S->nseg : j + 1; /* lp_bound needs no node costs, only the order at cost_j */
+        double spent = stem_cost + pb->seg_cost[j] * g;
+        if (S->front && S->cost_j == S->nseg) { /* a full staircase: its leaf makes this LP and test itself, later */
+            kids[nk++] = (child){g, INFINITY, l, spent};
+            continue;
+        }
+        double b = lp_bound(S, cap_left - pb->seg_cost[j] * g);
         if (b == -INFINITY) continue;
-        if (S->front && front_beaten(S, spent, S->lp_base_cost, S->lp_base_value, 0, b)) continue;
+        if (S->front && (steps_prefix(S), front_beaten(S, spent, S->lp_base_cost, S->lp_base_value, b))) continue;
         kids[nk++] = (child){g, b, l, spent + S->lp_base_cost};
     }
     qsort(kids, (size_t)nk, sizeof *kids, compare_children);
@@ -650,7 +760,9 @@ static bool stairs_init(stairs *S, const ms_problem *pb, double deadline)
     S->pts = malloc(sizeof *S->pts * (size_t)(S->kmax + 1));
     S->steps = malloc(sizeof *S->steps * (size_t)(total + 1));
     S->merge_buf = malloc(sizeof *S->merge_buf * (size_t)(total + 1));
-    S->run_end = malloc(sizeof *S->run_end * n1);
+    S->cum_cost = malloc(sizeof *S->cum_cost * (size_t)(total + 2));
+    S->cum_value = malloc(sizeof *S->cum_value * (size_t)(total + 2));
+    S->run_end = malloc(sizeof *S->run_end * (n1 + (size_t)S->kmax + 1)); /* app_hull: a run per app; leaf_frontier: per option */
     S->base_cost = malloc(sizeof *S->base_cost * n1);
     S->base_value = malloc(sizeof *S->base_value * n1);
     S->ord = malloc(sizeof *S->ord * n1 * (size_t)(S->kmax + 1));
@@ -660,7 +772,7 @@ static bool stairs_init(stairs *S, const ms_problem *pb, double deadline)
     S->best = calloc(n1, sizeof *S->best);
     S->leaf_choice = calloc(n1, sizeof *S->leaf_choice);
     if (!S->leaf_choice || !S->order || !S->prefix || !S->G || !S->can_drop || !S->by_cost || !S->cost || !S->pts ||
-        !S->steps || !S->merge_buf || !S->run_end || !S->base_cost || !S->base_value || !S->ord || !S->nord || !S->key || !S->cur ||
+        !S->steps || !S->merge_buf || !S->cum_cost || !S->cum_value || !S->run_end || !S->base_cost || !S->base_value || !S->ord || !S->nord || !S->key || !S->cur ||
         !S->best)
         return false;
     for (int j = 0; j < S->nseg; j++) S->prefix[j + 1] = S->prefix[j] + pb->seg_cost[j];
@@ -672,11 +784,14 @@ static bool stairs_init(stairs *S, const ms_problem *pb, double deadline)
     for (int j = 0; j <= S->nseg; j++)
         for (int a = 0; a < pb->n_apps; a++) {
             const ms_app_options *ao = &pb->apps[a];
-            int *sorted = S->by_cost + ((size_t)j * (size_t)S->n + (size_t)a) * (size_t)S->kmax;
+            option_at *sorted = S->by_cost + ((size_t)j * (size_t)S->n + (size_t)a) * (size_t)S->kmax;
             for (int i = 0; i < ao->n_options; i++)
                 S->pts[i] = (point){open_cost(S, &ao->options[i], j), ao->options[i].value, i};
             qsort(S->pts, (size_t)ao->n_options, sizeof *S->pts, compare_points);
-            for (int i = 0; i < ao->n_options; i++) sorted[i] = S->pts[i].option;
+            for (int i = 0; i < ao->n_options; i++) {
+                const ms_option *o = &ao->options[S->pts[i].option];
+                sorted[i] = (option_at){S->pts[i].cost, o->fps, o->value, o->cut, S->pts[i].option};
+            }
         }
     ms_search_order(pb, S->order);
     return true;
@@ -693,6 +808,8 @@ static void stairs_free(stairs *S)
     free(S->pts);
     free(S->steps);
     free(S->merge_buf);
+    free(S->cum_cost);
+    free(S->cum_value);
     free(S->run_end);
     free(S->base_cost);
     free(S->base_value);
@@ -704,6 +821,7 @@ static void stairs_free(stairs *S)
     free(S->leaf_choice);
     free(S->dp[0]);
     free(S->dp[1]);
+    free(S->dp[2]);
     free(S->dp_from);
 }
 
