@@ -227,7 +227,6 @@ static int parse(int argc, char **argv, bench_args *a)
                       .threads = 1, .optimizer = MS_OPT_ADAM, .seed = 1};
     ms_cli c;
     int code, bad = 0;
-    double seed = 1;
     ms_cli_begin(&c, "bench_train_cache", usage, opts, "");
     c.standalone = true;
     while (!bad && (code = ms_cli_next(&c, argc, argv)) != MS_CLI_DONE) {
@@ -240,15 +239,8 @@ static int parse(int argc, char **argv, bench_args *a)
         case O_EPOCHS: bad = ms_cli_int(&c, optarg, 1, 100000, &a->epochs); break;
         case O_BATCH: bad = ms_cli_int(&c, optarg, 1, 4096, &a->batch); break;
         case O_THREADS: bad = ms_cli_int(&c, optarg, 1, 1024, &a->threads); break;
-        case O_SEED:
-            bad = ms_cli_number(&c, optarg, 0, 9007199254740992.0, &seed);
-            if (!bad && seed != (double)(uint64_t)seed) bad = ms_cli_fail(&c, "--seed: '%s' is not a whole number", optarg);
-            a->seed = (uint64_t)seed;
-            break;
-        case O_OPTIMIZER:
-            if ((a->optimizer = ms_optimizer_parse(optarg)) < 0)
-                bad = ms_cli_fail(&c, "--optimizer: '%s' is not adam or sgd", optarg);
-            break;
+        case O_SEED: bad = ms_cli_seed(&c, optarg, &a->seed); break;
+        case O_OPTIMIZER: bad = ms_data_optimizer(&c, optarg, &a->optimizer); break;
         }
     }
     if (bad) return bad;

@@ -134,6 +134,16 @@ int ms_cli_number(ms_cli *c, const char *v, double lo, double hi, double *out)
     return 0;
 }
 
+int ms_cli_seed(ms_cli *c, const char *v, uint64_t *out)
+{
+    double x = 0;
+    int bad = ms_cli_number(c, v, 0, 9007199254740992.0, &x);
+    if (bad) return bad;
+    if (x != (double)(uint64_t)x) return ms_cli_fail(c, "%s: '%s' is not a whole number", c->opt, v);
+    *out = (uint64_t)x;
+    return 0;
+}
+
 int ms_cli_backend(ms_cli *c, const char *v, const char **out)
 {
     static const char *const names[] = {"ref", "cpu", "dnnl", "cuda"};

@@ -12,6 +12,7 @@
 
 #include <getopt.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "backend/backend.h"
@@ -58,6 +59,9 @@ int ms_cli_fail(ms_cli *c, const char *fmt, ...) __attribute__((format(printf, 2
  * it is one, else the usage error's 2. */
 int ms_cli_int(ms_cli *c, const char *v, long lo, long hi, int *out);
 int ms_cli_number(ms_cli *c, const char *v, double lo, double hi, double *out);
+
+/* A random seed: a whole number in [0, 2^53]. 0, or the usage error's 2. */
+int ms_cli_seed(ms_cli *c, const char *v, uint64_t *out);
 
 /* A backend's name (ref, cpu or dnnl, cuda), checked by name only: nothing is loaded
  * until the command looks the backend up. 0, or the usage error's 2. */

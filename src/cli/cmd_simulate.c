@@ -64,7 +64,6 @@ int cmd_simulate(int argc, char **argv)
     ms_sim_config cfg = {100, 10, 30, 1, 1, 10};
     const char *reference = NULL, *prefix = "simulate";
     char default_reference[4096];
-    double v = 0;
     ms_cli c;
     int code, bad = 0;
     ms_cli_begin(&c, "simulate", usage, opts, "o:");
@@ -76,11 +75,7 @@ int cmd_simulate(int argc, char **argv)
         case 's': bad = ms_cli_number(&c, optarg, 1, 1000, &cfg.stream_fps); break;
         case 'n': bad = ms_cli_int(&c, optarg, 1, 1000, &cfg.max_apps); break;
         case 't': bad = ms_cli_int(&c, optarg, 1, 10000, &cfg.trials); break;
-        case 'k':
-            bad = ms_cli_number(&c, optarg, 0, 9007199254740992.0, &v);
-            if (!bad && v != (double)(uint64_t)v) bad = ms_cli_fail(&c, "--seed: '%s' is not a whole number", optarg);
-            cfg.seed = (uint64_t)v;
-            break;
+        case 'k': bad = ms_cli_seed(&c, optarg, &cfg.seed); break;
         case 'l': bad = ms_cli_number(&c, optarg, 0.001, 1e9, &cfg.time_limit_s); break;
         case 'o': prefix = optarg; break;
         }

@@ -100,7 +100,6 @@ static int parse(int argc, char **argv, train_args *a)
                       .base_lr_scale = 1, .memory_mb = 2048, .seed = 1};
     ms_cli c;
     int code, bad = 0;
-    double seed = 1;
     ms_cli_begin(&c, "train", usage, opts, "o:");
     while (!bad && (code = ms_cli_next(&c, argc, argv)) != MS_CLI_DONE) {
         if (code == MS_CLI_EXIT) return c.exit_code;
@@ -126,14 +125,8 @@ static int parse(int argc, char **argv, train_args *a)
         case O_WEIGHT_DECAY: bad = ms_cli_number(&c, optarg, 0, 1, &a->weight_decay); break;
         case O_BASE_LR_SCALE: bad = ms_cli_number(&c, optarg, 1e-6, 1e3, &a->base_lr_scale); break;
         case O_MEMORY_MB: bad = ms_cli_number(&c, optarg, 0, 1e9, &a->memory_mb); break;
-        case O_SEED:
-            bad = ms_cli_number(&c, optarg, 0, 9007199254740992.0, &seed);
-            if (!bad && seed != (double)(uint64_t)seed) bad = ms_cli_fail(&c, "--seed: '%s' is not a whole number", optarg);
-            a->seed = (uint64_t)seed;
-            break;
-        case O_OPTIMIZER:
-            if ((a->optimizer = ms_optimizer_parse(optarg)) < 0) bad = ms_cli_fail(&c, "--optimizer: '%s' is not sgd or adam", optarg);
-            break;
+        case O_SEED: bad = ms_cli_seed(&c, optarg, &a->seed); break;
+        case O_OPTIMIZER: bad = ms_data_optimizer(&c, optarg, &a->optimizer); break;
         case O_SCHEDULE:
             if ((a->schedule = ms_schedule_parse(optarg)) < 0)
                 bad = ms_cli_fail(&c, "--schedule: '%s' is not cosine, step or constant", optarg);

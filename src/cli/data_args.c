@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "train/optim.h"
+
 ms_status ms_data_load(const ms_data_args *a, uint64_t seed, bool evaluate_all, ms_dataset *d, ms_error *err)
 {
     *d = (ms_dataset){0};
@@ -38,6 +40,14 @@ ms_status ms_data_load(const ms_data_args *a, uint64_t seed, bool evaluate_all, 
     if (!s) s = ms_dataset_split_images(d, f, seed, err);
     if (s) ms_dataset_free(d);
     return s;
+}
+
+int ms_data_optimizer(ms_cli *c, const char *value, int *out)
+{
+    int kind = ms_optimizer_parse(value);
+    if (kind < 0) return ms_cli_fail(c, "%s: '%s' is not adam or sgd", c->opt, value);
+    *out = kind;
+    return 0;
 }
 
 int ms_data_option(ms_cli *c, ms_data_args *a, int code, const char *value)

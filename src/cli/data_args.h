@@ -47,6 +47,10 @@ enum {
  * usage error's 2); -1 when code is not a data option. */
 int ms_data_option(ms_cli *c, ms_data_args *a, int code, const char *value);
 
+/* --optimizer adam|sgd for the commands that train: an ms_optimizer_kind in *out; 0, or
+ * the usage error's 2. */
+int ms_data_optimizer(ms_cli *c, const char *value, int *out);
+
 /* Checks that exactly one data source was given (with its pair), then lists it. With
  * evaluate_all, every sample counts as validation data; otherwise images are split with
  * the seed and a video by time (default fraction 0.8 for images, 0.6 for a video, 1
